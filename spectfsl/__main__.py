@@ -1,0 +1,5 @@
+"""`python -m spectfsl` runs the CLI."""
+
+from spectfsl.cli import run
+
+run()

@@ -1,0 +1,107 @@
+"""The root `spectfsl` command: plugin discovery, global options, and the one error handler.
+
+Every subcommand, built-in or third-party, is registered through the `spectfsl.commands`
+entry-point group. An entry point names a callable `register(app: typer.Typer) -> None` that adds
+its commands to the root app. A plugin that fails to load produces a warning, never a dead CLI.
+Heavy libraries (torch) are imported inside commands, so `spectfsl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from importlib.metadata import entry_points
+from typing import Annotated, Optional
+
+import typer
+
+from spectfsl import __version__
+from spectfsl.errors import SpectfslError
+from spectfsl.ui import Settings, warn
+
+ENTRY_POINT_GROUP = "spectfsl.commands"
+
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"spectfsl {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or informational messages.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show a traceback on errors (or SPECTFSL_DEBUG=1).")] = False,
+) -> None:
+    """Few-shot tissue classification and self-supervised anatomical localisation in SPECT images.
+
+    Exit codes: 0 success, 1 internal error (a bug), 2 bad usage or bad input, 130 interrupted.
+    """
+    Settings.quiet = Settings.quiet or quiet
+    Settings.debug = Settings.debug or debug
+
+
+def build_app() -> typer.Typer:
+    """The root Typer app with every command found in the `spectfsl.commands` entry-point group."""
+    app = typer.Typer(
+        name="spectfsl",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        try:
+            entry_point.load()(app)
+        except Exception as error:  # a broken third-party plugin must not take the CLI down
+            warn(f"plugin command '{entry_point.name}' ({entry_point.value}) failed to load: {error}")
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (see `_root` for their meaning)."""
+    Settings.debug = os.environ.get("SPECTFSL_DEBUG", "") not in ("", "0")
+    app = build_app()
+    try:
+        result = app(args=argv, prog_name="spectfsl", standalone_mode=False)
+        return result if isinstance(result, int) else EXIT_OK
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.TyperException as error:  # bad usage: unknown option, missing argument, bad value
+        context = getattr(error, "ctx", None)
+        if not error.format_message():  # no arguments: the help has been shown
+            return EXIT_USAGE
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        print(f"error: {error.format_message()}{hint}", file=sys.stderr)
+        return EXIT_USAGE
+    except SpectfslError as error:
+        if Settings.debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as error:
+        if Settings.debug:
+            traceback.print_exc()
+        print(
+            f"error: internal error: {type(error).__name__}: {error} "
+            "(a bug in spectfsl; rerun with --debug for a traceback and report it)",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""`spectfsl phantom`: write a synthetic myocardial-perfusion SPECT phantom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spectfsl.commands.options import Overwrite, Quiet
+
+
+def phantom(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to create: OUT_DIR/<patient>/spect.dcm, labels.npy, landmarks.json.")],
+    patients: Annotated[int, typer.Option(min=1, help="Number of patients.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    matrix: Annotated[int, typer.Option(min=16, max=512, help="Voxels along each axis.")] = 64,
+    voxel_mm: Annotated[float, typer.Option(min=0.5, max=20.0, help="Isotropic voxel size in mm.")] = 6.4,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Simulate myocardial-perfusion SPECT patients with tissue labels and landmarks.
+
+    Each patient gets an NM multi-frame RECON TOMO DICOM volume (spect.dcm), a label map
+    (labels.npy: 1 myocardium, 2 ventricles, 3 liver) and landmarks.json (lv_centre, lv_apex,
+    rv_centre, liver_centre in voxel x, y, z).
+    """
+    from spectfsl.core.atomic import atomic_directory
+    from spectfsl.core.phantom import make_patient, patient_id, write_case
+    from spectfsl.ui import info, track, warn
+
+    field_of_view_mm = matrix * voxel_mm
+    if field_of_view_mm < 340:
+        warn(f"field of view {field_of_view_mm:.0f} mm is smaller than the 340 mm torso: organs will be cut off")
+    with atomic_directory(out_dir, overwrite=overwrite) as staging:
+        for index in track(range(patients), "simulating patients", total=patients):
+            write_case(make_patient(index, seed=seed, matrix=matrix, voxel_mm=voxel_mm), staging / patient_id(index))
+    info(f"wrote {patients} phantom patients ({matrix}^3 voxels of {voxel_mm} mm) to {out_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(phantom)
