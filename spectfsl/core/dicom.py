@@ -38,13 +38,14 @@ def read_dicom(path: str | os.PathLike) -> SpectImage:
     `frames` keeps each slice's index in the file.
     """
     path = Path(path)
+    with_preamble = has_dicom_preamble(path)
     try:
-        dataset = pydicom.dcmread(path, force=not has_dicom_preamble(path))
-    except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError) as error:
+        dataset = pydicom.dcmread(path, force=not with_preamble)
+    except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OverflowError) as error:
         raise SpectfslError(f"{path}: not a readable DICOM file ({error})") from None
     if not any(keyword in dataset for keyword in _PIXEL_DATA_KEYWORDS):
-        if len(dataset) == 0:
-            raise SpectfslError(f"{path}: not a DICOM file")
+        if not with_preamble and "SOPClassUID" not in dataset:
+            raise SpectfslError(f"{path}: not a DICOM file (no DICM preamble and no DICOM image elements)")
         raise SpectfslError(f"{path}: DICOM file has no pixel data")
     raw = _decode_pixels(dataset, path)
     n_frames = int(dataset.get("NumberOfFrames", 1) or 1)

@@ -31,17 +31,15 @@ DEFAULT_CROP_MM = 128.0
 
 @dataclass(frozen=True)
 class HeartBox:
-    """The heart's centre (slice, row, col) in voxel indices, and the crop box half-sizes in voxels."""
+    """The heart's centre (slice, row, col) in voxel indices, and the crop box size in voxels per axis."""
 
     centre: tuple[float, float, float]
-    half_size: tuple[float, float, float]
+    size: tuple[int, int, int]
 
     def bounds(self, shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         """(start, stop) per axis of the crop box, clipped to `shape`."""
-        return tuple(
-            (max(0, int(round(c - h))), min(n, int(round(c + h)) + 1))
-            for c, h, n in zip(self.centre, self.half_size, shape)
-        )
+        starts = [int(round(c - (n - 1) / 2)) for c, n in zip(self.centre, self.size)]
+        return tuple((max(0, start), min(limit, start + n)) for start, n, limit in zip(starts, self.size, shape))
 
 
 def find_heart(volume: SpectImage, crop_mm: float = DEFAULT_CROP_MM) -> HeartBox:
@@ -58,7 +56,8 @@ def find_heart(volume: SpectImage, crop_mm: float = DEFAULT_CROP_MM) -> HeartBox
     if not np.isfinite(response).any():
         raise SpectfslError(f"{volume.label}: field of view too small to search for the heart (--crop auto)")
     centre = np.unravel_index(int(np.argmax(response)), response.shape)
-    return HeartBox(tuple(float(c) for c in centre), tuple(crop_mm / 2 / s for s in spacing))
+    size = tuple(max(1, int(round(crop_mm / s))) for s in spacing)
+    return HeartBox(tuple(float(c) for c in centre), size)
 
 
 def _hollow_sphere(spacing: tuple[float, float, float]) -> np.ndarray:

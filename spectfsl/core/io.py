@@ -172,6 +172,9 @@ def _with_sidecar(path: Path, pixels: np.ndarray) -> SpectImage:
 
 
 def _read_npy(path: Path) -> SpectImage:
+    with open(path, "rb") as handle:
+        if handle.read(6) != b"\x93NUMPY":
+            raise SpectfslError(f"{path}: not a .npy file (no NumPy header)")
     try:
         pixels = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as error:

@@ -1,0 +1,149 @@
+"""`spectfsl prepare`: datasets from label maps and masks, real data, and refusals."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from tests.conftest import SHARED_DATA, requires_real_data
+
+
+def _rows(folder):
+    with open(folder / "manifest.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _labels_args(phantom_dir, patients):
+    args = []
+    for patient in patients:
+        args += ["--labels", phantom_dir / patient / "labels.npy"]
+    return [phantom_dir / p / "spect.dcm" for p in patients] + args
+
+
+def test_prepare_phantom_with_label_maps(cli, phantom_dir, tmp_path):
+    out = tmp_path / "ds"
+    result = cli("prepare", *_labels_args(phantom_dir, ["P001", "P002"]), "--out", out, "--no-slices")
+    assert result.exit_code == 0, result.stderr
+    rows = _rows(out)
+    assert {row["class"] for row in rows} == {"myocardium", "ventricles", "liver"}
+    assert {row["patient"] for row in rows} == {"P001", "P002"}
+    for row in rows[:5]:
+        crop = np.load(out / row["path"])
+        assert crop.shape == (64, 64) and 0 <= crop.min() and crop.max() <= 2.0
+    assert not (out / "slices").exists()
+
+
+def test_prepare_pairs_named_masks_with_images_in_order(cli, phantom_dir, tmp_path):
+    masks = []
+    for patient in ("P001", "P002"):
+        labels = np.load(phantom_dir / patient / "labels.npy")
+        np.save(tmp_path / f"{patient}_wall.npy", (labels == 1).astype(np.uint8))
+        masks += ["--mask", f"wall={tmp_path / f'{patient}_wall.npy'}"]
+    images = [phantom_dir / p / "spect.dcm" for p in ("P001", "P002")]
+    result = cli("prepare", *images, *masks, "--out", tmp_path / "ds", "--no-slices")
+    assert result.exit_code == 0, result.stderr
+    rows = _rows(tmp_path / "ds")
+    assert {row["class"] for row in rows} == {"wall"}
+    assert [row["patient"] for row in rows] == sorted(row["patient"] for row in rows)
+
+
+def test_unlabelled_auto_crop_writes_heart_slices(cli, phantom_dir, tmp_path):
+    out = tmp_path / "ds"
+    result = cli("prepare", phantom_dir / "P001" / "spect.dcm", "--out", out, "--crop", "auto")
+    assert result.exit_code == 0, result.stderr
+    rows = _rows(out)
+    assert rows and all(row["class"] == "" for row in rows)
+    assert len(rows) == 20  # 128 mm of 6.4 mm slices
+    assert np.load(out / rows[0]["path"]).shape == (64, 64)
+
+
+def _assert_refused(result, *fragments):
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_mask_whose_shape_differs_is_refused_without_output(cli, phantom_dir, tmp_path):
+    np.save(tmp_path / "small.npy", np.ones((4, 4, 4), np.uint8))
+    out = tmp_path / "ds"
+    result = cli("prepare", phantom_dir / "P001" / "spect.dcm", "--mask", f"wall={tmp_path / 'small.npy'}", "--out", out)
+    _assert_refused(result, "small.npy", "shape")
+    assert not out.exists()
+    assert not any(p.name.startswith(".ds") for p in tmp_path.iterdir())
+
+
+def test_unknown_class_id_is_refused_without_output(cli, phantom_dir, tmp_path):
+    out = tmp_path / "ds"
+    args = _labels_args(phantom_dir, ["P001"])
+    result = cli("prepare", *args, "--classes", "1=myocardium,9=spleen", "--out", out)
+    _assert_refused(result, "class id 9")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "name,content,fragment",
+    [
+        ("missing.dcm", None, "no such file"),
+        ("empty.dcm", b"", "file is empty"),
+        ("noise.dcm", np.random.default_rng(0).bytes(4096), "not a DICOM"),
+    ],
+)
+def test_bad_inputs_exit_2_with_one_line(cli, tmp_path, name, content, fragment):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    result = cli("prepare", path, "--out", tmp_path / "ds")
+    _assert_refused(result, str(path.name), fragment)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_dicom_without_pixel_data_exits_2(cli, phantom_dir, tmp_path):
+    import pydicom
+
+    dataset = pydicom.dcmread(phantom_dir / "P001" / "spect.dcm")
+    del dataset.PixelData
+    dataset.save_as(tmp_path / "nopixels.dcm")
+    _assert_refused(cli("prepare", tmp_path / "nopixels.dcm", "--out", tmp_path / "ds"), "no pixel data")
+
+
+def test_frame_out_of_range_exits_2(cli, phantom_dir, tmp_path):
+    _assert_refused(cli("prepare", f"{phantom_dir / 'P001' / 'spect.dcm'}@64", "--out", tmp_path / "ds"), "frame 64 out of range")
+
+
+def test_label_count_must_match_images(cli, phantom_dir, tmp_path):
+    images = [phantom_dir / p / "spect.dcm" for p in ("P001", "P002")]
+    result = cli("prepare", *images, "--labels", phantom_dir / "P001" / "labels.npy", "--out", tmp_path / "ds")
+    _assert_refused(result, "1 label maps for 2 images")
+
+
+@requires_real_data
+def test_study_png_slice_with_its_three_masks(cli, tmp_path):
+    folder = SHARED_DATA / "seed-slice"
+    result = cli(
+        "prepare", folder / "Reconstructed_Static_64_Frame.png",
+        "--mask", f"myocardium={folder / 'heart_Mask.png'}",
+        "--mask", f"ventricles={folder / 'blood_Mask.png'}",
+        "--mask", f"liver={folder / 'liver_Mask.png'}",
+        "--out", tmp_path / "ds",
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = _rows(tmp_path / "ds")
+    assert {row["class"] for row in rows} == {"myocardium", "ventricles", "liver", ""}
+    assert all(row["row_mm"] == "" for row in rows)  # the PNG records no pixel size
+
+
+@requires_real_data
+def test_real_nifti_with_expert_mask_and_auto_crop(cli, tmp_path):
+    folder = SHARED_DATA / "mps-physionet" / "nifti"
+    result = cli(
+        "prepare", folder / "patient001_0000.nii.gz", "--mask", f"myocardium={folder / 'patient001.nii.gz'}",
+        "--crop", "auto", "--out", tmp_path / "ds",
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = _rows(tmp_path / "ds")
+    assert sum(row["class"] == "myocardium" for row in rows) >= 8
+    assert sum(row["class"] == "" for row in rows) == 32  # 128 mm of 4 mm slices
