@@ -1,0 +1,42 @@
+"""Median wall time of `spectfsl --help` next to `python -c "import torch"`, and of a 12-patient phantom.
+
+Usage: python benchmarks/startup.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def median_seconds(command: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=7)
+    runs = parser.parse_args().runs
+    help_s = median_seconds([sys.executable, "-m", "spectfsl", "--help"], runs)
+    torch_s = median_seconds([sys.executable, "-c", "import torch"], runs)
+    with tempfile.TemporaryDirectory() as scratch:
+        phantom_s = median_seconds(
+            [sys.executable, "-m", "spectfsl", "phantom", f"{scratch}/ph", "--patients", "12", "--overwrite", "-q"], runs
+        )
+    print(f"spectfsl --help           median {help_s:.3f} s over {runs} runs")
+    print(f'python -c "import torch"  median {torch_s:.3f} s over {runs} runs')
+    print(f"ratio help/torch          {help_s / torch_s:.2f}")
+    print(f"spectfsl phantom (12 patients, 64^3) median {phantom_s:.3f} s over {runs} runs")
+
+
+if __name__ == "__main__":
+    main()
