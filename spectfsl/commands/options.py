@@ -22,3 +22,5 @@ Quiet = Annotated[
     bool,
     typer.Option("--quiet", "-q", callback=_set_quiet, help="No progress bars or informational messages."),
 ]
+
+Device = Annotated[str, typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")]

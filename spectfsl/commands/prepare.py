@@ -22,6 +22,10 @@ def prepare(
         Optional[list[str]],
         typer.Option("--mask", help="NAME=PATH binary mask; the k-th --mask of a NAME belongs to the k-th IMAGE.", show_default=False),
     ] = None,
+    derive_from: Annotated[
+        Optional[str],
+        typer.Option(help="Wall class whose mask also yields 'ventricles' (hull minus wall) and 'extracardiac' (10-30 mm ring).", show_default=False),
+    ] = None,
     size: Annotated[int, typer.Option(help="Side of each written tissue crop, in pixels.")] = 64,
     spacing_mm: Annotated[float, typer.Option(help="Common pixel size in mm that every image is resampled to.")] = 2.0,
     min_pixels: Annotated[int, typer.Option(help="Least pixels of a class in a slice for a crop (source pixels).")] = 20,
@@ -49,7 +53,7 @@ def prepare(
     inputs = expand_inputs(images)
     class_map = parse_classes(classes) if labels else None
     masks = parse_mask_options(mask or [])
-    scans = labelled_scans(inputs, labels or [], class_map, masks)
+    scans = labelled_scans(inputs, labels or [], class_map, masks, derive_from)
     with atomic_directory(out, overwrite=overwrite) as staging, make_progress() as progress:
         task = progress.add_task("preparing scans", total=len(inputs), status="")
         rows = prepare_dataset(scans, staging, settings, on_scan=lambda image: progress.advance(task))

@@ -26,7 +26,7 @@ import numpy as np
 from spectfsl.core.heart import DEFAULT_CROP_MM, find_heart
 from spectfsl.core.image import SpectImage
 from spectfsl.core.io import save_npy
-from spectfsl.core.preprocess import NORMALISATION, intensity_scale, normalise_intensity, sample_window
+from spectfsl.core.preprocess import NORMALISATION, intensity_scale, normalise_intensity, sample_window, window_px
 from spectfsl.errors import SpectfslError
 
 SLICES_FOLDER = "slices"
@@ -148,7 +148,7 @@ def prepare_dataset(
     for scan in scans:
         scale = intensity_scale(scan.image.pixels)
         normalised = normalise_intensity(scan.image.pixels, scale)
-        extra = {"normalisation": NORMALISATION, "intensity_scale": scale}
+        extra = {"intensity_scale": scale}
         for folder, item_id, image, box in _cut(scan, normalised, settings):
             unique_id = _unique(f"{folder}/{item_id}", used_ids)
             relative = f"{unique_id}.npy"
@@ -202,7 +202,7 @@ def _cut(
                 continue
             rows, cols = np.nonzero(tissue)
             centre = ((rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2)
-            window = _window_px(plane, settings.size * settings.spacing_mm, settings.size)
+            window = window_px(plane.pixel_spacing_mm, settings.size * settings.spacing_mm, settings.size)
             top_left = (int(round(centre[0] - (window[0] - 1) / 2)), int(round(centre[1] - (window[1] - 1) / 2)))
             pixels = plane.pixels * tissue if settings.style == "masked" else plane.pixels
             crop = _resampled(plane, pixels, top_left, window, (settings.size, settings.size))
@@ -232,13 +232,6 @@ def _slices(source: SpectImage, settings: PrepareSettings) -> Iterator[tuple[str
         yield SLICES_FOLDER, _item_id(plane), image, (top_left[1], top_left[0], window[1], window[0])
 
 
-def _window_px(plane: SpectImage, window_mm: float, size: int) -> tuple[int, int]:
-    """The crop window in source pixels: `window_mm` per side, or `size` pixels when spacing is unknown."""
-    if plane.pixel_spacing_mm is None:
-        return (size, size)
-    return tuple(max(1, int(round(window_mm / s))) for s in plane.pixel_spacing_mm)
-
-
 def _resampled(
     plane: SpectImage, pixels: np.ndarray, top_left: tuple[int, int], window: tuple[int, int], out_shape: tuple[int, int]
 ) -> SpectImage:
@@ -246,4 +239,72 @@ def _resampled(
     spacing = None
     if plane.pixel_spacing_mm is not None:
         spacing = tuple(w * s / n for w, s, n in zip(window, plane.pixel_spacing_mm, out_shape))
-    return SpectImage(resampled, spacing, None, plane.source, plane.patient, plane.frame)
+    return SpectImage(resampled, spacing, None, plane.source, plane.patient, plane.frame, normalisation=NORMALISATION)
+
+
+@dataclass
+class LabelledImages:
+    """A DATASET in memory: (N, size, size) normalised images with class names and patients."""
+
+    images: np.ndarray
+    labels: list[str]
+    patients: list[str]
+    paths: list[str]
+    spacing_mm: float | None
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in first-seen order."""
+        return list(dict.fromkeys(self.labels))
+
+    @property
+    def size(self) -> int:
+        return int(self.images.shape[-1])
+
+    def subset(self, indices: Iterable[int]) -> LabelledImages:
+        chosen = list(indices)
+        return LabelledImages(
+            self.images[chosen],
+            [self.labels[i] for i in chosen],
+            [self.patients[i] for i in chosen],
+            [self.paths[i] for i in chosen],
+            self.spacing_mm,
+        )
+
+
+def class_folders(folder: str | Path) -> list[Path]:
+    """The class subfolders of a DATASET (every subfolder but `slices` and hidden ones), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SpectfslError(f"{folder}: no such dataset folder")
+    folders = sorted(p for p in folder.iterdir() if p.is_dir() and p.name != SLICES_FOLDER and not p.name.startswith("."))
+    if not folders:
+        raise SpectfslError(f"{folder}: no class subfolders (expected DATASET/<class>/*, as `spectfsl prepare` writes)")
+    return folders
+
+
+def read_dataset(folder: str | Path, size: int | None = None, spacing_mm: float | None = None) -> LabelledImages:
+    """Load every image of a DATASET folder, normalised and fitted to (size, size) at `spacing_mm`.
+
+    Size and spacing default to those of the first image (a prepared dataset keeps its crops as they are).
+    """
+    from spectfsl.core.io import expand_inputs, load_image
+    from spectfsl.core.preprocess import centred_window, normalised
+
+    images, labels, patients, paths = [], [], [], []
+    for class_folder in class_folders(folder):
+        try:
+            files = expand_inputs([class_folder])
+        except SpectfslError:
+            raise SpectfslError(f"{class_folder}: class '{class_folder.name}' is empty (no supported image files)") from None
+        for path, frame in files:
+            for plane in normalised(load_image(path, frame)).slices():
+                if size is None:
+                    size = max(plane.pixels.shape)
+                    spacing_mm = plane.pixel_spacing_mm[0] if plane.pixel_spacing_mm else None
+                images.append(centred_window(plane, size, spacing_mm))
+                labels.append(class_folder.name)
+                patients.append(plane.patient)
+                paths.append(str(path))
+    return LabelledImages(np.stack(images).astype(np.float32), labels, patients, paths, spacing_mm)
+

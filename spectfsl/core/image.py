@@ -15,7 +15,8 @@ class SpectImage:
     `pixels` is float32, (rows, cols) or (slices, rows, cols). Spacings are in mm, None when the file
     does not record them. `frame` is the file's 0-based frame index when this is one frame of a
     multi-frame file; `frames` gives, for a volume, the file frame index of each slice (slices may be
-    reordered, see `spectfsl.core.dicom`).
+    reordered, see `spectfsl.core.dicom`). `normalisation` names the intensity normalisation already
+    applied (None for raw counts).
     """
 
     pixels: np.ndarray
@@ -25,6 +26,7 @@ class SpectImage:
     patient: str
     frame: int | None = None
     frames: tuple[int, ...] | None = None
+    normalisation: str | None = None
 
     @property
     def is_volume(self) -> bool:

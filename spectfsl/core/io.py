@@ -62,6 +62,8 @@ def save_npy(path: str | os.PathLike, image: SpectImage, extra: dict[str, Any] |
     }
     if image.slice_spacing_mm is not None:
         sidecar["slice_spacing_mm"] = image.slice_spacing_mm
+    if image.normalisation is not None:
+        sidecar["normalisation"] = image.normalisation
     sidecar.update(extra or {})
     write_text_atomic(sidecar_path(path), json.dumps(sidecar, indent=1) + "\n")
 
@@ -168,6 +170,7 @@ def _with_sidecar(path: Path, pixels: np.ndarray) -> SpectImage:
         source=str(path),
         patient=str(sidecar.get("patient") or path.stem),
         frame=sidecar.get("frame") if pixels.ndim == 2 else None,
+        normalisation=sidecar.get("normalisation"),
     )
 
 

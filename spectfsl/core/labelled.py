@@ -9,6 +9,7 @@ import numpy as np
 
 from spectfsl.core.dataset import LabelledScan, check_class_name, check_classes_present, label_ids, masks_from_labels
 from spectfsl.core.io import load_image
+from spectfsl.core.masks import derive_from_wall
 from spectfsl.errors import SpectfslError
 
 
@@ -28,8 +29,13 @@ def labelled_scans(
     labels: Sequence[Path],
     classes: dict[int, str] | None,
     masks: dict[str, list[Path]],
+    derive_from: str | None = None,
 ) -> Iterator[LabelledScan]:
-    """Load each input with its masks, lazily; label maps and masks pair with inputs in order."""
+    """Load each input with its masks, lazily; label maps and masks pair with inputs in order.
+
+    `derive_from` names a wall class whose mask yields the `ventricles` and `extracardiac` classes
+    (see `spectfsl.core.masks`).
+    """
     if labels and len(labels) != len(inputs):
         raise SpectfslError(f"--labels: {len(labels)} label maps for {len(inputs)} images; give one per image, in order")
     for name, paths in masks.items():
@@ -48,6 +54,10 @@ def labelled_scans(
             mask = load_image(paths[index], frame).pixels
             _check_shape(paths[index], mask, image.pixels, image.source)
             scan_masks[name] = mask > 0
+        if derive_from is not None:
+            if derive_from not in scan_masks:
+                raise SpectfslError(f"--derive-from {derive_from}: no class of that name among the labels or masks")
+            scan_masks.update(derive_from_wall(scan_masks[derive_from], image.pixels > 0, image.pixel_spacing_mm))
         yield LabelledScan(image, scan_masks)
     if labels and classes:
         check_classes_present(classes, present, [str(p) for p in labels])

@@ -8,8 +8,12 @@ size in mm so that tissue keeps its physical size across scanners.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy import ndimage
+
+from spectfsl.core.image import SpectImage
 
 NORMALISATION = "p99.5-nonzero"
 NORMALISATION_PERCENTILE = 99.5
@@ -56,3 +60,30 @@ def resample_plane(
     resampled = sample_window(plane, (0.0, 0.0), plane.shape, out_shape, order=order)
     exact = tuple(n * s / m for n, s, m in zip(plane.shape, spacing_mm, out_shape))
     return resampled, exact
+
+
+def window_px(spacing_mm: tuple[float, float] | None, window_mm: float, size: int) -> tuple[int, int]:
+    """A window of `window_mm` per side in source pixels, or `size` pixels when the spacing is unknown."""
+    if spacing_mm is None:
+        return (size, size)
+    return tuple(max(1, int(round(window_mm / s))) for s in spacing_mm)
+
+
+def normalised(image: SpectImage) -> SpectImage:
+    """`image` with normalised intensities (whole volume at once), unless it already is normalised."""
+    if image.normalisation is not None:
+        return image
+    return replace(image.with_pixels(normalise_intensity(image.pixels)), normalisation=NORMALISATION)
+
+
+def centred_window(plane: SpectImage, size: int, spacing_mm: float | None) -> np.ndarray:
+    """The central `size` x `spacing_mm` mm window of a 2D image, resampled to (size, size) pixels.
+
+    Without a target spacing (or a known image spacing) the window is `size` source pixels. A crop
+    written by `prepare` with the same size and spacing comes back unchanged.
+    """
+    known = plane.pixel_spacing_mm if spacing_mm is not None else None
+    window = window_px(known, size * (spacing_mm or 0.0), size)
+    rows, cols = plane.pixels.shape
+    top_left = ((rows - window[0]) / 2, (cols - window[1]) / 2)
+    return sample_window(plane.pixels, top_left, window, (size, size))

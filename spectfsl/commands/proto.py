@@ -1,0 +1,195 @@
+"""`spectfsl proto fit | predict | evaluate`: few-shot tissue classification with prototypical networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from spectfsl.commands.options import Device, Quiet
+
+proto_app = typer.Typer(
+    help="Few-shot tissue classification: prototypes from a few labelled crops per class.", no_args_is_help=True
+)
+
+Weights = Annotated[
+    str,
+    typer.Option(help="auto (ImageNet if cached, else random), imagenet, random, or a .safetensors/.pth file."),
+]
+Backbone = Annotated[str, typer.Option(help="Embedding network (model registry name).")]
+Transform = Annotated[str, typer.Option(help="Feature transform before distances: none, l2 or cl2n.")]
+Way = Annotated[int, typer.Option(help="Classes per episode.")]
+Shot = Annotated[int, typer.Option(help="Support images per class per episode.")]
+QueryCount = Annotated[int, typer.Option("--query", help="Query images per class per episode.")]
+Seed = Annotated[int, typer.Option(help="Random seed (repeatable on the same device).")]
+
+
+@proto_app.command("fit")
+def fit(
+    dataset: Annotated[Path, typer.Argument(help="DATASET folder: one subfolder per class (as `prepare` writes).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Bank file to write (.safetensors).", show_default=False)],
+    shots: Annotated[Optional[int], typer.Option(help="Support images per class for the prototypes (default: all).", show_default=False)] = None,
+    weights: Weights = "auto",
+    backbone: Backbone = "resnet18",
+    episodes: Annotated[int, typer.Option(help="Episodic fine-tuning episodes (0: none; the study used 10).")] = 100,
+    way: Way = 3,
+    shot: Shot = 3,
+    query: QueryCount = 6,
+    lr: Annotated[float, typer.Option(help="Adam learning rate for fine-tuning.")] = 1e-3,
+    transform: Transform = "cl2n",
+    input_size: Annotated[Optional[int], typer.Option(help="Network input size in pixels (default: the crops' size).", show_default=False)] = None,
+    seed: Seed = 0,
+    device: Device = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Fit a prototype bank from DATASET, optionally fine-tuning the backbone on episodes first."""
+    from spectfsl.core.bank import save_bank
+    from spectfsl.core.dataset import read_dataset
+    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.episodes import EpisodeShape, FineTuneSettings
+    from spectfsl.core.fewshot import FitSettings, fit_bank
+    from spectfsl.ui import info, make_progress
+
+    if episodes < 0:
+        from spectfsl.errors import SpectfslError
+
+        raise SpectfslError("--episodes must be 0 or more")
+    target = pick_device(device)
+    configure_cpu()
+    data = read_dataset(dataset)
+    settings = FitSettings(
+        backbone=backbone,
+        weights=weights,
+        shots=shots,
+        fine_tune=FineTuneSettings(episodes, EpisodeShape(way, shot, query), lr, seed),
+        transform=transform,
+        input_size=input_size,
+        seed=seed,
+    )
+    with make_progress() as progress:
+        task = progress.add_task("fine-tuning episodes", total=episodes, status="")
+
+        def report(index: int, loss: float, accuracy: float) -> None:
+            progress.update(task, advance=1, status=f"loss {loss:.3f} acc {accuracy:.2f}")
+
+        classifier, bank_info, weights_choice = fit_bank(data, settings, target, report)
+    save_bank(out, classifier, bank_info, weights_choice)
+    counts = ", ".join(f"{name} {int(n)}" for name, n in zip(bank_info.classes, classifier.counts))
+    final = bank_info.training["final_loss"]
+    loss_text = f", final episode loss {final:.4f}" if final is not None else ""
+    info(f"wrote {out}: {len(bank_info.classes)} classes ({counts} support images), weights {bank_info.weights}{loss_text}")
+
+
+@proto_app.command("predict")
+def predict(
+    images: Annotated[list[str], typer.Argument(help="Images: files, folders, PATH@N; every frame of a volume is one image.", show_default=False)],
+    bank: Annotated[Path, typer.Option("--bank", help="Bank file from `proto fit`.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.", show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 256,
+    device: Device = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Classify images: one row per 2D image with class probabilities, distance and an OOD flag."""
+    from spectfsl.core.bank import load_bank
+    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.fewshot import predict_images, prediction_columns
+    from spectfsl.render import check_format, row_output
+    from spectfsl.ui import make_progress
+
+    check_format(fmt)
+    target = pick_device(device)
+    configure_cpu()
+    classifier, info = load_bank(bank, target)
+    with row_output(out, fmt, prediction_columns(info.classes), title=f"predictions ({bank.name})") as writer, make_progress() as progress:
+        task = progress.add_task("classifying", total=None, status="")
+        for row in predict_images(classifier, info, images, batch_size):
+            writer.write(row)
+            progress.advance(task)
+
+
+@proto_app.command("evaluate")
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="DATASET folder: one subfolder per class.", show_default=False)],
+    bank: Annotated[Optional[Path], typer.Option("--bank", help="Evaluate this bank's backbone (else --weights, not fine-tuned).", show_default=False)] = None,
+    weights: Weights = "auto",
+    backbone: Backbone = "resnet18",
+    transform: Annotated[Optional[str], typer.Option(help="Feature transform: none, l2, cl2n (default: the bank's, else cl2n).", show_default=False)] = None,
+    way: Way = 3,
+    shot: Shot = 3,
+    query: QueryCount = 6,
+    episodes: Annotated[int, typer.Option(help="Episodes to average over.")] = 600,
+    split_by: Annotated[Optional[str], typer.Option("--split-by", help="patient: support and query never share a patient.", show_default=False)] = None,
+    baselines: Annotated[bool, typer.Option("--baselines", help="Also nearest-centroid on raw pixels and on hand features.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.", show_default=False)] = None,
+    seed: Seed = 0,
+    device: Device = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Episodic accuracy with 95% CI, per-class recall and confusion matrix."""
+    import torch
+
+    from spectfsl.core.bank import load_bank
+    from spectfsl.core.dataset import read_dataset
+    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.episodes import EpisodeShape
+    from spectfsl.core.fewshot import DEFAULT_TRANSFORM, EvaluateSettings, evaluate_dataset, results_document
+    from spectfsl.core.weights import build_backbone, resolve_weights
+    from spectfsl.errors import SpectfslError
+    from spectfsl.render import write_document
+    from spectfsl.ui import make_progress
+
+    if split_by not in (None, "patient"):
+        raise SpectfslError(f"--split-by must be 'patient', got '{split_by}'")
+    if fmt not in ("table", "json"):
+        raise SpectfslError(f"--format must be table or json, got '{fmt}'")
+    target = pick_device(device)
+    configure_cpu()
+    if bank is not None:
+        classifier, info = load_bank(bank, target)
+        network, input_size, chosen_transform = classifier.backbone, info.input_size, transform or info.transform
+        data = read_dataset(dataset, info.size, info.spacing_mm)
+        source = {"bank": str(bank), "backbone": info.backbone, "weights": info.weights, "fine_tuned": info.fine_tuned}
+    else:
+        torch.manual_seed(seed)
+        choice = resolve_weights(weights, backbone)
+        network, input_size, chosen_transform = build_backbone(backbone, choice), None, transform or DEFAULT_TRANSFORM
+        data = read_dataset(dataset)
+        source = {"bank": None, "backbone": backbone, "weights": choice.describe(), "fine_tuned": False}
+    settings = EvaluateSettings(EpisodeShape(way, shot, query), episodes, split_by == "patient", baselines, seed)
+    with make_progress() as progress:
+        task = progress.add_task("evaluating episodes", total=episodes, status="")
+        results = evaluate_dataset(data, network, chosen_transform, settings, target, input_size, lambda i: progress.advance(task))
+    document = results_document(results, data, settings, {**source, "transform": chosen_transform})
+    write_document(out, fmt, document, lambda console: _render_evaluation(console, document))
+
+
+def _render_evaluation(console, document: dict) -> None:
+    from rich.table import Table
+
+    split = ", patient-disjoint" if document["split_by"] else ""
+    summary = Table(title=f"{document['way']}-way {document['shot']}-shot {document['query']}-query, {document['episodes']} episodes{split}")
+    summary.add_column("method")
+    summary.add_column("accuracy")
+    summary.add_column("95% CI")
+    for name in document["classes"]:
+        summary.add_column(f"recall {name}")
+    for method in document["methods"]:
+        recalls = [f"{method['recall'][name]:.3f}" for name in document["classes"]]
+        summary.add_row(method["name"], f"{method['accuracy']:.4f}", f"± {method['ci95']:.4f}", *recalls)
+    console.print(summary)
+    confusion = Table(title=f"confusion matrix, {document['methods'][0]['name']} (rows: true, columns: predicted)")
+    confusion.add_column("")
+    for name in document["classes"]:
+        confusion.add_column(name)
+    for name, counts in zip(document["classes"], document["methods"][0]["confusion"]):
+        confusion.add_row(name, *(str(c) for c in counts))
+    console.print(confusion)
+    console.print(f"backbone {document['backbone']}, weights {document['weights']}, fine-tuned {document['fine_tuned']}, "
+                  f"transform {document['transform']}; {document['images']} images from {document['patients']} patients")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(proto_app, name="proto")

@@ -1,0 +1,55 @@
+"""The one device picker, and CPU thread settings."""
+
+from __future__ import annotations
+
+import os
+
+from spectfsl.errors import SpectfslError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def pick_device(name: str = "auto"):
+    """`auto` -> cuda, then mps, then cpu; an explicit device that is absent is an error (exit 2)."""
+    import torch
+
+    requested = name.lower()
+    kind = requested.split(":")[0]
+    if kind not in DEVICES:
+        raise SpectfslError(f"--device must be one of {', '.join(DEVICES)} (or cuda:N), got '{name}'")
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if kind == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if kind == "cuda" and not cuda:
+        raise SpectfslError("--device cuda: CUDA was asked for but no CUDA device is available")
+    if kind == "mps" and not mps:
+        raise SpectfslError("--device mps: MPS was asked for but is not available")
+    return torch.device(requested)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def configure_cpu() -> None:
+    """Use every core this process may run on, and flush denormals to zero.
+
+    Denormal arithmetic once the loss nears zero slowed CPU fine-tuning 5-10x in calibration.
+    """
+    import torch
+
+    torch.set_num_threads(usable_cores())
+    torch.set_flush_denormal(True)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and numpy's global generators (a run is repeatable on the same device)."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)

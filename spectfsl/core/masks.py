@@ -1,0 +1,53 @@
+"""Classes derived from a left-ventricular wall mask, for data labelled with the wall alone.
+
+Expert LV-wall masks are often horseshoes open at the base, so filling holes finds almost nothing.
+Per slice: `ventricles` is the convex hull of the wall minus the wall (the cavity the wall
+encloses); `extracardiac` is the ring 10-30 mm outside that hull, inside the field of view
+(lung, liver, chest wall and blood-pool background around the heart).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import Delaunay, QhullError
+
+from spectfsl.errors import SpectfslError
+
+DERIVED_CLASSES = ("ventricles", "extracardiac")
+SURROUND_MM = (10.0, 30.0)
+
+
+def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
+    """Pixels whose centres lie inside the convex hull of a 2D mask's pixel centres."""
+    points = np.argwhere(mask)
+    if len(points) < 3:
+        return mask.copy()
+    try:
+        triangulation = Delaunay(points)
+    except QhullError:  # collinear pixels: the hull is the mask itself
+        return mask.copy()
+    grid = np.indices(mask.shape).reshape(2, -1).T
+    return (triangulation.find_simplex(grid) >= 0).reshape(mask.shape) | mask
+
+
+def derive_from_wall(
+    wall: np.ndarray, field_of_view: np.ndarray, pixel_spacing_mm: tuple[float, float] | None
+) -> dict[str, np.ndarray]:
+    """`ventricles` and `extracardiac` masks (same shape as `wall`, 2D or 3D), slice by slice."""
+    if pixel_spacing_mm is None:
+        raise SpectfslError("deriving classes from a wall mask needs the image's pixel size in mm")
+    planes = wall[np.newaxis] if wall.ndim == 2 else wall
+    fov = field_of_view[np.newaxis] if wall.ndim == 2 else field_of_view
+    cavity = np.zeros_like(planes, dtype=bool)
+    surround = np.zeros_like(planes, dtype=bool)
+    for index, plane in enumerate(planes):
+        if not plane.any():
+            continue
+        hull = convex_hull_mask(plane)
+        cavity[index] = hull & ~plane
+        distance = ndimage.distance_transform_edt(~hull, sampling=pixel_spacing_mm)
+        surround[index] = (distance > SURROUND_MM[0]) & (distance <= SURROUND_MM[1]) & fov[index]
+    if wall.ndim == 2:
+        cavity, surround = cavity[0], surround[0]
+    return {"ventricles": cavity, "extracardiac": surround}

@@ -1,0 +1,128 @@
+"""The one output renderer: rows as a rich table, CSV or JSON, to stdout or a file (atomically).
+
+CSV and JSON stream row by row, so memory stays flat however many rows there are; a table is for
+people and is drawn once all rows are in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from spectfsl.errors import SpectfslError
+
+FORMATS = ("table", "csv", "json")
+
+
+def check_format(name: str) -> str:
+    if name not in FORMATS:
+        raise SpectfslError(f"--format must be one of {', '.join(FORMATS)}, got '{name}'")
+    return name
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:.6g}"
+    return str(value)
+
+
+class RowWriter:
+    """Writes rows (dicts with `columns` as keys) in one format to an open text stream."""
+
+    def __init__(self, stream: TextIO, fmt: str, columns: Sequence[str], title: str | None = None) -> None:
+        self.stream, self.format, self.columns, self.title = stream, check_format(fmt), list(columns), title
+        self._rows: list[dict[str, Any]] = []
+        self._count = 0
+        if fmt == "csv":
+            self._csv = csv.writer(stream, lineterminator="\n")
+            self._csv.writerow(self.columns)
+        elif fmt == "json":
+            stream.write("[")
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.format == "csv":
+            self._csv.writerow([_text(row.get(c)) for c in self.columns])
+        elif self.format == "json":
+            prefix = ",\n " if self._count else "\n "
+            self.stream.write(prefix + json.dumps({c: _plain(row.get(c)) for c in self.columns}))
+        else:
+            self._rows.append(row)
+        self._count += 1
+
+    def close(self) -> None:
+        if self.format == "json":
+            self.stream.write("\n]\n" if self._count else "]\n")
+        elif self.format == "table":
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(title=self.title)
+            for column in self.columns:
+                table.add_column(column)
+            for row in self._rows:
+                table.add_row(*(_text(row.get(c)) for c in self.columns))
+            Console(file=self.stream, width=max(100, len(self.columns) * 12)).print(table)
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def row_output(out: Path | None, fmt: str, columns: Sequence[str], title: str | None = None) -> Iterator[RowWriter]:
+    """A RowWriter to stdout, or to `out` written atomically (the old file stays if this fails)."""
+    from spectfsl.core.atomic import atomic_file
+
+    if out is None:
+        writer = RowWriter(sys.stdout, fmt, columns, title)
+        yield writer
+        writer.close()
+        return
+    with atomic_file(out) as temporary, open(temporary, "w", newline="") as stream:
+        writer = RowWriter(stream, fmt, columns, title)
+        yield writer
+        writer.close()
+
+
+def write_document(out: Path | None, fmt: str, document: dict[str, Any], render_table: Callable[[Any], None]) -> None:
+    """A nested result as JSON, or as tables drawn by `render_table(console)`; to stdout or `out`."""
+    import io
+
+    from rich.console import Console
+
+    from spectfsl.core.atomic import write_text_atomic
+
+    if fmt not in ("table", "json"):
+        raise SpectfslError(f"--format must be table or json, got '{fmt}'")
+    if fmt == "json":
+        text = json.dumps(_finite(document), indent=1) + "\n"
+    else:
+        console = Console(file=io.StringIO(), width=110, force_terminal=False)
+        render_table(console)
+        text = console.file.getvalue()
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(out, text)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities become null, recursively (JSON has no such numbers)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return _plain(value)
