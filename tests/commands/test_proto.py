@@ -1,0 +1,126 @@
+"""`spectfsl proto fit | predict | evaluate` end to end on the phantom, on real data, and refusals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import SHARED_DATA, requires_real_data
+
+
+@pytest.fixture(scope="module")
+def bank(phantom_dataset, tmp_path_factory):
+    """A bank fine-tuned briefly on patients P001-P002 of the phantom."""
+    from spectfsl.cli import main
+
+    train = tmp_path_factory.mktemp("train")
+    for class_folder in phantom_dataset.iterdir():
+        if class_folder.is_dir():
+            (train / class_folder.name).mkdir()
+            for crop in class_folder.glob("P00[12]_*"):
+                shutil.copy(crop, train / class_folder.name / crop.name)
+    path = tmp_path_factory.mktemp("bank") / "bank.safetensors"
+    assert main(["-q", "proto", "fit", str(train), "--out", str(path), "--weights", "random", "--episodes", "30", "--shots", "5"]) == 0
+    return path
+
+
+def test_fit_predict_classifies_held_out_patients_well_above_chance(cli, bank, phantom_dataset):
+    held_out = [str(p) for p in sorted(phantom_dataset.glob("*/P00[34]_*.npy"))]
+    result = cli("proto", "predict", *held_out, "--bank", bank, "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["path"] for row in rows] == held_out  # one row per image, in input order
+    assert set(rows[0]) == {"path", "frame", "predicted", "probability", "distance", "ood", "p_liver", "p_myocardium", "p_ventricles"}
+    truth = [path.split("/")[-2] for path in held_out]
+    accuracy = sum(row["predicted"] == true for row, true in zip(rows, truth)) / len(rows)
+    assert accuracy > 0.8  # chance is 1/3
+
+
+def test_predict_json_gives_every_frame_of_a_volume(cli, bank, phantom_dir, tmp_path):
+    out = tmp_path / "pred.json"
+    result = cli("proto", "predict", phantom_dir / "P001" / "spect.dcm", "--bank", bank, "--format", "json", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(out.read_text())
+    assert [row["frame"] for row in rows] == list(range(64))
+    assert all(abs(sum(v for k, v in row.items() if k.startswith("p_")) - 1) < 1e-4 for row in rows)
+    assert result.stdout == ""
+
+
+def test_evaluate_with_bank_reports_ci_recall_confusion_and_baselines(cli, bank, phantom_dataset):
+    result = cli("proto", "evaluate", phantom_dataset, "--bank", bank, "--episodes", 40, "--split-by", "patient",
+                 "--baselines", "--format", "json", "--shot", 2, "--query", 3)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    names = [method["name"] for method in report["methods"]]
+    assert names == ["prototypical network", "raw pixels (nearest centroid)", "hand features (nearest centroid)"]
+    network = report["methods"][0]
+    assert network["accuracy"] > 0.6 and 0 <= network["ci95"] < 0.2
+    assert set(network["recall"]) == {"liver", "myocardium", "ventricles"}
+    assert sum(map(sum, network["confusion"])) == 40 * 3 * 3
+    assert report["fine_tuned"] is True and report["split_by"] == "patient"
+
+
+def test_evaluate_without_bank_table_output(cli, phantom_dataset):
+    result = cli("proto", "evaluate", phantom_dataset, "--weights", "random", "--episodes", 5)
+    assert result.exit_code == 0, result.stderr
+    assert "prototypical network" in result.stdout and "confusion matrix" in result.stdout
+
+
+def _refused(result, fragment):
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert fragment in result.stderr
+
+
+def test_class_smaller_than_shot_plus_query_is_refused(cli, tmp_path, phantom_dataset):
+    small = tmp_path / "small"
+    shutil.copytree(phantom_dataset, small)
+    for crop in sorted((small / "ventricles").glob("*.npy"))[4:]:
+        crop.unlink()
+    result = cli("proto", "fit", small, "--out", tmp_path / "b.safetensors", "--weights", "random", "--episodes", 2)
+    _refused(result, "class 'ventricles' has 4 images")
+    assert not (tmp_path / "b.safetensors").exists()
+
+
+def test_empty_class_folder_is_refused(cli, tmp_path, phantom_dataset):
+    data = tmp_path / "data"
+    shutil.copytree(phantom_dataset, data)
+    (data / "spleen").mkdir()
+    _refused(cli("proto", "evaluate", data, "--weights", "random", "--episodes", 2), "class 'spleen' is empty")
+
+
+def test_a_model_file_is_not_a_bank(cli, tmp_path, phantom_dataset):
+    from spectfsl.core.store import save_tensors
+    import torch
+
+    save_tensors(tmp_path / "m.safetensors", {"x": torch.zeros(1)}, "spectfsl.prnet/1", {})
+    _refused(cli("proto", "predict", phantom_dataset, "--bank", tmp_path / "m.safetensors"), "expected spectfsl.bank/1")
+
+
+def test_cuda_asked_for_but_absent_is_refused(cli, bank, phantom_dataset):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    _refused(cli("proto", "predict", phantom_dataset, "--bank", bank, "--device", "cuda"), "no CUDA device")
+
+
+@requires_real_data
+def test_real_nifti_patients_with_wall_derived_classes(cli, tmp_path):
+    folder = SHARED_DATA / "mps-physionet" / "nifti"
+    patients = ["patient001", "patient002", "patient003"]
+    masks = [arg for p in patients for arg in ("--mask", f"myocardium={folder / f'{p}.nii.gz'}")]
+    images = [folder / f"{p}_0000.nii.gz" for p in patients]
+    prepared = cli("prepare", *images, *masks, "--derive-from", "myocardium", "--min-pixels", 10, "--no-slices", "--out", tmp_path / "ds")
+    assert prepared.exit_code == 0, prepared.stderr
+    result = cli("proto", "evaluate", tmp_path / "ds", "--weights", "random", "--episodes", 20, "--shot", 3, "--query", 3,
+                 "--split-by", "patient", "--baselines", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["classes"] == ["extracardiac", "myocardium", "ventricles"]
+    assert report["patients"] == 3
+    assert all(method["accuracy"] > 0.4 for method in report["methods"])  # chance is 1/3
