@@ -10,25 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import Delaunay, QhullError
+from skimage.morphology import convex_hull_image
 
 from spectfsl.errors import SpectfslError
 
 DERIVED_CLASSES = ("ventricles", "extracardiac")
 SURROUND_MM = (10.0, 30.0)
-
-
-def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
-    """Pixels whose centres lie inside the convex hull of a 2D mask's pixel centres."""
-    points = np.argwhere(mask)
-    if len(points) < 3:
-        return mask.copy()
-    try:
-        triangulation = Delaunay(points)
-    except QhullError:  # collinear pixels: the hull is the mask itself
-        return mask.copy()
-    grid = np.indices(mask.shape).reshape(2, -1).T
-    return (triangulation.find_simplex(grid) >= 0).reshape(mask.shape) | mask
 
 
 def derive_from_wall(
@@ -44,7 +31,7 @@ def derive_from_wall(
     for index, plane in enumerate(planes):
         if not plane.any():
             continue
-        hull = convex_hull_mask(plane)
+        hull = convex_hull_image(plane) | plane
         cavity[index] = hull & ~plane
         distance = ndimage.distance_transform_edt(~hull, sampling=pixel_spacing_mm)
         surround[index] = (distance > SURROUND_MM[0]) & (distance <= SURROUND_MM[1]) & fov[index]

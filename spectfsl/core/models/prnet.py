@@ -1,0 +1,93 @@
+"""PRNet (Propagation-Reconstruction Network), 2D: an encoder-decoder with skip connections.
+
+The encoder (conv + InstanceNorm + ReLU blocks, 4 poolings) feeds a position head, fully connected
+layers that map a patch to 2D anatomical coordinates, and a decoder that reconstructs the patch.
+Any patch size that is a multiple of 16 works; the head's input size follows from it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from spectfsl.errors import SpectfslError
+
+POOLINGS = 4
+
+
+def _block(in_channels: int, out_channels: int, normalise: bool = True) -> nn.Sequential:
+    """Two conv + InstanceNorm + ReLU; without the norm where maps are 1x1 (16-pixel patches' bottleneck)."""
+
+    def norm() -> nn.Module:
+        return nn.InstanceNorm2d(out_channels, affine=True) if normalise else nn.Identity()
+
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        norm(),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        norm(),
+        nn.ReLU(inplace=True),
+    )
+
+
+class PRNet(nn.Module):
+    """(B, 1, P, P) normalised patches -> ((B, 2) anatomical coordinates, (B, 1, P, P) reconstruction)."""
+
+    def __init__(self, patch: int = 32, channels: int = 16, hidden: int = 256) -> None:
+        super().__init__()
+        if patch < 16 or patch % 16:
+            raise SpectfslError(f"patch size must be a multiple of 16 (got {patch})")
+        self.patch, self.channels, self.hidden = patch, channels, hidden
+        widths = [channels * 2**level for level in range(POOLINGS + 1)]
+        bottleneck_side = patch // 2**POOLINGS
+        self.encoders = nn.ModuleList(
+            _block(1 if i == 0 else widths[i - 1], widths[i], normalise=i < POOLINGS or bottleneck_side > 1)
+            for i in range(POOLINGS + 1)
+        )
+        self.pool = nn.MaxPool2d(2)
+        bottleneck = widths[-1] * bottleneck_side**2
+        self.position_head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(bottleneck, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden // 4),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden // 4, 2),
+        )
+        self.upsamplers = nn.ModuleList(
+            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(POOLINGS))
+        )
+        self.decoders = nn.ModuleList(_block(2 * widths[i], widths[i]) for i in reversed(range(POOLINGS)))
+        self.reconstruction_head = nn.Conv2d(widths[0], 1, 1)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.hidden
+
+    def encode(self, patches: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps at every level, finest first (the last is the bottleneck)."""
+        skips = []
+        features = patches
+        for level, encoder in enumerate(self.encoders):
+            features = encoder(features if level == 0 else self.pool(features))
+            skips.append(features)
+        return skips
+
+    def position(self, patches: torch.Tensor) -> torch.Tensor:
+        """Anatomical coordinates (B, 2) of each patch's centre, unitless (offset scale stored with the model)."""
+        return self.position_head(self.encode(patches)[-1])
+
+    def embedding(self, patches: torch.Tensor) -> torch.Tensor:
+        """The position head's first hidden layer (B, hidden): a feature vector for classification."""
+        return self.position_head[:3](self.encode(patches)[-1])
+
+    def forward(self, patches: torch.Tensor, reconstruct: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        skips = self.encode(patches)
+        coordinates = self.position_head(skips[-1])
+        if not reconstruct:
+            return coordinates, None
+        features = skips[-1]
+        for upsample, decoder, skip in zip(self.upsamplers, self.decoders, reversed(skips[:-1])):
+            features = decoder(torch.cat([upsample(features), skip], dim=1))
+        return coordinates, self.reconstruction_head(features)
