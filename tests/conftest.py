@@ -40,12 +40,11 @@ def cli(capsys):
 
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory) -> Path:
-    """A 4-patient phantom at the default matrix, written once per test session."""
-    from spectfsl.core.phantom import make_patient, patient_id, write_case
+    """A 4-patient phantom at the default matrix (as `spectfsl phantom` writes it), once per session."""
+    from spectfsl.cli import main
 
-    root = tmp_path_factory.mktemp("phantom")
-    for index in range(4):
-        write_case(make_patient(index, seed=0), root / patient_id(index))
+    root = tmp_path_factory.mktemp("phantom") / "ph"
+    assert main(["-q", "phantom", str(root), "--patients", "4"]) == 0
     return root
 
 

@@ -23,18 +23,23 @@ def phantom(
 
     Each patient gets an NM multi-frame RECON TOMO DICOM volume (spect.dcm), a label map
     (labels.npy: 1 myocardium, 2 ventricles, 3 liver) and landmarks.json (lv_centre, lv_apex,
-    rv_centre, liver_centre in voxel x, y, z).
+    rv_centre, liver_centre in voxel x, y, z). OUT_DIR/points.csv lists every landmark on the
+    slice through it (image,name,x,y) for `prnet evaluate`.
     """
     from spectfsl.core.atomic import atomic_directory
-    from spectfsl.core.phantom import make_patient, patient_id, write_case
+    from spectfsl.core.phantom import landmark_rows, make_patient, write_case, write_points_csv
     from spectfsl.ui import info, track, warn
 
     field_of_view_mm = matrix * voxel_mm
     if field_of_view_mm < 340:
         warn(f"field of view {field_of_view_mm:.0f} mm is smaller than the 340 mm torso: organs will be cut off")
     with atomic_directory(out_dir, overwrite=overwrite) as staging:
+        points = []
         for index in track(range(patients), "simulating patients", total=patients):
-            write_case(make_patient(index, seed=seed, matrix=matrix, voxel_mm=voxel_mm), staging / patient_id(index))
+            case = make_patient(index, seed=seed, matrix=matrix, voxel_mm=voxel_mm)
+            write_case(case, staging / case.patient)
+            points += landmark_rows(case, case.patient)
+        write_points_csv(staging / "points.csv", points)
     info(f"wrote {patients} phantom patients ({matrix}^3 voxels of {voxel_mm} mm) to {out_dir}")
 
 

@@ -18,7 +18,7 @@ Weights = Annotated[
     typer.Option(help="auto (ImageNet if cached, else random), imagenet, random, or a .safetensors/.pth file."),
 ]
 Backbone = Annotated[str, typer.Option(help="Embedding network (model registry name).")]
-Transform = Annotated[str, typer.Option(help="Feature transform before distances: none, l2 or cl2n.")]
+Transform = Annotated[str, typer.Option(help="Feature transform before distances: none, l2, cl2n, or auto (cl2n when fine-tuned, else l2).")]
 Way = Annotated[int, typer.Option(help="Classes per episode.")]
 Shot = Annotated[int, typer.Option(help="Support images per class per episode.")]
 QueryCount = Annotated[int, typer.Option("--query", help="Query images per class per episode.")]
@@ -37,7 +37,7 @@ def fit(
     shot: Shot = 3,
     query: QueryCount = 6,
     lr: Annotated[float, typer.Option(help="Adam learning rate for fine-tuning.")] = 1e-3,
-    transform: Transform = "cl2n",
+    transform: Transform = "auto",
     input_size: Annotated[Optional[int], typer.Option(help="Network input size in pixels (default: the crops' size).", show_default=False)] = None,
     seed: Seed = 0,
     device: Device = "auto",
@@ -115,7 +115,7 @@ def evaluate(
     bank: Annotated[Optional[Path], typer.Option("--bank", help="Evaluate this bank's backbone (else --weights, not fine-tuned).", show_default=False)] = None,
     weights: Weights = "auto",
     backbone: Backbone = "resnet18",
-    transform: Annotated[Optional[str], typer.Option(help="Feature transform: none, l2, cl2n (default: the bank's, else cl2n).", show_default=False)] = None,
+    transform: Annotated[Optional[str], typer.Option(help="Feature transform: none, l2, cl2n (default: the bank's, else l2).", show_default=False)] = None,
     way: Way = 3,
     shot: Shot = 3,
     query: QueryCount = 6,
@@ -135,7 +135,7 @@ def evaluate(
     from spectfsl.core.dataset import read_dataset
     from spectfsl.core.device import configure_cpu, pick_device
     from spectfsl.core.episodes import EpisodeShape
-    from spectfsl.core.fewshot import DEFAULT_TRANSFORM, EvaluateSettings, evaluate_dataset, results_document
+    from spectfsl.core.fewshot import EvaluateSettings, evaluate_dataset, resolve_transform, results_document
     from spectfsl.core.weights import build_backbone, resolve_weights
     from spectfsl.errors import SpectfslError
     from spectfsl.render import write_document
@@ -155,7 +155,8 @@ def evaluate(
     else:
         torch.manual_seed(seed)
         choice = resolve_weights(weights, backbone)
-        network, input_size, chosen_transform = build_backbone(backbone, choice), None, transform or DEFAULT_TRANSFORM
+        network, input_size = build_backbone(backbone, choice), None
+        chosen_transform = resolve_transform(transform or "auto", fine_tuned=False)
         data = read_dataset(dataset)
         source = {"bank": None, "backbone": backbone, "weights": choice.describe(), "fine_tuned": False}
     settings = EvaluateSettings(EpisodeShape(way, shot, query), episodes, split_by == "patient", baselines, seed)

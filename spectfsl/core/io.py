@@ -249,3 +249,11 @@ def _nifti_patient(stem: str) -> str:
     base, _, channel = stem.rpartition("_")
     return base if base and channel.isdigit() and len(channel) == 4 else stem
 
+
+
+def load_plane(spec: str | os.PathLike) -> SpectImage:
+    """Load one 2D image; a volume must name its frame (`PATH@N`)."""
+    image = load_image(spec)
+    if image.is_volume:
+        raise SpectfslError(f"{spec}: is a volume of {image.n_frames} frames; name one 2D frame as PATH@N")
+    return image

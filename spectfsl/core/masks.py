@@ -38,3 +38,23 @@ def derive_from_wall(
     if wall.ndim == 2:
         cavity, surround = cavity[0], surround[0]
     return {"ventricles": cavity, "extracardiac": surround}
+
+
+def wall_landmarks(wall: np.ndarray) -> tuple[int, dict[str, tuple[float, float]]]:
+    """Landmarks of a 3D LV-wall mask, on the slice through the wall's centroid: (slice, {name: (x, y)}).
+
+    `lv_wall_centroid`: the 3D centroid's (x, y) (x = column, y = row, pixels).
+    `lateral_wall`: the centroid of that slice's wall pixels on the patient's left of it (larger x).
+    """
+    if wall.ndim != 3 or not wall.any():
+        raise SpectfslError("wall landmarks need a non-empty 3D wall mask")
+    z, y, x = (float(c) for c in np.argwhere(wall).mean(axis=0))
+    index = int(round(z))
+    rows, cols = np.nonzero(wall[index])
+    lateral = cols > x
+    if not lateral.any():
+        raise SpectfslError(f"the wall mask has no pixels lateral to its centroid on slice {index}")
+    return index, {
+        "lv_wall_centroid": (x, y),
+        "lateral_wall": (float(cols[lateral].mean()), float(rows[lateral].mean())),
+    }

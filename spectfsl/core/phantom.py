@@ -174,3 +174,17 @@ def write_case(case: PhantomCase, folder: str | os.PathLike) -> None:
         "landmarks": {name: list(point) for name, point in case.landmarks.items()},
     }
     write_text_atomic(folder / "landmarks.json", json.dumps(landmarks, indent=1) + "\n")
+
+
+def landmark_rows(case: PhantomCase, folder_name: str) -> list[tuple[str, str, float, float]]:
+    """(image, name, x, y) rows for POINTS.csv: each landmark on the slice through it (`spect.dcm@z`)."""
+    rows = []
+    for name, (x, y, z) in case.landmarks.items():
+        rows.append((f"{folder_name}/spect.dcm@{int(round(z))}", name, x, y))
+    return rows
+
+
+def write_points_csv(path: str | os.PathLike, rows: list[tuple[str, str, float, float]]) -> None:
+    """POINTS.csv (image,name,x,y; image paths relative to the CSV's folder), atomically."""
+    lines = ["image,name,x,y"] + [f"{image},{name},{x},{y}" for image, name, x, y in rows]
+    write_text_atomic(path, "\n".join(lines) + "\n")

@@ -13,7 +13,8 @@ def test_phantom_writes_volume_labels_and_landmarks(cli, tmp_path):
     out = tmp_path / "ph"
     result = cli("phantom", out, "--patients", 2, "--matrix", 48, "--voxel-mm", 8.5, "--seed", 3)
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["P001", "P002"]
+    assert sorted(p.name for p in out.iterdir()) == ["P001", "P002", "points.csv"]
+    assert "P001/spect.dcm@" in (out / "points.csv").read_text()
     volume = load_image(out / "P001" / "spect.dcm")
     labels = load_image(out / "P001" / "labels.npy")
     assert volume.pixels.shape == labels.pixels.shape == (48, 48, 48)

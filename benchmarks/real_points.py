@@ -1,0 +1,28 @@
+"""Write POINTS.csv for the real NIfTI patients: LV-wall centroid and lateral wall on the slice through
+the centroid (see spectfsl.core.masks.wall_landmarks).
+
+Usage: python benchmarks/real_points.py ../shared/data/mps-physionet/nifti OUT.csv
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from spectfsl.core.io import load_image
+from spectfsl.core.masks import wall_landmarks
+from spectfsl.core.phantom import write_points_csv
+
+
+def main() -> None:
+    folder, out = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
+    rows = []
+    for mask in sorted(p for p in folder.glob("*.nii.gz") if "_" not in p.name):
+        image = mask.with_name(mask.name.replace(".nii.gz", "_0000.nii.gz"))
+        index, points = wall_landmarks(load_image(mask).pixels > 0)
+        rows += [(f"{image}@{index}", name, round(x, 3), round(y, 3)) for name, (x, y) in points.items()]
+    write_points_csv(out, rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`spectfsl demo`: the whole pipeline on the built-in phantom (and real data when found), with a report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from spectfsl.commands.options import Device, Quiet
+
+
+def _find_real_data(given: Path | None) -> Path | None:
+    from spectfsl.errors import SpectfslError
+
+    if given is not None:
+        if not given.is_dir():
+            raise SpectfslError(f"--real-data {given}: no such folder")
+        return given
+    candidates = [os.environ.get("SPECTFSL_DATA"), Path.cwd().parent / "shared" / "data",
+                  Path(__file__).resolve().parents[3] / "shared" / "data"]
+    return next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the data, models, figures and report.")] = Path("spectfsl-demo"),
+    device: Device = "auto",
+    full: Annotated[bool, typer.Option("--full", help="The study's settings (10 fine-tuning episodes, PRNet 50 x 10, 600 episodes).")] = False,
+    real_data: Annotated[
+        Optional[Path],
+        typer.Option("--real-data", help="Folder with mps-physionet/ and seed-slice/ (default: $SPECTFSL_DATA or ../shared/data).", show_default=False),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT even if it is not an earlier demo's output.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run phantom -> prepare -> proto fit/evaluate/predict -> prnet train/evaluate/reconstruct (and real data), write a report."""
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from spectfsl.core.atomic import atomic_directory
+    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.demo.pipeline import Demo, DemoSettings, run, stages
+    from spectfsl.demo.report import summary_rows, write_report
+    from spectfsl.ui import info, make_progress
+
+    target = pick_device(device)
+    configure_cpu()
+    found = _find_real_data(real_data)
+    info(f"real data: {found}" if found else "real data: not found (phantom only)")
+    start = time.perf_counter()
+    replace = overwrite or (out / "report.md").is_file()
+    with atomic_directory(out, overwrite=replace) as staging:
+        run_demo = Demo(staging, DemoSettings.full() if full else DemoSettings(), target, found)
+        with make_progress() as progress:
+            task = progress.add_task("demo", total=len(stages(run_demo)), status="")
+            run(run_demo, lambda index, name: progress.update(task, completed=index, status=name))
+            progress.update(task, completed=len(stages(run_demo)), status="done")
+        write_report(run_demo, time.perf_counter() - start)
+    table = Table(title="spectfsl demo: results next to the study")
+    for column in ("measure", "spectfsl", "study"):
+        table.add_column(column)
+    for row in summary_rows(run_demo):
+        table.add_row(*row)
+    Console().print(table)
+    print(f"report: {out / 'report.html'} (and report.md), {time.perf_counter() - start:.0f} s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

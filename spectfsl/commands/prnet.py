@@ -1,0 +1,252 @@
+"""`spectfsl prnet train | offset | locate | reconstruct | evaluate`: self-supervised anatomical localisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from spectfsl.commands.options import Device, Quiet
+
+prnet_app = typer.Typer(
+    help="Self-supervised anatomical localisation (PRNet): learn from unlabelled slices, find landmarks from one example.",
+    no_args_is_help=True,
+)
+
+ModelOption = Annotated[Path, typer.Option("--model", help="Model file from `prnet train`.", show_default=False)]
+Format = Annotated[str, typer.Option("--format", help="table or json.")]
+RowFormat = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+OutFile = Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.", show_default=False)]
+Refine = Annotated[
+    Optional[list[Path]],
+    typer.Option("--refine", help="Fine model(s) (trained with --max-offset-mm) that refine the --model result, in order.", show_default=False),
+]
+
+
+def _model(path: Path, device: str):
+    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.prnet import load_prnet
+
+    target = pick_device(device)
+    configure_cpu()
+    return load_prnet(path, target)
+
+
+def _stages(model: Path, refine: list[Path] | None, device: str):
+    """The coarse model and its refining models, as a cascade."""
+    from spectfsl.core.localise import check_stages
+
+    stages = [_model(path, device) for path in [model, *(refine or [])]]
+    check_stages(stages)
+    return stages
+
+
+def _grid(spec: str, pixel_mm: float):
+    from spectfsl.core.io import load_plane
+    from spectfsl.core.preprocess import normalised
+    from spectfsl.core.prnet import to_grid
+
+    return to_grid(normalised(load_plane(spec)), pixel_mm)
+
+
+@prnet_app.command("train")
+def train(
+    images: Annotated[list[str], typer.Argument(help="Unlabelled images (every slice of a volume is used).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (.safetensors).", show_default=False)],
+    patch: Annotated[int, typer.Option(help="Patch side in model pixels (a multiple of 16).")] = 32,
+    epochs: Annotated[int, typer.Option(help="Epochs.")] = 50,
+    iters: Annotated[int, typer.Option(help="Iterations per epoch.")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Point pairs per iteration.")] = 16,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    pixel_mm: Annotated[float, typer.Option(help="Model pixel size in mm (images are resampled to it).")] = 4.0,
+    offset_scale_mm: Annotated[float, typer.Option(help="Offsets are divided by this (mm) to a unitless range.")] = 100.0,
+    reconstruction_weight: Annotated[
+        float, typer.Option(help="lambda in L = L_dis + lambda * L_rec; 0 (default) skips the decoder, >0 is needed for `reconstruct`.")
+    ] = 0.0,
+    max_offset_mm: Annotated[
+        Optional[float],
+        typer.Option(help="Draw pairs at most this far apart (mm, per axis): a fine model for --refine.", show_default=False),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (repeatable on CPU).")] = 0,
+    device: Device = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Train PRNet without labels: patches around pairs of points learn their relative positions."""
+    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.io import iter_images
+    from spectfsl.core.prnet import PRNetInfo, PRNetSettings, grid_images, save_prnet, train_prnet
+    from spectfsl.ui import info, make_progress
+
+    settings = PRNetSettings(
+        patch, pixel_mm, offset_scale_mm, epochs, iters, batch_size, lr, reconstruction_weight, seed=seed, max_offset_mm=max_offset_mm
+    )
+    target = pick_device(device)
+    configure_cpu()
+    grids = grid_images(iter_images(images), pixel_mm)
+    with make_progress() as progress:
+        task = progress.add_task("training PRNet", total=epochs * iters, status="")
+
+        def report(epoch: int, iteration: int, loss: float) -> None:
+            progress.update(task, advance=1, status=f"epoch {epoch + 1}/{epochs} loss {loss:.4f}")
+
+        model, losses = train_prnet(grids, settings, target, report)
+    record = {"epochs": epochs, "iters": iters, "batch_size": batch_size, "lr": lr, "seed": seed, "max_offset_mm": max_offset_mm,
+              "slices": len(grids), "epoch_losses": losses, "final_loss": losses[-1]}
+    save_prnet(out, model, PRNetInfo(patch, settings.channels, model.hidden, pixel_mm, offset_scale_mm, reconstruction_weight, training=record))
+    info(f"wrote {out}: trained on {len(grids)} slices, final epoch loss {losses[-1]:.4f}")
+
+
+@prnet_app.command("offset")
+def offset(
+    image: Annotated[str, typer.Argument(help="2D image (or PATH@N).", show_default=False)],
+    model: ModelOption,
+    p1: Annotated[str, typer.Option("--p1", help="First point x,y in pixels of IMAGE.", show_default=False)],
+    p2: Annotated[str, typer.Option("--p2", help="Second point x,y (in IMAGE2 if given).", show_default=False)],
+    image2: Annotated[Optional[str], typer.Option("--image2", help="p2 lies in this image: an anatomical offset between scans.", show_default=False)] = None,
+    fmt: Format = "table",
+    device: Device = "auto",
+) -> None:
+    """Predicted vector p2 - p1 (px and mm of IMAGE); with --image2, where p2's anatomy lies relative to p1."""
+    from spectfsl.core.landmarks import parse_point
+    from spectfsl.core.localise import predicted_offset
+    from spectfsl.render import row_output
+
+    network, info = _model(model, device)
+    first = _grid(image, info.pixel_mm)
+    second = _grid(image2, info.pixel_mm) if image2 else first
+    result = predicted_offset(network, info, first, parse_point(p1, "--p1"), second, parse_point(p2, "--p2"))
+    row = {"dx_px": result.dx_px, "dy_px": result.dy_px, "dx_mm": result.dx_mm, "dy_mm": result.dy_mm, "distance_mm": result.distance_mm}
+    with row_output(None, _one_of(fmt, ("table", "json")), list(row), title="offset p2 - p1") as writer:
+        writer.write(row)
+
+
+@prnet_app.command("locate")
+def locate(
+    targets: Annotated[list[str], typer.Argument(help="Target 2D images (files, folders, PATH@N).", show_default=False)],
+    model: ModelOption,
+    ref: Annotated[str, typer.Option("--ref", help="Reference 2D image with the annotated point(s).", show_default=False)],
+    point: Annotated[list[str], typer.Option("--point", help="[NAME=]x,y in the reference (repeatable).", show_default=False)],
+    refine: Refine = None,
+    fmt: RowFormat = "table",
+    out: OutFile = None,
+    device: Device = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Find the reference's annotated points in each target (one-shot, no labels needed for training)."""
+    from spectfsl.core.io import iter_images
+    from spectfsl.core.landmarks import parse_named_point
+    from spectfsl.core.localise import locate as locate_points
+    from spectfsl.core.prnet import grid_images
+    from spectfsl.render import check_format, row_output
+
+    check_format(fmt)
+    stages = _stages(model, refine, device)
+    pixel_mm = stages[0][1].pixel_mm
+    reference = _grid(ref, pixel_mm)
+    points = [parse_named_point(text, f"point{i + 1}") for i, text in enumerate(point)]
+    grids = grid_images(iter_images(targets), pixel_mm)
+    columns = ["target", "name", "x", "y", "x_mm", "y_mm", "steps"]
+    with row_output(out, fmt, columns, title=f"located from {ref}") as writer:
+        found = {name: locate_points(stages, reference, xy, grids) for name, xy in points}
+        for index, grid in enumerate(grids):
+            for name, _ in points:
+                located = found[name][index]
+                mm = located.xy_mm if located.xy_mm is not None else (None, None)
+                writer.write({"target": grid.source.label, "name": name, "x": round(float(located.xy[0]), 2),
+                              "y": round(float(located.xy[1]), 2), "x_mm": None if mm[0] is None else round(float(mm[0]), 2),
+                              "y_mm": None if mm[1] is None else round(float(mm[1]), 2), "steps": located.steps})
+
+
+@prnet_app.command("reconstruct")
+def reconstruct(
+    image: Annotated[str, typer.Argument(help="2D image (or PATH@N).", show_default=False)],
+    model: ModelOption,
+    out: Annotated[Path, typer.Option("--out", help="PNG figure: real and reconstructed side by side.", show_default=False)],
+    point: Annotated[Optional[str], typer.Option("--point", help="x,y of the patch centre (default: the whole image, tiled).", show_default=False)] = None,
+    fmt: Format = "table",
+    device: Device = "auto",
+) -> None:
+    """The study's Figure 1: a real patch (or the whole image) next to its reconstruction, with MSE and PSNR."""
+    from spectfsl.core.landmarks import parse_point
+    from spectfsl.core.localise import mse_psnr, reconstruct_image, reconstruct_patch
+    from spectfsl.figures import side_by_side
+    from spectfsl.render import row_output
+
+    from spectfsl.errors import SpectfslError
+
+    _one_of(fmt, ("table", "json"))
+    network, info = _model(model, device)
+    if info.reconstruction_weight <= 0:
+        raise SpectfslError(f"{model}: its decoder was not trained (reconstruction weight 0); train with --reconstruction-weight 1")
+    grid = _grid(image, info.pixel_mm)
+    if point is not None:
+        real, decoded = reconstruct_patch(network, info, grid, parse_point(point, "--point"))
+    else:
+        real, decoded = reconstruct_image(network, info, grid)
+    mse, psnr = mse_psnr(real, decoded)
+    side_by_side(out, [("real", real), ("reconstructed", decoded)], title=f"MSE {mse:.4g}, PSNR {psnr:.1f} dB")
+    row = {"image": grid.source.label, "point": point or "whole image", "mse": mse, "psnr_db": psnr, "figure": str(out)}
+    with row_output(None, fmt, list(row), title="reconstruction") as writer:
+        writer.write(row)
+
+
+@prnet_app.command("evaluate")
+def evaluate(
+    model: ModelOption,
+    points: Annotated[Path, typer.Option("--points", help="CSV with columns image,name,x,y (image may be PATH@N).", show_default=False)],
+    refine: Refine = None,
+    template_size: Annotated[Optional[int], typer.Option(help="Template side (model pixels) for the template-matching baseline (default: the patch).", show_default=False)] = None,
+    fmt: Format = "table",
+    out: OutFile = None,
+    device: Device = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and template matching."""
+    import numpy as np
+
+    from spectfsl.core.landmarks import read_points
+    from spectfsl.core.localise import Landmark, evaluate_localisation
+    from spectfsl.render import write_document
+
+    _one_of(fmt, ("table", "json"))
+    stages = _stages(model, refine, device)
+    info = stages[0][1]
+    grids: dict[str, object] = {}
+    landmarks = []
+    for image, name, x, y in read_points(points):
+        if image not in grids:
+            grids[image] = _grid(image, info.pixel_mm)
+        landmarks.append(Landmark(grids[image], name, np.array([x, y])))
+    results = evaluate_localisation(stages, landmarks, template_size)
+    document = {"model": str(model), "refine": [str(p) for p in refine or []], "points": str(points), "template_px": (template_size or info.patch) | 1,
+                "landmarks": {name: [s.as_dict() for s in summaries] for name, summaries in results.items()}}
+    write_document(out, fmt, document, lambda console: _render_localisation(console, document))
+
+
+def _render_localisation(console, document: dict) -> None:
+    from rich.table import Table
+
+    def number(value, digits=2):
+        return "" if value is None else f"{value:.{digits}f}"
+
+    for name, summaries in document["landmarks"].items():
+        table = Table(title=f"{name}: leave-one-out one-shot localisation ({summaries[0]['pairs']} pairs)")
+        for column in ("method", "MRE mm", "sd mm", "median mm", "<= 5 mm", "<= 10 mm", "MRE px"):
+            table.add_column(column)
+        for s in summaries:
+            table.add_row(s["method"], number(s["mre_mm"]), number(s["sd_mm"]), number(s["median_mm"]),
+                          number(s["within_5mm"]), number(s["within_10mm"]), number(s["mre_px"]))
+        console.print(table)
+
+
+def _one_of(fmt: str, allowed: tuple[str, ...]) -> str:
+    from spectfsl.errors import SpectfslError
+
+    if fmt not in allowed:
+        raise SpectfslError(f"--format must be one of {', '.join(allowed)}, got '{fmt}'")
+    return fmt
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(prnet_app, name="prnet")

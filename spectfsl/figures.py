@@ -1,0 +1,131 @@
+"""Figures as PNG (matplotlib, headless), written atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from spectfsl.core.atomic import atomic_file
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path: str | os.PathLike) -> None:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    plt = _pyplot()
+    with atomic_file(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+
+
+def side_by_side(path: str | os.PathLike, panels: Sequence[tuple[str, np.ndarray]], title: str | None = None) -> None:
+    """Grey images next to each other on one intensity scale (the study's Figure 1 for reconstruction)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4))
+    high = max(float(np.percentile(image, 99.5)) for _, image in panels) or 1.0
+    for axis, (label, image) in zip(np.atleast_1d(axes), panels):
+        axis.imshow(image, cmap="gray", vmin=0, vmax=high, interpolation="nearest")
+        axis.set_title(label)
+        axis.axis("off")
+    if title:
+        figure.suptitle(title)
+    save_figure(figure, path)
+
+
+def loss_curve(path: str | os.PathLike, losses: Sequence[float], title: str, xlabel: str) -> None:
+    """A training loss curve (log scale when it spans more than two decades)."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    axis.plot(np.arange(1, len(losses) + 1), losses, color="tab:blue")
+    values = np.asarray(losses, dtype=float)
+    if values.min() > 0 and values.max() / values.min() > 100:
+        axis.set_yscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("loss")
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
+def confusion(path: str | os.PathLike, matrix: np.ndarray, classes: Sequence[str]) -> None:
+    """A confusion matrix (rows: true class, columns: predicted), counts and row fractions."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(4.2, 3.6))
+    fractions = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    axis.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
+    for (row, col), count in np.ndenumerate(matrix):
+        axis.text(col, row, f"{count}\n{fractions[row, col]:.0%}", ha="center", va="center",
+                  color="white" if fractions[row, col] > 0.5 else "black", fontsize=8)
+    axis.set_xticks(range(len(classes)), classes, rotation=30)
+    axis.set_yticks(range(len(classes)), classes)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    save_figure(figure, path)
+
+
+def support_query_grid(path: str | os.PathLike, data, support: Sequence[int], classifier, queries_per_class: int = 4) -> None:
+    """The study's Figure 2: each class's support images, then query images with their predicted class."""
+    plt = _pyplot()
+    classes = data.classes
+    support_set = set(support)
+    columns = max(sum(1 for i in support if data.labels[i] == c) for c in classes) + queries_per_class
+    figure, axes = plt.subplots(len(classes), columns, figsize=(1.6 * columns, 1.8 * len(classes)), squeeze=False)
+    for row, name in enumerate(classes):
+        shots = [i for i in support if data.labels[i] == name]
+        queries = [i for i, label in enumerate(data.labels) if label == name and i not in support_set][:queries_per_class]
+        predicted = classifier.predict(data.images[queries]).predicted.tolist() if queries else []
+        for col, axis in enumerate(axes[row]):
+            axis.axis("off")
+            if col < len(shots):
+                axis.imshow(data.images[shots[col]], cmap="gray", vmin=0, vmax=1.2)
+                axis.set_title(f"support: {name}", fontsize=7)
+            elif col - len(shots) < len(queries):
+                index = col - len(shots)
+                guess = classes[predicted[index]]
+                axis.imshow(data.images[queries[index]], cmap="gray", vmin=0, vmax=1.2)
+                axis.set_title(f"query -> {guess}", fontsize=7, color="green" if guess == name else "red")
+    save_figure(figure, path)
+
+
+def localisation_overlay(path: str | os.PathLike, reference, targets: Sequence, predicted: Sequence[np.ndarray], name: str) -> None:
+    """The reference point (star) and, on each target, the true (circle) and located (cross) points."""
+    plt = _pyplot()
+    panels = [reference] + list(targets)
+    figure, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
+    for index, (axis, landmark) in enumerate(zip(axes[0], panels)):
+        axis.imshow(landmark.grid.source.pixels, cmap="gray", vmin=0, vmax=1.2)
+        axis.axis("off")
+        if index == 0:
+            axis.plot(*landmark.xy, marker="*", color="gold", markersize=12)
+            axis.set_title(f"reference: {name}", fontsize=8)
+        else:
+            axis.plot(*landmark.xy, marker="o", mfc="none", color="lime", markersize=9)
+            axis.plot(*predicted[index - 1], marker="x", color="red", markersize=9)
+            axis.set_title("true o, located x", fontsize=8)
+    save_figure(figure, path)
+
+
+def heart_boxes(path: str | os.PathLike, volumes: Sequence, boxes: Sequence) -> None:
+    """The slice through each found heart centre with its `--crop auto` box."""
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
+    from spectfsl.core.preprocess import normalise_intensity
+
+    figure, axes = plt.subplots(1, len(volumes), figsize=(2.8 * len(volumes), 3), squeeze=False)
+    for axis, volume, box in zip(axes[0], volumes, boxes):
+        (z0, z1), (y0, y1), (x0, x1) = box.bounds(volume.pixels.shape)
+        axis.imshow(normalise_intensity(volume.pixels[int(box.centre[0])]), cmap="gray", vmin=0, vmax=1.2)
+        axis.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="orange"))
+        axis.set_title(f"slices {z0}-{z1 - 1}", fontsize=8)
+        axis.axis("off")
+    save_figure(figure, path)

@@ -1,0 +1,125 @@
+"""`spectfsl prnet train | offset | locate | reconstruct | evaluate` on the phantom, and refusals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from spectfsl.core.io import load_image
+
+
+@pytest.fixture(scope="module")
+def model(phantom_dir, tmp_path_factory):
+    """A small PRNet trained on the central slices of the 4 phantom patients."""
+    from spectfsl.cli import main
+
+    path = tmp_path_factory.mktemp("prnet") / "model.safetensors"
+    slices = [f"{phantom_dir / p / 'spect.dcm'}@{z}" for p in ("P001", "P002", "P003", "P004") for z in range(24, 44, 2)]
+    args = ["-q", "prnet", "train", *slices, "--out", str(path), "--epochs", "15", "--iters", "10",
+            "--pixel-mm", "6.4", "--reconstruction-weight", "0.5", "--seed", "0"]
+    assert main(args) == 0
+    return path
+
+
+def test_train_writes_a_model_with_its_training_record(model):
+    from spectfsl.core.prnet import load_prnet
+
+    _, info = load_prnet(model)
+    losses = info.training["epoch_losses"]
+    assert len(losses) == 15 and losses[-1] < losses[0]
+    assert info.pixel_mm == 6.4 and info.patch == 32
+
+
+def test_offset_reports_px_and_mm(cli, model, phantom_dir):
+    result = cli("prnet", "offset", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", model,
+                 "--p1", "30,30", "--p2", "40,30", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)[0]
+    assert set(row) == {"dx_px", "dy_px", "dx_mm", "dy_mm", "distance_mm"}
+    assert row["dx_mm"] == pytest.approx(row["dx_px"] * 6.4)
+    assert row["dx_px"] > 3  # the true offset is +10 px along x
+
+
+def test_offset_between_a_slice_and_its_translated_copy_recovers_the_translation(cli, model, phantom_dir, tmp_path):
+    from spectfsl.core.io import save_npy
+    from spectfsl.core.preprocess import normalised
+
+    plane = normalised(load_image(f"{phantom_dir / 'P002' / 'spect.dcm'}@34"))
+    shifted = np.zeros_like(plane.pixels)
+    shifted[:, 5:] = plane.pixels[:, :-5]  # content moves 5 px (32 mm) along +x
+    save_npy(tmp_path / "a.npy", plane)
+    save_npy(tmp_path / "b.npy", plane.with_pixels(shifted))
+    result = cli("prnet", "offset", tmp_path / "a.npy", "--image2", tmp_path / "b.npy", "--model", model,
+                 "--p1", "32,28", "--p2", "37,28", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)[0]
+    assert abs(row["dx_mm"]) < 12 and abs(row["dy_mm"]) < 12  # same anatomy: about zero (0 of 32 mm)
+
+
+def _points(phantom_dir, patients, names=("lv_centre",)):
+    rows = [line for line in (phantom_dir / "points.csv").read_text().splitlines()[1:]
+            if line.split("/")[0] in patients and line.split(",")[1] in names]
+    path = phantom_dir / f"points-{'-'.join(patients)}.csv"
+    path.write_text("image,name,x,y\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_locate_lists_every_target_and_point(cli, model, phantom_dir):
+    targets = [f"{phantom_dir / p / 'spect.dcm'}@34" for p in ("P002", "P003")]
+    result = cli("prnet", "locate", *targets, "--model", model, "--ref", f"{phantom_dir / 'P001' / 'spect.dcm'}@34",
+                 "--point", "lv=37,26", "--point", "30,30", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["target"].split("/")[-2], r["name"]) for r in rows] == [("P002", "lv"), ("P002", "point2"), ("P003", "lv"), ("P003", "point2")]
+    assert all(0 <= float(r["x"]) < 64 and float(r["x_mm"]) == pytest.approx(float(r["x"]) * 6.4, abs=0.05) for r in rows)
+
+
+def test_locate_on_the_phantom_beats_the_naive_baseline(cli, model, phantom_dir, tmp_path):
+    points = _points(phantom_dir, ("P001", "P002", "P003", "P004"))
+    result = cli("prnet", "evaluate", "--model", model, "--points", points, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    summaries = {s["method"]: s for s in json.loads(result.stdout)["landmarks"]["lv_centre"]}
+    assert summaries["prnet"]["pairs"] == 12
+    assert summaries["prnet"]["mre_mm"] < summaries["naive"]["mre_mm"]
+    assert summaries["template matching"]["mre_mm"] is not None
+
+
+def test_reconstruct_writes_the_figure_and_reports_mse_psnr(cli, model, phantom_dir, tmp_path):
+    figure = tmp_path / "fig.png"
+    result = cli("prnet", "reconstruct", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", model,
+                 "--point", "37,26", "--out", figure, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)[0]
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert row["mse"] > 0 and row["psnr_db"] > 5
+    tiled = cli("prnet", "reconstruct", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", model, "--out", tmp_path / "all.png")
+    assert tiled.exit_code == 0, tiled.stderr
+
+
+def _refused(result, fragment):
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("error: ") and fragment in result.stderr
+
+
+def test_point_outside_the_image_is_refused(cli, model, phantom_dir):
+    _refused(cli("prnet", "offset", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", model, "--p1", "70,3", "--p2", "1,1"),
+             "--p1 70,3 is outside the image")
+
+
+def test_a_bank_is_not_a_model(cli, phantom_dir, tmp_path):
+    import torch
+
+    from spectfsl.core.store import save_tensors
+
+    save_tensors(tmp_path / "bank.safetensors", {"x": torch.zeros(1)}, "spectfsl.bank/1", {})
+    _refused(cli("prnet", "offset", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", tmp_path / "bank.safetensors",
+                 "--p1", "1,1", "--p2", "2,2"), "expected spectfsl.prnet/1")
+
+
+def test_a_volume_needs_a_frame(cli, model, phantom_dir):
+    _refused(cli("prnet", "offset", phantom_dir / "P001" / "spect.dcm", "--model", model, "--p1", "1,1", "--p2", "2,2"),
+             "name one 2D frame as PATH@N")
