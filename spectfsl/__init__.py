@@ -24,6 +24,7 @@ _EXPORTS = {
     "make_patient": "spectfsl.core.phantom",
     "PrepareSettings": "spectfsl.core.dataset",
     "prepare_dataset": "spectfsl.core.dataset",
+    "prepare": "spectfsl.core.labelled",
     "read_dataset": "spectfsl.core.dataset",
     "find_heart": "spectfsl.core.heart",
     "create_model": "spectfsl.core.models",

@@ -44,19 +44,18 @@ def prepare(
     voxels -> 1, clipped to [0, 2]). Every image has a sidecar JSON with its pixel size in mm.
     """
     from spectfsl.core.atomic import atomic_directory
-    from spectfsl.core.dataset import PrepareSettings, parse_classes, prepare_dataset
+    from spectfsl.core.dataset import PrepareSettings
     from spectfsl.core.io import expand_inputs
-    from spectfsl.core.labelled import labelled_scans, parse_mask_options
+    from spectfsl.core.labelled import parse_mask_options, prepare as prepare_scans
     from spectfsl.ui import info, make_progress
 
     settings = PrepareSettings(size, spacing_mm, min_pixels, style, crop, crop_mm, slices)
     inputs = expand_inputs(images)
-    class_map = parse_classes(classes) if labels else None
     masks = parse_mask_options(mask or [])
-    scans = labelled_scans(inputs, labels or [], class_map, masks, derive_from)
     with atomic_directory(out, overwrite=overwrite) as staging, make_progress() as progress:
         task = progress.add_task("preparing scans", total=len(inputs), status="")
-        rows = prepare_dataset(scans, staging, settings, on_scan=lambda image: progress.advance(task))
+        rows = prepare_scans(images, staging, labels or [], classes, masks, derive_from, settings,
+                             on_scan=lambda image: progress.advance(task))
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.class_name or "slices"] = counts.get(row.class_name or "slices", 0) + 1

@@ -1,4 +1,4 @@
-"""Pair scans with their label maps or masks, as `prepare` receives them on the command line."""
+"""Pair scans with their label maps or masks, as `prepare` receives them, and prepare datasets from them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
-from spectfsl.core.dataset import LabelledScan, check_class_name, check_classes_present, label_ids, masks_from_labels
-from spectfsl.core.io import load_image
+from spectfsl.core.dataset import (
+    LabelledScan,
+    ManifestRow,
+    PrepareSettings,
+    check_class_name,
+    check_classes_present,
+    label_ids,
+    masks_from_labels,
+    parse_classes,
+    prepare_dataset,
+)
+from spectfsl.core.io import expand_inputs, load_image
 from spectfsl.core.masks import derive_from_wall
 from spectfsl.errors import SpectfslError
 
@@ -66,3 +76,21 @@ def labelled_scans(
 def _check_shape(mask_path: Path, mask: np.ndarray, pixels: np.ndarray, source: str) -> None:
     if mask.shape != pixels.shape:
         raise SpectfslError(f"{mask_path}: shape {mask.shape} differs from its image {source} {pixels.shape}")
+
+
+def prepare(
+    images: Sequence[str | Path],
+    out: str | Path,
+    labels: Sequence[str | Path] = (),
+    classes: dict[int, str] | str = "1=myocardium,2=ventricles,3=liver",
+    masks: dict[str, Sequence[str | Path]] | None = None,
+    derive_from: str | None = None,
+    settings: PrepareSettings | None = None,
+    on_scan=None,
+) -> list[ManifestRow]:
+    """`spectfsl prepare` from Python: scans (+ label maps or {class: [mask per scan]}) -> dataset in `out`."""
+    inputs = expand_inputs(images)
+    class_map = (parse_classes(classes) if isinstance(classes, str) else classes) if labels else None
+    mask_paths = {name: [Path(p) for p in paths] for name, paths in (masks or {}).items()}
+    scans = labelled_scans(inputs, [Path(p) for p in labels], class_map, mask_paths, derive_from)
+    return prepare_dataset(scans, out, settings or PrepareSettings(), on_scan)

@@ -131,6 +131,11 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
     return blocks + [Block("p", CITATION)]
 
 
+def timing_blocks(demo: Demo) -> list[Block]:
+    rows = [[name, f"{seconds:.1f}"] for name, seconds in demo.timings.items()]
+    return [Block("h2", "Time per stage"), Block("table", header=["stage", "seconds"], rows=rows)]
+
+
 def to_markdown(blocks: list[Block], figures: dict[str, Path], base: Path) -> str:
     lines = []
     for block in blocks:
@@ -171,7 +176,7 @@ def to_html(blocks: list[Block], figures: dict[str, Path]) -> str:
 
 
 def write_report(demo: Demo, elapsed_s: float) -> tuple[Path, Path]:
-    blocks = build(demo, elapsed_s)
+    blocks = build(demo, elapsed_s) + timing_blocks(demo)
     markdown, page = demo.out / "report.md", demo.out / "report.html"
     write_text_atomic(markdown, to_markdown(blocks, demo.figures, demo.out))
     write_text_atomic(page, to_html(blocks, demo.figures))
