@@ -51,14 +51,11 @@ def phantom_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def phantom_dataset(phantom_dir, tmp_path_factory) -> Path:
     """The 4-patient phantom prepared with its label maps (crops only)."""
-    from spectfsl.core.dataset import PrepareSettings, parse_classes, prepare_dataset
-    from spectfsl.core.io import expand_inputs
-    from spectfsl.core.labelled import labelled_scans
+    import spectfsl
 
-    patients = sorted(p.name for p in phantom_dir.iterdir())
-    inputs = expand_inputs([phantom_dir / p / "spect.dcm" for p in patients])
-    labels = [phantom_dir / p / "labels.npy" for p in patients]
     out = tmp_path_factory.mktemp("dataset")
-    scans = labelled_scans(inputs, labels, parse_classes("1=myocardium,2=ventricles,3=liver"), {})
-    prepare_dataset(scans, out, PrepareSettings(slices=False))
+    patients = sorted(p.name for p in phantom_dir.iterdir() if p.is_dir())
+    labels = [phantom_dir / p / "labels.npy" for p in patients]
+    spectfsl.prepare([phantom_dir / p / "spect.dcm" for p in patients], out, labels=labels,
+                     settings=spectfsl.PrepareSettings(slices=False))
     return out

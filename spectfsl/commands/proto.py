@@ -17,7 +17,7 @@ Weights = Annotated[
     str,
     typer.Option(help="auto (ImageNet if cached, else random), imagenet, random, or a .safetensors/.pth file."),
 ]
-Backbone = Annotated[str, typer.Option(help="Embedding network (model registry name).")]
+Backbone = Annotated[str, typer.Option(help="Embedding network: resnet18, or prnet (with --weights MODEL.safetensors from `prnet train`).")]
 Transform = Annotated[str, typer.Option(help="Feature transform before distances: none, l2, cl2n, or auto (cl2n when fine-tuned, else l2).")]
 Way = Annotated[int, typer.Option(help="Classes per episode.")]
 Shot = Annotated[int, typer.Option(help="Support images per class per episode.")]

@@ -44,6 +44,7 @@ class BankInfo:
     ood_threshold: float
     normalisation: str = NORMALISATION
     distance: str = DISTANCE
+    backbone_options: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
 
 
@@ -112,10 +113,10 @@ def _backbone(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor], weig
 
     state = {key.removeprefix("backbone."): value for key, value in tensors.items() if key.startswith("backbone.")}
     if state:
-        backbone = create_model(info.backbone)
         try:
+            backbone = create_model(info.backbone, **info.backbone_options)
             backbone.load_state_dict(state)
-        except RuntimeError as error:
+        except (RuntimeError, TypeError, SpectfslError) as error:
             raise SpectfslError(f"{path}: incompatible bank: backbone weights do not fit {info.backbone} ({str(error)[:200]})") from None
         return backbone
     return build_backbone(info.backbone, _find_weights(path, info, weights_path))

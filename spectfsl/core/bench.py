@@ -140,6 +140,52 @@ def proto_predict_files(settings: BenchSettings, device: torch.device, folder: P
     return step
 
 
+def _phantom_grids(count: int, pixel_mm: float):
+    """Central slices of phantom patients on the PRNet grid (synthetic data the benchmark makes itself)."""
+    from spectfsl.core.image import SpectImage
+    from spectfsl.core.phantom import make_patient
+    from spectfsl.core.prnet import grid_images
+
+    volumes = []
+    for index in range(max(1, count // 8)):
+        case = make_patient(index)
+        volumes.append(SpectImage(case.counts[28:36].astype(np.float32), (case.voxel_mm,) * 2, case.voxel_mm, "phantom", case.patient))
+    return grid_images(volumes, pixel_mm)[:count]
+
+
+def prnet_train_steps(settings: BenchSettings, device: torch.device) -> Callable[[], int]:
+    """PRNet training steps (16 pairs of 32-pixel patches, lambda 0), 10 per call."""
+    from spectfsl.core.prnet import PRNetSettings, train_prnet
+
+    grids = _phantom_grids(16, 4.0)
+    prnet_settings = PRNetSettings(epochs=1, iters=10)
+
+    def step() -> int:
+        train_prnet(grids, prnet_settings, device)
+        return prnet_settings.iters
+
+    return step
+
+
+def prnet_locate_targets(settings: BenchSettings, device: torch.device) -> Callable[[], int]:
+    """`prnet locate`: one landmark in 16 target slices per call (13 starts each, up to 20 moves)."""
+    from spectfsl.core.localise import locate
+    from spectfsl.core.models.prnet import PRNet
+    from spectfsl.core.prnet import PRNetInfo
+
+    grids = _phantom_grids(17, 4.0)
+    model = PRNet(32).to(device).eval()
+    stages = [(model, PRNetInfo(32, 16, model.hidden, 4.0, 100.0, 0.0))]
+    reference, targets = grids[0], grids[1:]
+    point = np.array(reference.pixels.shape[::-1]) / 2
+
+    def step() -> int:
+        locate(stages, reference, reference.to_source(point), targets)
+        return len(targets)
+
+    return step
+
+
 def run_benchmarks(settings: BenchSettings, device: torch.device, on_workload: Callable[[str], None] | None = None) -> list[Measurement]:
     """Measure the backbone reference and every workload with `settings` on `device`."""
     reference_step, _ = backbone_forward(settings, device)
@@ -147,6 +193,8 @@ def run_benchmarks(settings: BenchSettings, device: torch.device, on_workload: C
         workloads = [
             ("backbone forward (reference)", "images/s", reference_step),
             ("proto predict (files, end to end)", "images/s", proto_predict_files(settings, device, Path(scratch))),
+            ("prnet train", "steps/s", prnet_train_steps(settings, device)),
+            ("prnet locate", "targets/s", prnet_locate_targets(settings, device)),
         ]
         results = []
         for name, unit, step in workloads:

@@ -121,6 +121,7 @@ def fit_bank(
         transform=transform,
         temperature=classifier.temperature,
         ood_threshold=classifier.ood_threshold,
+        backbone_options=backbone.options,
         training=training,
     )
     return classifier, info, weights

@@ -53,6 +53,10 @@ def resolve_weights(spec: str, backbone: str = "resnet18") -> WeightsChoice:
 
     if spec == "random":
         return WeightsChoice("random")
+    if spec in ("auto", "imagenet") and backbone not in IMAGENET_FILES:
+        if spec == "imagenet":
+            raise SpectfslError(f"--weights imagenet: no ImageNet weights exist for backbone '{backbone}'; give a model file")
+        return WeightsChoice("random")
     if spec in ("auto", "imagenet"):
         found = next((p for p in imagenet_candidates(backbone) if p.is_file()), None)
         if found is not None:
@@ -98,14 +102,14 @@ def load_state_dict(path: Path) -> dict:
         raise SpectfslError(f"{path}: not a loadable state dict ({type(error).__name__}: {error})") from None
 
 
-def build_backbone(backbone: str, weights: WeightsChoice):
+def build_backbone(backbone: str, weights: WeightsChoice, **options):
     """The registered `backbone` with `weights` loaded (random weights use torch's current seed)."""
-    from spectfsl.core.models import create_model
+    from spectfsl.core.models import model_class
 
-    model = create_model(backbone)
-    if weights.path is not None:
-        try:
-            model.load_pretrained(load_state_dict(weights.path))
-        except ValueError as error:
-            raise SpectfslError(f"{weights.path}: {error}") from None
-    return model
+    cls = model_class(backbone)
+    if weights.path is None:
+        return cls(**options)
+    try:
+        return cls.from_file(weights.path)
+    except ValueError as error:
+        raise SpectfslError(f"{weights.path}: {error}") from None

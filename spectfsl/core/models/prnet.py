@@ -8,6 +8,7 @@ Any patch size that is a multiple of 16 works; the head's input size follows fro
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from spectfsl.errors import SpectfslError
@@ -91,3 +92,34 @@ class PRNet(nn.Module):
         for upsample, decoder, skip in zip(self.upsamplers, self.decoders, reversed(skips[:-1])):
             features = decoder(torch.cat([upsample(features), skip], dim=1))
         return coordinates, self.reconstruction_head(features)
+
+
+class PRNetEmbedding(nn.Module):
+    """A trained PRNet encoder as a classification backbone: (B, 1, H, W) -> (B, hidden) features.
+
+    Images are resized to the PRNet patch; a `prepare` crop (64 px at 2 mm = 128 mm) then matches
+    the default PRNet field (32 px at 4 mm = 128 mm) exactly.
+    """
+
+    def __init__(self, patch: int = 32, channels: int = 16, hidden: int = 256) -> None:
+        super().__init__()
+        self.prnet = PRNet(patch, channels, hidden)
+
+    @property
+    def options(self) -> dict:
+        return {"patch": self.prnet.patch, "channels": self.prnet.channels, "hidden": self.prnet.hidden}
+
+    @classmethod
+    def from_file(cls, path) -> PRNetEmbedding:
+        """The encoder of a `spectfsl.prnet/1` model file."""
+        from spectfsl.core.prnet import load_prnet
+
+        trained, info = load_prnet(path)
+        model = cls(info.patch, info.channels, info.hidden)
+        model.prnet.load_state_dict(trained.state_dict())
+        return model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[-1] != self.prnet.patch or images.shape[-2] != self.prnet.patch:
+            images = F.interpolate(images, size=(self.prnet.patch, self.prnet.patch), mode="bilinear", align_corners=False)
+        return self.prnet.embedding(images)

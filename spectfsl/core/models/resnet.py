@@ -23,6 +23,19 @@ class ResNetEmbedding(nn.Module):
         self.net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.net.fc = nn.Identity()
 
+    @property
+    def options(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_file(cls, path) -> ResNetEmbedding:
+        """ResNet-18 with weights from a `.safetensors` or `.pth` state dict (see `load_pretrained`)."""
+        from spectfsl.core.weights import load_state_dict
+
+        model = cls()
+        model.load_pretrained(load_state_dict(path))
+        return model
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net((images - GREY_MEAN) / GREY_STD)
 

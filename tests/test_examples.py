@@ -1,0 +1,61 @@
+"""Each example script runs on the phantom."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def bank(phantom_dataset, tmp_path_factory):
+    from spectfsl.cli import main
+
+    path = tmp_path_factory.mktemp("examples") / "bank.safetensors"
+    assert main(["-q", "proto", "fit", str(phantom_dataset), "--out", str(path), "--weights", "random", "--episodes", "0", "--shots", "3"]) == 0
+    return path
+
+
+def _run(*args, **kwargs):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
+
+
+def test_batch_predict_classifies_every_dicom_and_skips_bad_files(bank, phantom_dir, tmp_path):
+    folder = tmp_path / "archive"
+    for patient in ("P001", "P002"):
+        (folder / patient).mkdir(parents=True)
+        shutil.copy(phantom_dir / patient / "spect.dcm", folder / patient / "spect.dcm")
+    out = tmp_path / "all.csv"
+    result = _run("bash", REPO / "examples" / "batch_predict.sh", bank, folder, out)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 128 and {r["path"].split("/")[-2] for r in rows} == {"P001", "P002"}
+    (folder / "broken.dcm").write_bytes(b"not dicom")
+    result = _run("bash", REPO / "examples" / "batch_predict.sh", bank, folder, out)
+    assert result.returncode == 2 and "skipped" in result.stderr
+    assert len(list(csv.DictReader(out.open()))) == 128
+
+
+def test_locate_landmarks_trains_then_locates(phantom_dir, tmp_path):
+    reference = f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
+    train = [f"{phantom_dir / p / 'spect.dcm'}@{z}" for p in ("P001", "P002") for z in (30, 34, 38)]
+    env = {**os.environ, "EPOCHS": "2"}
+    result = _run("bash", REPO / "examples" / "locate_landmarks.sh", tmp_path / "m.safetensors", reference, "lv=37,26",
+                  f"{phantom_dir / 'P003' / 'spect.dcm'}@34", "--", *train, env=env)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 1 and rows[0]["name"] == "lv"
+
+
+def test_notebook_api_example_runs(tmp_path):
+    result = _run(sys.executable, REPO / "examples" / "notebook_api.py", tmp_path / "nb")
+    assert result.returncode == 0, result.stderr
+    correct, total = result.stdout.strip().split()[0].split("/")
+    assert int(correct) > 0.6 * int(total)
