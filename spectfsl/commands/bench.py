@@ -21,13 +21,12 @@ def bench(
 ) -> None:
     """Measure images/s of each workload and its ratio to the backbone forward pass, with device and versions."""
     from spectfsl.core.bench import BenchSettings, device_name, library_versions, run_benchmarks
-    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.device import setup_device
     from spectfsl.render import write_document
     from spectfsl.ui import info
 
     settings = BenchSettings(batch_size, size, precision, compile, seconds)
-    target = pick_device(device)
-    configure_cpu()
+    target = setup_device(device)
     results = run_benchmarks(settings, target, on_workload=lambda name: info(f"measuring {name} ..."))
     reference = results[0].rate
     document = {

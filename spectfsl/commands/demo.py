@@ -41,13 +41,12 @@ def demo(
     from rich.table import Table
 
     from spectfsl.core.atomic import atomic_directory
-    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.device import setup_device
     from spectfsl.demo.pipeline import Demo, DemoSettings, run, stages
     from spectfsl.demo.report import summary_rows, write_report
     from spectfsl.ui import info, make_progress
 
-    target = pick_device(device)
-    configure_cpu()
+    target = setup_device(device)
     found = _find_real_data(real_data)
     info(f"real data: {found}" if found else "real data: not found (phantom only)")
     start = time.perf_counter()

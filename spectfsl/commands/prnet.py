@@ -25,11 +25,10 @@ Refine = Annotated[
 
 
 def _model(path: Path, device: str):
-    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.device import setup_device
     from spectfsl.core.prnet import load_prnet
 
-    target = pick_device(device)
-    configure_cpu()
+    target = setup_device(device)
     return load_prnet(path, target)
 
 
@@ -73,7 +72,7 @@ def train(
     quiet: Quiet = False,
 ) -> None:
     """Train PRNet without labels: patches around pairs of points learn their relative positions."""
-    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.device import setup_device
     from spectfsl.core.io import iter_images
     from spectfsl.core.prnet import PRNetInfo, PRNetSettings, grid_images, save_prnet, train_prnet
     from spectfsl.ui import info, make_progress
@@ -81,8 +80,7 @@ def train(
     settings = PRNetSettings(
         patch, pixel_mm, offset_scale_mm, epochs, iters, batch_size, lr, reconstruction_weight, seed=seed, max_offset_mm=max_offset_mm
     )
-    target = pick_device(device)
-    configure_cpu()
+    target = setup_device(device)
     grids = grid_images(iter_images(images), pixel_mm)
     with make_progress() as progress:
         task = progress.add_task("training PRNet", total=epochs * iters, status="")
@@ -203,21 +201,14 @@ def evaluate(
     quiet: Quiet = False,
 ) -> None:
     """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and template matching."""
-    import numpy as np
-
     from spectfsl.core.landmarks import read_points
-    from spectfsl.core.localise import Landmark, evaluate_localisation
+    from spectfsl.core.localise import evaluate_localisation, load_landmarks
     from spectfsl.render import write_document
 
     _one_of(fmt, ("table", "json"))
     stages = _stages(model, refine, device)
     info = stages[0][1]
-    grids: dict[str, object] = {}
-    landmarks = []
-    for image, name, x, y in read_points(points):
-        if image not in grids:
-            grids[image] = _grid(image, info.pixel_mm)
-        landmarks.append(Landmark(grids[image], name, np.array([x, y])))
+    landmarks = load_landmarks(read_points(points), info.pixel_mm)
     results = evaluate_localisation(stages, landmarks, template_size)
     document = {"model": str(model), "refine": [str(p) for p in refine or []], "points": str(points), "template_px": (template_size or info.patch) | 1,
                 "landmarks": {name: [s.as_dict() for s in summaries] for name, summaries in results.items()}}

@@ -46,7 +46,7 @@ def fit(
     """Fit a prototype bank from DATASET, optionally fine-tuning the backbone on episodes first."""
     from spectfsl.core.bank import save_bank
     from spectfsl.core.dataset import read_dataset
-    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.device import setup_device
     from spectfsl.core.episodes import EpisodeShape, FineTuneSettings
     from spectfsl.core.fewshot import FitSettings, fit_bank
     from spectfsl.ui import info, make_progress
@@ -55,8 +55,7 @@ def fit(
         from spectfsl.errors import SpectfslError
 
         raise SpectfslError("--episodes must be 0 or more")
-    target = pick_device(device)
-    configure_cpu()
+    target = setup_device(device)
     data = read_dataset(dataset)
     settings = FitSettings(
         backbone=backbone,
@@ -93,14 +92,13 @@ def predict(
 ) -> None:
     """Classify images: one row per 2D image with class probabilities, distance and an OOD flag."""
     from spectfsl.core.bank import load_bank
-    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot import predict_images, prediction_columns
     from spectfsl.render import check_format, row_output
     from spectfsl.ui import make_progress
 
     check_format(fmt)
-    target = pick_device(device)
-    configure_cpu()
+    target = setup_device(device)
     classifier, info = load_bank(bank, target)
     with row_output(out, fmt, prediction_columns(info.classes), title=f"predictions ({bank.name})") as writer, make_progress() as progress:
         task = progress.add_task("classifying", total=None, status="")
@@ -133,7 +131,7 @@ def evaluate(
 
     from spectfsl.core.bank import load_bank
     from spectfsl.core.dataset import read_dataset
-    from spectfsl.core.device import configure_cpu, pick_device
+    from spectfsl.core.device import setup_device
     from spectfsl.core.episodes import EpisodeShape
     from spectfsl.core.fewshot import EvaluateSettings, evaluate_dataset, resolve_transform, results_document
     from spectfsl.core.weights import build_backbone, resolve_weights
@@ -145,8 +143,7 @@ def evaluate(
         raise SpectfslError(f"--split-by must be 'patient', got '{split_by}'")
     if fmt not in ("table", "json"):
         raise SpectfslError(f"--format must be table or json, got '{fmt}'")
-    target = pick_device(device)
-    configure_cpu()
+    target = setup_device(device)
     if bank is not None:
         classifier, info = load_bank(bank, target)
         network, input_size, chosen_transform = classifier.backbone, info.input_size, transform or info.transform

@@ -53,3 +53,10 @@ def seed_everything(seed: int) -> None:
 
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+
+
+def setup_device(name: str = "auto"):
+    """`pick_device(name)`, with the CPU configured (threads, denormals): what every command needs."""
+    device = pick_device(name)
+    configure_cpu()
+    return device

@@ -216,6 +216,21 @@ class Landmark:
     xy: np.ndarray
 
 
+def load_landmarks(rows: Sequence[tuple[str, str, float, float]], pixel_mm: float) -> list[Landmark]:
+    """Landmarks from (image, name, x, y) rows (as `read_points` gives them), each image loaded once."""
+    from spectfsl.core.io import load_plane
+    from spectfsl.core.preprocess import normalised
+    from spectfsl.core.prnet import to_grid
+
+    grids: dict[str, GridImage] = {}
+    landmarks = []
+    for image, name, x, y in rows:
+        if image not in grids:
+            grids[image] = to_grid(normalised(load_plane(image)), pixel_mm)
+        landmarks.append(Landmark(grids[image], name, np.array([x, y], dtype=np.float64)))
+    return landmarks
+
+
 @dataclass
 class ErrorSummary:
     """Radial errors of one method over reference-target pairs, in mm and in target pixels."""

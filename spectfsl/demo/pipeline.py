@@ -26,7 +26,7 @@ from spectfsl.core.fewshot import EvaluateSettings, FitSettings, evaluate_datase
 from spectfsl.core.heart import find_heart
 from spectfsl.core.io import expand_inputs, load_image
 from spectfsl.core.labelled import labelled_scans
-from spectfsl.core.localise import Landmark, evaluate_localisation, locate, mse_psnr, reconstruct_patch
+from spectfsl.core.localise import evaluate_localisation, load_landmarks, locate, mse_psnr, reconstruct_patch
 from spectfsl.core.masks import wall_landmarks
 from spectfsl.core.phantom import landmark_rows, make_patient, write_case, write_points_csv
 from spectfsl.core.preprocess import normalised
@@ -209,21 +209,11 @@ def train_phantom_prnet(demo: Demo) -> None:
     _train_and_save(demo, grids, settings, demo.out / "prnet.safetensors", "prnet_phantom")
 
 
-def _landmarks(rows: list[tuple[str, str, float, float]], pixel_mm: float) -> list[Landmark]:
-    grids: dict[str, Any] = {}
-    landmarks = []
-    for image, name, x, y in rows:
-        if image not in grids:
-            grids[image] = to_grid(normalised(load_image(image)), pixel_mm)
-        landmarks.append(Landmark(grids[image], name, np.array([x, y])))
-    return landmarks
-
-
 def _localisation(demo: Demo, model_path: Path, rows, key: str) -> None:
     from spectfsl.core.prnet import load_prnet
 
     model, info = load_prnet(model_path, demo.device)
-    landmarks = _landmarks(rows, info.pixel_mm)
+    landmarks = load_landmarks(rows, info.pixel_mm)
     results = evaluate_localisation([(model, info)], landmarks)
     demo.sections[key] = {name: [s.as_dict() for s in summaries] for name, summaries in results.items()}
     demo.save_json(f"{key}.json", demo.sections[key])

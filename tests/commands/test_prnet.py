@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from spectfsl.core.io import load_image
+from tests.conftest import SHARED_DATA, requires_real_data
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +54,17 @@ def test_offset_between_a_slice_and_its_translated_copy_recovers_the_translation
     shifted[:, 5:] = plane.pixels[:, :-5]  # content moves 5 px (32 mm) along +x
     save_npy(tmp_path / "a.npy", plane)
     save_npy(tmp_path / "b.npy", plane.with_pixels(shifted))
-    result = cli("prnet", "offset", tmp_path / "a.npy", "--image2", tmp_path / "b.npy", "--model", model,
-                 "--p1", "32,28", "--p2", "37,28", "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    row = json.loads(result.stdout)[0]
-    assert abs(row["dx_mm"]) < 12 and abs(row["dy_mm"]) < 12  # same anatomy: about zero (0 of 32 mm)
+
+    def anatomical_offset(p2: str) -> dict:
+        result = cli("prnet", "offset", tmp_path / "a.npy", "--image2", tmp_path / "b.npy", "--model", model,
+                     "--p1", "32,28", "--p2", p2, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)[0]
+
+    same_pixel = anatomical_offset("32,28")  # that pixel of the copy shows the anatomy 5 px to the left
+    assert same_pixel["dx_mm"] == pytest.approx(-32, abs=12) and abs(same_pixel["dy_mm"]) < 12
+    same_anatomy = anatomical_offset("37,28")
+    assert abs(same_anatomy["dx_mm"]) < 12 and abs(same_anatomy["dy_mm"]) < 12
 
 
 def _points(phantom_dir, patients, names=("lv_centre",)):
@@ -123,3 +130,22 @@ def test_a_bank_is_not_a_model(cli, phantom_dir, tmp_path):
 def test_a_volume_needs_a_frame(cli, model, phantom_dir):
     _refused(cli("prnet", "offset", phantom_dir / "P001" / "spect.dcm", "--model", model, "--p1", "1,1", "--p2", "2,2"),
              "name one 2D frame as PATH@N")
+
+
+@requires_real_data
+def test_train_from_the_study_png_slice_alone(cli, tmp_path):
+    image = SHARED_DATA / "seed-slice" / "Reconstructed_Static_64_Frame.png"
+    result = cli("-q", "prnet", "train", image, "--out", tmp_path / "m.safetensors", "--epochs", 3, "--iters", 4, "--patch", 16,
+                 "--reconstruction-weight", 1)
+    assert result.exit_code == 0, result.stderr
+    figure = cli("prnet", "reconstruct", image, "--model", tmp_path / "m.safetensors", "--out", tmp_path / "fig.png", "--format", "json")
+    assert figure.exit_code == 0, figure.stderr
+    assert json.loads(figure.stdout)[0]["mse"] > 0
+
+
+def test_reconstruct_refuses_a_model_without_a_trained_decoder(cli, phantom_dir, tmp_path):
+    image = f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
+    assert cli("-q", "prnet", "train", image, "--out", tmp_path / "m.safetensors", "--epochs", 1, "--iters", 2).exit_code == 0
+    _refused(cli("prnet", "reconstruct", image, "--model", tmp_path / "m.safetensors", "--out", tmp_path / "f.png"),
+             "decoder was not trained")
+    assert not (tmp_path / "f.png").exists()

@@ -16,7 +16,6 @@ from spectfsl.core.prnet import (
     extract_patches,
     load_prnet,
     save_prnet,
-    stack,
     to_grid,
     train_prnet,
 )
@@ -83,6 +82,16 @@ def test_a_short_training_run_reduces_the_loss():
     settings = PRNetSettings(patch=16, epochs=6, iters=10, batch_size=8, channels=4, reconstruction_weight=0.0, offset_scale_mm=100.0)
     _, losses = train_prnet(grids, settings)
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_training_is_repeatable_with_a_seed_on_cpu():
+    grids = [to_grid(_plane(), 4.0)]
+    settings = PRNetSettings(patch=16, epochs=2, iters=3, batch_size=4, channels=4, seed=7)
+    first, first_losses = train_prnet(grids, settings)
+    second, second_losses = train_prnet(grids, settings)
+    assert first_losses == second_losses
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(a, b), name
 
 
 def test_model_file_round_trip_and_refusals(tmp_path):
