@@ -32,7 +32,7 @@ def fit(
     shots: Annotated[Optional[int], typer.Option(help="Support images per class for the prototypes (default: all).", show_default=False)] = None,
     weights: Weights = "auto",
     backbone: Backbone = "resnet18",
-    episodes: Annotated[int, typer.Option(help="Episodic fine-tuning episodes (0: none; the study used 10).")] = 100,
+    episodes: Annotated[int, typer.Option(min=0, help="Episodic fine-tuning episodes (0: none; the study used 10).")] = 100,
     way: Way = 3,
     shot: Shot = 3,
     query: QueryCount = 6,
@@ -51,10 +51,6 @@ def fit(
     from spectfsl.core.fewshot import FitSettings, fit_bank
     from spectfsl.ui import info, make_progress
 
-    if episodes < 0:
-        from spectfsl.errors import SpectfslError
-
-        raise SpectfslError("--episodes must be 0 or more")
     target = setup_device(device)
     data = read_dataset(dataset)
     settings = FitSettings(

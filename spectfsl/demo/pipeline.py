@@ -20,12 +20,20 @@ import numpy as np
 import torch
 
 from spectfsl.core.bank import save_bank
-from spectfsl.core.dataset import LabelledImages, PrepareSettings, parse_classes, prepare_dataset, read_dataset
+from spectfsl.core.dataset import LabelledImages, PrepareSettings, read_dataset
 from spectfsl.core.episodes import EpisodeShape, FineTuneSettings
-from spectfsl.core.fewshot import EvaluateSettings, FitSettings, evaluate_dataset, fit_bank, predict_images, results_document
+from spectfsl.core.fewshot import (
+    EvaluateSettings,
+    FitSettings,
+    choose_support,
+    evaluate_dataset,
+    fit_bank,
+    predict_images,
+    results_document,
+)
 from spectfsl.core.heart import find_heart
-from spectfsl.core.io import expand_inputs, load_image
-from spectfsl.core.labelled import labelled_scans
+from spectfsl.core.io import load_image
+from spectfsl.core.labelled import prepare
 from spectfsl.core.localise import evaluate_localisation, load_landmarks, locate, mse_psnr, reconstruct_patch
 from spectfsl.core.masks import wall_landmarks
 from spectfsl.core.phantom import landmark_rows, make_patient, write_case, write_points_csv
@@ -124,9 +132,8 @@ def phantom(demo: Demo) -> None:
 
 def _prepare(demo: Demo, patients: tuple[str, ...], name: str) -> LabelledImages:
     root = demo.out / "phantom"
-    inputs = expand_inputs([root / p / "spect.dcm" for p in patients])
-    scans = labelled_scans(inputs, [root / p / "labels.npy" for p in patients], parse_classes(PHANTOM_CLASSES), {})
-    prepare_dataset(scans, demo.out / "data" / name, PrepareSettings(slices=False))
+    prepare([root / p / "spect.dcm" for p in patients], demo.out / "data" / name,
+            labels=[root / p / "labels.npy" for p in patients], classes=PHANTOM_CLASSES, settings=PrepareSettings(slices=False))
     return read_dataset(demo.out / "data" / name)
 
 
@@ -141,7 +148,8 @@ def fit_phantom_bank(demo: Demo) -> None:
     settings = FitSettings(weights="auto", shots=3, fine_tune=FineTuneSettings(demo.settings.proto_episodes, seed=demo.settings.seed), seed=demo.settings.seed)
     classifier, info, weights = fit_bank(train, settings, demo.device)
     save_bank(demo.out / "bank.safetensors", classifier, info, weights)
-    support = [i for i, path in enumerate(train.paths) if path in set(_support_paths(train, demo.settings.seed))]
+    support_paths = set(choose_support(train, settings.shots, settings.seed).paths)
+    support = [i for i, path in enumerate(train.paths) if path in support_paths]
     demo.sections["fit"] = {"weights": info.weights, "episodes": demo.settings.proto_episodes,
                             "losses": info.training["losses"], "transform": info.transform}
     train_accuracy = float((classifier.predict(train.images).predicted.numpy() == [train.classes.index(c) for c in train.labels]).mean())
@@ -149,12 +157,6 @@ def fit_phantom_bank(demo: Demo) -> None:
     figures.support_query_grid(demo.figure("support_query"), train, support, classifier)
     if info.training["losses"]:
         figures.loss_curve(demo.figure("proto_loss"), info.training["losses"], "proto fit: episode loss", "episode")
-
-
-def _support_paths(data: LabelledImages, seed: int) -> list[str]:
-    from spectfsl.core.fewshot import choose_support
-
-    return choose_support(data, 3, seed).paths
 
 
 def evaluate_phantom(demo: Demo) -> None:
@@ -252,8 +254,8 @@ def classify_real_nifti(demo: Demo) -> None:
     if not images:
         demo.sections["real_nifti"] = {"missing": True}
         return
-    scans = labelled_scans(expand_inputs(images), [], None, {"myocardium": masks}, derive_from="myocardium")
-    prepare_dataset(scans, demo.out / "data" / "real-nifti", PrepareSettings(min_pixels=10, slices=False))
+    prepare(images, demo.out / "data" / "real-nifti", masks={"myocardium": masks}, derive_from="myocardium",
+            settings=PrepareSettings(min_pixels=10, slices=False))
     from spectfsl.core.bank import load_bank
 
     classifier, info = load_bank(demo.out / "bank.safetensors", demo.device)
@@ -298,8 +300,7 @@ def classify_study_slice(demo: Demo) -> None:
         demo.sections["study_slice"] = {"missing": True}
         return
     masks = {"myocardium": [folder / "heart_Mask.png"], "ventricles": [folder / "blood_Mask.png"], "liver": [folder / "liver_Mask.png"]}
-    scans = labelled_scans(expand_inputs([image]), [], None, masks)
-    prepare_dataset(scans, demo.out / "data" / "study-slice", PrepareSettings(min_pixels=5, slices=False))
+    prepare([image], demo.out / "data" / "study-slice", masks=masks, settings=PrepareSettings(min_pixels=5, slices=False))
     from spectfsl.core.bank import load_bank
 
     classifier, info = load_bank(demo.out / "bank.safetensors", demo.device)
