@@ -126,6 +126,10 @@ def locate(
     ref: Annotated[str, typer.Option("--ref", help="Reference 2D image with the annotated point(s).", show_default=False)],
     point: Annotated[list[str], typer.Option("--point", help="[NAME=]x,y in the reference (repeatable).", show_default=False)],
     refine: Refine = None,
+    match_radius_mm: Annotated[
+        float,
+        typer.Option(help="Then move each point to the best template match of the reference patch within this many mm (0: off)."),
+    ] = 0.0,
     fmt: RowFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
@@ -135,6 +139,7 @@ def locate(
     from spectfsl.core.io import iter_images
     from spectfsl.core.landmarks import parse_named_point
     from spectfsl.core.localise import locate as locate_points
+    from spectfsl.core.localise import refine_by_matching
     from spectfsl.core.prnet import grid_images
     from spectfsl.render import check_format, row_output
 
@@ -147,6 +152,9 @@ def locate(
     columns = ["target", "name", "x", "y", "x_mm", "y_mm", "steps"]
     with row_output(out, fmt, columns, title=f"located from {ref}") as writer:
         found = {name: locate_points(stages, reference, xy, grids) for name, xy in points}
+        if match_radius_mm > 0:
+            patch = stages[0][1].patch
+            found = {name: refine_by_matching(reference, xy, grids, found[name], patch, match_radius_mm) for name, xy in points}
         for index, grid in enumerate(grids):
             for name, _ in points:
                 located = found[name][index]

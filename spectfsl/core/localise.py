@@ -22,6 +22,7 @@ START_RADII_MM = (0.0, 15.0, 30.0)
 STARTS_PER_RING = 6
 MAX_STEPS = 20
 STOP_PX = 0.5
+LOCAL_MATCH_MM = 15.0
 
 
 def check_point(grid: GridImage, xy: Sequence[float], what: str = "point") -> np.ndarray:
@@ -161,6 +162,18 @@ def _follow(
     return [positions[b] for b in blocks], np.array([int(steps[b].max()) for b in blocks])
 
 
+def refine_by_matching(
+    reference: GridImage, point, targets: list[GridImage], located: list[Located], template_px: int, radius_mm: float = 15.0
+) -> list[Located]:
+    """Move each located point to the best normalised cross-correlation match of the reference patch
+    within `radius_mm` of it: PRNet's global answer, template matching's local precision."""
+    refined = []
+    for target, found in zip(targets, located):
+        xy = match_template(reference, point, target, template_px, near=found.xy, radius_mm=radius_mm)
+        refined.append(Located(xy, target.source_mm(xy), found.steps))
+    return refined
+
+
 def reconstruct_patch(model: PRNet, info: PRNetInfo, grid: GridImage, point) -> tuple[np.ndarray, np.ndarray]:
     """(real, reconstructed) patch around a source-pixel point, on the model grid."""
     centre = torch.tensor(grid.to_model(check_point(grid, point))[None], dtype=torch.float32)
@@ -193,16 +206,24 @@ def mse_psnr(real: np.ndarray, reconstructed: np.ndarray) -> tuple[float, float]
     return mse, float("inf") if mse == 0 else float(10 * math.log10(1.0 / mse))
 
 
-def match_template(reference: GridImage, point, target: GridImage, template_px: int) -> np.ndarray:
-    """Template-matching baseline: the target position (source pixels) that best matches, by
-    normalised cross-correlation, a square of about `template_px` model pixels around `point` in the
-    reference (made odd, so that the template has a centre pixel)."""
+def match_template(
+    reference: GridImage, point, target: GridImage, template_px: int, near: np.ndarray | None = None, radius_mm: float | None = None
+) -> np.ndarray:
+    """The target position (source pixels) that best matches, by normalised cross-correlation, a
+    square of about `template_px` model pixels around `point` in the reference (made odd, so that the
+    template has a centre pixel). With `near` and `radius_mm`, only positions within that distance
+    of `near` (source pixels) count: a local refinement of another method's answer."""
     from skimage.feature import match_template as normalised_cross_correlation
 
     side = template_px | 1
     centre = torch.tensor(reference.to_model(np.asarray(point, dtype=np.float64))[None], dtype=torch.float32)
     template = extract_patches(stack([reference]), centre, side)[0, 0].numpy()
     score = normalised_cross_correlation(target.pixels, template, pad_input=True, mode="constant", constant_values=0)
+    if near is not None and radius_mm is not None:
+        rows, cols = np.indices(score.shape)
+        near_x, near_y = target.to_model(near)
+        pixel_mm = target.source.pixel_spacing_mm[0] / target.scale[0] if target.source.pixel_spacing_mm else 1.0
+        score = np.where(np.hypot(cols - near_x, rows - near_y) * pixel_mm <= radius_mm, score, -np.inf)
     row, col = np.unravel_index(int(np.argmax(score)), score.shape)
     return target.to_source(np.array([col, row], dtype=np.float64))
 
@@ -287,15 +308,19 @@ def evaluate_localisation(
     for name, cases in by_name.items():
         if len(cases) < 2:
             raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
-        summaries = {m: ErrorSummary(m, [], []) for m in ("prnet", "naive", "template matching")}
+        methods = ("prnet", "naive", "template matching", "prnet + local template matching")
+        summaries = {m: ErrorSummary(m, [], []) for m in methods}
         for reference in cases:
             targets = [case for case in cases if case is not reference]
-            found = locate(stages, reference.grid, reference.xy, [t.grid for t in targets])
-            for target, located in zip(targets, found):
+            target_grids = [t.grid for t in targets]
+            found = locate(stages, reference.grid, reference.xy, target_grids)
+            matched = refine_by_matching(reference.grid, reference.xy, target_grids, found, template_px, LOCAL_MATCH_MM)
+            for target, located, refined in zip(targets, found, matched):
                 predictions = {
                     "prnet": located.xy,
                     "naive": naive_copy(reference.grid, reference.xy, target.grid),
                     "template matching": match_template(reference.grid, reference.xy, target.grid, template_px),
+                    "prnet + local template matching": refined.xy,
                 }
                 for method, predicted in predictions.items():
                     mm, px = _radial_error(target.grid, predicted, target.xy)

@@ -85,6 +85,18 @@ def test_locate_lists_every_target_and_point(cli, model, phantom_dir):
     assert all(0 <= float(r["x"]) < 64 and float(r["x_mm"]) == pytest.approx(float(r["x"]) * 6.4, abs=0.05) for r in rows)
 
 
+def test_locate_with_local_matching_stays_within_the_radius(cli, model, phantom_dir):
+    target, reference = f"{phantom_dir / 'P002' / 'spect.dcm'}@34", f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
+
+    def located(*extra):
+        result = cli("prnet", "locate", target, "--model", model, "--ref", reference, "--point", "lv=37,26", "--format", "json", *extra)
+        assert result.exit_code == 0, result.stderr
+        row = json.loads(result.stdout)[0]
+        return np.array([row["x_mm"], row["y_mm"]])
+
+    assert np.hypot(*(located("--match-radius-mm", 10) - located())) <= 10 + 6.4
+
+
 def test_locate_on_the_phantom_beats_the_naive_baseline(cli, model, phantom_dir, tmp_path):
     points = _points(phantom_dir, ("P001", "P002", "P003", "P004"))
     result = cli("prnet", "evaluate", "--model", model, "--points", points, "--format", "json")
@@ -93,6 +105,7 @@ def test_locate_on_the_phantom_beats_the_naive_baseline(cli, model, phantom_dir,
     assert summaries["prnet"]["pairs"] == 12
     assert summaries["prnet"]["mre_mm"] < summaries["naive"]["mre_mm"]
     assert summaries["template matching"]["mre_mm"] is not None
+    assert summaries["prnet + local template matching"]["pairs"] == 12
 
 
 def test_reconstruct_writes_the_figure_and_reports_mse_psnr(cli, model, phantom_dir, tmp_path):
