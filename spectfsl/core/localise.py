@@ -23,6 +23,7 @@ STARTS_PER_RING = 6
 MAX_STEPS = 20
 STOP_PX = 0.5
 LOCAL_MATCH_MM = 15.0
+TARGETS_PER_BATCH = 64
 
 
 def check_point(grid: GridImage, xy: Sequence[float], what: str = "point") -> np.ndarray:
@@ -108,23 +109,25 @@ def locate(
     start's) until the move is under half a model pixel or `max_steps`; the starts of a target are
     combined by their median. With a cascade (a coarse model, then fine models trained on short
     offsets), each later stage starts from the previous stage's result and a small ring around it.
-    All targets and starts go through the network together.
+    Targets go through the network together, TARGETS_PER_BATCH at a time.
     """
     pixel_mm = check_stages(stages)
     reference_point = torch.tensor(reference.to_model(check_point(reference, point))[None])
-    centres = [body_centre(target) for target in targets]
-    steps_taken = np.zeros(len(targets), dtype=int)
-    for stage_index, (model, info) in enumerate(stages):
-        radii = START_RADII_MM if stage_index == 0 else (0.0, info.offset_scale_mm / 8)
-        starts = [ring_points(centre, radii, pixel_mm) for centre in centres]
-        goal = anatomical_positions(model, info, stack([reference]), reference_point)[0]
-        final, steps = _follow(model, info, goal, targets, starts, max_steps)
-        centres = [positions.median(dim=0).values.numpy().astype(np.float64) for positions in final]
-        steps_taken += steps
+    goals = [anatomical_positions(model, info, stack([reference]), reference_point)[0] for model, info in stages]
     results = []
-    for target, centre, steps in zip(targets, centres, steps_taken):
-        xy = target.to_source(centre)
-        results.append(Located(xy, target.source_mm(xy), int(steps)))
+    for first in range(0, len(targets), TARGETS_PER_BATCH):
+        batch = targets[first : first + TARGETS_PER_BATCH]
+        centres = [body_centre(target) for target in batch]
+        steps_taken = np.zeros(len(batch), dtype=int)
+        for stage_index, ((model, info), goal) in enumerate(zip(stages, goals)):
+            radii = START_RADII_MM if stage_index == 0 else (0.0, info.offset_scale_mm / 8)
+            starts = [ring_points(centre, radii, pixel_mm) for centre in centres]
+            final, steps = _follow(model, info, goal, batch, starts, max_steps)
+            centres = [positions.median(dim=0).values.numpy().astype(np.float64) for positions in final]
+            steps_taken += steps
+        for target, centre, steps in zip(batch, centres, steps_taken):
+            xy = target.to_source(centre)
+            results.append(Located(xy, target.source_mm(xy), int(steps)))
     return results
 
 
