@@ -28,7 +28,7 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     """`x.npy` -> `x.json`, `x.nii.gz` -> `x.json`."""
     path = Path(path)
     name = path.name
-    for suffix in (".nii.gz",) + tuple(s for s in SUPPORTED_SUFFIXES if s != ".nii.gz"):
+    for suffix in SUPPORTED_SUFFIXES:
         if name.lower().endswith(suffix):
             return path.with_name(name[: -len(suffix)] + ".json")
     return path.with_name(name + ".json")
