@@ -67,6 +67,7 @@ def build_app() -> typer.Typer:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (see `_root` for their meaning)."""
+    Settings.quiet = False
     Settings.debug = os.environ.get("SPECTFSL_DEBUG", "") not in ("", "0")
     app = build_app()
     try:
