@@ -124,6 +124,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
                               f"({s['prnet_real']['steps']} steps), evaluated on the NIfTI patients' wall landmarks.")]
         blocks += _localisation_blocks(s["localisation_real"])
         blocks.append(Block("figure", "localisation_real_overlay", header=["Reference point and located points (real)"]))
+        blocks.append(Block("figure", "prnet_real_loss", header=["PRNet training loss (real data)"]))
     if s.get("study_slice") and not s["study_slice"].get("missing"):
         rows = [[r["truth"], r["predicted"], f"{r['probability']:.3f}", str(r["ood"]).lower()] for r in s["study_slice"]["rows"]]
         blocks += [Block("p", "The study's PNG slice (pixel size unknown), its three crops classified by the phantom bank:"),
