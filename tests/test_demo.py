@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from spectfsl.demo.pipeline import Demo, DemoSettings, run
@@ -11,8 +12,9 @@ from tests.conftest import SHARED_DATA
 SMALL = DemoSettings(proto_episodes=5, evaluation_episodes=10, prnet_phantom_epochs=2, prnet_real_epochs=2, prnet_iters=5)
 
 
-def test_demo_writes_a_report_with_every_figure(tmp_path):
-    real = SHARED_DATA if SHARED_DATA.is_dir() else None
+@pytest.mark.parametrize("with_real_data", [True, False], ids=["real-data-if-present", "phantom-only"])
+def test_demo_writes_a_report_with_every_figure(tmp_path, with_real_data):
+    real = SHARED_DATA if with_real_data and SHARED_DATA.is_dir() else None
     demo = Demo(tmp_path, SMALL, torch.device("cpu"), real)
     run(demo)
     markdown, page = write_report(demo, 1.0)
