@@ -28,3 +28,11 @@ def test_notebook_flow_in_a_few_lines(phantom_dataset, tmp_path):
     prediction = loaded.predict(data.images[:5])
     assert prediction.probabilities.shape == (5, 3)
     np.testing.assert_allclose(prediction.probabilities.sum(1).numpy(), 1.0, rtol=1e-5)
+
+
+def test_fit_is_repeatable_with_a_seed(phantom_dataset):
+    data = spectfsl.read_dataset(phantom_dataset)
+    settings = spectfsl.FitSettings(weights="random", shots=3, seed=3, fine_tune=spectfsl.FineTuneSettings(episodes=3, seed=3))
+    first, _, _ = spectfsl.fit_bank(data, settings)
+    second, _, _ = spectfsl.fit_bank(data, settings)
+    assert np.array_equal(first.prototypes.numpy(), second.prototypes.numpy())
