@@ -11,7 +11,7 @@ from pathlib import Path
 
 from spectfsl.core.io import load_image
 from spectfsl.core.masks import wall_landmarks
-from spectfsl.core.phantom import write_points_csv
+from spectfsl.core.landmarks import write_points
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
         image = mask.with_name(mask.name.replace(".nii.gz", "_0000.nii.gz"))
         index, points = wall_landmarks(load_image(mask).pixels > 0)
         rows += [(f"{image}@{index}", name, round(x, 3), round(y, 3)) for name, (x, y) in points.items()]
-    write_points_csv(out, rows)
+    write_points(out, rows)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,13 @@ from typing import Any, TextIO
 from spectfsl.errors import SpectfslError
 
 FORMATS = ("table", "csv", "json")
+DOCUMENT_FORMATS = ("table", "json")
 
 
-def check_format(name: str) -> str:
-    if name not in FORMATS:
-        raise SpectfslError(f"--format must be one of {', '.join(FORMATS)}, got '{name}'")
+def check_format(name: str, allowed: tuple[str, ...] = FORMATS) -> str:
+    """Refuse a --format outside `allowed` (exit 2); returns it."""
+    if name not in allowed:
+        raise SpectfslError(f"--format must be one of {', '.join(allowed)}, got '{name}'")
     return name
 
 
@@ -105,9 +107,7 @@ def write_document(out: Path | None, fmt: str, document: dict[str, Any], render_
 
     from spectfsl.core.atomic import write_text_atomic
 
-    if fmt not in ("table", "json"):
-        raise SpectfslError(f"--format must be table or json, got '{fmt}'")
-    if fmt == "json":
+    if check_format(fmt, DOCUMENT_FORMATS) == "json":
         text = json.dumps(_finite(document), indent=1) + "\n"
     else:
         console = Console(file=io.StringIO(), width=110, force_terminal=False)

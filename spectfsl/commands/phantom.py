@@ -27,7 +27,8 @@ def phantom(
     slice through it (image,name,x,y) for `prnet evaluate`.
     """
     from spectfsl.core.atomic import atomic_directory
-    from spectfsl.core.phantom import landmark_rows, make_patient, write_case, write_points_csv
+    from spectfsl.core.landmarks import write_points
+    from spectfsl.core.phantom import landmark_rows, make_patient, write_case
     from spectfsl.ui import info, track, warn
 
     field_of_view_mm = matrix * voxel_mm
@@ -39,7 +40,7 @@ def phantom(
             case = make_patient(index, seed=seed, matrix=matrix, voxel_mm=voxel_mm)
             write_case(case, staging / case.patient)
             points += landmark_rows(case, case.patient)
-        write_points_csv(staging / "points.csv", points)
+        write_points(staging / "points.csv", points)
     info(f"wrote {patients} phantom patients ({matrix}^3 voxels of {voxel_mm} mm) to {out_dir}")
 
 

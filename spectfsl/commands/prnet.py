@@ -108,14 +108,14 @@ def offset(
     """Predicted vector p2 - p1 (px and mm of IMAGE); with --image2, where p2's anatomy lies relative to p1."""
     from spectfsl.core.landmarks import parse_point
     from spectfsl.core.localise import predicted_offset
-    from spectfsl.render import row_output
+    from spectfsl.render import DOCUMENT_FORMATS, check_format, row_output
 
     network, info = _model(model, device)
     first = _grid(image, info.pixel_mm)
     second = _grid(image2, info.pixel_mm) if image2 else first
     result = predicted_offset(network, info, first, parse_point(p1, "--p1"), second, parse_point(p2, "--p2"))
     row = {"dx_px": result.dx_px, "dy_px": result.dy_px, "dx_mm": result.dx_mm, "dy_mm": result.dy_mm, "distance_mm": result.distance_mm}
-    with row_output(None, _one_of(fmt, ("table", "json")), list(row), title="offset p2 - p1") as writer:
+    with row_output(None, check_format(fmt, DOCUMENT_FORMATS), list(row), title="offset p2 - p1") as writer:
         writer.write(row)
 
 
@@ -177,11 +177,11 @@ def reconstruct(
     from spectfsl.core.landmarks import parse_point
     from spectfsl.core.localise import mse_psnr, reconstruct_image, reconstruct_patch
     from spectfsl.figures import side_by_side
-    from spectfsl.render import row_output
+    from spectfsl.render import DOCUMENT_FORMATS, check_format, row_output
 
     from spectfsl.errors import SpectfslError
 
-    _one_of(fmt, ("table", "json"))
+    check_format(fmt, DOCUMENT_FORMATS)
     network, info = _model(model, device)
     if info.reconstruction_weight <= 0:
         raise SpectfslError(f"{model}: its decoder was not trained (reconstruction weight 0); train with --reconstruction-weight 1")
@@ -211,9 +211,9 @@ def evaluate(
     """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and template matching."""
     from spectfsl.core.landmarks import read_points
     from spectfsl.core.localise import evaluate_localisation, load_landmarks
-    from spectfsl.render import write_document
+    from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
 
-    _one_of(fmt, ("table", "json"))
+    check_format(fmt, DOCUMENT_FORMATS)
     stages = _stages(model, refine, device)
     info = stages[0][1]
     landmarks = load_landmarks(read_points(points), info.pixel_mm)
@@ -237,14 +237,6 @@ def _render_localisation(console, document: dict) -> None:
             table.add_row(s["method"], number(s["mre_mm"]), number(s["sd_mm"]), number(s["median_mm"]),
                           number(s["within_5mm"]), number(s["within_10mm"]), number(s["mre_px"]))
         console.print(table)
-
-
-def _one_of(fmt: str, allowed: tuple[str, ...]) -> str:
-    from spectfsl.errors import SpectfslError
-
-    if fmt not in allowed:
-        raise SpectfslError(f"--format must be one of {', '.join(allowed)}, got '{fmt}'")
-    return fmt
 
 
 def register(app: typer.Typer) -> None:

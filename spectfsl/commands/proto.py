@@ -132,13 +132,12 @@ def evaluate(
     from spectfsl.core.fewshot import EvaluateSettings, evaluate_dataset, resolve_transform, results_document
     from spectfsl.core.weights import build_backbone, resolve_weights
     from spectfsl.errors import SpectfslError
-    from spectfsl.render import write_document
+    from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
     from spectfsl.ui import make_progress
 
     if split_by not in (None, "patient"):
         raise SpectfslError(f"--split-by must be 'patient', got '{split_by}'")
-    if fmt not in ("table", "json"):
-        raise SpectfslError(f"--format must be table or json, got '{fmt}'")
+    check_format(fmt, DOCUMENT_FORMATS)
     target = setup_device(device)
     if bank is not None:
         classifier, info = load_bank(bank, target)

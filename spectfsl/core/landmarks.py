@@ -48,3 +48,11 @@ def read_points(path: str | Path) -> list[tuple[str, str, float, float]]:
     if not rows:
         raise SpectfslError(f"{path}: no points listed")
     return rows
+
+
+def write_points(path: str | Path, rows: list[tuple[str, str, float, float]]) -> None:
+    """POINTS.csv (image,name,x,y; image paths relative to the CSV's folder), written atomically."""
+    from spectfsl.core.atomic import write_text_atomic
+
+    lines = ["image,name,x,y"] + [f"{image},{name},{x},{y}" for image, name, x, y in rows]
+    write_text_atomic(path, "\n".join(lines) + "\n")

@@ -183,8 +183,3 @@ def landmark_rows(case: PhantomCase, folder_name: str) -> list[tuple[str, str, f
         rows.append((f"{folder_name}/spect.dcm@{int(round(z))}", name, x, y))
     return rows
 
-
-def write_points_csv(path: str | os.PathLike, rows: list[tuple[str, str, float, float]]) -> None:
-    """POINTS.csv (image,name,x,y; image paths relative to the CSV's folder), atomically."""
-    lines = ["image,name,x,y"] + [f"{image},{name},{x},{y}" for image, name, x, y in rows]
-    write_text_atomic(path, "\n".join(lines) + "\n")

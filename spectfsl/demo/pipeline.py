@@ -36,7 +36,8 @@ from spectfsl.core.io import load_image
 from spectfsl.core.labelled import prepare
 from spectfsl.core.localise import evaluate_localisation, load_landmarks, locate, mse_psnr, reconstruct_patch
 from spectfsl.core.masks import wall_landmarks
-from spectfsl.core.phantom import landmark_rows, make_patient, write_case, write_points_csv
+from spectfsl.core.landmarks import read_points, write_points
+from spectfsl.core.phantom import landmark_rows, make_patient, write_case
 from spectfsl.core.preprocess import normalised
 from spectfsl.core.prnet import PRNetInfo, PRNetSettings, grid_images, save_prnet, to_grid, train_prnet
 from spectfsl import figures
@@ -127,7 +128,7 @@ def phantom(demo: Demo) -> None:
         case = make_patient(index, seed=demo.settings.seed)
         write_case(case, root / case.patient)
         rows += landmark_rows(case, case.patient)
-    write_points_csv(root / "points.csv", rows)
+    write_points(root / "points.csv", rows)
 
 
 def _prepare(demo: Demo, patients: tuple[str, ...], name: str) -> LabelledImages:
@@ -227,11 +228,10 @@ def _localisation(demo: Demo, model_path: Path, rows, key: str) -> None:
 
 
 def evaluate_phantom_prnet(demo: Demo) -> None:
-    root = demo.out / "phantom"
-    rows = []
-    for patient in PRNET_TEST_PATIENTS:
-        case = make_patient(int(patient[1:]) - 1, seed=demo.settings.seed)
-        rows += [(str(root / image), name, x, y) for image, name, x, y in landmark_rows(case, patient) if name in ("lv_centre", "lv_apex")]
+    rows = [
+        row for row in read_points(demo.out / "phantom" / "points.csv")
+        if Path(row[0]).parent.name in PRNET_TEST_PATIENTS and row[1] in ("lv_centre", "lv_apex")
+    ]
     _localisation(demo, demo.out / "prnet.safetensors", rows, "localisation_phantom")
     from spectfsl.core.prnet import load_prnet
 
