@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spectfsl.core.dataset import class_folders
-from spectfsl.core.io import load_image, read_sidecar, save_npy
-from spectfsl.core.preprocess import sample_window
+from spectfsl.core.data.datasets import class_folders
+from spectfsl.core.files.loader import load_image, read_sidecar, save_npy
+from spectfsl.core.imaging.preprocess import sample_window
 
 
 def stretch(dataset: Path, out: Path) -> None:

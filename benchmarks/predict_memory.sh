@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 import numpy as np
 from spectfsl.core.image import SpectImage
-from spectfsl.core.io import save_npy
-from spectfsl.core.preprocess import NORMALISATION
+from spectfsl.core.files.loader import save_npy
+from spectfsl.core.imaging.preprocess import NORMALISATION
 rng = np.random.default_rng(0)
 for count in (1000, 10000):
     folder = Path(sys.argv[1]) / str(count)

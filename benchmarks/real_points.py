@@ -1,5 +1,5 @@
 """Write POINTS.csv for the real NIfTI patients: LV-wall centroid and lateral wall on the slice through
-the centroid (see spectfsl.core.masks.wall_landmarks).
+the centroid (see spectfsl.core.imaging.masks.wall_landmarks).
 
 Usage: python benchmarks/real_points.py ../shared/data/mps-physionet/nifti OUT.csv
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from spectfsl.core.io import load_image
-from spectfsl.core.masks import wall_landmarks
-from spectfsl.core.landmarks import write_points
+from spectfsl.core.files.loader import load_image
+from spectfsl.core.imaging.masks import wall_landmarks
+from spectfsl.core.files.points import write_points
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import spectfsl
-from spectfsl.core.phantom import write_case
+from spectfsl.core.data.phantom import write_case
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "notebook-demo")
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spectfsl.core.atomic import atomic_file
+from spectfsl.core.files.atomic import atomic_file
 
 
 def _pyplot():
@@ -119,7 +119,7 @@ def heart_boxes(path: str | os.PathLike, volumes: Sequence, boxes: Sequence) -> 
     plt = _pyplot()
     from matplotlib.patches import Rectangle
 
-    from spectfsl.core.preprocess import normalise_intensity
+    from spectfsl.core.imaging.preprocess import normalise_intensity
 
     figure, axes = plt.subplots(1, len(volumes), figsize=(2.8 * len(volumes), 3), squeeze=False)
     for axis, volume, box in zip(axes[0], volumes, boxes):

@@ -86,7 +86,7 @@ class RowWriter:
 @contextlib.contextmanager
 def row_output(out: Path | None, fmt: str, columns: Sequence[str], title: str | None = None) -> Iterator[RowWriter]:
     """A RowWriter to stdout, or to `out` written atomically (the old file stays if this fails)."""
-    from spectfsl.core.atomic import atomic_file
+    from spectfsl.core.files.atomic import atomic_file
 
     if out is None:
         writer = RowWriter(sys.stdout, fmt, columns, title)
@@ -105,7 +105,7 @@ def write_document(out: Path | None, fmt: str, document: dict[str, Any], render_
 
     from rich.console import Console
 
-    from spectfsl.core.atomic import write_text_atomic
+    from spectfsl.core.files.atomic import write_text_atomic
 
     if check_format(fmt, DOCUMENT_FORMATS) == "json":
         text = json.dumps(_finite(document), indent=1) + "\n"

@@ -20,7 +20,7 @@ def bench(
     quiet: Quiet = False,
 ) -> None:
     """Measure images/s of each workload and its ratio to the backbone forward pass, with device and versions."""
-    from spectfsl.core.bench import BenchSettings, device_name, library_versions, run_benchmarks
+    from spectfsl.bench.workloads import BenchSettings, device_name, library_versions, run_benchmarks
     from spectfsl.core.device import setup_device
     from spectfsl.render import write_document
     from spectfsl.ui import info

@@ -40,7 +40,7 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
-    from spectfsl.core.atomic import atomic_directory
+    from spectfsl.core.files.atomic import atomic_directory
     from spectfsl.core.device import setup_device
     from spectfsl.demo.pipeline import Demo, DemoSettings, run, stages
     from spectfsl.demo.report import summary_rows, write_report

@@ -26,9 +26,9 @@ def phantom(
     rv_centre, liver_centre in voxel x, y, z). OUT_DIR/points.csv lists every landmark on the
     slice through it (image,name,x,y) for `prnet evaluate`.
     """
-    from spectfsl.core.atomic import atomic_directory
-    from spectfsl.core.landmarks import write_points
-    from spectfsl.core.phantom import landmark_rows, make_patient, write_case
+    from spectfsl.core.files.atomic import atomic_directory
+    from spectfsl.core.files.points import write_points
+    from spectfsl.core.data.phantom import landmark_rows, make_patient, write_case
     from spectfsl.ui import info, track, warn
 
     field_of_view_mm = matrix * voxel_mm

@@ -43,10 +43,10 @@ def prepare(
     Slices: OUT/slices/<id>.npy. Intensities are normalised per scan (99.5th percentile of non-zero
     voxels -> 1, clipped to [0, 2]). Every image has a sidecar JSON with its pixel size in mm.
     """
-    from spectfsl.core.atomic import atomic_directory
-    from spectfsl.core.dataset import PrepareSettings
-    from spectfsl.core.io import expand_inputs
-    from spectfsl.core.labelled import parse_mask_options, prepare as prepare_scans
+    from spectfsl.core.files.atomic import atomic_directory
+    from spectfsl.core.data.datasets import PrepareSettings
+    from spectfsl.core.files.loader import expand_inputs
+    from spectfsl.core.data.labelled import parse_mask_options, prepare as prepare_scans
     from spectfsl.ui import info, make_progress
 
     settings = PrepareSettings(size, spacing_mm, min_pixels, style, crop, crop_mm, slices)

@@ -26,7 +26,7 @@ Refine = Annotated[
 
 def _model(path: Path, device: str):
     from spectfsl.core.device import setup_device
-    from spectfsl.core.prnet import load_prnet
+    from spectfsl.core.localisation.training import load_prnet
 
     target = setup_device(device)
     return load_prnet(path, target)
@@ -34,7 +34,7 @@ def _model(path: Path, device: str):
 
 def _stages(model: Path, refine: list[Path] | None, device: str):
     """The coarse model and its refining models, as a cascade."""
-    from spectfsl.core.localise import check_stages
+    from spectfsl.core.localisation.locate import check_stages
 
     stages = [_model(path, device) for path in [model, *(refine or [])]]
     check_stages(stages)
@@ -42,9 +42,9 @@ def _stages(model: Path, refine: list[Path] | None, device: str):
 
 
 def _grid(spec: str, pixel_mm: float):
-    from spectfsl.core.io import load_plane
-    from spectfsl.core.preprocess import normalised
-    from spectfsl.core.prnet import to_grid
+    from spectfsl.core.files.loader import load_plane
+    from spectfsl.core.imaging.preprocess import normalised
+    from spectfsl.core.localisation.training import to_grid
 
     return to_grid(normalised(load_plane(spec)), pixel_mm)
 
@@ -73,8 +73,8 @@ def train(
 ) -> None:
     """Train PRNet without labels: patches around pairs of points learn their relative positions."""
     from spectfsl.core.device import setup_device
-    from spectfsl.core.io import iter_images
-    from spectfsl.core.prnet import PRNetInfo, PRNetSettings, grid_images, save_prnet, train_prnet
+    from spectfsl.core.files.loader import iter_images
+    from spectfsl.core.localisation.training import PRNetInfo, PRNetSettings, grid_images, save_prnet, train_prnet
     from spectfsl.ui import info, make_progress
 
     settings = PRNetSettings(
@@ -106,8 +106,8 @@ def offset(
     device: Device = "auto",
 ) -> None:
     """Predicted vector p2 - p1 (px and mm of IMAGE); with --image2, where p2's anatomy lies relative to p1."""
-    from spectfsl.core.landmarks import parse_point
-    from spectfsl.core.localise import predicted_offset
+    from spectfsl.core.files.points import parse_point
+    from spectfsl.core.localisation.locate import predicted_offset
     from spectfsl.render import DOCUMENT_FORMATS, check_format, row_output
 
     network, info = _model(model, device)
@@ -136,11 +136,11 @@ def locate(
     quiet: Quiet = False,
 ) -> None:
     """Find the reference's annotated points in each target (one-shot, no labels needed for training)."""
-    from spectfsl.core.io import iter_images
-    from spectfsl.core.landmarks import parse_named_point
-    from spectfsl.core.localise import locate as locate_points
-    from spectfsl.core.localise import refine_by_matching
-    from spectfsl.core.prnet import grid_images
+    from spectfsl.core.files.loader import iter_images
+    from spectfsl.core.files.points import parse_named_point
+    from spectfsl.core.localisation.locate import locate as locate_points
+    from spectfsl.core.localisation.locate import refine_by_matching
+    from spectfsl.core.localisation.training import grid_images
     from spectfsl.render import check_format, row_output
 
     check_format(fmt)
@@ -174,8 +174,8 @@ def reconstruct(
     device: Device = "auto",
 ) -> None:
     """The study's Figure 1: a real patch (or the whole image) next to its reconstruction, with MSE and PSNR."""
-    from spectfsl.core.landmarks import parse_point
-    from spectfsl.core.localise import mse_psnr, reconstruct_image, reconstruct_patch
+    from spectfsl.core.files.points import parse_point
+    from spectfsl.core.localisation.locate import mse_psnr, reconstruct_image, reconstruct_patch
     from spectfsl.figures import side_by_side
     from spectfsl.render import DOCUMENT_FORMATS, check_format, row_output
 
@@ -209,8 +209,8 @@ def evaluate(
     quiet: Quiet = False,
 ) -> None:
     """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and template matching."""
-    from spectfsl.core.landmarks import read_points
-    from spectfsl.core.localise import evaluate_localisation, load_landmarks
+    from spectfsl.core.files.points import read_points
+    from spectfsl.core.localisation.locate import evaluate_localisation, load_landmarks
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
 
     check_format(fmt, DOCUMENT_FORMATS)

@@ -44,11 +44,11 @@ def fit(
     quiet: Quiet = False,
 ) -> None:
     """Fit a prototype bank from DATASET, optionally fine-tuning the backbone on episodes first."""
-    from spectfsl.core.bank import save_bank
-    from spectfsl.core.dataset import read_dataset
+    from spectfsl.core.fewshot.bank import save_bank
+    from spectfsl.core.data.datasets import read_dataset
     from spectfsl.core.device import setup_device
-    from spectfsl.core.episodes import EpisodeShape, FineTuneSettings
-    from spectfsl.core.fewshot import FitSettings, fit_bank
+    from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
+    from spectfsl.core.fewshot.workflows import FitSettings, fit_bank
     from spectfsl.ui import info, make_progress
 
     target = setup_device(device)
@@ -87,9 +87,9 @@ def predict(
     quiet: Quiet = False,
 ) -> None:
     """Classify images: one row per 2D image with class probabilities, distance and an OOD flag."""
-    from spectfsl.core.bank import load_bank
+    from spectfsl.core.fewshot.bank import load_bank
     from spectfsl.core.device import setup_device
-    from spectfsl.core.fewshot import predict_images, prediction_columns
+    from spectfsl.core.fewshot.workflows import predict_images, prediction_columns
     from spectfsl.render import check_format, row_output
     from spectfsl.ui import make_progress
 
@@ -125,12 +125,12 @@ def evaluate(
     """Episodic accuracy with 95% CI, per-class recall and confusion matrix."""
     import torch
 
-    from spectfsl.core.bank import load_bank
-    from spectfsl.core.dataset import read_dataset
+    from spectfsl.core.fewshot.bank import load_bank
+    from spectfsl.core.data.datasets import read_dataset
     from spectfsl.core.device import setup_device
-    from spectfsl.core.episodes import EpisodeShape
-    from spectfsl.core.fewshot import EvaluateSettings, evaluate_dataset, resolve_transform, results_document
-    from spectfsl.core.weights import build_backbone, resolve_weights
+    from spectfsl.core.fewshot.episodes import EpisodeShape
+    from spectfsl.core.fewshot.workflows import EvaluateSettings, evaluate_dataset, resolve_transform, results_document
+    from spectfsl.core.models.weights import build_backbone, resolve_weights
     from spectfsl.errors import SpectfslError
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
     from spectfsl.ui import make_progress

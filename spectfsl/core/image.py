@@ -15,7 +15,7 @@ class SpectImage:
     `pixels` is float32, (rows, cols) or (slices, rows, cols). Spacings are in mm, None when the file
     does not record them. `frame` is the file's 0-based frame index when this is one frame of a
     multi-frame file; `frames` gives, for a volume, the file frame index of each slice (slices may be
-    reordered, see `spectfsl.core.dicom`). `normalisation` names the intensity normalisation already
+    reordered, see `spectfsl.core.files.dicom`). `normalisation` names the intensity normalisation already
     applied (None for raw counts).
     """
 

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from spectfsl.core.bank import save_bank
-from spectfsl.core.dataset import LabelledImages, PrepareSettings, read_dataset
-from spectfsl.core.episodes import EpisodeShape, FineTuneSettings
-from spectfsl.core.fewshot import (
+from spectfsl.core.fewshot.bank import save_bank
+from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
+from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
+from spectfsl.core.fewshot.workflows import (
     EvaluateSettings,
     FitSettings,
     choose_support,
@@ -31,15 +31,15 @@ from spectfsl.core.fewshot import (
     predict_images,
     results_document,
 )
-from spectfsl.core.heart import find_heart
-from spectfsl.core.io import load_image
-from spectfsl.core.labelled import prepare
-from spectfsl.core.localise import evaluate_localisation, load_landmarks, locate, mse_psnr, reconstruct_patch
-from spectfsl.core.masks import wall_landmarks
-from spectfsl.core.landmarks import read_points, write_points
-from spectfsl.core.phantom import landmark_rows, make_patient, write_case
-from spectfsl.core.preprocess import normalised
-from spectfsl.core.prnet import PRNetInfo, PRNetSettings, grid_images, save_prnet, to_grid, train_prnet
+from spectfsl.core.imaging.heart import find_heart
+from spectfsl.core.files.loader import load_image
+from spectfsl.core.data.labelled import prepare
+from spectfsl.core.localisation.locate import evaluate_localisation, load_landmarks, locate, mse_psnr, reconstruct_patch
+from spectfsl.core.imaging.masks import wall_landmarks
+from spectfsl.core.files.points import read_points, write_points
+from spectfsl.core.data.phantom import landmark_rows, make_patient, write_case
+from spectfsl.core.imaging.preprocess import normalised
+from spectfsl.core.localisation.training import PRNetInfo, PRNetSettings, grid_images, save_prnet, to_grid, train_prnet
 from spectfsl import figures
 
 PHANTOM_CLASSES = "1=myocardium,2=ventricles,3=liver"
@@ -161,7 +161,7 @@ def fit_phantom_bank(demo: Demo) -> None:
 
 
 def evaluate_phantom(demo: Demo) -> None:
-    from spectfsl.core.bank import load_bank
+    from spectfsl.core.fewshot.bank import load_bank
 
     classifier, info = load_bank(demo.out / "bank.safetensors", demo.device)
     test = read_dataset(demo.out / "data" / "test", info.size, info.spacing_mm)
@@ -180,7 +180,7 @@ def evaluate_phantom(demo: Demo) -> None:
 
 
 def _write_predictions(path: Path, rows: list[dict[str, Any]], classes: list[str]) -> None:
-    from spectfsl.core.fewshot import prediction_columns
+    from spectfsl.core.fewshot.workflows import prediction_columns
     from spectfsl.render import row_output
 
     with row_output(path, "csv", prediction_columns(classes)) as writer:
@@ -213,7 +213,7 @@ def train_phantom_prnet(demo: Demo) -> None:
 
 
 def _localisation(demo: Demo, model_path: Path, rows, key: str) -> None:
-    from spectfsl.core.prnet import load_prnet
+    from spectfsl.core.localisation.training import load_prnet
 
     model, info = load_prnet(model_path, demo.device)
     landmarks = load_landmarks(rows, info.pixel_mm)
@@ -233,7 +233,7 @@ def evaluate_phantom_prnet(demo: Demo) -> None:
         if Path(row[0]).parent.name in PRNET_TEST_PATIENTS and row[1] in ("lv_centre", "lv_apex")
     ]
     _localisation(demo, demo.out / "prnet.safetensors", rows, "localisation_phantom")
-    from spectfsl.core.prnet import load_prnet
+    from spectfsl.core.localisation.training import load_prnet
 
     model, info = load_prnet(demo.out / "prnet.safetensors", demo.device)
     image, _, x, y = rows[0]
@@ -256,7 +256,7 @@ def classify_real_nifti(demo: Demo) -> None:
         return
     prepare(images, demo.out / "data" / "real-nifti", masks={"myocardium": masks}, derive_from="myocardium",
             settings=PrepareSettings(min_pixels=10, slices=False))
-    from spectfsl.core.bank import load_bank
+    from spectfsl.core.fewshot.bank import load_bank
 
     classifier, info = load_bank(demo.out / "bank.safetensors", demo.device)
     data = read_dataset(demo.out / "data" / "real-nifti", info.size, info.spacing_mm)
@@ -301,7 +301,7 @@ def classify_study_slice(demo: Demo) -> None:
         return
     masks = {"myocardium": [folder / "heart_Mask.png"], "ventricles": [folder / "blood_Mask.png"], "liver": [folder / "liver_Mask.png"]}
     prepare([image], demo.out / "data" / "study-slice", masks=masks, settings=PrepareSettings(min_pixels=5, slices=False))
-    from spectfsl.core.bank import load_bank
+    from spectfsl.core.fewshot.bank import load_bank
 
     classifier, info = load_bank(demo.out / "bank.safetensors", demo.device)
     rows = list(predict_images(classifier, info, [str(demo.out / "data" / "study-slice")]))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spectfsl.core.atomic import write_text_atomic
+from spectfsl.core.files.atomic import write_text_atomic
 from spectfsl.demo.pipeline import STUDY, Demo
 
 CITATION = (

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from spectfsl.core.io import load_image
+from spectfsl.core.files.loader import load_image
 
 
 def test_phantom_writes_volume_labels_and_landmarks(cli, tmp_path):

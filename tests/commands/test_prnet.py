@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from spectfsl.core.io import load_image
+from spectfsl.core.files.loader import load_image
 from tests.conftest import SHARED_DATA, requires_real_data
 
 
@@ -27,7 +27,7 @@ def model(phantom_dir, tmp_path_factory):
 
 
 def test_train_writes_a_model_with_its_training_record(model):
-    from spectfsl.core.prnet import load_prnet
+    from spectfsl.core.localisation.training import load_prnet
 
     _, info = load_prnet(model)
     losses = info.training["epoch_losses"]
@@ -46,8 +46,8 @@ def test_offset_reports_px_and_mm(cli, model, phantom_dir):
 
 
 def test_offset_between_a_slice_and_its_translated_copy_recovers_the_translation(cli, model, phantom_dir, tmp_path):
-    from spectfsl.core.io import save_npy
-    from spectfsl.core.preprocess import normalised
+    from spectfsl.core.files.loader import save_npy
+    from spectfsl.core.imaging.preprocess import normalised
 
     plane = normalised(load_image(f"{phantom_dir / 'P002' / 'spect.dcm'}@34"))
     shifted = np.zeros_like(plane.pixels)
@@ -133,7 +133,7 @@ def test_point_outside_the_image_is_refused(cli, model, phantom_dir):
 def test_a_bank_is_not_a_model(cli, phantom_dir, tmp_path):
     import torch
 
-    from spectfsl.core.store import save_tensors
+    from spectfsl.core.files.store import save_tensors
 
     save_tensors(tmp_path / "bank.safetensors", {"x": torch.zeros(1)}, "spectfsl.bank/1", {})
     _refused(cli("prnet", "offset", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", tmp_path / "bank.safetensors",

@@ -94,7 +94,7 @@ def test_empty_class_folder_is_refused(cli, tmp_path, phantom_dataset):
 
 
 def test_a_model_file_is_not_a_bank(cli, tmp_path, phantom_dataset):
-    from spectfsl.core.store import save_tensors
+    from spectfsl.core.files.store import save_tensors
     import torch
 
     save_tensors(tmp_path / "m.safetensors", {"x": torch.zeros(1)}, "spectfsl.prnet/1", {})

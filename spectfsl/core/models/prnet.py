@@ -112,7 +112,7 @@ class PRNetEmbedding(nn.Module):
     @classmethod
     def from_file(cls, path) -> PRNetEmbedding:
         """The encoder of a `spectfsl.prnet/1` model file."""
-        from spectfsl.core.prnet import load_prnet
+        from spectfsl.core.localisation.training import load_prnet
 
         trained, info = load_prnet(path)
         model = cls(info.patch, info.channels, info.hidden)

@@ -30,7 +30,7 @@ class ResNetEmbedding(nn.Module):
     @classmethod
     def from_file(cls, path) -> ResNetEmbedding:
         """ResNet-18 with weights from a `.safetensors` or `.pth` state dict (see `load_pretrained`)."""
-        from spectfsl.core.weights import load_state_dict
+        from spectfsl.core.models.weights import load_state_dict
 
         model = cls()
         model.load_pretrained(load_state_dict(path))

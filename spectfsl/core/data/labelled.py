@@ -1,0 +1,96 @@
+"""Pair scans with their label maps or masks, as `prepare` receives them, and prepare datasets from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from spectfsl.core.data.datasets import (
+    LabelledScan,
+    ManifestRow,
+    PrepareSettings,
+    check_class_name,
+    check_classes_present,
+    label_ids,
+    masks_from_labels,
+    parse_classes,
+    prepare_dataset,
+)
+from spectfsl.core.files.loader import expand_inputs, load_image
+from spectfsl.core.imaging.masks import derive_from_wall
+from spectfsl.errors import SpectfslError
+
+
+def parse_mask_options(options: Sequence[str]) -> dict[str, list[Path]]:
+    """['heart=a.png', 'liver=b.png', 'heart=c.png'] -> {'heart': [a.png, c.png], 'liver': [b.png]}."""
+    masks: dict[str, list[Path]] = {}
+    for option in options:
+        name, sep, path = option.partition("=")
+        if not sep or not path:
+            raise SpectfslError(f"--mask: '{option}' is not of the form NAME=PATH")
+        masks.setdefault(check_class_name(name.strip()), []).append(Path(path))
+    return masks
+
+
+def labelled_scans(
+    inputs: Sequence[tuple[Path, int | None]],
+    labels: Sequence[Path],
+    classes: dict[int, str] | None,
+    masks: dict[str, list[Path]],
+    derive_from: str | None = None,
+) -> Iterator[LabelledScan]:
+    """Load each input with its masks, lazily; label maps and masks pair with inputs in order.
+
+    `derive_from` names a wall class whose mask yields the `ventricles` and `extracardiac` classes
+    (see `spectfsl.core.imaging.masks`).
+    """
+    if labels and len(labels) != len(inputs):
+        raise SpectfslError(f"--labels: {len(labels)} label maps for {len(inputs)} images; give one per image, in order")
+    for name, paths in masks.items():
+        if len(paths) != len(inputs):
+            raise SpectfslError(f"--mask {name}: {len(paths)} masks for {len(inputs)} images; give one per image, in order")
+    present: set[int] = set()
+    for index, (path, frame) in enumerate(inputs):
+        image = load_image(path, frame)
+        scan_masks: dict[str, np.ndarray] = {}
+        if labels and classes:
+            label_map = load_image(labels[index], frame)
+            present |= label_ids(label_map)
+            scan_masks.update(masks_from_labels(label_map, classes))
+            _check_shape(labels[index], label_map.pixels, image.pixels, image.source)
+        for name, paths in masks.items():
+            mask = load_image(paths[index], frame).pixels
+            _check_shape(paths[index], mask, image.pixels, image.source)
+            scan_masks[name] = mask > 0
+        if derive_from is not None:
+            if derive_from not in scan_masks:
+                raise SpectfslError(f"--derive-from {derive_from}: no class of that name among the labels or masks")
+            scan_masks.update(derive_from_wall(scan_masks[derive_from], image.pixels > 0, image.pixel_spacing_mm))
+        yield LabelledScan(image, scan_masks)
+    if labels and classes:
+        check_classes_present(classes, present, [str(p) for p in labels])
+
+
+def _check_shape(mask_path: Path, mask: np.ndarray, pixels: np.ndarray, source: str) -> None:
+    if mask.shape != pixels.shape:
+        raise SpectfslError(f"{mask_path}: shape {mask.shape} differs from its image {source} {pixels.shape}")
+
+
+def prepare(
+    images: Sequence[str | Path],
+    out: str | Path,
+    labels: Sequence[str | Path] = (),
+    classes: dict[int, str] | str = "1=myocardium,2=ventricles,3=liver",
+    masks: dict[str, Sequence[str | Path]] | None = None,
+    derive_from: str | None = None,
+    settings: PrepareSettings | None = None,
+    on_scan=None,
+) -> list[ManifestRow]:
+    """`spectfsl prepare` from Python: scans (+ label maps or {class: [mask per scan]}) -> dataset in `out`."""
+    inputs = expand_inputs(images)
+    class_map = (parse_classes(classes) if isinstance(classes, str) else classes) if labels else None
+    mask_paths = {name: [Path(p) for p in paths] for name, paths in (masks or {}).items()}
+    scans = labelled_scans(inputs, [Path(p) for p in labels], class_map, mask_paths, derive_from)
+    return prepare_dataset(scans, out, settings or PrepareSettings(), on_scan)

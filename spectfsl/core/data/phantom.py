@@ -1,0 +1,185 @@
+"""A synthetic myocardial-perfusion SPECT phantom with tissue labels and landmarks.
+
+Geometry is defined in mm in patient coordinates (x to the patient's left, y posterior, z superior,
+origin at the centre of the field of view) and sampled on a (slice, row, col) = (z, y, x) grid:
+- torso: an elliptical cylinder of low uptake, with two lungs of lower uptake;
+- left ventricle: a thick ellipsoidal shell, open at the base, whose long axis points from base to
+  apex towards the patient's anterior-left-inferior like a real heart; its cavity is blood pool;
+- right ventricle: a thin-walled crescent of low uptake beside the septum, with its own cavity;
+- liver: a large ellipsoid below and to the right of the heart, with variable uptake;
+- optional perfusion defects: a sector of the LV wall with reduced uptake.
+Activity is blurred to a 10-15 mm FWHM resolution and Poisson counting noise is drawn.
+Labels come from the unblurred geometry: 1 LV myocardium, 2 ventricles (LV and RV cavities), 3 liver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from spectfsl.core.files.atomic import write_text_atomic
+from spectfsl.core.files.dicom import write_nm_volume
+from spectfsl.core.image import SpectImage
+from spectfsl.core.files.loader import save_npy
+
+MYOCARDIUM, VENTRICLES, LIVER = 1, 2, 3
+CLASS_NAMES = {MYOCARDIUM: "myocardium", VENTRICLES: "ventricles", LIVER: "liver"}
+
+
+@dataclass(frozen=True)
+class PhantomCase:
+    """One simulated patient: counts and labels as (slice, row, col); landmarks in voxel (x, y, z)."""
+
+    patient: str
+    counts: np.ndarray
+    labels: np.ndarray
+    landmarks: dict[str, tuple[float, float, float]]
+    voxel_mm: float
+    fwhm_mm: float
+    has_defect: bool
+
+
+def patient_id(index: int) -> str:
+    """The phantom's name for patient `index` (0-based): P001, P002, ..."""
+    return f"P{index + 1:03d}"
+
+
+def make_patient(index: int, seed: int = 0, matrix: int = 64, voxel_mm: float = 6.4) -> PhantomCase:
+    """Simulate patient `index`; the same (index, seed, matrix, voxel_mm) gives the same case."""
+    rng = np.random.default_rng([seed, index])
+    z, y, x = _grid_mm(matrix, voxel_mm)
+
+    body_a, body_b = rng.uniform(140, 170), rng.uniform(95, 120)
+    body = (x / body_a) ** 2 + ((y - 10) / body_b) ** 2 <= 1.0
+    lungs = np.zeros_like(body)
+    for side in (-1, 1):
+        centre = (side * rng.uniform(70, 85), rng.uniform(0, 15), rng.uniform(30, 50))
+        lungs |= _inside_ellipsoid(x, y, z, centre, (rng.uniform(45, 55), rng.uniform(55, 70), rng.uniform(90, 110)))
+    lungs &= body
+
+    lv_centre = np.array([rng.uniform(25, 45), rng.uniform(-35, -15), rng.uniform(5, 30)])
+    azimuth = np.radians(rng.uniform(35, 60))  # from anterior towards the patient's left
+    elevation = np.radians(rng.uniform(-35, -15))  # towards inferior
+    long_axis = np.array(
+        [np.cos(elevation) * np.sin(azimuth), -np.cos(elevation) * np.cos(azimuth), np.sin(elevation)]
+    )
+    outer_long, outer_short = rng.uniform(50, 62), rng.uniform(30, 37)
+    wall = rng.uniform(10, 14)
+    base_cut = -0.35 * outer_long
+    along, radial, angle = _axial_coordinates(x, y, z, lv_centre, long_axis)
+    outer = (along / outer_long) ** 2 + (radial / outer_short) ** 2 <= 1.0
+    inner = (along / (outer_long - wall)) ** 2 + (radial / (outer_short - wall)) ** 2 <= 1.0
+    above_base = along >= base_cut
+    lv_wall = outer & ~inner & above_base
+    lv_cavity = inner & above_base
+
+    septum = np.cross(long_axis, [0.0, 0.0, 1.0])
+    septum /= np.linalg.norm(septum)
+    if septum[0] > 0:  # the right ventricle lies on the patient's right (-x) of the LV
+        septum = -septum
+    rv_centre = lv_centre + septum * (outer_short + rng.uniform(2, 8)) - long_axis * rng.uniform(5, 12)
+    rv_along, rv_radial, _ = _axial_coordinates(x, y, z, rv_centre, long_axis)
+    rv_long, rv_short = outer_long * rng.uniform(0.8, 0.95), outer_short * rng.uniform(0.9, 1.1)
+    rv_outer = ((rv_along / rv_long) ** 2 + (rv_radial / rv_short) ** 2 <= 1.0) & (rv_along >= base_cut) & ~outer
+    rv_inner = (rv_along / (rv_long - 4)) ** 2 + (rv_radial / (rv_short - 4)) ** 2 <= 1.0
+    rv_cavity = rv_outer & rv_inner
+    rv_wall = rv_outer & ~rv_inner
+
+    liver_centre = lv_centre + np.array([rng.uniform(-110, -85), rng.uniform(15, 35), rng.uniform(-85, -65)])
+    liver_axes = (rng.uniform(80, 100), rng.uniform(60, 75), rng.uniform(50, 65))
+    liver = _inside_ellipsoid(x, y, z, liver_centre, liver_axes) & body & ~outer & ~rv_outer
+
+    myocardium_uptake = np.ones_like(x)
+    has_defect = bool(rng.random() < 0.3)
+    if has_defect:
+        centre_angle, width = rng.uniform(-np.pi, np.pi), np.radians(rng.uniform(50, 100))
+        in_sector = np.abs(np.angle(np.exp(1j * (angle - centre_angle)))) <= width / 2
+        towards_apex = along >= rng.uniform(base_cut, 0.3 * outer_long)
+        myocardium_uptake[in_sector & towards_apex] = 1.0 - rng.uniform(0.4, 0.7)
+
+    activity = np.zeros_like(x)
+    activity[body] = rng.uniform(0.08, 0.14)
+    activity[lungs] = rng.uniform(0.03, 0.05)
+    activity[liver] = rng.uniform(0.3, 0.9)
+    blood = rng.uniform(0.1, 0.16)
+    activity[lv_cavity | rv_cavity] = blood
+    activity[rv_wall] = rng.uniform(0.3, 0.45)
+    activity[lv_wall] = myocardium_uptake[lv_wall]
+
+    fwhm_mm = rng.uniform(10, 15)
+    blurred = ndimage.gaussian_filter(activity, sigma=fwhm_mm / (2 * np.sqrt(2 * np.log(2))) / voxel_mm)
+    peak_counts = rng.uniform(150, 400)
+    counts = rng.poisson(np.clip(blurred, 0, None) * peak_counts).astype(np.uint16)
+
+    labels = np.zeros(x.shape, dtype=np.uint8)
+    labels[liver] = LIVER
+    labels[lv_cavity | rv_cavity] = VENTRICLES
+    labels[lv_wall] = MYOCARDIUM
+
+    landmarks = {
+        "lv_centre": _to_voxel(lv_centre, matrix, voxel_mm),
+        "lv_apex": _to_voxel(lv_centre + long_axis * outer_long, matrix, voxel_mm),
+        "rv_centre": _to_voxel(rv_centre, matrix, voxel_mm),
+        "liver_centre": _to_voxel(liver_centre, matrix, voxel_mm),
+    }
+    return PhantomCase(patient_id(index), counts, labels, landmarks, voxel_mm, float(fwhm_mm), has_defect)
+
+
+def _grid_mm(matrix: int, voxel_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    axis = (np.arange(matrix) - (matrix - 1) / 2) * voxel_mm
+    return np.meshgrid(axis, axis, axis, indexing="ij")
+
+
+def _to_voxel(point_mm: np.ndarray, matrix: int, voxel_mm: float) -> tuple[float, float, float]:
+    """Patient mm (x, y, z) -> voxel index (x=col, y=row, z=slice)."""
+    voxel = point_mm / voxel_mm + (matrix - 1) / 2
+    return (round(float(voxel[0]), 3), round(float(voxel[1]), 3), round(float(voxel[2]), 3))
+
+
+def _inside_ellipsoid(x, y, z, centre, axes) -> np.ndarray:
+    return ((x - centre[0]) / axes[0]) ** 2 + ((y - centre[1]) / axes[1]) ** 2 + ((z - centre[2]) / axes[2]) ** 2 <= 1.0
+
+
+def _axial_coordinates(x, y, z, centre, axis):
+    """Distance along `axis`, distance from it, and angle around it, for every voxel (mm, radians)."""
+    offset = np.stack([x - centre[0], y - centre[1], z - centre[2]], axis=-1)
+    along = offset @ axis
+    perpendicular = offset - along[..., None] * axis
+    first = np.cross(axis, [0.0, 0.0, 1.0])
+    first /= np.linalg.norm(first)
+    second = np.cross(axis, first)
+    angle = np.arctan2(perpendicular @ second, perpendicular @ first)
+    return along, np.linalg.norm(perpendicular, axis=-1), angle
+
+
+def write_case(case: PhantomCase, folder: str | os.PathLike) -> None:
+    """Write `spect.dcm`, `labels.npy` (+ sidecar) and `landmarks.json` for one case into `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_nm_volume(folder / "spect.dcm", case.counts, case.voxel_mm, case.patient)
+    spacing = (case.voxel_mm, case.voxel_mm)
+    labels = SpectImage(case.labels, spacing, case.voxel_mm, "spect.dcm", case.patient)
+    save_npy(folder / "labels.npy", labels, {"classes": {str(k): v for k, v in CLASS_NAMES.items()}})
+    landmarks = {
+        "patient": case.patient,
+        "units": "voxel index (x = column, y = row, z = slice), 0-based",
+        "voxel_mm": case.voxel_mm,
+        "fwhm_mm": round(case.fwhm_mm, 2),
+        "perfusion_defect": case.has_defect,
+        "landmarks": {name: list(point) for name, point in case.landmarks.items()},
+    }
+    write_text_atomic(folder / "landmarks.json", json.dumps(landmarks, indent=1) + "\n")
+
+
+def landmark_rows(case: PhantomCase, folder_name: str) -> list[tuple[str, str, float, float]]:
+    """(image, name, x, y) rows for POINTS.csv: each landmark on the slice through it (`spect.dcm@z`)."""
+    rows = []
+    for name, (x, y, z) in case.landmarks.items():
+        rows.append((f"{folder_name}/spect.dcm@{int(round(z))}", name, x, y))
+    return rows
+

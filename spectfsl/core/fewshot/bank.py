@@ -1,0 +1,138 @@
+"""Prototype banks: a fitted PrototypicalClassifier saved as a self-describing safetensors file.
+
+Tensors: `prototypes` (C, D), `counts` (C,), `centre` (D,) for cl2n, and `backbone.<name>` for
+the backbone's weights when they cannot be found again by name (fine-tuned or random). Metadata:
+format `spectfsl.bank/1`, classes, backbone, weights source and sha256, whether fine-tuned, input
+size, crop size and pixel spacing, intensity normalisation, distance, feature transform,
+temperature, OOD threshold and the spectfsl version. Loading checks all of it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spectfsl.core.models import MODELS
+from spectfsl.core.imaging.preprocess import NORMALISATION
+from spectfsl.core.fewshot.prototypes import FEATURE_TRANSFORMS, PrototypicalClassifier
+from spectfsl.core.files.store import load_tensors, save_tensors
+from spectfsl.core.models.weights import WeightsChoice, build_backbone, imagenet_candidates
+from spectfsl.errors import SpectfslError
+
+BANK_FORMAT = "spectfsl.bank/1"
+DISTANCE = "squared-euclidean"
+
+
+@dataclass
+class BankInfo:
+    """What a bank needs besides its tensors: how images were prepared and how the backbone is rebuilt."""
+
+    classes: list[str]
+    backbone: str
+    weights: str
+    weights_sha256: str | None
+    fine_tuned: bool
+    input_size: int
+    size: int
+    spacing_mm: float | None
+    transform: str
+    temperature: float
+    ood_threshold: float
+    normalisation: str = NORMALISATION
+    distance: str = DISTANCE
+    backbone_options: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def save_bank(path: str | os.PathLike, classifier: PrototypicalClassifier, info: BankInfo, weights: WeightsChoice) -> None:
+    """Write `classifier` and `info` to `path` (atomic)."""
+    tensors: dict[str, torch.Tensor] = {"prototypes": classifier.prototypes, "counts": classifier.counts}
+    if classifier.centre is not None:
+        tensors["centre"] = classifier.centre
+    if info.fine_tuned or weights.path is None:
+        tensors.update({f"backbone.{k}": v for k, v in classifier.backbone.state_dict().items()})
+    metadata = asdict(info)
+    metadata["ood_threshold"] = info.ood_threshold if info.ood_threshold != float("inf") else None
+    metadata["weights_path"] = str(weights.path.resolve()) if weights.path is not None else None
+    save_tensors(path, tensors, BANK_FORMAT, metadata)
+
+
+def load_bank(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[PrototypicalClassifier, BankInfo]:
+    """Read a bank, rebuild its classifier on `device`, and refuse anything inconsistent (exit 2)."""
+    path = Path(path)
+    tensors, metadata = load_tensors(path, BANK_FORMAT)
+    try:
+        fields = {key: metadata[key] for key in BankInfo.__dataclass_fields__ if key in metadata}
+        info = BankInfo(**fields)
+    except TypeError as error:
+        raise SpectfslError(f"{path}: bank metadata incomplete ({error})") from None
+    if info.ood_threshold is None:
+        info.ood_threshold = float("inf")
+    _check(path, info, tensors)
+    backbone = _backbone(path, info, tensors, metadata.get("weights_path"))
+    classifier = PrototypicalClassifier(backbone, info.classes, info.transform, device, info.input_size)
+    classifier.prototypes = tensors["prototypes"].float()
+    classifier.counts = tensors["counts"]
+    classifier.centre = tensors.get("centre")
+    classifier.temperature = float(info.temperature)
+    classifier.ood_threshold = float(info.ood_threshold)
+    return classifier, info
+
+
+def _check(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor]) -> None:
+    def refuse(reason: str) -> None:
+        raise SpectfslError(f"{path}: incompatible bank: {reason}")
+
+    if not info.classes or len(set(info.classes)) != len(info.classes):
+        refuse("class names missing or repeated")
+    prototypes = tensors.get("prototypes")
+    if prototypes is None or prototypes.ndim != 2 or prototypes.shape[0] != len(info.classes):
+        refuse(f"prototypes do not match the {len(info.classes)} classes")
+    if tensors.get("counts") is None or tensors["counts"].shape != (len(info.classes),):
+        refuse("per-class counts missing")
+    if info.backbone not in MODELS:
+        refuse(f"unknown backbone '{info.backbone}' (known: {', '.join(sorted(MODELS))})")
+    if info.transform not in FEATURE_TRANSFORMS:
+        refuse(f"unknown feature transform '{info.transform}'")
+    if info.transform == "cl2n" and "centre" not in tensors:
+        refuse("cl2n bank without its centring vector")
+    if info.distance != DISTANCE:
+        refuse(f"unsupported distance '{info.distance}'")
+    if info.normalisation != NORMALISATION:
+        refuse(f"unsupported intensity normalisation '{info.normalisation}'")
+    if info.input_size < 8 or info.size < 8:
+        refuse("input size below 8 pixels")
+
+
+def _backbone(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor], weights_path: str | None):
+    from spectfsl.core.models import create_model
+
+    state = {key.removeprefix("backbone."): value for key, value in tensors.items() if key.startswith("backbone.")}
+    if state:
+        try:
+            backbone = create_model(info.backbone, **info.backbone_options)
+            backbone.load_state_dict(state)
+        except (RuntimeError, TypeError, SpectfslError) as error:
+            raise SpectfslError(f"{path}: incompatible bank: backbone weights do not fit {info.backbone} ({str(error)[:200]})") from None
+        return backbone
+    return build_backbone(info.backbone, _find_weights(path, info, weights_path))
+
+
+def _find_weights(path: Path, info: BankInfo, weights_path: str | None) -> WeightsChoice:
+    """The weights file the bank names, wherever it is now, verified by its sha256."""
+    from spectfsl.core.files.store import sha256_of
+
+    candidates = [Path(weights_path)] if weights_path else []
+    if info.weights.startswith("imagenet"):
+        candidates += imagenet_candidates(info.backbone)
+    for candidate in candidates:
+        if candidate.is_file() and sha256_of(candidate) == info.weights_sha256:
+            return WeightsChoice(info.weights.split(":")[0], candidate, info.weights_sha256)
+    raise SpectfslError(
+        f"{path}: the bank needs backbone weights '{info.weights}' (sha256 {str(info.weights_sha256)[:12]}...), "
+        "which are not found here (put them in the torchvision cache or set SPECTFSL_WEIGHTS)"
+    )

@@ -1,0 +1,259 @@
+"""The one image loader: DICOM, NIfTI, NumPy and PNG files, folders and `PATH@N` frame selectors.
+
+Every reader returns a `SpectImage` in (slice, row, col) layout with spacing in mm. Files that
+spectfsl writes (`.npy`) carry a sidecar JSON (`x.npy` -> `x.json`) with their spacing and provenance.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spectfsl.core.files.atomic import atomic_file, write_text_atomic
+from spectfsl.core.files.dicom import has_dicom_preamble, read_dicom
+from spectfsl.core.image import SpectImage
+from spectfsl.errors import SpectfslError
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+SUPPORTED_SUFFIXES = (".dcm", ".npy", ".png") + NIFTI_SUFFIXES
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """`x.npy` -> `x.json`, `x.nii.gz` -> `x.json`."""
+    path = Path(path)
+    name = path.name
+    for suffix in SUPPORTED_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return path.with_name(name[: -len(suffix)] + ".json")
+    return path.with_name(name + ".json")
+
+
+def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
+    """The sidecar JSON of an image file, or {} when there is none."""
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return {}
+    try:
+        content = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as error:
+        raise SpectfslError(f"{sidecar}: unreadable sidecar JSON ({error})") from None
+    if not isinstance(content, dict):
+        raise SpectfslError(f"{sidecar}: sidecar JSON must be an object")
+    return content
+
+
+def save_npy(path: str | os.PathLike, image: SpectImage, extra: dict[str, Any] | None = None) -> None:
+    """Write `image.pixels` as .npy plus its sidecar JSON (spacing in mm, provenance), atomically."""
+    path = Path(path)
+    with atomic_file(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.save(handle, image.pixels)
+    sidecar: dict[str, Any] = {
+        "pixel_spacing_mm": list(image.pixel_spacing_mm) if image.pixel_spacing_mm else None,
+        "source": image.source,
+        "patient": image.patient,
+        "frame": image.frame,
+    }
+    if image.slice_spacing_mm is not None:
+        sidecar["slice_spacing_mm"] = image.slice_spacing_mm
+    if image.normalisation is not None:
+        sidecar["normalisation"] = image.normalisation
+    sidecar.update(extra or {})
+    write_text_atomic(sidecar_path(path), json.dumps(sidecar, indent=1) + "\n")
+
+
+def split_frame_selector(spec: str) -> tuple[Path, int | None]:
+    """`scan.dcm@3` -> (scan.dcm, 3); a path that exists as written is never split."""
+    if os.path.exists(spec) or "@" not in spec:
+        return Path(spec), None
+    base, _, frame = spec.rpartition("@")
+    try:
+        index = int(frame)
+    except ValueError:
+        return Path(spec), None
+    if index < 0:
+        raise SpectfslError(f"{spec}: frame index must be 0 or more")
+    return Path(base), index
+
+
+def is_supported_file(path: Path) -> bool:
+    """True for a file spectfsl can read: by suffix, or by the DICOM preamble."""
+    name = path.name.lower()
+    if name.endswith(SUPPORTED_SUFFIXES):
+        return True
+    return "." not in name and has_dicom_preamble(path)
+
+
+def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[tuple[Path, int | None]]:
+    """Resolve IMAGE arguments to (file, frame) pairs: folders expand to their files in sorted order."""
+    resolved: list[tuple[Path, int | None]] = []
+    for spec in specs:
+        path, frame = split_frame_selector(str(spec))
+        if path.is_dir():
+            if frame is not None:
+                raise SpectfslError(f"{spec}: a frame index needs a file, not a folder")
+            files = sorted(p for p in path.rglob("*") if p.is_file() and is_supported_file(p))
+            if not files:
+                raise SpectfslError(f"{path}: folder holds no supported image file")
+            resolved.extend((file, None) for file in files)
+        elif path.exists():
+            resolved.append((path, frame))
+        else:
+            raise SpectfslError(f"{path}: no such file or folder")
+    return resolved
+
+
+def load_image(spec: str | os.PathLike, frame: int | None = None) -> SpectImage:
+    """Load one image file (`PATH@N` picks frame N of a multi-frame file as a 2D image)."""
+    path, selector = split_frame_selector(str(spec))
+    frame = selector if frame is None else frame
+    if path.is_dir():
+        raise SpectfslError(f"{path}: is a folder; expected an image file")
+    if not path.exists():
+        raise SpectfslError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise SpectfslError(f"{path}: file is empty")
+    image = _read_file(path)
+    if frame is None:
+        return image
+    if not image.is_volume:
+        if frame == 0:
+            return image
+        raise SpectfslError(f"{path}: frame {frame} out of range (the image has 1 frame)")
+    frames = image.frames or tuple(range(image.n_frames))
+    if frame >= len(frames):
+        raise SpectfslError(f"{path}: frame {frame} out of range (the image has {len(frames)} frames, 0-{len(frames) - 1})")
+    return image.slice_at(frames.index(frame))
+
+
+def iter_images(specs: Iterable[str | os.PathLike]) -> Iterator[SpectImage]:
+    """Load every image named by IMAGE arguments (files, folders, `PATH@N`), in order, lazily."""
+    for path, frame in expand_inputs(specs):
+        yield load_image(path, frame)
+
+
+def iter_slices(specs: Iterable[str | os.PathLike]) -> Iterator[SpectImage]:
+    """Every 2D image named by IMAGE arguments: each frame of a volume is one image."""
+    for image in iter_images(specs):
+        yield from image.slices()
+
+
+def _read_file(path: Path) -> SpectImage:
+    name = path.name.lower()
+    if name.endswith(NIFTI_SUFFIXES):
+        return _read_nifti(path)
+    if name.endswith(".npy"):
+        return _read_npy(path)
+    if name.endswith(".png"):
+        return _read_png(path)
+    if name.endswith(".dcm") or has_dicom_preamble(path):
+        return read_dicom(path)
+    raise SpectfslError(f"{path}: unsupported file type (expected DICOM, NIfTI, .npy or .png)")
+
+
+def _with_sidecar(path: Path, pixels: np.ndarray) -> SpectImage:
+    sidecar = read_sidecar(path)
+    spacing = sidecar.get("pixel_spacing_mm")
+    if spacing is not None and (len(spacing) != 2 or min(float(s) for s in spacing) <= 0):
+        raise SpectfslError(f"{sidecar_path(path)}: pixel_spacing_mm must be two positive numbers [row_mm, col_mm]")
+    slice_spacing = sidecar.get("slice_spacing_mm")
+    return SpectImage(
+        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
+        pixel_spacing_mm=(float(spacing[0]), float(spacing[1])) if spacing else None,
+        slice_spacing_mm=float(slice_spacing) if slice_spacing and pixels.ndim == 3 else None,
+        source=str(path),
+        patient=str(sidecar.get("patient") or path.stem),
+        frame=sidecar.get("frame") if pixels.ndim == 2 else None,
+        normalisation=sidecar.get("normalisation"),
+    )
+
+
+def _read_npy(path: Path) -> SpectImage:
+    with open(path, "rb") as handle:
+        if handle.read(6) != b"\x93NUMPY":
+            raise SpectfslError(f"{path}: not a .npy file (no NumPy header)")
+    try:
+        pixels = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise SpectfslError(f"{path}: not a readable .npy array ({error})") from None
+    if pixels.ndim not in (2, 3):
+        raise SpectfslError(f"{path}: expected a 2D or 3D array, got shape {pixels.shape}")
+    if not (np.issubdtype(pixels.dtype, np.number) or pixels.dtype == bool) or np.iscomplexobj(pixels):
+        raise SpectfslError(f"{path}: expected a real numeric array, got dtype {pixels.dtype}")
+    return _with_sidecar(path, pixels)
+
+
+def _read_png(path: Path) -> SpectImage:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as png:
+            png.load()
+            mode = png.mode
+            if mode in ("LA", "La"):
+                png = png.getchannel(0)
+            elif mode not in ("L", "I;16", "I;16B", "I;16L", "I", "1"):
+                raise SpectfslError(f"{path}: expected an 8/16-bit grayscale PNG, got mode {mode}")
+            pixels = np.asarray(png)
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise SpectfslError(f"{path}: not a readable PNG ({error})") from None
+    return _with_sidecar(path, pixels)
+
+
+def _read_nifti(path: Path) -> SpectImage:
+    import nibabel as nib
+    from nibabel.filebasedimages import ImageFileError
+    from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform
+
+    try:
+        nifti = nib.load(path)
+        if len(nifti.shape) == 3:
+            # Reorient to L,P,S so the (slice, row, col) transpose matches a DICOM axial pixel array
+            # whose slices run along the normal (see spectfsl.core.files.dicom.read_dicom).
+            to_lps = ornt_transform(io_orientation(nifti.affine), axcodes2ornt(("L", "P", "S")))
+            nifti = nifti.as_reoriented(to_lps)
+        data = np.asanyarray(nifti.dataobj)
+        zooms = nifti.header.get_zooms()
+    except (ImageFileError, OSError, EOFError, ValueError, io.UnsupportedOperation) as error:
+        raise SpectfslError(f"{path}: not a readable NIfTI file ({error})") from None
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim == 2:
+        pixels = data.transpose(1, 0)
+        pixel_spacing, slice_spacing = (float(zooms[1]), float(zooms[0])), None
+    elif data.ndim == 3:
+        pixels = data.transpose(2, 1, 0)
+        pixel_spacing, slice_spacing = (float(zooms[1]), float(zooms[0])), float(zooms[2])
+    else:
+        raise SpectfslError(f"{path}: expected a 2D or 3D NIfTI image, got shape {data.shape}")
+    name = path.name
+    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else path.stem
+    return SpectImage(
+        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
+        pixel_spacing_mm=pixel_spacing,
+        slice_spacing_mm=slice_spacing,
+        source=str(path),
+        patient=_nifti_patient(stem),
+        frames=tuple(range(pixels.shape[0])) if pixels.ndim == 3 else None,
+    )
+
+
+def _nifti_patient(stem: str) -> str:
+    """nnU-Net names images `<case>_0000`: the case id is the patient."""
+    base, _, channel = stem.rpartition("_")
+    return base if base and channel.isdigit() and len(channel) == 4 else stem
+
+
+
+def load_plane(spec: str | os.PathLike) -> SpectImage:
+    """Load one 2D image; a volume must name its frame (`PATH@N`)."""
+    image = load_image(spec)
+    if image.is_volume:
+        raise SpectfslError(f"{spec}: is a volume of {image.n_frames} frames; name one 2D frame as PATH@N")
+    return image

@@ -1,0 +1,58 @@
+"""Landmark point lists: `x,y` options and POINTS.csv files (columns image,name,x,y)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from spectfsl.errors import SpectfslError
+
+
+def parse_point(text: str, option: str = "point") -> tuple[float, float]:
+    """'12.5,30' -> (12.5, 30.0): x = column, y = row, in pixels."""
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise SpectfslError(f"{option}: '{text}' is not a point x,y (pixels, x = column, y = row)") from None
+
+
+def parse_named_point(text: str, default_name: str) -> tuple[str, tuple[float, float]]:
+    """'apex=12,30' -> ('apex', (12.0, 30.0)); a point without a name gets `default_name`."""
+    name, sep, point = text.rpartition("=")
+    return (name if sep and name else default_name), parse_point(point if sep else text, "--point")
+
+
+def read_points(path: str | Path) -> list[tuple[str, str, float, float]]:
+    """Rows (image, name, x, y) of a POINTS.csv; relative image paths are relative to the CSV's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpectfslError(f"{path}: no such file")
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"image", "name", "x", "y"} - set(reader.fieldnames or [])
+        if missing:
+            raise SpectfslError(f"{path}: missing column(s) {', '.join(sorted(missing))} (expected image,name,x,y)")
+        rows = []
+        for number, row in enumerate(reader, start=2):
+            try:
+                x, y = float(row["x"]), float(row["y"])
+            except ValueError:
+                raise SpectfslError(f"{path}:{number}: x and y must be numbers") from None
+            image = row["image"]
+            if not Path(image.rpartition("@")[0] or image).is_absolute():
+                image = str(path.parent / image)
+            rows.append((image, row["name"], x, y))
+    if not rows:
+        raise SpectfslError(f"{path}: no points listed")
+    return rows
+
+
+def write_points(path: str | Path, rows: list[tuple[str, str, float, float]]) -> None:
+    """POINTS.csv (image,name,x,y; image paths relative to the CSV's folder), written atomically."""
+    from spectfsl.core.files.atomic import write_text_atomic
+
+    lines = ["image,name,x,y"] + [f"{image},{name},{x},{y}" for image, name, x, y in rows]
+    write_text_atomic(path, "\n".join(lines) + "\n")

@@ -1,0 +1,333 @@
+"""Using a trained PRNet: anatomical offsets, one-shot landmark localisation, reconstruction,
+and leave-one-out evaluation against two baselines (naive copy and template matching).
+
+Points are (x, y) in source pixels (x = column, y = row, 0-based); the network works on the model
+grid (`PRNetInfo.pixel_mm`), and anatomical coordinates are in mm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from spectfsl.core.models.prnet import PRNet
+from spectfsl.core.localisation.training import BODY_THRESHOLD, GridImage, PRNetInfo, extract_patches, stack
+from spectfsl.errors import SpectfslError
+
+START_RADII_MM = (0.0, 15.0, 30.0)
+STARTS_PER_RING = 6
+MAX_STEPS = 20
+STOP_PX = 0.5
+LOCAL_MATCH_MM = 15.0
+TARGETS_PER_BATCH = 64
+
+
+def check_point(grid: GridImage, xy: Sequence[float], what: str = "point") -> np.ndarray:
+    """Refuse a point outside the image (exit 2); returns it as an array."""
+    rows, cols = grid.source.pixels.shape
+    x, y = float(xy[0]), float(xy[1])
+    if not (-0.5 <= x <= cols - 0.5 and -0.5 <= y <= rows - 0.5):
+        raise SpectfslError(f"{grid.source.label}: {what} {x:g},{y:g} is outside the image ({cols} x {rows} pixels)")
+    return np.array([x, y])
+
+
+def anatomical_positions(model: PRNet, info: PRNetInfo, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) grid images and (B, 2) model-pixel points -> (B, 2) anatomical coordinates in mm."""
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        patches = extract_patches(images, points.float(), info.patch).to(device)
+        return model.position(patches).cpu() * info.offset_scale_mm
+
+
+@dataclass(frozen=True)
+class Offset:
+    """p2 - p1 in source pixels of the first image and in mm (None where the spacing is unknown)."""
+
+    dx_px: float
+    dy_px: float
+    dx_mm: float | None
+    dy_mm: float | None
+
+    @property
+    def distance_mm(self) -> float | None:
+        return None if self.dx_mm is None else math.hypot(self.dx_mm, self.dy_mm)
+
+
+def predicted_offset(model: PRNet, info: PRNetInfo, first: GridImage, p1, second: GridImage, p2) -> Offset:
+    """Where p2's anatomy (in `second`) lies relative to p1 (in `first`), by the network."""
+    points = [first.to_model(check_point(first, p1, "--p1")), second.to_model(check_point(second, p2, "--p2"))]
+    images = stack([first, second])
+    positions = anatomical_positions(model, info, images, torch.tensor(np.stack(points)))
+    offset_mm = (positions[1] - positions[0]).numpy().astype(np.float64)
+    offset_model_px = offset_mm / info.pixel_mm
+    offset_px = offset_model_px / np.array([first.scale[1], first.scale[0]])
+    spacing = first.source.pixel_spacing_mm
+    if spacing is None:
+        return Offset(float(offset_px[0]), float(offset_px[1]), None, None)
+    return Offset(float(offset_px[0]), float(offset_px[1]), float(offset_px[0] * spacing[1]), float(offset_px[1] * spacing[0]))
+
+
+def body_centre(grid: GridImage) -> np.ndarray:
+    """Intensity-weighted centre (x, y, model pixels) of the body pixels."""
+    weights = np.where(grid.pixels >= BODY_THRESHOLD, grid.pixels, 0.0)
+    if weights.sum() <= 0:
+        return np.array([grid.pixels.shape[1] / 2, grid.pixels.shape[0] / 2])
+    rows, cols = np.indices(grid.pixels.shape)
+    return np.array([(cols * weights).sum(), (rows * weights).sum()]) / weights.sum()
+
+
+@dataclass(frozen=True)
+class Located:
+    """A located point in source pixels (x, y), in mm (None without spacing), and the steps it took."""
+
+    xy: np.ndarray
+    xy_mm: np.ndarray | None
+    steps: int
+
+
+Stage = tuple[PRNet, PRNetInfo]
+
+
+def check_stages(stages: Sequence[Stage]) -> float:
+    """The common pixel size of a cascade of models (coarse first); refuses a mix of grids."""
+    sizes = {info.pixel_mm for _, info in stages}
+    if len(sizes) != 1:
+        raise SpectfslError(f"the models of a cascade must share one pixel size, got {sorted(sizes)} mm")
+    return sizes.pop()
+
+
+def locate(
+    stages: Sequence[Stage], reference: GridImage, point, targets: list[GridImage], max_steps: int = MAX_STEPS
+) -> list[Located]:
+    """One-shot localisation: move starts in every target onto the anatomy of `point` in `reference`.
+
+    Each start moves by the predicted offset (the reference point's anatomical coordinates minus the
+    start's) until the move is under half a model pixel or `max_steps`; the starts of a target are
+    combined by their median. With a cascade (a coarse model, then fine models trained on short
+    offsets), each later stage starts from the previous stage's result and a small ring around it.
+    Targets go through the network together, TARGETS_PER_BATCH at a time.
+    """
+    pixel_mm = check_stages(stages)
+    reference_point = torch.tensor(reference.to_model(check_point(reference, point))[None])
+    goals = [anatomical_positions(model, info, stack([reference]), reference_point)[0] for model, info in stages]
+    results = []
+    for first in range(0, len(targets), TARGETS_PER_BATCH):
+        batch = targets[first : first + TARGETS_PER_BATCH]
+        centres = [body_centre(target) for target in batch]
+        steps_taken = np.zeros(len(batch), dtype=int)
+        for stage_index, ((model, info), goal) in enumerate(zip(stages, goals)):
+            radii = START_RADII_MM if stage_index == 0 else (0.0, info.offset_scale_mm / 8)
+            starts = [ring_points(centre, radii, pixel_mm) for centre in centres]
+            final, steps = _follow(model, info, goal, batch, starts, max_steps)
+            centres = [positions.median(dim=0).values.numpy().astype(np.float64) for positions in final]
+            steps_taken += steps
+        for target, centre, steps in zip(batch, centres, steps_taken):
+            xy = target.to_source(centre)
+            results.append(Located(xy, target.source_mm(xy), int(steps)))
+    return results
+
+
+def ring_points(centre: np.ndarray, radii_mm: Sequence[float], pixel_mm: float) -> np.ndarray:
+    """`centre` and rings of STARTS_PER_RING points at each non-zero radius (model pixels)."""
+    starts = [centre]
+    for radius in radii_mm:
+        if radius > 0:
+            for k in range(STARTS_PER_RING):
+                angle = 2 * math.pi * k / STARTS_PER_RING + radius
+                starts.append(centre + radius / pixel_mm * np.array([math.cos(angle), math.sin(angle)]))
+    return np.stack(starts)
+
+
+def _follow(
+    model: PRNet, info: PRNetInfo, goal: torch.Tensor, targets: list[GridImage], starts: list[np.ndarray], max_steps: int
+) -> tuple[list[torch.Tensor], np.ndarray]:
+    """Iterate every start towards `goal`; returns each target's final start positions and its step count."""
+    per_target = starts[0].shape[0]
+    images = stack(targets).repeat_interleave(per_target, dim=0)
+    positions = torch.tensor(np.concatenate(starts), dtype=torch.float32)
+    limits = torch.tensor([[t.pixels.shape[1] - 1, t.pixels.shape[0] - 1] for t in targets], dtype=torch.float32)
+    limits = limits.repeat_interleave(per_target, dim=0)
+    active = torch.ones(len(positions), dtype=torch.bool)
+    steps = torch.zeros(len(positions), dtype=torch.long)
+    for _ in range(max_steps):
+        if not active.any():
+            break
+        chosen = active.nonzero().squeeze(1)
+        move = (goal - anatomical_positions(model, info, images[chosen], positions[chosen])) / info.pixel_mm
+        positions[chosen] = torch.minimum(torch.clamp(positions[chosen] + move, min=0), limits[chosen])
+        steps[chosen] += 1
+        active[chosen] = move.norm(dim=1) >= STOP_PX
+    blocks = [slice(i * per_target, (i + 1) * per_target) for i in range(len(targets))]
+    return [positions[b] for b in blocks], np.array([int(steps[b].max()) for b in blocks])
+
+
+def refine_by_matching(
+    reference: GridImage, point, targets: list[GridImage], located: list[Located], template_px: int, radius_mm: float = 15.0
+) -> list[Located]:
+    """Move each located point to the best normalised cross-correlation match of the reference patch
+    within `radius_mm` of it: PRNet's global answer, template matching's local precision."""
+    refined = []
+    for target, found in zip(targets, located):
+        xy = match_template(reference, point, target, template_px, near=found.xy, radius_mm=radius_mm)
+        refined.append(Located(xy, target.source_mm(xy), found.steps))
+    return refined
+
+
+def reconstruct_patch(model: PRNet, info: PRNetInfo, grid: GridImage, point) -> tuple[np.ndarray, np.ndarray]:
+    """(real, reconstructed) patch around a source-pixel point, on the model grid."""
+    centre = torch.tensor(grid.to_model(check_point(grid, point))[None], dtype=torch.float32)
+    patch = extract_patches(stack([grid]), centre, info.patch)
+    with torch.inference_mode():
+        _, decoded = model(patch.to(next(model.parameters()).device))
+    return patch[0, 0].numpy(), decoded[0, 0].cpu().numpy()
+
+
+def reconstruct_image(model: PRNet, info: PRNetInfo, grid: GridImage) -> tuple[np.ndarray, np.ndarray]:
+    """(real, reconstructed) whole image on the model grid, tiled from non-overlapping patches."""
+    rows, cols = grid.pixels.shape
+    tiles_y, tiles_x = math.ceil(rows / info.patch), math.ceil(cols / info.patch)
+    centres = [((tx + 0.5) * info.patch - 0.5, (ty + 0.5) * info.patch - 0.5) for ty in range(tiles_y) for tx in range(tiles_x)]
+    images = stack([grid]).expand(len(centres), -1, -1, -1)
+    patches = extract_patches(images, torch.tensor(centres, dtype=torch.float32), info.patch)
+    with torch.inference_mode():
+        _, decoded = model(patches.to(next(model.parameters()).device))
+
+    def tile(batch: torch.Tensor) -> np.ndarray:
+        grid_tiles = batch[:, 0].reshape(tiles_y, tiles_x, info.patch, info.patch).permute(0, 2, 1, 3)
+        return grid_tiles.reshape(tiles_y * info.patch, tiles_x * info.patch)[:rows, :cols].cpu().numpy()
+
+    return tile(patches), tile(decoded)
+
+
+def mse_psnr(real: np.ndarray, reconstructed: np.ndarray) -> tuple[float, float]:
+    """Mean squared error, and PSNR in dB with a data range of 1 (the normalised 99.5th percentile)."""
+    mse = float(np.mean((real - reconstructed) ** 2))
+    return mse, float("inf") if mse == 0 else float(10 * math.log10(1.0 / mse))
+
+
+def match_template(
+    reference: GridImage, point, target: GridImage, template_px: int, near: np.ndarray | None = None, radius_mm: float | None = None
+) -> np.ndarray:
+    """The target position (source pixels) that best matches, by normalised cross-correlation, a
+    square of about `template_px` model pixels around `point` in the reference (made odd, so that the
+    template has a centre pixel). With `near` and `radius_mm`, only positions within that distance
+    of `near` (source pixels) count: a local refinement of another method's answer."""
+    from skimage.feature import match_template as normalised_cross_correlation
+
+    side = template_px | 1
+    centre = torch.tensor(reference.to_model(np.asarray(point, dtype=np.float64))[None], dtype=torch.float32)
+    template = extract_patches(stack([reference]), centre, side)[0, 0].numpy()
+    score = normalised_cross_correlation(target.pixels, template, pad_input=True, mode="constant", constant_values=0)
+    if near is not None and radius_mm is not None:
+        rows, cols = np.indices(score.shape)
+        near_x, near_y = target.to_model(near)
+        pixel_mm = target.source.pixel_spacing_mm[0] / target.scale[0] if target.source.pixel_spacing_mm else 1.0
+        score = np.where(np.hypot(cols - near_x, rows - near_y) * pixel_mm <= radius_mm, score, -np.inf)
+    row, col = np.unravel_index(int(np.argmax(score)), score.shape)
+    return target.to_source(np.array([col, row], dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """A named point (source pixels) in a 2D grid image."""
+
+    grid: GridImage
+    name: str
+    xy: np.ndarray
+
+
+def load_landmarks(rows: Sequence[tuple[str, str, float, float]], pixel_mm: float) -> list[Landmark]:
+    """Landmarks from (image, name, x, y) rows (as `read_points` gives them), each image loaded once."""
+    from spectfsl.core.files.loader import load_plane
+    from spectfsl.core.imaging.preprocess import normalised
+    from spectfsl.core.localisation.training import to_grid
+
+    grids: dict[str, GridImage] = {}
+    landmarks = []
+    for image, name, x, y in rows:
+        if image not in grids:
+            grids[image] = to_grid(normalised(load_plane(image)), pixel_mm)
+        landmarks.append(Landmark(grids[image], name, np.array([x, y], dtype=np.float64)))
+    return landmarks
+
+
+@dataclass
+class ErrorSummary:
+    """Radial errors of one method over reference-target pairs, in mm and in target pixels."""
+
+    method: str
+    errors_mm: list[float]
+    errors_px: list[float]
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        mm = np.array(self.errors_mm, dtype=np.float64)
+        px = np.array(self.errors_px, dtype=np.float64)
+        has_mm = len(mm) > 0 and np.isfinite(mm).all()
+        return {
+            "method": self.method,
+            "pairs": len(px),
+            "mre_mm": float(mm.mean()) if has_mm else None,
+            "sd_mm": float(mm.std()) if has_mm else None,
+            "median_mm": float(np.median(mm)) if has_mm else None,
+            "within_5mm": float((mm <= 5).mean()) if has_mm else None,
+            "within_10mm": float((mm <= 10).mean()) if has_mm else None,
+            "mre_px": float(px.mean()),
+            "sd_px": float(px.std()),
+            "median_px": float(np.median(px)),
+        }
+
+
+def _radial_error(target: GridImage, predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    px = float(np.hypot(*(predicted - truth)))
+    spacing = target.source.pixel_spacing_mm
+    if spacing is None:
+        return float("nan"), px
+    return float(np.hypot((predicted[0] - truth[0]) * spacing[1], (predicted[1] - truth[1]) * spacing[0])), px
+
+
+def naive_copy(reference: GridImage, point: np.ndarray, target: GridImage) -> np.ndarray:
+    """Naive baseline: the reference point's position in mm (or pixels) copied into the target."""
+    reference_mm = reference.source_mm(point)
+    spacing = target.source.pixel_spacing_mm
+    if reference_mm is None or spacing is None:
+        return np.asarray(point, dtype=np.float64)
+    return reference_mm / np.array([spacing[1], spacing[0]])
+
+
+def evaluate_localisation(
+    stages: Sequence[Stage], landmarks: list[Landmark], template_px: int | None = None
+) -> dict[str, list[ErrorSummary]]:
+    """Leave-one-out one-shot localisation per landmark name: each image as reference for all others,
+    next to the naive and template-matching baselines on the same pairs."""
+    template_px = template_px or stages[0][1].patch
+    by_name: dict[str, list[Landmark]] = {}
+    for landmark in landmarks:
+        by_name.setdefault(landmark.name, []).append(landmark)
+    results = {}
+    for name, cases in by_name.items():
+        if len(cases) < 2:
+            raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
+        methods = ("prnet", "naive", "template matching", "prnet + local template matching")
+        summaries = {m: ErrorSummary(m, [], []) for m in methods}
+        for reference in cases:
+            targets = [case for case in cases if case is not reference]
+            target_grids = [t.grid for t in targets]
+            found = locate(stages, reference.grid, reference.xy, target_grids)
+            matched = refine_by_matching(reference.grid, reference.xy, target_grids, found, template_px, LOCAL_MATCH_MM)
+            for target, located, refined in zip(targets, found, matched):
+                predictions = {
+                    "prnet": located.xy,
+                    "naive": naive_copy(reference.grid, reference.xy, target.grid),
+                    "template matching": match_template(reference.grid, reference.xy, target.grid, template_px),
+                    "prnet + local template matching": refined.xy,
+                }
+                for method, predicted in predictions.items():
+                    mm, px = _radial_error(target.grid, predicted, target.xy)
+                    summaries[method].errors_mm.append(mm)
+                    summaries[method].errors_px.append(px)
+        results[name] = list(summaries.values())
+    return results

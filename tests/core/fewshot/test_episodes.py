@@ -1,0 +1,88 @@
+"""Episode sampling, fine-tuning and episodic evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from spectfsl.core.fewshot.episodes import (
+    EpisodeSampler,
+    EpisodeShape,
+    FineTuneSettings,
+    MethodResult,
+    evaluate_episodes,
+    fine_tune,
+    hand_features,
+)
+from spectfsl.errors import SpectfslError
+
+CLASSES = ["a", "b", "c"]
+
+
+def _labels(per_class: int = 12) -> np.ndarray:
+    return np.repeat(np.arange(3), per_class)
+
+
+def test_episode_has_the_requested_shape_and_distinct_images():
+    sampler = EpisodeSampler(_labels(), CLASSES, EpisodeShape(3, 2, 4), seed=1)
+    episode = sampler.sample()
+    assert len(episode.support) == 6 and len(episode.query) == 12
+    assert len(set(episode.support) | set(episode.query)) == 18
+    assert (np.bincount(episode.support_labels, minlength=3) == 2).all()
+
+
+def test_patient_split_never_shares_a_patient():
+    labels = _labels(12)
+    patients = [f"P{i % 6}" for i in range(len(labels))]
+    sampler = EpisodeSampler(labels, CLASSES, EpisodeShape(3, 1, 2), seed=0, patients=patients, split_by_patient=True)
+    for _ in range(50):
+        episode = sampler.sample()
+        assert not {patients[i] for i in episode.support} & {patients[i] for i in episode.query}
+
+
+def test_class_with_too_few_images_names_the_class():
+    labels = np.array([0] * 9 + [1] * 9 + [2] * 4)
+    with pytest.raises(SpectfslError, match="class 'c' has 4 images.*9"):
+        EpisodeSampler(labels, CLASSES, EpisodeShape(3, 3, 6))
+
+
+def test_hand_features_measure_area_intensity_and_aspect():
+    image = np.zeros((1, 10, 10), np.float32)
+    image[0, 2:4, 1:9] = 0.5  # 2 x 8 pixels
+    features = hand_features(image, spacing_mm=2.0)
+    np.testing.assert_allclose(features[0], [16 * 4.0, 0.5, 4.0])
+
+
+class TinyNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
+
+    def forward(self, images):
+        return self.layers(images)
+
+
+def test_fine_tuning_reduces_the_episode_loss():
+    rng = np.random.default_rng(0)
+    labels = _labels(10)
+    images = rng.normal(0.3, 0.1, (30, 8, 8)).astype(np.float32)
+    images[labels == 1, :4] += 0.6
+    images[labels == 2, :, :4] += 0.6
+    torch.manual_seed(0)
+    settings = FineTuneSettings(episodes=40, shape=EpisodeShape(3, 2, 3), lr=1e-2, seed=0, augment=False)
+    losses = fine_tune(TinyNet(), torch.from_numpy(images), labels, CLASSES, settings, torch.device("cpu"))
+    assert len(losses) == 40
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+
+
+def test_methods_share_episodes_and_ci_is_196_sd_over_sqrt_n():
+    labels = _labels(10)
+    perfect = torch.nn.functional.one_hot(torch.as_tensor(labels)).float() * 10
+    noise = torch.randn(len(labels), 3)
+    results = evaluate_episodes({"perfect": (perfect, "none"), "noise": (noise, "none")}, labels, CLASSES, EpisodeShape(3, 1, 3), 50)
+    assert results[0].mean == 1.0 and results[0].ci95 == 0.0
+    assert results[0].confusion.sum() == results[1].confusion.sum() == 50 * 9
+    result = MethodResult("x", [0.5, 1.0, 0.75, 0.25])
+    assert result.ci95 == pytest.approx(1.96 * np.std([0.5, 1.0, 0.75, 0.25]) / 2)
