@@ -11,10 +11,12 @@ import csv
 import json
 import math
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from spectfsl.core.files.atomic import atomic_file, write_text_atomic
+from spectfsl.core.tables import Table
 from spectfsl.errors import SpectfslError
 
 FORMATS = ("table", "csv", "json")
@@ -86,8 +88,6 @@ class RowWriter:
 @contextlib.contextmanager
 def row_output(out: Path | None, fmt: str, columns: Sequence[str], title: str | None = None) -> Iterator[RowWriter]:
     """A RowWriter to stdout, or to `out` written atomically (the old file stays if this fails)."""
-    from spectfsl.core.files.atomic import atomic_file
-
     if out is None:
         writer = RowWriter(sys.stdout, fmt, columns, title)
         yield writer
@@ -99,19 +99,32 @@ def row_output(out: Path | None, fmt: str, columns: Sequence[str], title: str | 
         writer.close()
 
 
-def write_document(out: Path | None, fmt: str, document: dict[str, Any], render_table: Callable[[Any], None]) -> None:
-    """A nested result as JSON, or as tables drawn by `render_table(console)`; to stdout or `out`."""
+def draw_tables(console: Any, tables: Sequence[Table]) -> None:
+    """Draw result tables (and the note under each) on a rich console."""
+    from rich.table import Table as RichTable
+
+    for table in tables:
+        drawn = RichTable(title=table.title)
+        for column in table.header:
+            drawn.add_column(column)
+        for row in table.rows:
+            drawn.add_row(*row)
+        console.print(drawn)
+        if table.note:
+            console.print(table.note, markup=False)
+
+
+def write_document(out: Path | None, fmt: str, document: dict[str, Any], tables: Sequence[Table]) -> None:
+    """A result as JSON (`document`) or as its tables drawn as text; to stdout or `out` (atomically)."""
     import io
 
     from rich.console import Console
-
-    from spectfsl.core.files.atomic import write_text_atomic
 
     if check_format(fmt, DOCUMENT_FORMATS) == "json":
         text = json.dumps(_finite(document), indent=1) + "\n"
     else:
         console = Console(file=io.StringIO(), width=110, force_terminal=False)
-        render_table(console)
+        draw_tables(console, tables)
         text = console.file.getvalue()
     if out is None:
         sys.stdout.write(text)

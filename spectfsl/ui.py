@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-T = TypeVar("T")
 
 #: Messages, warnings and progress go to stderr; stdout carries only machine-readable results.
 stderr = Console(stderr=True, highlight=False)
@@ -39,15 +34,6 @@ def make_progress() -> Progress:
         disable=not progress_enabled(),
         transient=False,
     )
-
-
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Iterate over `items` with a progress bar (see `make_progress`)."""
-    with make_progress() as progress:
-        task = progress.add_task(description, total=total, status="")
-        for item in items:
-            yield item
-            progress.advance(task)
 
 
 def info(message: str) -> None:

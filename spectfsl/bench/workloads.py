@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spectfsl.core.models import create_model
+from spectfsl.core.models.factory import create_model
+from spectfsl.core.tables import Table, number
 from spectfsl.errors import SpectfslError
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -144,7 +145,7 @@ def _phantom_grids(count: int, pixel_mm: float):
     """Central slices of phantom patients on the PRNet grid (synthetic data the benchmark makes itself)."""
     from spectfsl.core.image import SpectImage
     from spectfsl.core.data.phantom import make_patient
-    from spectfsl.core.localisation.training import grid_images
+    from spectfsl.core.localisation.grid import grid_images
 
     volumes = []
     for index in range(max(1, count // 8)):
@@ -171,8 +172,8 @@ def prnet_locate_targets(settings: BenchSettings, device: torch.device) -> Calla
     """`prnet locate`: one landmark in 16 target slices per call, 13 starts each making 5 moves (trained
     models converged in 4-7 moves on the phantom; an untrained one would not stop early)."""
     from spectfsl.core.localisation.locate import locate
+    from spectfsl.core.localisation.model_file import PRNetInfo
     from spectfsl.core.models.prnet import PRNet
-    from spectfsl.core.localisation.training import PRNetInfo
 
     grids = _phantom_grids(17, 4.0)
     torch.manual_seed(0)
@@ -204,3 +205,29 @@ def run_benchmarks(settings: BenchSettings, device: torch.device, on_workload: C
                 on_workload(name)
             results.append(measure(name, unit, step, settings.seconds, device))
     return results
+
+
+def bench_report(settings: BenchSettings, device: torch.device, results: list[Measurement]) -> tuple[dict, list[Table]]:
+    """The JSON document and the table of a run: each workload's rate and its ratio to the backbone."""
+    reference = results[0].rate
+    document = {
+        "device": device_name(device),
+        "settings": {"batch_size": settings.batch_size, "size": settings.size, "precision": settings.precision,
+                     "compile": settings.compile, "seconds": settings.seconds},
+        "versions": library_versions(),
+        "workloads": [
+            {"name": r.workload, "unit": r.unit, "rate": r.rate, "ratio_to_backbone": r.rate / reference,
+             "calls": r.calls, "median_call_s": r.median_call_s}
+            for r in results
+        ],
+    }
+    rows = tuple(
+        (w["name"], number(w["rate"], 1), w["unit"], number(w["ratio_to_backbone"]), str(w["calls"]),
+         number(w["median_call_s"], 4))
+        for w in document["workloads"]
+    )
+    title = (f"spectfsl bench on {document['device']}, batch {settings.batch_size}, "
+             f"{settings.size}x{settings.size}, {settings.precision}")
+    note = ", ".join(f"{k} {v}" for k, v in document["versions"].items())
+    header = ("workload", "rate", "unit", "ratio to backbone", "calls", "median call (s)")
+    return document, [Table(title, header, rows, note)]

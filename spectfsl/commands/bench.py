@@ -20,7 +20,7 @@ def bench(
     quiet: Quiet = False,
 ) -> None:
     """Measure images/s of each workload and its ratio to the backbone forward pass, with device and versions."""
-    from spectfsl.bench.workloads import BenchSettings, device_name, library_versions, run_benchmarks
+    from spectfsl.bench.workloads import BenchSettings, bench_report, run_benchmarks
     from spectfsl.core.device import setup_device
     from spectfsl.render import write_document
     from spectfsl.ui import info
@@ -28,30 +28,8 @@ def bench(
     settings = BenchSettings(batch_size, size, precision, compile, seconds)
     target = setup_device(device)
     results = run_benchmarks(settings, target, on_workload=lambda name: info(f"measuring {name} ..."))
-    reference = results[0].rate
-    document = {
-        "device": device_name(target),
-        "settings": {"batch_size": batch_size, "size": size, "precision": precision, "compile": compile, "seconds": seconds},
-        "versions": library_versions(),
-        "workloads": [
-            {"name": r.workload, "unit": r.unit, "rate": r.rate, "ratio_to_backbone": r.rate / reference,
-             "calls": r.calls, "median_call_s": r.median_call_s}
-            for r in results
-        ],
-    }
-
-    def render(console) -> None:
-        from rich.table import Table
-
-        table = Table(title=f"spectfsl bench on {document['device']}, batch {batch_size}, {size}x{size}, {precision}")
-        for column in ("workload", "rate", "unit", "ratio to backbone", "calls", "median call (s)"):
-            table.add_column(column)
-        for w in document["workloads"]:
-            table.add_row(w["name"], f"{w['rate']:.1f}", w["unit"], f"{w['ratio_to_backbone']:.2f}", str(w["calls"]), f"{w['median_call_s']:.4f}")
-        console.print(table)
-        console.print(", ".join(f"{k} {v}" for k, v in document["versions"].items()))
-
-    write_document(None, fmt, document, render)
+    document, tables = bench_report(settings, target, results)
+    write_document(None, fmt, document, tables)
 
 
 def register(app: typer.Typer) -> None:

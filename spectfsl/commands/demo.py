@@ -38,12 +38,12 @@ def demo(
     import time
 
     from rich.console import Console
-    from rich.table import Table
 
-    from spectfsl.core.files.atomic import atomic_directory
     from spectfsl.core.device import setup_device
+    from spectfsl.core.files.atomic import atomic_directory
     from spectfsl.demo.pipeline import Demo, DemoSettings, run, stages
-    from spectfsl.demo.report import summary_rows, write_report
+    from spectfsl.demo.report import summary_table, write_report
+    from spectfsl.render import draw_tables
     from spectfsl.ui import info, make_progress
 
     target = setup_device(device)
@@ -58,12 +58,7 @@ def demo(
             run(run_demo, lambda index, name: progress.update(task, completed=index, status=name))
             progress.update(task, completed=len(stages(run_demo)), status="done")
         write_report(run_demo, time.perf_counter() - start)
-    table = Table(title="spectfsl demo: results next to the study")
-    for column in ("measure", "spectfsl", "study"):
-        table.add_column(column)
-    for row in summary_rows(run_demo):
-        table.add_row(*row)
-    Console().print(table)
+    draw_tables(Console(), [summary_table(run_demo)])
     print(f"report: {out / 'report.html'} (and report.md), {time.perf_counter() - start:.0f} s")
 
 

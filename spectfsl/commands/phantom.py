@@ -26,21 +26,16 @@ def phantom(
     rv_centre, liver_centre in voxel x, y, z). OUT_DIR/points.csv lists every landmark on the
     slice through it (image,name,x,y) for `prnet evaluate`.
     """
+    from spectfsl.core.data.phantom import write_phantom
     from spectfsl.core.files.atomic import atomic_directory
-    from spectfsl.core.files.points import write_points
-    from spectfsl.core.data.phantom import landmark_rows, make_patient, write_case
-    from spectfsl.ui import info, track, warn
+    from spectfsl.ui import info, make_progress, warn
 
     field_of_view_mm = matrix * voxel_mm
     if field_of_view_mm < 340:
         warn(f"field of view {field_of_view_mm:.0f} mm is smaller than the 340 mm torso: organs will be cut off")
-    with atomic_directory(out_dir, overwrite=overwrite) as staging:
-        points = []
-        for index in track(range(patients), "simulating patients", total=patients):
-            case = make_patient(index, seed=seed, matrix=matrix, voxel_mm=voxel_mm)
-            write_case(case, staging / case.patient)
-            points += landmark_rows(case, case.patient)
-        write_points(staging / "points.csv", points)
+    with atomic_directory(out_dir, overwrite=overwrite) as staging, make_progress() as progress:
+        task = progress.add_task("simulating patients", total=patients, status="")
+        write_phantom(staging, patients, seed, matrix, voxel_mm, on_patient=lambda index: progress.advance(task))
     info(f"wrote {patients} phantom patients ({matrix}^3 voxels of {voxel_mm} mm) to {out_dir}")
 
 

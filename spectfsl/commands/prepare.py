@@ -43,24 +43,29 @@ def prepare(
     Slices: OUT/slices/<id>.npy. Intensities are normalised per scan (99.5th percentile of non-zero
     voxels -> 1, clipped to [0, 2]). Every image has a sidecar JSON with its pixel size in mm.
     """
-    from spectfsl.core.files.atomic import atomic_directory
     from spectfsl.core.data.datasets import PrepareSettings
-    from spectfsl.core.files.loader import expand_inputs
-    from spectfsl.core.data.labelled import parse_mask_options, prepare as prepare_scans
+    from spectfsl.core.data.labelled import parse_mask_options
+    from spectfsl.core.data.labelled import prepare as prepare_scans
+    from spectfsl.core.files.atomic import atomic_directory
     from spectfsl.ui import info, make_progress
 
     settings = PrepareSettings(size, spacing_mm, min_pixels, style, crop, crop_mm, slices)
-    inputs = expand_inputs(images)
     masks = parse_mask_options(mask or [])
     with atomic_directory(out, overwrite=overwrite) as staging, make_progress() as progress:
-        task = progress.add_task("preparing scans", total=len(inputs), status="")
-        rows = prepare_scans(images, staging, labels or [], classes, masks, derive_from, settings,
-                             on_scan=lambda image: progress.advance(task))
+        task = progress.add_task("preparing scans", total=None, status="")
+        scans = 0
+
+        def report(done: int, total: int) -> None:
+            nonlocal scans
+            scans = done
+            progress.update(task, completed=done, total=total)
+
+        rows = prepare_scans(images, staging, labels or [], classes, masks, derive_from, settings, on_scan=report)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.class_name or "slices"] = counts.get(row.class_name or "slices", 0) + 1
     summary = ", ".join(f"{name}: {n}" for name, n in counts.items()) or "nothing"
-    info(f"wrote {len(rows)} images from {len(inputs)} scans to {out} ({summary})")
+    info(f"wrote {len(rows)} images from {scans} scans to {out} ({summary})")
 
 
 def register(app: typer.Typer) -> None:

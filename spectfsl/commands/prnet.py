@@ -24,29 +24,12 @@ Refine = Annotated[
 ]
 
 
-def _model(path: Path, device: str):
+def _cascade(model: Path, refine: list[Path] | None, device: str):
+    """The coarse model and its refining models, loaded on the chosen device."""
     from spectfsl.core.device import setup_device
-    from spectfsl.core.localisation.training import load_prnet
+    from spectfsl.core.localisation.model_file import load_cascade
 
-    target = setup_device(device)
-    return load_prnet(path, target)
-
-
-def _stages(model: Path, refine: list[Path] | None, device: str):
-    """The coarse model and its refining models, as a cascade."""
-    from spectfsl.core.localisation.locate import check_stages
-
-    stages = [_model(path, device) for path in [model, *(refine or [])]]
-    check_stages(stages)
-    return stages
-
-
-def _grid(spec: str, pixel_mm: float):
-    from spectfsl.core.files.loader import load_plane
-    from spectfsl.core.imaging.preprocess import normalised
-    from spectfsl.core.localisation.training import to_grid
-
-    return to_grid(normalised(load_plane(spec)), pixel_mm)
+    return load_cascade([model, *(refine or [])], setup_device(device))
 
 
 @prnet_app.command("train")
@@ -74,7 +57,9 @@ def train(
     """Train PRNet without labels: patches around pairs of points learn their relative positions."""
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.loader import iter_images
-    from spectfsl.core.localisation.training import PRNetInfo, PRNetSettings, grid_images, save_prnet, train_prnet
+    from spectfsl.core.localisation.grid import grid_images
+    from spectfsl.core.localisation.model_file import save_prnet
+    from spectfsl.core.localisation.training import PRNetSettings, train_model
     from spectfsl.ui import info, make_progress
 
     settings = PRNetSettings(
@@ -88,11 +73,9 @@ def train(
         def report(epoch: int, iteration: int, loss: float) -> None:
             progress.update(task, advance=1, status=f"epoch {epoch + 1}/{epochs} loss {loss:.4f}")
 
-        model, losses = train_prnet(grids, settings, target, report)
-    record = {"epochs": epochs, "iters": iters, "batch_size": batch_size, "lr": lr, "seed": seed, "max_offset_mm": max_offset_mm,
-              "slices": len(grids), "epoch_losses": losses, "final_loss": losses[-1]}
-    save_prnet(out, model, PRNetInfo(patch, settings.channels, model.hidden, pixel_mm, offset_scale_mm, reconstruction_weight, training=record))
-    info(f"wrote {out}: trained on {len(grids)} slices, final epoch loss {losses[-1]:.4f}")
+        model, model_info = train_model(grids, settings, target, report)
+    save_prnet(out, model, model_info)
+    info(f"wrote {out}: trained on {len(grids)} slices, final epoch loss {model_info.training['final_loss']:.4f}")
 
 
 @prnet_app.command("offset")
@@ -107,12 +90,13 @@ def offset(
 ) -> None:
     """Predicted vector p2 - p1 (px and mm of IMAGE); with --image2, where p2's anatomy lies relative to p1."""
     from spectfsl.core.files.points import parse_point
+    from spectfsl.core.localisation.grid import load_grid
     from spectfsl.core.localisation.locate import predicted_offset
     from spectfsl.render import DOCUMENT_FORMATS, check_format, row_output
 
-    network, info = _model(model, device)
-    first = _grid(image, info.pixel_mm)
-    second = _grid(image2, info.pixel_mm) if image2 else first
+    [(network, info)] = _cascade(model, None, device)
+    first = load_grid(image, info.pixel_mm)
+    second = load_grid(image2, info.pixel_mm) if image2 else first
     result = predicted_offset(network, info, first, parse_point(p1, "--p1"), second, parse_point(p2, "--p2"))
     row = {"dx_px": result.dx_px, "dy_px": result.dy_px, "dx_mm": result.dx_mm, "dy_mm": result.dy_mm, "distance_mm": result.distance_mm}
     with row_output(None, check_format(fmt, DOCUMENT_FORMATS), list(row), title="offset p2 - p1") as writer:
@@ -138,15 +122,15 @@ def locate(
     """Find the reference's annotated points in each target (one-shot, no labels needed for training)."""
     from spectfsl.core.files.loader import iter_images
     from spectfsl.core.files.points import parse_named_point
+    from spectfsl.core.localisation.grid import grid_images, load_grid
     from spectfsl.core.localisation.locate import locate as locate_points
     from spectfsl.core.localisation.locate import refine_by_matching
-    from spectfsl.core.localisation.training import grid_images
     from spectfsl.render import check_format, row_output
 
     check_format(fmt)
-    stages = _stages(model, refine, device)
+    stages = _cascade(model, refine, device)
     pixel_mm = stages[0][1].pixel_mm
-    reference = _grid(ref, pixel_mm)
+    reference = load_grid(ref, pixel_mm)
     points = [parse_named_point(text, f"point{i + 1}") for i, text in enumerate(point)]
     grids = grid_images(iter_images(targets), pixel_mm)
     columns = ["target", "name", "x", "y", "x_mm", "y_mm", "steps"]
@@ -175,21 +159,19 @@ def reconstruct(
 ) -> None:
     """The study's Figure 1: a real patch (or the whole image) next to its reconstruction, with MSE and PSNR."""
     from spectfsl.core.files.points import parse_point
-    from spectfsl.core.localisation.locate import mse_psnr, reconstruct_image, reconstruct_patch
+    from spectfsl.core.localisation.grid import load_grid
+    from spectfsl.core.localisation.locate import mse_psnr
+    from spectfsl.core.localisation.locate import reconstruct as reconstruct_grid
+    from spectfsl.core.localisation.model_file import require_decoder
     from spectfsl.figures import side_by_side
     from spectfsl.render import DOCUMENT_FORMATS, check_format, row_output
 
-    from spectfsl.errors import SpectfslError
-
     check_format(fmt, DOCUMENT_FORMATS)
-    network, info = _model(model, device)
-    if info.reconstruction_weight <= 0:
-        raise SpectfslError(f"{model}: its decoder was not trained (reconstruction weight 0); train with --reconstruction-weight 1")
-    grid = _grid(image, info.pixel_mm)
-    if point is not None:
-        real, decoded = reconstruct_patch(network, info, grid, parse_point(point, "--point"))
-    else:
-        real, decoded = reconstruct_image(network, info, grid)
+    [(network, info)] = _cascade(model, None, device)
+    require_decoder(info, model)
+    grid = load_grid(image, info.pixel_mm)
+    centre = parse_point(point, "--point") if point is not None else None
+    real, decoded = reconstruct_grid(network, info, grid, centre)
     mse, psnr = mse_psnr(real, decoded)
     side_by_side(out, [("real", real), ("reconstructed", decoded)], title=f"MSE {mse:.4g}, PSNR {psnr:.1f} dB")
     row = {"image": grid.source.label, "point": point or "whole image", "mse": mse, "psnr_db": psnr, "figure": str(out)}
@@ -210,33 +192,16 @@ def evaluate(
 ) -> None:
     """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and template matching."""
     from spectfsl.core.files.points import read_points
-    from spectfsl.core.localisation.locate import evaluate_localisation, load_landmarks
+    from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
 
     check_format(fmt, DOCUMENT_FORMATS)
-    stages = _stages(model, refine, device)
-    info = stages[0][1]
-    landmarks = load_landmarks(read_points(points), info.pixel_mm)
-    results = evaluate_localisation(stages, landmarks, template_size)
-    document = {"model": str(model), "refine": [str(p) for p in refine or []], "points": str(points), "template_px": (template_size or info.patch) | 1,
-                "landmarks": {name: [s.as_dict() for s in summaries] for name, summaries in results.items()}}
-    write_document(out, fmt, document, lambda console: _render_localisation(console, document))
-
-
-def _render_localisation(console, document: dict) -> None:
-    from rich.table import Table
-
-    def number(value, digits=2):
-        return "" if value is None else f"{value:.{digits}f}"
-
-    for name, summaries in document["landmarks"].items():
-        table = Table(title=f"{name}: leave-one-out one-shot localisation ({summaries[0]['pairs']} pairs)")
-        for column in ("method", "MRE mm", "sd mm", "median mm", "<= 5 mm", "<= 10 mm", "MRE px"):
-            table.add_column(column)
-        for s in summaries:
-            table.add_row(s["method"], number(s["mre_mm"]), number(s["sd_mm"]), number(s["median_mm"]),
-                          number(s["within_5mm"]), number(s["within_10mm"]), number(s["mre_px"]))
-        console.print(table)
+    stages = _cascade(model, refine, device)
+    landmarks = load_landmarks(read_points(points), stages[0][1].pixel_mm)
+    result = evaluate_localisation(stages, landmarks, template_size)
+    document = {"model": str(model), "refine": [str(p) for p in refine or []], "points": str(points),
+                "template_px": result.template_px, "landmarks": result.as_dict()}
+    write_document(out, fmt, document, result.tables())
 
 
 def register(app: typer.Typer) -> None:

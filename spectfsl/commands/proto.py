@@ -49,7 +49,7 @@ def fit(
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
     from spectfsl.core.fewshot.workflows import FitSettings, fit_bank
-    from spectfsl.ui import info, make_progress
+    from spectfsl.ui import info, make_progress, warn
 
     target = setup_device(device)
     data = read_dataset(dataset)
@@ -69,6 +69,8 @@ def fit(
             progress.update(task, advance=1, status=f"loss {loss:.3f} acc {accuracy:.2f}")
 
         classifier, bank_info, weights_choice = fit_bank(data, settings, target, report)
+    if weights_choice.warning:
+        warn(weights_choice.warning)
     save_bank(out, classifier, bank_info, weights_choice)
     counts = ", ".join(f"{name} {int(n)}" for name, n in zip(bank_info.classes, classifier.counts))
     final = bank_info.training["final_loss"]
@@ -123,65 +125,28 @@ def evaluate(
     quiet: Quiet = False,
 ) -> None:
     """Episodic accuracy with 95% CI, per-class recall and confusion matrix."""
-    import torch
-
-    from spectfsl.core.fewshot.bank import load_bank
-    from spectfsl.core.data.datasets import read_dataset
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.episodes import EpisodeShape
-    from spectfsl.core.fewshot.workflows import EvaluateSettings, evaluate_dataset, resolve_transform, results_document
-    from spectfsl.core.models.weights import build_backbone, resolve_weights
+    from spectfsl.core.fewshot.evaluation import EvaluateSettings, bank_embedding, evaluate_folder, weights_embedding
     from spectfsl.errors import SpectfslError
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
-    from spectfsl.ui import make_progress
+    from spectfsl.ui import make_progress, warn
 
     if split_by not in (None, "patient"):
         raise SpectfslError(f"--split-by must be 'patient', got '{split_by}'")
     check_format(fmt, DOCUMENT_FORMATS)
     target = setup_device(device)
     if bank is not None:
-        classifier, info = load_bank(bank, target)
-        network, input_size, chosen_transform = classifier.backbone, info.input_size, transform or info.transform
-        data = read_dataset(dataset, info.size, info.spacing_mm)
-        source = {"bank": str(bank), "backbone": info.backbone, "weights": info.weights, "fine_tuned": info.fine_tuned}
+        embedding = bank_embedding(bank, target, transform)
     else:
-        torch.manual_seed(seed)
-        choice = resolve_weights(weights, backbone)
-        network, input_size = build_backbone(backbone, choice), None
-        chosen_transform = resolve_transform(transform or "auto", fine_tuned=False)
-        data = read_dataset(dataset)
-        source = {"bank": None, "backbone": backbone, "weights": choice.describe(), "fine_tuned": False}
+        embedding = weights_embedding(weights, backbone, transform, seed)
+    if embedding.warning:
+        warn(embedding.warning)
     settings = EvaluateSettings(EpisodeShape(way, shot, query), episodes, split_by == "patient", baselines, seed)
     with make_progress() as progress:
         task = progress.add_task("evaluating episodes", total=episodes, status="")
-        results = evaluate_dataset(data, network, chosen_transform, settings, target, input_size, lambda i: progress.advance(task))
-    document = results_document(results, data, settings, {**source, "transform": chosen_transform})
-    write_document(out, fmt, document, lambda console: _render_evaluation(console, document))
-
-
-def _render_evaluation(console, document: dict) -> None:
-    from rich.table import Table
-
-    split = ", patient-disjoint" if document["split_by"] else ""
-    summary = Table(title=f"{document['way']}-way {document['shot']}-shot {document['query']}-query, {document['episodes']} episodes{split}")
-    summary.add_column("method")
-    summary.add_column("accuracy")
-    summary.add_column("95% CI")
-    for name in document["classes"]:
-        summary.add_column(f"recall {name}")
-    for method in document["methods"]:
-        recalls = [f"{method['recall'][name]:.3f}" for name in document["classes"]]
-        summary.add_row(method["name"], f"{method['accuracy']:.4f}", f"± {method['ci95']:.4f}", *recalls)
-    console.print(summary)
-    confusion = Table(title=f"confusion matrix, {document['methods'][0]['name']} (rows: true, columns: predicted)")
-    confusion.add_column("")
-    for name in document["classes"]:
-        confusion.add_column(name)
-    for name, counts in zip(document["classes"], document["methods"][0]["confusion"]):
-        confusion.add_row(name, *(str(c) for c in counts))
-    console.print(confusion)
-    console.print(f"backbone {document['backbone']}, weights {document['weights']}, fine-tuned {document['fine_tuned']}, "
-                  f"transform {document['transform']}; {document['images']} images from {document['patients']} patients")
+        result = evaluate_folder(dataset, embedding, settings, target, lambda i: progress.advance(task))
+    write_document(out, fmt, result.as_dict(), result.tables())
 
 
 def register(app: typer.Typer) -> None:

@@ -46,15 +46,6 @@ def configure_cpu() -> None:
     torch.set_flush_denormal(True)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed torch and numpy's global generators (a run is repeatable on the same device)."""
-    import numpy as np
-    import torch
-
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-
-
 def setup_device(name: str = "auto"):
     """`pick_device(name)`, with the CPU configured (threads, denormals): what every command needs."""
     device = pick_device(name)

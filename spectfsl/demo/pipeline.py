@@ -12,35 +12,33 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from spectfsl.core.fewshot.bank import save_bank
-from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
-from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
-from spectfsl.core.fewshot.workflows import (
-    EvaluateSettings,
-    FitSettings,
-    choose_support,
-    evaluate_dataset,
-    fit_bank,
-    predict_images,
-    results_document,
-)
-from spectfsl.core.imaging.heart import find_heart
-from spectfsl.core.files.loader import load_image
-from spectfsl.core.data.labelled import prepare
-from spectfsl.core.localisation.locate import evaluate_localisation, load_landmarks, locate, mse_psnr, reconstruct_patch
-from spectfsl.core.imaging.masks import wall_landmarks
-from spectfsl.core.files.points import read_points, write_points
-from spectfsl.core.data.phantom import landmark_rows, make_patient, write_case
-from spectfsl.core.imaging.preprocess import normalised
-from spectfsl.core.localisation.training import PRNetInfo, PRNetSettings, grid_images, save_prnet, to_grid, train_prnet
 from spectfsl import figures
+from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
+from spectfsl.core.data.labelled import prepare
+from spectfsl.core.data.phantom import write_phantom
+from spectfsl.core.fewshot.bank import load_bank, save_bank
+from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
+from spectfsl.core.fewshot.evaluation import EvaluateSettings, EvaluationResult, bank_embedding, evaluate_folder
+from spectfsl.core.fewshot.workflows import FitSettings, choose_support, fit_bank, predict_images, prediction_columns
+from spectfsl.core.files.loader import load_image
+from spectfsl.core.files.points import read_points
+from spectfsl.core.imaging.heart import find_heart
+from spectfsl.core.imaging.masks import wall_landmarks
+from spectfsl.core.imaging.preprocess import normalised
+from spectfsl.core.localisation.evaluate import LocalisationResult, evaluate_localisation, load_landmarks
+from spectfsl.core.localisation.grid import grid_images, load_grid, to_grid
+from spectfsl.core.localisation.locate import locate, mse_psnr, reconstruct
+from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet
+from spectfsl.core.localisation.training import PRNetSettings, train_model
+from spectfsl.render import row_output
+from spectfsl.ui import warn
 
 PHANTOM_CLASSES = "1=myocardium,2=ventricles,3=liver"
 TRAIN_PATIENTS = ("P001", "P002", "P003", "P004")
@@ -69,6 +67,87 @@ class DemoSettings:
         return cls(proto_episodes=10, evaluation_episodes=600, prnet_phantom_epochs=50, prnet_real_epochs=50)
 
 
+@dataclass(frozen=True)
+class FitSummary:
+    """The phantom bank: its weights and transform, fine-tuning episodes and losses, training accuracy."""
+
+    weights: str
+    transform: str
+    episodes: int
+    losses: list[float]
+    train_accuracy: float
+
+
+@dataclass(frozen=True)
+class PredictSummary:
+    """`proto predict` over the held-out crops: how many, the fraction correct, the fraction flagged OOD."""
+
+    images: int
+    accuracy: float
+    ood_rate: float
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """A PRNet training run: slices, steps and the loss of each epoch."""
+
+    slices: int
+    steps: int
+    losses: list[float]
+
+    @property
+    def final_loss(self) -> float:
+        return self.losses[-1]
+
+
+@dataclass(frozen=True)
+class ReconstructionSummary:
+    """The reconstructed patch of Figure 1: where it is (image, x, y in pixels), its MSE and PSNR (dB)."""
+
+    image: str
+    point: tuple[float, float]
+    mse: float
+    psnr_db: float
+
+
+@dataclass(frozen=True)
+class HeartFound:
+    """A heart found without labels in a real DICOM volume: centre (slice, row, col) and box in voxels."""
+
+    file: str
+    centre: tuple[float, float, float]
+    box_voxels: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class SliceClassification:
+    """One crop of the study's slice: its true class, the prediction, its probability and OOD flag."""
+
+    truth: str
+    predicted: str
+    probability: float
+    ood: bool
+
+
+@dataclass
+class DemoResults:
+    """What the stages found, for the report (None: the stage did not run or had no data)."""
+
+    train_images: int = 0
+    test_images: int = 0
+    fit: FitSummary | None = None
+    evaluation: EvaluationResult | None = None
+    predict: PredictSummary | None = None
+    prnet_phantom: TrainingSummary | None = None
+    localisation_phantom: LocalisationResult | None = None
+    reconstruction: ReconstructionSummary | None = None
+    real_nifti: EvaluationResult | None = None
+    real_dicom: list[HeartFound] = field(default_factory=list)
+    prnet_real: TrainingSummary | None = None
+    localisation_real: LocalisationResult | None = None
+    study_slice: list[SliceClassification] | None = None
+
+
 @dataclass
 class Demo:
     """Where the demo writes, what it found, and what the report will show."""
@@ -77,7 +156,7 @@ class Demo:
     settings: DemoSettings
     device: torch.device
     real_data: Path | None
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: DemoResults = field(default_factory=DemoResults)
     figures: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -122,85 +201,87 @@ def run(demo: Demo, on_stage: Callable[[int, str], None] | None = None) -> None:
 
 
 def phantom(demo: Demo) -> None:
-    root = demo.out / "phantom"
-    rows = []
-    for index in range(12):
-        case = make_patient(index, seed=demo.settings.seed)
-        write_case(case, root / case.patient)
-        rows += landmark_rows(case, case.patient)
-    write_points(root / "points.csv", rows)
+    write_phantom(demo.out / "phantom", 12, seed=demo.settings.seed)
 
 
 def _prepare(demo: Demo, patients: tuple[str, ...], name: str) -> LabelledImages:
     root = demo.out / "phantom"
-    prepare([root / p / "spect.dcm" for p in patients], demo.out / "data" / name,
-            labels=[root / p / "labels.npy" for p in patients], classes=PHANTOM_CLASSES, settings=PrepareSettings(slices=False))
+    prepare(
+        [root / p / "spect.dcm" for p in patients],
+        demo.out / "data" / name,
+        labels=[root / p / "labels.npy" for p in patients],
+        classes=PHANTOM_CLASSES,
+        settings=PrepareSettings(slices=False),
+    )
     return read_dataset(demo.out / "data" / name)
 
 
 def prepare_phantom(demo: Demo) -> None:
     test_patients = tuple(f"P{i:03d}" for i in range(5, 13))
     train, test = _prepare(demo, TRAIN_PATIENTS, "train"), _prepare(demo, test_patients, "test")
-    demo.sections["data"] = {"train_images": len(train.labels), "test_images": len(test.labels), "classes": train.classes}
+    demo.results.train_images, demo.results.test_images = len(train.labels), len(test.labels)
 
 
 def fit_phantom_bank(demo: Demo) -> None:
     train = read_dataset(demo.out / "data" / "train")
-    settings = FitSettings(weights="auto", shots=3, fine_tune=FineTuneSettings(demo.settings.proto_episodes, seed=demo.settings.seed), seed=demo.settings.seed)
+    fine_tune = FineTuneSettings(demo.settings.proto_episodes, seed=demo.settings.seed)
+    settings = FitSettings(weights="auto", shots=3, fine_tune=fine_tune, seed=demo.settings.seed)
     classifier, info, weights = fit_bank(train, settings, demo.device)
+    if weights.warning:
+        warn(weights.warning)
     save_bank(demo.out / "bank.safetensors", classifier, info, weights)
     support_paths = set(choose_support(train, settings.shots, settings.seed).paths)
     support = [i for i, path in enumerate(train.paths) if path in support_paths]
-    demo.sections["fit"] = {"weights": info.weights, "episodes": demo.settings.proto_episodes,
-                            "losses": info.training["losses"], "transform": info.transform}
-    train_accuracy = float((classifier.predict(train.images).predicted.numpy() == [train.classes.index(c) for c in train.labels]).mean())
-    demo.sections["fit"]["train_accuracy"] = train_accuracy
+    truth = [train.classes.index(c) for c in train.labels]
+    train_accuracy = float((classifier.predict(train.images).predicted.numpy() == truth).mean())
+    losses = info.training["losses"]
+    demo.results.fit = FitSummary(info.weights, info.transform, demo.settings.proto_episodes, losses, train_accuracy)
     figures.support_query_grid(demo.figure("support_query"), train, support, classifier)
-    if info.training["losses"]:
-        figures.loss_curve(demo.figure("proto_loss"), info.training["losses"], "proto fit: episode loss", "episode")
+    if losses:
+        figures.loss_curve(demo.figure("proto_loss"), losses, "proto fit: episode loss", "episode")
+
+
+def _evaluate(demo: Demo, dataset: str, query: int, source: dict[str, Any]) -> EvaluationResult:
+    """`proto evaluate --bank bank.safetensors --split-by patient --baselines` on a prepared dataset."""
+    embedding = bank_embedding(demo.out / "bank.safetensors", demo.device)
+    embedding = replace(embedding, source={**embedding.source, **source})
+    shape = EpisodeShape(3, 3, query)
+    settings = EvaluateSettings(shape, demo.settings.evaluation_episodes, True, True, demo.settings.seed)
+    return evaluate_folder(demo.out / "data" / dataset, embedding, settings, demo.device)
 
 
 def evaluate_phantom(demo: Demo) -> None:
-    from spectfsl.core.fewshot.bank import load_bank
-
+    result = _evaluate(demo, "test", 6, {"bank": "bank.safetensors"})
+    demo.results.evaluation = result
+    demo.save_json("evaluation.json", result.as_dict())
     classifier, info = load_bank(demo.out / "bank.safetensors", demo.device)
-    test = read_dataset(demo.out / "data" / "test", info.size, info.spacing_mm)
-    settings = EvaluateSettings(EpisodeShape(3, 3, 6), demo.settings.evaluation_episodes, True, True, demo.settings.seed)
-    results = evaluate_dataset(test, classifier.backbone, info.transform, settings, demo.device, info.input_size)
-    document = results_document(results, test, settings, {"bank": "bank.safetensors"})
-    demo.save_json("evaluation.json", document)
     rows = list(predict_images(classifier, info, [str(demo.out / "data" / "test")]))
     truth = [Path(row["path"]).parent.name for row in rows]
     correct = [row["predicted"] == t for row, t in zip(rows, truth)]
-    _write_predictions(demo.out / "predictions.csv", rows, info.classes)
-    demo.sections["evaluate"] = document
-    demo.sections["predict"] = {"images": len(rows), "accuracy": float(np.mean(correct)),
-                                "ood_rate": float(np.mean([row["ood"] for row in rows]))}
-    figures.confusion(demo.figure("confusion"), np.array(document["methods"][0]["confusion"]), document["classes"])
-
-
-def _write_predictions(path: Path, rows: list[dict[str, Any]], classes: list[str]) -> None:
-    from spectfsl.core.fewshot.workflows import prediction_columns
-    from spectfsl.render import row_output
-
-    with row_output(path, "csv", prediction_columns(classes)) as writer:
+    with row_output(demo.out / "predictions.csv", "csv", prediction_columns(info.classes)) as writer:
         for row in rows:
             writer.write(row)
+    ood_rate = float(np.mean([row["ood"] for row in rows]))
+    demo.results.predict = PredictSummary(len(rows), float(np.mean(correct)), ood_rate)
+    figures.confusion(demo.figure("confusion"), result.methods[0].confusion, result.classes)
 
 
 def _prnet_settings(demo: Demo, epochs: int, reconstruction_weight: float) -> PRNetSettings:
-    return PRNetSettings(pixel_mm=4.0, epochs=epochs, iters=demo.settings.prnet_iters,
-                         reconstruction_weight=reconstruction_weight, seed=demo.settings.seed)
+    return PRNetSettings(
+        pixel_mm=4.0,
+        epochs=epochs,
+        iters=demo.settings.prnet_iters,
+        reconstruction_weight=reconstruction_weight,
+        seed=demo.settings.seed,
+    )
 
 
-def _train_and_save(demo: Demo, grids, settings: PRNetSettings, path: Path, key: str) -> None:
-    model, losses = train_prnet(grids, settings, demo.device)
-    record = {"epoch_losses": losses, "final_loss": losses[-1], "slices": len(grids)}
-    save_prnet(path, model, PRNetInfo(settings.patch, settings.channels, model.hidden, settings.pixel_mm,
-                                      settings.offset_scale_mm, settings.reconstruction_weight, training=record))
-    demo.sections[key] = {"slices": len(grids), "final_loss": losses[-1], "losses": losses,
-                          "steps": settings.epochs * settings.iters}
+def _train_and_save(demo: Demo, grids, settings: PRNetSettings, path: Path, key: str) -> TrainingSummary:
+    model, info = train_model(grids, settings, demo.device)
+    save_prnet(path, model, info)
+    losses = info.training["epoch_losses"]
     figures.loss_curve(demo.figure(f"{key}_loss"), losses, f"PRNet training loss ({key})", "epoch")
+    return TrainingSummary(len(grids), settings.epochs * settings.iters, losses)
 
 
 def train_phantom_prnet(demo: Demo) -> None:
@@ -209,38 +290,40 @@ def train_phantom_prnet(demo: Demo) -> None:
     central = [volume.slice_at(z) for volume in planes for z in range(16, 48)]
     grids = [to_grid(plane, 4.0) for plane in central]
     settings = _prnet_settings(demo, demo.settings.prnet_phantom_epochs, reconstruction_weight=1.0)
-    _train_and_save(demo, grids, settings, demo.out / "prnet.safetensors", "prnet_phantom")
+    path = demo.out / "prnet.safetensors"
+    demo.results.prnet_phantom = _train_and_save(demo, grids, settings, path, "prnet_phantom")
 
 
-def _localisation(demo: Demo, model_path: Path, rows, key: str) -> None:
-    from spectfsl.core.localisation.training import load_prnet
-
+def _localisation(demo: Demo, model_path: Path, rows, key: str) -> LocalisationResult:
     model, info = load_prnet(model_path, demo.device)
     landmarks = load_landmarks(rows, info.pixel_mm)
-    results = evaluate_localisation([(model, info)], landmarks)
-    demo.sections[key] = {name: [s.as_dict() for s in summaries] for name, summaries in results.items()}
-    demo.save_json(f"{key}.json", demo.sections[key])
+    result = evaluate_localisation([(model, info)], landmarks)
+    demo.save_json(f"{key}.json", result.as_dict())
     first_name = landmarks[0].name
     cases = [lm for lm in landmarks if lm.name == first_name]
     reference, targets = cases[0], cases[1:]
     found = locate([(model, info)], reference.grid, reference.xy, [t.grid for t in targets])
-    figures.localisation_overlay(demo.figure(f"{key}_overlay"), reference, targets, [f.xy for f in found], first_name)
+    overlay = demo.figure(f"{key}_overlay")
+    figures.localisation_overlay(overlay, reference, targets, [f.xy for f in found], first_name)
+    return result
 
 
 def evaluate_phantom_prnet(demo: Demo) -> None:
     rows = [
-        row for row in read_points(demo.out / "phantom" / "points.csv")
+        row
+        for row in read_points(demo.out / "phantom" / "points.csv")
         if Path(row[0]).parent.name in PRNET_TEST_PATIENTS and row[1] in ("lv_centre", "lv_apex")
     ]
-    _localisation(demo, demo.out / "prnet.safetensors", rows, "localisation_phantom")
-    from spectfsl.core.localisation.training import load_prnet
-
-    model, info = load_prnet(demo.out / "prnet.safetensors", demo.device)
+    model_path = demo.out / "prnet.safetensors"
+    demo.results.localisation_phantom = _localisation(demo, model_path, rows, "localisation_phantom")
+    model, info = load_prnet(model_path, demo.device)
+    require_decoder(info, model_path)
     image, _, x, y = rows[0]
-    real, decoded = reconstruct_patch(model, info, to_grid(normalised(load_image(image)), info.pixel_mm), (x, y))
+    real, decoded = reconstruct(model, info, load_grid(image, info.pixel_mm), (x, y))
     mse, psnr = mse_psnr(real, decoded)
-    demo.sections["reconstruction"] = {"image": image, "point": [x, y], "mse": mse, "psnr_db": psnr}
-    figures.side_by_side(demo.figure("reconstruction"), [("real patch", real), ("reconstructed", decoded)], f"MSE {mse:.4g}, PSNR {psnr:.1f} dB")
+    demo.results.reconstruction = ReconstructionSummary(image, (x, y), mse, psnr)
+    title = f"MSE {mse:.4g}, PSNR {psnr:.1f} dB"
+    figures.side_by_side(demo.figure("reconstruction"), [("real patch", real), ("reconstructed", decoded)], title)
 
 
 def _nifti(demo: Demo) -> tuple[list[Path], list[Path]]:
@@ -252,30 +335,26 @@ def _nifti(demo: Demo) -> tuple[list[Path], list[Path]]:
 def classify_real_nifti(demo: Demo) -> None:
     images, masks = _nifti(demo)
     if not images:
-        demo.sections["real_nifti"] = {"missing": True}
         return
-    prepare(images, demo.out / "data" / "real-nifti", masks={"myocardium": masks}, derive_from="myocardium",
-            settings=PrepareSettings(min_pixels=10, slices=False))
-    from spectfsl.core.fewshot.bank import load_bank
-
-    classifier, info = load_bank(demo.out / "bank.safetensors", demo.device)
-    data = read_dataset(demo.out / "data" / "real-nifti", info.size, info.spacing_mm)
-    settings = EvaluateSettings(EpisodeShape(3, 3, 3), demo.settings.evaluation_episodes, True, True, demo.settings.seed)
-    results = evaluate_dataset(data, classifier.backbone, info.transform, settings, demo.device, info.input_size)
-    demo.sections["real_nifti"] = results_document(results, data, settings, {"backbone": "phantom-fine-tuned bank"})
-    demo.save_json("evaluation_real_nifti.json", demo.sections["real_nifti"])
+    prepare(
+        images,
+        demo.out / "data" / "real-nifti",
+        masks={"myocardium": masks},
+        derive_from="myocardium",
+        settings=PrepareSettings(min_pixels=10, slices=False),
+    )
+    result = _evaluate(demo, "real-nifti", 3, {"bank": None, "backbone": "phantom-fine-tuned bank"})
+    demo.results.real_nifti = result
+    demo.save_json("evaluation_real_nifti.json", result.as_dict())
 
 
 def find_real_hearts(demo: Demo) -> None:
-    volumes = sorted((demo.real_data / "mps-physionet" / "dicom").glob("*.dcm"))
-    found = []
-    for path in volumes:
-        volume = load_image(path)
-        box = find_heart(volume)
-        found.append({"file": path.name, "centre_slice_row_col": list(box.centre), "box_voxels": list(box.size)})
-    demo.sections["real_dicom"] = {"volumes": found}
+    paths = sorted((demo.real_data / "mps-physionet" / "dicom").glob("*.dcm"))
+    volumes = [load_image(path) for path in paths]
+    boxes = [find_heart(volume) for volume in volumes]
+    demo.results.real_dicom = [HeartFound(p.name, box.centre, box.size) for p, box in zip(paths, boxes)]
     if volumes:
-        figures.heart_boxes(demo.figure("real_heart_boxes"), [load_image(p) for p in volumes], [find_heart(load_image(p)) for p in volumes])
+        figures.heart_boxes(demo.figure("real_heart_boxes"), volumes, boxes)
 
 
 def locate_real_lv(demo: Demo) -> None:
@@ -285,25 +364,28 @@ def locate_real_lv(demo: Demo) -> None:
         return
     grids = grid_images((load_image(p) for p in volumes), 4.0)
     settings = _prnet_settings(demo, demo.settings.prnet_real_epochs, reconstruction_weight=0.0)
-    _train_and_save(demo, grids, settings, demo.out / "prnet-real.safetensors", "prnet_real")
+    path = demo.out / "prnet-real.safetensors"
+    demo.results.prnet_real = _train_and_save(demo, grids, settings, path, "prnet_real")
     rows = []
     for image, mask in zip(images, masks):
         index, points = wall_landmarks(load_image(mask).pixels > 0)
         rows += [(f"{image}@{index}", name, x, y) for name, (x, y) in points.items()]
-    _localisation(demo, demo.out / "prnet-real.safetensors", rows, "localisation_real")
+    demo.results.localisation_real = _localisation(demo, path, rows, "localisation_real")
 
 
 def classify_study_slice(demo: Demo) -> None:
     folder = demo.real_data / "seed-slice"
     image = folder / "Reconstructed_Static_64_Frame.png"
     if not image.exists():
-        demo.sections["study_slice"] = {"missing": True}
         return
-    masks = {"myocardium": [folder / "heart_Mask.png"], "ventricles": [folder / "blood_Mask.png"], "liver": [folder / "liver_Mask.png"]}
+    masks = {
+        "myocardium": [folder / "heart_Mask.png"],
+        "ventricles": [folder / "blood_Mask.png"],
+        "liver": [folder / "liver_Mask.png"],
+    }
     prepare([image], demo.out / "data" / "study-slice", masks=masks, settings=PrepareSettings(min_pixels=5, slices=False))
-    from spectfsl.core.fewshot.bank import load_bank
-
     classifier, info = load_bank(demo.out / "bank.safetensors", demo.device)
-    rows = list(predict_images(classifier, info, [str(demo.out / "data" / "study-slice")]))
-    demo.sections["study_slice"] = {"rows": [{"truth": Path(r["path"]).parent.name, "predicted": r["predicted"],
-                                              "probability": r["probability"], "ood": r["ood"]} for r in rows]}
+    rows = predict_images(classifier, info, [str(demo.out / "data" / "study-slice")])
+    demo.results.study_slice = [
+        SliceClassification(Path(r["path"]).parent.name, r["predicted"], r["probability"], r["ood"]) for r in rows
+    ]

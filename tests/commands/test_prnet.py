@@ -27,7 +27,7 @@ def model(phantom_dir, tmp_path_factory):
 
 
 def test_train_writes_a_model_with_its_training_record(model):
-    from spectfsl.core.localisation.training import load_prnet
+    from spectfsl.core.localisation.model_file import load_prnet
 
     _, info = load_prnet(model)
     losses = info.training["epoch_losses"]

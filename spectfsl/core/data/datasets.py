@@ -34,7 +34,6 @@ MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ("path", "class", "source", "patient", "frame", "x0", "y0", "width", "height", "row_mm", "col_mm")
 STYLES = ("masked", "patch")
 CROPS = ("none", "auto")
-DEFAULT_CLASSES = {1: "myocardium", 2: "ventricles", 3: "liver"}
 
 
 @dataclass(frozen=True)

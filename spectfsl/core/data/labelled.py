@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,11 +86,22 @@ def prepare(
     masks: dict[str, Sequence[str | Path]] | None = None,
     derive_from: str | None = None,
     settings: PrepareSettings | None = None,
-    on_scan=None,
+    on_scan: Callable[[int, int], None] | None = None,
 ) -> list[ManifestRow]:
-    """`spectfsl prepare` from Python: scans (+ label maps or {class: [mask per scan]}) -> dataset in `out`."""
+    """`spectfsl prepare` from Python: scans (+ label maps or {class: [mask per scan]}) -> dataset in `out`.
+
+    `on_scan(done, total)` reports progress in scans.
+    """
     inputs = expand_inputs(images)
     class_map = (parse_classes(classes) if isinstance(classes, str) else classes) if labels else None
     mask_paths = {name: [Path(p) for p in paths] for name, paths in (masks or {}).items()}
     scans = labelled_scans(inputs, [Path(p) for p in labels], class_map, mask_paths, derive_from)
-    return prepare_dataset(scans, out, settings or PrepareSettings(), on_scan)
+    done = 0
+
+    def report(_image) -> None:
+        nonlocal done
+        done += 1
+        if on_scan is not None:
+            on_scan(done, len(inputs))
+
+    return prepare_dataset(scans, out, settings or PrepareSettings(), report)

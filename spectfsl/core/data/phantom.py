@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from spectfsl.core.files.atomic import write_text_atomic
 from spectfsl.core.files.dicom import write_nm_volume
 from spectfsl.core.image import SpectImage
 from spectfsl.core.files.loader import save_npy
+from spectfsl.core.files.points import write_points
 
 MYOCARDIUM, VENTRICLES, LIVER = 1, 2, 3
 CLASS_NAMES = {MYOCARDIUM: "myocardium", VENTRICLES: "ventricles", LIVER: "liver"}
@@ -183,3 +185,23 @@ def landmark_rows(case: PhantomCase, folder_name: str) -> list[tuple[str, str, f
         rows.append((f"{folder_name}/spect.dcm@{int(round(z))}", name, x, y))
     return rows
 
+
+def write_phantom(
+    folder: str | os.PathLike,
+    patients: int = 12,
+    seed: int = 0,
+    matrix: int = 64,
+    voxel_mm: float = 6.4,
+    on_patient: Callable[[int], None] | None = None,
+) -> None:
+    """`spectfsl phantom`: `patients` cases under `folder/<patient>/` and every landmark in
+    `folder/points.csv`; `matrix` voxels per axis of `voxel_mm` mm. `on_patient(index)` reports progress."""
+    folder = Path(folder)
+    rows = []
+    for index in range(patients):
+        case = make_patient(index, seed=seed, matrix=matrix, voxel_mm=voxel_mm)
+        write_case(case, folder / case.patient)
+        rows += landmark_rows(case, case.patient)
+        if on_patient is not None:
+            on_patient(index)
+    write_points(folder / "points.csv", rows)

@@ -16,11 +16,12 @@ from typing import Any
 
 import torch
 
-from spectfsl.core.models import MODELS
-from spectfsl.core.imaging.preprocess import NORMALISATION
 from spectfsl.core.fewshot.prototypes import FEATURE_TRANSFORMS, PrototypicalClassifier
-from spectfsl.core.files.store import load_tensors, save_tensors
-from spectfsl.core.models.weights import WeightsChoice, build_backbone, imagenet_candidates
+from spectfsl.core.files.store import load_with_info, save_tensors, sha256_of
+from spectfsl.core.imaging.preprocess import NORMALISATION
+from spectfsl.core.models.factory import create_model
+from spectfsl.core.models.registry import BACKBONES
+from spectfsl.core.models.weights import WeightsChoice, imagenet_candidates
 from spectfsl.errors import SpectfslError
 
 BANK_FORMAT = "spectfsl.bank/1"
@@ -50,9 +51,7 @@ class BankInfo:
 
 def save_bank(path: str | os.PathLike, classifier: PrototypicalClassifier, info: BankInfo, weights: WeightsChoice) -> None:
     """Write `classifier` and `info` to `path` (atomic)."""
-    tensors: dict[str, torch.Tensor] = {"prototypes": classifier.prototypes, "counts": classifier.counts}
-    if classifier.centre is not None:
-        tensors["centre"] = classifier.centre
+    tensors = dict(classifier.state_tensors())
     if info.fine_tuned or weights.path is None:
         tensors.update({f"backbone.{k}": v for k, v in classifier.backbone.state_dict().items()})
     metadata = asdict(info)
@@ -64,23 +63,13 @@ def save_bank(path: str | os.PathLike, classifier: PrototypicalClassifier, info:
 def load_bank(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[PrototypicalClassifier, BankInfo]:
     """Read a bank, rebuild its classifier on `device`, and refuse anything inconsistent (exit 2)."""
     path = Path(path)
-    tensors, metadata = load_tensors(path, BANK_FORMAT)
-    try:
-        fields = {key: metadata[key] for key in BankInfo.__dataclass_fields__ if key in metadata}
-        info = BankInfo(**fields)
-    except TypeError as error:
-        raise SpectfslError(f"{path}: bank metadata incomplete ({error})") from None
+    tensors, info, metadata = load_with_info(path, BANK_FORMAT, BankInfo)
     if info.ood_threshold is None:
         info.ood_threshold = float("inf")
     _check(path, info, tensors)
     backbone = _backbone(path, info, tensors, metadata.get("weights_path"))
     classifier = PrototypicalClassifier(backbone, info.classes, info.transform, device, info.input_size)
-    classifier.prototypes = tensors["prototypes"].float()
-    classifier.counts = tensors["counts"]
-    classifier.centre = tensors.get("centre")
-    classifier.temperature = float(info.temperature)
-    classifier.ood_threshold = float(info.ood_threshold)
-    return classifier, info
+    return classifier.load_state(tensors, info.temperature, info.ood_threshold), info
 
 
 def _check(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor]) -> None:
@@ -94,8 +83,8 @@ def _check(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor]) -> None
         refuse(f"prototypes do not match the {len(info.classes)} classes")
     if tensors.get("counts") is None or tensors["counts"].shape != (len(info.classes),):
         refuse("per-class counts missing")
-    if info.backbone not in MODELS:
-        refuse(f"unknown backbone '{info.backbone}' (known: {', '.join(sorted(MODELS))})")
+    if info.backbone not in BACKBONES:
+        refuse(f"unknown backbone '{info.backbone}' (known: {', '.join(sorted(BACKBONES))})")
     if info.transform not in FEATURE_TRANSFORMS:
         refuse(f"unknown feature transform '{info.transform}'")
     if info.transform == "cl2n" and "centre" not in tensors:
@@ -109,8 +98,6 @@ def _check(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor]) -> None
 
 
 def _backbone(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor], weights_path: str | None):
-    from spectfsl.core.models import create_model
-
     state = {key.removeprefix("backbone."): value for key, value in tensors.items() if key.startswith("backbone.")}
     if state:
         try:
@@ -119,13 +106,11 @@ def _backbone(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor], weig
         except (RuntimeError, TypeError, SpectfslError) as error:
             raise SpectfslError(f"{path}: incompatible bank: backbone weights do not fit {info.backbone} ({str(error)[:200]})") from None
         return backbone
-    return build_backbone(info.backbone, _find_weights(path, info, weights_path))
+    return create_model(info.backbone, _find_weights(path, info, weights_path))
 
 
 def _find_weights(path: Path, info: BankInfo, weights_path: str | None) -> WeightsChoice:
     """The weights file the bank names, wherever it is now, verified by its sha256."""
-    from spectfsl.core.files.store import sha256_of
-
     candidates = [Path(weights_path)] if weights_path else []
     if info.weights.startswith("imagenet"):
         candidates += imagenet_candidates(info.backbone)

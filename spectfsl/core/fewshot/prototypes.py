@@ -146,6 +146,29 @@ class PrototypicalClassifier:
             self.ood_threshold = OOD_FACTOR * float(torch.quantile(held_out, 0.95))
         return self
 
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The fitted state as tensors: `prototypes` (C, D), `counts` (C,) and, for cl2n, `centre` (D,).
+
+        With `temperature` and `ood_threshold` (numbers) this is everything `load_state` needs.
+        """
+        if self.prototypes is None or self.counts is None:
+            raise SpectfslError("the classifier has no prototypes: fit it on a support set first")
+        tensors = {"prototypes": self.prototypes, "counts": self.counts}
+        if self.centre is not None:
+            tensors["centre"] = self.centre
+        return tensors
+
+    def load_state(
+        self, tensors: dict[str, torch.Tensor], temperature: float, ood_threshold: float
+    ) -> PrototypicalClassifier:
+        """Restore what `state_tensors` exported, with the calibration (temperature, OOD threshold)."""
+        self.prototypes = tensors["prototypes"].float()
+        self.counts = tensors["counts"]
+        self.centre = tensors.get("centre")
+        self.temperature = float(temperature)
+        self.ood_threshold = float(ood_threshold)
+        return self
+
     def predict_features(self, features: torch.Tensor) -> Prediction:
         if self.prototypes is None:
             raise SpectfslError("the classifier has no prototypes: fit it on a support set first")

@@ -1,4 +1,4 @@
-"""Few-shot classification end to end: fit a bank, predict images, evaluate on episodes.
+"""Few-shot classification end to end: fit a bank and predict images (evaluation: `evaluation.py`).
 
 These are the functions the `proto` commands call, and what a notebook user calls:
 
@@ -10,26 +10,20 @@ These are the functions the `proto` commands call, and what a notebook user call
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from spectfsl.core.fewshot.bank import BankInfo
 from spectfsl.core.data.datasets import LabelledImages
-from spectfsl.core.fewshot.episodes import (
-    EpisodeShape,
-    FineTuneSettings,
-    MethodResult,
-    evaluate_episodes,
-    fine_tune,
-    hand_features,
-)
+from spectfsl.core.fewshot.bank import BankInfo
+from spectfsl.core.fewshot.episodes import FineTuneSettings, fine_tune
+from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
 from spectfsl.core.files.loader import iter_images
 from spectfsl.core.imaging.preprocess import centred_window, normalised
-from spectfsl.core.fewshot.prototypes import PrototypicalClassifier, embed
-from spectfsl.core.models.weights import WeightsChoice, build_backbone, resolve_weights
+from spectfsl.core.models.factory import create_model
+from spectfsl.core.models.weights import WeightsChoice, resolve_weights
 from spectfsl.errors import SpectfslError
 
 #: Measured on the phantom (benchmarks/proto_calibration.sh): without fine-tuning, l2 beat cl2n
@@ -82,11 +76,15 @@ def fit_bank(
     device: torch.device | str = "cpu",
     on_episode: Callable[[int, float, float], None] | None = None,
 ) -> tuple[PrototypicalClassifier, BankInfo, WeightsChoice]:
-    """Optionally fine-tune the backbone on episodes from `data`, then fit prototypes on the support."""
+    """Optionally fine-tune the backbone on episodes from `data`, then fit prototypes on the support.
+
+    A fallback in the choice of weights (no ImageNet weights found) is in the returned
+    `WeightsChoice.warning`, for the caller to show.
+    """
     device = torch.device(device)
     torch.manual_seed(settings.seed)
     weights = resolve_weights(settings.weights, settings.backbone)
-    backbone = build_backbone(settings.backbone, weights).to(device)
+    backbone = create_model(settings.backbone, weights).to(device)
     input_size = settings.input_size or data.size
     losses: list[float] = []
     if settings.fine_tune.episodes > 0:
@@ -163,67 +161,3 @@ def predict_images(
                 yield from flush()
     if pending:
         yield from flush()
-
-
-@dataclass(frozen=True)
-class EvaluateSettings:
-    """`proto evaluate`: episode shape and count, patient split, baselines."""
-
-    shape: EpisodeShape = field(default_factory=EpisodeShape)
-    episodes: int = 600
-    split_by_patient: bool = False
-    baselines: bool = False
-    seed: int = 0
-
-
-def evaluate_dataset(
-    data: LabelledImages,
-    backbone: torch.nn.Module,
-    transform: str,
-    settings: EvaluateSettings,
-    device: torch.device | str = "cpu",
-    input_size: int | None = None,
-    on_episode: Callable[[int], None] | None = None,
-) -> list[MethodResult]:
-    """Episodic accuracy of prototypes on `backbone` features, and (with baselines) of trivial cues, on the same episodes."""
-    if settings.episodes < 1:
-        raise SpectfslError("--episodes must be at least 1")
-    features = embed(backbone.to(device), torch.from_numpy(data.images), torch.device(device), input_size or data.size)
-    methods = {"prototypical network": (features, transform)}
-    if settings.baselines:
-        methods["raw pixels (nearest centroid)"] = (torch.from_numpy(data.images.reshape(len(data.images), -1)), "none")
-        methods["hand features (nearest centroid)"] = (torch.from_numpy(hand_features(data.images, data.spacing_mm)), "zscore")
-    return evaluate_episodes(
-        methods,
-        class_indices(data),
-        data.classes,
-        settings.shape,
-        settings.episodes,
-        seed=settings.seed,
-        patients=data.patients,
-        split_by_patient=settings.split_by_patient,
-        on_episode=on_episode,
-    )
-
-
-def results_document(results: list[MethodResult], data: LabelledImages, settings: EvaluateSettings, extra: dict[str, Any]) -> dict[str, Any]:
-    """The JSON form of an evaluation."""
-    return {
-        "episodes": settings.episodes,
-        **asdict(settings.shape),
-        "split_by": "patient" if settings.split_by_patient else None,
-        "classes": data.classes,
-        "images": len(data.labels),
-        "patients": len(set(data.patients)),
-        **extra,
-        "methods": [
-            {
-                "name": result.name,
-                "accuracy": result.mean,
-                "ci95": result.ci95,
-                "recall": result.recall(data.classes),
-                "confusion": result.confusion.tolist(),
-            }
-            for result in results
-        ],
-    }

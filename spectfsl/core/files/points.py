@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from spectfsl.core.files.atomic import write_text_atomic
 from spectfsl.errors import SpectfslError
 
 
@@ -52,7 +53,5 @@ def read_points(path: str | Path) -> list[tuple[str, str, float, float]]:
 
 def write_points(path: str | Path, rows: list[tuple[str, str, float, float]]) -> None:
     """POINTS.csv (image,name,x,y; image paths relative to the CSV's folder), written atomically."""
-    from spectfsl.core.files.atomic import write_text_atomic
-
     lines = ["image,name,x,y"] + [f"{image},{name},{x},{y}" for image, name, x, y in rows]
     write_text_atomic(path, "\n".join(lines) + "\n")

@@ -6,15 +6,18 @@ spectfsl version that wrote it; values that are not strings are stored as JSON. 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from spectfsl import __version__
 from spectfsl.core.files.atomic import atomic_file
 from spectfsl.errors import SpectfslError
+
+Info = TypeVar("Info")
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, Any], file_format: str, metadata: dict[str, Any]) -> None:
@@ -58,6 +61,22 @@ def load_tensors(path: str | os.PathLike, file_format: str) -> tuple[dict[str, A
             except ValueError:
                 raise SpectfslError(f"{path}: corrupt metadata entry '{key}'") from None
     return tensors, metadata
+
+
+def load_with_info(
+    path: str | os.PathLike, file_format: str, info_type: type[Info]
+) -> tuple[dict[str, Any], Info, dict[str, Any]]:
+    """(tensors, metadata as `info_type`, all metadata) of a spectfsl file; refuses missing fields (exit 2).
+
+    `info_type` is a dataclass; metadata keys that are not its fields stay in the returned dict only.
+    """
+    tensors, metadata = load_tensors(path, file_format)
+    names = {field.name for field in dataclasses.fields(info_type)}
+    try:
+        info = info_type(**{key: value for key, value in metadata.items() if key in names})
+    except TypeError as error:
+        raise SpectfslError(f"{path}: {file_format} metadata incomplete ({error})") from None
+    return tensors, info, metadata
 
 
 def sha256_of(path: str | os.PathLike) -> str:

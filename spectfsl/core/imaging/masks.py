@@ -14,7 +14,6 @@ from skimage.morphology import convex_hull_image
 
 from spectfsl.errors import SpectfslError
 
-DERIVED_CLASSES = ("ventricles", "extracardiac")
 SURROUND_MM = (10.0, 30.0)
 
 

@@ -1,5 +1,5 @@
-"""Using a trained PRNet: anatomical offsets, one-shot landmark localisation, reconstruction,
-and leave-one-out evaluation against two baselines (naive copy and template matching).
+"""Using a trained PRNet: anatomical offsets, one-shot landmark localisation, template matching
+and reconstruction.
 
 Points are (x, y) in source pixels (x = column, y = row, 0-based); the network works on the model
 grid (`PRNetInfo.pixel_mm`), and anatomical coordinates are in mm.
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spectfsl.core.localisation.grid import BODY_THRESHOLD, GridImage, extract_patches, stack
+from spectfsl.core.localisation.model_file import PRNetInfo, Stage, check_stages
 from spectfsl.core.models.prnet import PRNet
-from spectfsl.core.localisation.training import BODY_THRESHOLD, GridImage, PRNetInfo, extract_patches, stack
 from spectfsl.errors import SpectfslError
 
 START_RADII_MM = (0.0, 15.0, 30.0)
@@ -87,17 +88,6 @@ class Located:
     xy: np.ndarray
     xy_mm: np.ndarray | None
     steps: int
-
-
-Stage = tuple[PRNet, PRNetInfo]
-
-
-def check_stages(stages: Sequence[Stage]) -> float:
-    """The common pixel size of a cascade of models (coarse first); refuses a mix of grids."""
-    sizes = {info.pixel_mm for _, info in stages}
-    if len(sizes) != 1:
-        raise SpectfslError(f"the models of a cascade must share one pixel size, got {sorted(sizes)} mm")
-    return sizes.pop()
 
 
 def locate(
@@ -177,6 +167,14 @@ def refine_by_matching(
     return refined
 
 
+def reconstruct(model: PRNet, info: PRNetInfo, grid: GridImage, point=None) -> tuple[np.ndarray, np.ndarray]:
+    """(real, reconstructed) on the model grid: the patch around `point` (source pixels), or the whole
+    image tiled when `point` is None. The model's decoder must have been trained."""
+    if point is not None:
+        return reconstruct_patch(model, info, grid, point)
+    return reconstruct_image(model, info, grid)
+
+
 def reconstruct_patch(model: PRNet, info: PRNetInfo, grid: GridImage, point) -> tuple[np.ndarray, np.ndarray]:
     """(real, reconstructed) patch around a source-pixel point, on the model grid."""
     centre = torch.tensor(grid.to_model(check_point(grid, point))[None], dtype=torch.float32)
@@ -209,16 +207,20 @@ def mse_psnr(real: np.ndarray, reconstructed: np.ndarray) -> tuple[float, float]
     return mse, float("inf") if mse == 0 else float(10 * math.log10(1.0 / mse))
 
 
+def template_side(template_px: int) -> int:
+    """The side of a template of about `template_px` model pixels, made odd so that it has a centre pixel."""
+    return template_px | 1
+
+
 def match_template(
     reference: GridImage, point, target: GridImage, template_px: int, near: np.ndarray | None = None, radius_mm: float | None = None
 ) -> np.ndarray:
     """The target position (source pixels) that best matches, by normalised cross-correlation, a
-    square of about `template_px` model pixels around `point` in the reference (made odd, so that the
-    template has a centre pixel). With `near` and `radius_mm`, only positions within that distance
+    square of `template_side(template_px)` model pixels around `point` in the reference. With `near` and `radius_mm`, only positions within that distance
     of `near` (source pixels) count: a local refinement of another method's answer."""
     from skimage.feature import match_template as normalised_cross_correlation
 
-    side = template_px | 1
+    side = template_side(template_px)
     centre = torch.tensor(reference.to_model(np.asarray(point, dtype=np.float64))[None], dtype=torch.float32)
     template = extract_patches(stack([reference]), centre, side)[0, 0].numpy()
     score = normalised_cross_correlation(target.pixels, template, pad_input=True, mode="constant", constant_values=0)
@@ -229,105 +231,3 @@ def match_template(
         score = np.where(np.hypot(cols - near_x, rows - near_y) * pixel_mm <= radius_mm, score, -np.inf)
     row, col = np.unravel_index(int(np.argmax(score)), score.shape)
     return target.to_source(np.array([col, row], dtype=np.float64))
-
-
-@dataclass(frozen=True)
-class Landmark:
-    """A named point (source pixels) in a 2D grid image."""
-
-    grid: GridImage
-    name: str
-    xy: np.ndarray
-
-
-def load_landmarks(rows: Sequence[tuple[str, str, float, float]], pixel_mm: float) -> list[Landmark]:
-    """Landmarks from (image, name, x, y) rows (as `read_points` gives them), each image loaded once."""
-    from spectfsl.core.files.loader import load_plane
-    from spectfsl.core.imaging.preprocess import normalised
-    from spectfsl.core.localisation.training import to_grid
-
-    grids: dict[str, GridImage] = {}
-    landmarks = []
-    for image, name, x, y in rows:
-        if image not in grids:
-            grids[image] = to_grid(normalised(load_plane(image)), pixel_mm)
-        landmarks.append(Landmark(grids[image], name, np.array([x, y], dtype=np.float64)))
-    return landmarks
-
-
-@dataclass
-class ErrorSummary:
-    """Radial errors of one method over reference-target pairs, in mm and in target pixels."""
-
-    method: str
-    errors_mm: list[float]
-    errors_px: list[float]
-
-    def as_dict(self) -> dict[str, float | int | None]:
-        mm = np.array(self.errors_mm, dtype=np.float64)
-        px = np.array(self.errors_px, dtype=np.float64)
-        has_mm = len(mm) > 0 and np.isfinite(mm).all()
-        return {
-            "method": self.method,
-            "pairs": len(px),
-            "mre_mm": float(mm.mean()) if has_mm else None,
-            "sd_mm": float(mm.std()) if has_mm else None,
-            "median_mm": float(np.median(mm)) if has_mm else None,
-            "within_5mm": float((mm <= 5).mean()) if has_mm else None,
-            "within_10mm": float((mm <= 10).mean()) if has_mm else None,
-            "mre_px": float(px.mean()),
-            "sd_px": float(px.std()),
-            "median_px": float(np.median(px)),
-        }
-
-
-def _radial_error(target: GridImage, predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    px = float(np.hypot(*(predicted - truth)))
-    spacing = target.source.pixel_spacing_mm
-    if spacing is None:
-        return float("nan"), px
-    return float(np.hypot((predicted[0] - truth[0]) * spacing[1], (predicted[1] - truth[1]) * spacing[0])), px
-
-
-def naive_copy(reference: GridImage, point: np.ndarray, target: GridImage) -> np.ndarray:
-    """Naive baseline: the reference point's position in mm (or pixels) copied into the target."""
-    reference_mm = reference.source_mm(point)
-    spacing = target.source.pixel_spacing_mm
-    if reference_mm is None or spacing is None:
-        return np.asarray(point, dtype=np.float64)
-    return reference_mm / np.array([spacing[1], spacing[0]])
-
-
-def evaluate_localisation(
-    stages: Sequence[Stage], landmarks: list[Landmark], template_px: int | None = None
-) -> dict[str, list[ErrorSummary]]:
-    """Leave-one-out one-shot localisation per landmark name: each image as reference for all others,
-    next to the naive and template-matching baselines on the same pairs."""
-    template_px = template_px or stages[0][1].patch
-    by_name: dict[str, list[Landmark]] = {}
-    for landmark in landmarks:
-        by_name.setdefault(landmark.name, []).append(landmark)
-    results = {}
-    for name, cases in by_name.items():
-        if len(cases) < 2:
-            raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
-        methods = ("prnet", "naive", "template matching", "prnet + local template matching")
-        summaries = {m: ErrorSummary(m, [], []) for m in methods}
-        for reference in cases:
-            targets = [case for case in cases if case is not reference]
-            target_grids = [t.grid for t in targets]
-            found = locate(stages, reference.grid, reference.xy, target_grids)
-            matched = refine_by_matching(reference.grid, reference.xy, target_grids, found, template_px, LOCAL_MATCH_MM)
-            for target, located, refined in zip(targets, found, matched):
-                predictions = {
-                    "prnet": located.xy,
-                    "naive": naive_copy(reference.grid, reference.xy, target.grid),
-                    "template matching": match_template(reference.grid, reference.xy, target.grid, template_px),
-                    "prnet + local template matching": refined.xy,
-                }
-                for method, predicted in predictions.items():
-                    mm, px = _radial_error(target.grid, predicted, target.xy)
-                    summaries[method].errors_mm.append(mm)
-                    summaries[method].errors_px.append(px)
-        results[name] = list(summaries.values())
-    return results

@@ -109,15 +109,9 @@ class PRNetEmbedding(nn.Module):
     def options(self) -> dict:
         return {"patch": self.prnet.patch, "channels": self.prnet.channels, "hidden": self.prnet.hidden}
 
-    @classmethod
-    def from_file(cls, path) -> PRNetEmbedding:
-        """The encoder of a `spectfsl.prnet/1` model file."""
-        from spectfsl.core.localisation.training import load_prnet
-
-        trained, info = load_prnet(path)
-        model = cls(info.patch, info.channels, info.hidden)
-        model.prnet.load_state_dict(trained.state_dict())
-        return model
+    def load_pretrained(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Load a trained PRNet's weights (the state dict of a `PRNet`)."""
+        self.prnet.load_state_dict(state_dict)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[-1] != self.prnet.patch or images.shape[-2] != self.prnet.patch:

@@ -27,15 +27,6 @@ class ResNetEmbedding(nn.Module):
     def options(self) -> dict:
         return {}
 
-    @classmethod
-    def from_file(cls, path) -> ResNetEmbedding:
-        """ResNet-18 with weights from a `.safetensors` or `.pth` state dict (see `load_pretrained`)."""
-        from spectfsl.core.models.weights import load_state_dict
-
-        model = cls()
-        model.load_pretrained(load_state_dict(path))
-        return model
-
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net((images - GREY_MEAN) / GREY_STD)
 

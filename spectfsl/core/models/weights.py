@@ -2,7 +2,7 @@
 
 `auto` uses ImageNet weights for ResNet-18 when torchvision's cache (`$TORCH_HOME/hub/checkpoints`)
 or `SPECTFSL_WEIGHTS` (the file, or a folder holding it) has them, else random initialisation with
-a one-line warning. `imagenet` downloads only when the file is not found and the network is
+a one-line warning (returned in `WeightsChoice.warning` for the caller to print). `imagenet` downloads only when the file is not found and the network is
 reachable. PATH is a `.safetensors` file or a `.pth` state dict (loaded with `weights_only=True`).
 """
 
@@ -13,19 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spectfsl.core.files.store import sha256_of
+from spectfsl.core.models.registry import backbone_entry
 from spectfsl.errors import SpectfslError
 
-IMAGENET_FILES = {"resnet18": "resnet18-f37072fd.pth"}
 IMAGENET_URL = "https://download.pytorch.org/models/{file}"
 
 
 @dataclass(frozen=True)
 class WeightsChoice:
-    """Where a backbone's initial weights come from: `random`, `imagenet` or `file`, and the file if any."""
+    """Where a backbone's initial weights come from: `random`, `imagenet` or `file`, the file if any, and
+    a warning for the user when the choice fell back (for example to random weights)."""
 
     source: str
     path: Path | None = None
     sha256: str | None = None
+    warning: str | None = None
 
     def describe(self) -> str:
         return self.source if self.path is None else f"{self.source}:{self.path.name}"
@@ -35,7 +37,7 @@ def imagenet_candidates(backbone: str) -> list[Path]:
     """Where ImageNet weights for `backbone` are looked for, in order."""
     import torch
 
-    file_name = IMAGENET_FILES.get(backbone)
+    file_name = backbone_entry(backbone).imagenet_file
     if file_name is None:
         return []
     candidates = []
@@ -49,11 +51,9 @@ def imagenet_candidates(backbone: str) -> list[Path]:
 
 def resolve_weights(spec: str, backbone: str = "resnet18") -> WeightsChoice:
     """Decide which weights `--weights spec` means for `backbone`, downloading only for an explicit `imagenet`."""
-    from spectfsl.ui import warn
-
     if spec == "random":
         return WeightsChoice("random")
-    if spec in ("auto", "imagenet") and backbone not in IMAGENET_FILES:
+    if spec in ("auto", "imagenet") and backbone_entry(backbone).imagenet_file is None:
         if spec == "imagenet":
             raise SpectfslError(f"--weights imagenet: no ImageNet weights exist for backbone '{backbone}'; give a model file")
         return WeightsChoice("random")
@@ -62,8 +62,11 @@ def resolve_weights(spec: str, backbone: str = "resnet18") -> WeightsChoice:
         if found is not None:
             return WeightsChoice("imagenet", found, sha256_of(found))
         if spec == "auto":
-            warn(f"no ImageNet weights for {backbone} found (set SPECTFSL_WEIGHTS or use --weights imagenet); using random initialisation")
-            return WeightsChoice("random")
+            return WeightsChoice(
+                "random",
+                warning=f"no ImageNet weights for {backbone} found (set SPECTFSL_WEIGHTS or use --weights imagenet); "
+                "using random initialisation",
+            )
         return _download_imagenet(backbone)
     path = Path(spec)
     if not path.is_file():
@@ -74,9 +77,7 @@ def resolve_weights(spec: str, backbone: str = "resnet18") -> WeightsChoice:
 def _download_imagenet(backbone: str) -> WeightsChoice:
     import torch
 
-    file_name = IMAGENET_FILES.get(backbone)
-    if file_name is None:
-        raise SpectfslError(f"--weights imagenet: no ImageNet weights are known for backbone '{backbone}'")
+    file_name = backbone_entry(backbone).imagenet_file
     target = imagenet_candidates(backbone)[-1]
     try:
         torch.hub.load_state_dict_from_url(IMAGENET_URL.format(file=file_name), progress=False, check_hash=True)
@@ -100,16 +101,3 @@ def load_state_dict(path: Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch and safetensors raise many types for a bad file
         raise SpectfslError(f"{path}: not a loadable state dict ({type(error).__name__}: {error})") from None
-
-
-def build_backbone(backbone: str, weights: WeightsChoice, **options):
-    """The registered `backbone` with `weights` loaded (random weights use torch's current seed)."""
-    from spectfsl.core.models import model_class
-
-    cls = model_class(backbone)
-    if weights.path is None:
-        return cls(**options)
-    try:
-        return cls.from_file(weights.path)
-    except ValueError as error:
-        raise SpectfslError(f"{weights.path}: {error}") from None

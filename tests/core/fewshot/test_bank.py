@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from spectfsl.core.fewshot.bank import BANK_FORMAT, BankInfo, load_bank, save_bank
-from spectfsl.core.models import create_model
+from spectfsl.core.models.factory import create_model
 from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
-from spectfsl.core.files.store import load_tensors, save_tensors
+from spectfsl.core.files.store import load_tensors, save_tensors, sha256_of
 from spectfsl.core.models.weights import WeightsChoice
 from spectfsl.errors import SpectfslError
 
@@ -118,8 +118,6 @@ def test_bank_of_named_weights_reloads_them_by_sha256(tmp_path, fitted, monkeypa
     from safetensors.torch import save_file
 
     save_file({k: v.contiguous() for k, v in classifier.backbone.state_dict().items()}, str(weights_file))
-    from spectfsl.core.files.store import sha256_of
-
     choice = WeightsChoice("file", weights_file, sha256_of(weights_file))
     save_bank(tmp_path / "bank.safetensors", classifier, replace(info, weights=choice.describe(), weights_sha256=choice.sha256), choice)
     _, metadata = load_tensors(tmp_path / "bank.safetensors", BANK_FORMAT)

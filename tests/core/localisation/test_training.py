@@ -9,16 +9,9 @@ import torch
 from spectfsl.core.image import SpectImage
 from spectfsl.core.models.prnet import PRNet
 from spectfsl.core.imaging.preprocess import NORMALISATION
-from spectfsl.core.localisation.training import (
-    PairSampler,
-    PRNetInfo,
-    PRNetSettings,
-    extract_patches,
-    load_prnet,
-    save_prnet,
-    to_grid,
-    train_prnet,
-)
+from spectfsl.core.localisation.grid import extract_patches, to_grid
+from spectfsl.core.localisation.model_file import PRNetInfo, load_prnet, save_prnet
+from spectfsl.core.localisation.training import PairSampler, PRNetSettings, train_prnet
 from spectfsl.core.files.store import save_tensors
 from spectfsl.errors import SpectfslError
 

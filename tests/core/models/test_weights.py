@@ -9,7 +9,8 @@ import torch
 from torchvision.models import resnet18
 
 from spectfsl.core.models.resnet import GREY_STD, IMAGENET_RGB_STD
-from spectfsl.core.models.weights import build_backbone, resolve_weights
+from spectfsl.core.models.factory import create_model
+from spectfsl.core.models.weights import resolve_weights
 from spectfsl.errors import SpectfslError
 
 
@@ -28,10 +29,11 @@ def imagenet_like(tmp_path):
     return path
 
 
-def test_auto_without_cached_weights_falls_back_to_random_with_a_warning(empty_cache, capsys):
+def test_auto_without_cached_weights_falls_back_to_random_with_a_warning_for_the_caller(empty_cache, capsys):
     choice = resolve_weights("auto")
     assert choice.source == "random"
-    assert "warning: no ImageNet weights" in capsys.readouterr().err
+    assert choice.warning.startswith("no ImageNet weights for resnet18 found")
+    assert capsys.readouterr().err == ""  # the core returns the warning; the command prints it
 
 
 def test_auto_uses_weights_named_by_spectfsl_weights(empty_cache, imagenet_like, monkeypatch):
@@ -58,7 +60,7 @@ def test_explicit_imagenet_offline_says_where_to_put_the_file(empty_cache, monke
 
 def test_rgb_conv1_is_folded_into_one_channel(imagenet_like):
     state = torch.load(imagenet_like, weights_only=True)
-    model = build_backbone("resnet18", resolve_weights(str(imagenet_like)))
+    model = create_model("resnet18", resolve_weights(str(imagenet_like)))
     scale = torch.tensor([GREY_STD / s for s in IMAGENET_RGB_STD]).view(1, 3, 1, 1)
     torch.testing.assert_close(model.net.conv1.weight, (state["conv1.weight"] * scale).sum(1, keepdim=True))
     torch.testing.assert_close(model.net.layer4[1].bn2.weight, state["layer4.1.bn2.weight"])
@@ -68,7 +70,7 @@ def test_pth_with_arbitrary_objects_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     path.write_bytes(pickle.dumps({"conv1.weight": object()}))
     with pytest.raises(SpectfslError, match="not a loadable state dict"):
-        build_backbone("resnet18", resolve_weights(str(path)))
+        create_model("resnet18", resolve_weights(str(path)))
 
 
 def test_missing_weights_file_is_refused():

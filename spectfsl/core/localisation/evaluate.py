@@ -1,0 +1,160 @@
+"""Leave-one-out evaluation of one-shot localisation, next to two baselines on the same pairs:
+naive (copy the reference coordinates in mm) and template matching (normalised cross-correlation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from spectfsl.core.localisation.grid import GridImage, load_grid
+from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, locate, match_template, refine_by_matching, template_side
+from spectfsl.core.localisation.model_file import Stage
+from spectfsl.core.tables import Table, number, percent
+from spectfsl.errors import SpectfslError
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """A named point (source pixels) in a 2D grid image."""
+
+    grid: GridImage
+    name: str
+    xy: np.ndarray
+
+
+def load_landmarks(rows: Sequence[tuple[str, str, float, float]], pixel_mm: float) -> list[Landmark]:
+    """Landmarks from (image, name, x, y) rows (as `read_points` gives them), each image loaded once."""
+    grids: dict[str, GridImage] = {}
+    landmarks = []
+    for image, name, x, y in rows:
+        if image not in grids:
+            grids[image] = load_grid(image, pixel_mm)
+        landmarks.append(Landmark(grids[image], name, np.array([x, y], dtype=np.float64)))
+    return landmarks
+
+
+@dataclass
+class ErrorSummary:
+    """Radial errors of one method over reference-target pairs, in mm and in target pixels."""
+
+    method: str
+    errors_mm: list[float]
+    errors_px: list[float]
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        mm = np.array(self.errors_mm, dtype=np.float64)
+        px = np.array(self.errors_px, dtype=np.float64)
+        has_mm = len(mm) > 0 and np.isfinite(mm).all()
+        return {
+            "method": self.method,
+            "pairs": len(px),
+            "mre_mm": float(mm.mean()) if has_mm else None,
+            "sd_mm": float(mm.std()) if has_mm else None,
+            "median_mm": float(np.median(mm)) if has_mm else None,
+            "within_5mm": float((mm <= 5).mean()) if has_mm else None,
+            "within_10mm": float((mm <= 10).mean()) if has_mm else None,
+            "mre_px": float(px.mean()),
+            "sd_px": float(px.std()),
+            "median_px": float(np.median(px)),
+        }
+
+
+def _radial_error(target: GridImage, predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    px = float(np.hypot(*(predicted - truth)))
+    spacing = target.source.pixel_spacing_mm
+    if spacing is None:
+        return float("nan"), px
+    return float(np.hypot((predicted[0] - truth[0]) * spacing[1], (predicted[1] - truth[1]) * spacing[0])), px
+
+
+def naive_copy(reference: GridImage, point: np.ndarray, target: GridImage) -> np.ndarray:
+    """Naive baseline: the reference point's position in mm (or pixels) copied into the target."""
+    reference_mm = reference.source_mm(point)
+    spacing = target.source.pixel_spacing_mm
+    if reference_mm is None or spacing is None:
+        return np.asarray(point, dtype=np.float64)
+    return reference_mm / np.array([spacing[1], spacing[0]])
+
+
+#: The methods compared on the same reference-target pairs, in the order they are reported.
+METHODS = ("prnet", "naive", "template matching", "prnet + local template matching")
+
+#: What each method means, for a reader of the tables.
+METHOD_NOTE = (
+    "MRE: mean radial error. naive: the reference point's mm position copied into the target. "
+    "template matching: normalised cross-correlation of the reference patch over the whole target. "
+    "prnet + local template matching: PRNet's answer moved to the best template match within "
+    f"{LOCAL_MATCH_MM:g} mm."
+)
+
+
+@dataclass
+class LocalisationResult:
+    """Per landmark name, the error summary of each method; and the template side used (model pixels)."""
+
+    landmarks: dict[str, list[ErrorSummary]]
+    template_px: int
+
+    def as_dict(self) -> dict[str, list[dict[str, float | int | None]]]:
+        return {name: [summary.as_dict() for summary in summaries] for name, summaries in self.landmarks.items()}
+
+    def tables(self) -> list[Table]:
+        """One table per landmark: MRE, sd, median, success within 5 and 10 mm, MRE in pixels."""
+        tables = []
+        for name, summaries in self.as_dict().items():
+            rows = tuple(
+                (
+                    s["method"],
+                    number(s["mre_mm"]),
+                    number(s["sd_mm"]),
+                    number(s["median_mm"]),
+                    percent(s["within_5mm"], 0),
+                    percent(s["within_10mm"], 0),
+                    number(s["mre_px"]),
+                )
+                for s in summaries
+            )
+            title = f"{name}: leave-one-out one-shot localisation ({summaries[0]['pairs']} pairs)"
+            header = ("method", "MRE mm", "sd mm", "median mm", "<= 5 mm", "<= 10 mm", "MRE px")
+            tables.append(Table(title, header, rows))
+        if tables:
+            tables[-1] = Table(tables[-1].title, tables[-1].header, tables[-1].rows, METHOD_NOTE)
+        return tables
+
+
+def evaluate_localisation(
+    stages: Sequence[Stage], landmarks: list[Landmark], template_px: int | None = None
+) -> LocalisationResult:
+    """Leave-one-out one-shot localisation per landmark name: each image as reference for all others,
+    next to the naive and template-matching baselines on the same pairs. The template defaults to the
+    model's patch."""
+    template_px = template_px or stages[0][1].patch
+    by_name: dict[str, list[Landmark]] = {}
+    for landmark in landmarks:
+        by_name.setdefault(landmark.name, []).append(landmark)
+    results = {}
+    for name, cases in by_name.items():
+        if len(cases) < 2:
+            raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
+        summaries = {m: ErrorSummary(m, [], []) for m in METHODS}
+        for reference in cases:
+            targets = [case for case in cases if case is not reference]
+            target_grids = [t.grid for t in targets]
+            found = locate(stages, reference.grid, reference.xy, target_grids)
+            matched = refine_by_matching(reference.grid, reference.xy, target_grids, found, template_px, LOCAL_MATCH_MM)
+            for target, located, refined in zip(targets, found, matched):
+                predictions = {
+                    "prnet": located.xy,
+                    "naive": naive_copy(reference.grid, reference.xy, target.grid),
+                    "template matching": match_template(reference.grid, reference.xy, target.grid, template_px),
+                    "prnet + local template matching": refined.xy,
+                }
+                for method, predicted in predictions.items():
+                    mm, px = _radial_error(target.grid, predicted, target.xy)
+                    summaries[method].errors_mm.append(mm)
+                    summaries[method].errors_px.append(px)
+        results[name] = list(summaries.values())
+    return LocalisationResult(results, template_side(template_px))

@@ -1,0 +1,81 @@
+"""PRNet model files (`spectfsl.prnet/1` safetensors): metadata, saving, loading and checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spectfsl.core.files.store import load_with_info, save_tensors
+from spectfsl.core.imaging.preprocess import NORMALISATION
+from spectfsl.core.localisation.grid import BODY_THRESHOLD
+from spectfsl.core.models.prnet import PRNet
+from spectfsl.errors import SpectfslError
+
+PRNET_FORMAT = "spectfsl.prnet/1"
+
+
+@dataclass
+class PRNetInfo:
+    """A model file's metadata: architecture, grid, offset scale, normalisation, training record."""
+
+    patch: int
+    channels: int
+    hidden: int
+    pixel_mm: float
+    offset_scale_mm: float
+    reconstruction_weight: float
+    body_threshold: float = BODY_THRESHOLD
+    normalisation: str = NORMALISATION
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def save_prnet(path: str | os.PathLike, model: PRNet, info: PRNetInfo) -> None:
+    """Write the model and its metadata as `spectfsl.prnet/1` safetensors (atomic)."""
+    save_tensors(path, model.state_dict(), PRNET_FORMAT, asdict(info))
+
+
+def load_prnet(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[PRNet, PRNetInfo]:
+    """Read a model file; refuses other formats and inconsistent contents (exit 2)."""
+    path = Path(path)
+    tensors, info, _ = load_with_info(path, PRNET_FORMAT, PRNetInfo)
+    if info.normalisation != NORMALISATION:
+        raise SpectfslError(f"{path}: incompatible model: unsupported normalisation '{info.normalisation}'")
+    if info.pixel_mm <= 0 or info.offset_scale_mm <= 0:
+        raise SpectfslError(f"{path}: incompatible model: pixel size and offset scale must be positive")
+    try:
+        model = PRNet(info.patch, info.channels, info.hidden)
+        model.load_state_dict(tensors)
+    except (RuntimeError, SpectfslError) as error:
+        raise SpectfslError(f"{path}: incompatible model: weights do not fit PRNet(patch={info.patch}) ({str(error)[:160]})") from None
+    return model.to(device).eval(), info
+
+
+Stage = tuple[PRNet, PRNetInfo]
+
+
+def load_cascade(paths: Sequence[str | os.PathLike], device: torch.device | str = "cpu") -> list[Stage]:
+    """A coarse model and the fine models that refine it, in order; they must share one pixel size."""
+    stages = [load_prnet(path, device) for path in paths]
+    check_stages(stages)
+    return stages
+
+
+def check_stages(stages: Sequence[Stage]) -> float:
+    """The common pixel size of a cascade of models (coarse first); refuses a mix of grids."""
+    sizes = {info.pixel_mm for _, info in stages}
+    if len(sizes) != 1:
+        raise SpectfslError(f"the models of a cascade must share one pixel size, got {sorted(sizes)} mm")
+    return sizes.pop()
+
+
+def require_decoder(info: PRNetInfo, path: str | os.PathLike) -> None:
+    """Refuse a model whose decoder was not trained (reconstruction weight 0): it cannot reconstruct."""
+    if info.reconstruction_weight <= 0:
+        raise SpectfslError(
+            f"{path}: its decoder was not trained (reconstruction weight 0); train with --reconstruction-weight 1"
+        )
