@@ -32,24 +32,36 @@ def stretch(dataset: Path, out: Path) -> None:
             window = (rows.max() - top + 1, cols.max() - left + 1)
             pixels = sample_window(image.pixels, (top, left), window, image.pixels.shape)
             # no pixel size: a stretched crop has none that is common to all crops, and none is resampled
-            save_npy(out / folder.name / path.name, image.with_pixels(pixels), {**read_sidecar(path), "pixel_spacing_mm": None})
+            save_npy(
+                out / folder.name / path.name,
+                image.with_pixels(pixels),
+                {**read_sidecar(path), "pixel_spacing_mm": None},
+            )
 
 
 def accuracies(*args: str) -> str:
-    result = subprocess.run(["spectfsl", "-q", "proto", "evaluate", *args, "--split-by", "patient", "--baselines", "--format", "json"],
-                            check=True, capture_output=True, text=True)
+    result = subprocess.run(
+        ["spectfsl", "-q", "proto", "evaluate", *args, "--split-by", "patient", "--baselines", "--format", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return "  ".join(f"{m['name'].split()[0]} {m['accuracy']:.4f}" for m in json.loads(result.stdout)["methods"])
 
 
 def main() -> None:
     train, test, work = (Path(a) for a in sys.argv[1:4])
-    for name, (train_set, test_set) in {"fixed 128 mm window": (train, test),
-                                        "stretched to the tissue": (work / "train-stretched", work / "test-stretched")}.items():
+    for name, (train_set, test_set) in {
+        "fixed 128 mm window": (train, test),
+        "stretched to the tissue": (work / "train-stretched", work / "test-stretched"),
+    }.items():
         if not test_set.exists():
             stretch(train, train_set)
             stretch(test, test_set)
         bank = work / f"bank-{train_set.name}.safetensors"
-        subprocess.run(["spectfsl", "-q", "proto", "fit", str(train_set), "--out", str(bank), "--weights", "random"], check=True)
+        subprocess.run(
+            ["spectfsl", "-q", "proto", "fit", str(train_set), "--out", str(bank), "--weights", "random"], check=True
+        )
         print(f"{name}: random, no fine-tuning: {accuracies(str(test_set), '--weights', 'random')}")
         print(f"{name}: fine-tuned 100 episodes:  {accuracies(str(test_set), '--bank', str(bank))}")
 

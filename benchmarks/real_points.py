@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from spectfsl.core.files.loader import load_image
-from spectfsl.core.imaging.masks import wall_landmarks
 from spectfsl.core.files.points import write_points
+from spectfsl.core.imaging.masks import wall_landmarks
 
 
 def main() -> None:

@@ -30,7 +30,8 @@ def main() -> None:
     torch_s = median_seconds([sys.executable, "-c", "import torch"], runs)
     with tempfile.TemporaryDirectory() as scratch:
         phantom_s = median_seconds(
-            [sys.executable, "-m", "spectfsl", "phantom", f"{scratch}/ph", "--patients", "12", "--overwrite", "-q"], runs
+            [sys.executable, "-m", "spectfsl", "phantom", f"{scratch}/ph", "--patients", "12", "--overwrite", "-q"],
+            runs,
         )
     print(f"spectfsl --help           median {help_s:.3f} s over {runs} runs")
     print(f'python -c "import torch"  median {torch_s:.3f} s over {runs} runs')

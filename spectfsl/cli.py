@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 from importlib.metadata import entry_points
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -33,7 +33,7 @@ def _version(value: bool) -> None:
 
 def _root(
     version: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or informational messages.")] = False,

@@ -63,8 +63,15 @@ def confusion(path: str | os.PathLike, matrix: np.ndarray, classes: Sequence[str
     fractions = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     axis.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
     for (row, col), count in np.ndenumerate(matrix):
-        axis.text(col, row, f"{count}\n{fractions[row, col]:.0%}", ha="center", va="center",
-                  color="white" if fractions[row, col] > 0.5 else "black", fontsize=8)
+        axis.text(
+            col,
+            row,
+            f"{count}\n{fractions[row, col]:.0%}",
+            ha="center",
+            va="center",
+            color="white" if fractions[row, col] > 0.5 else "black",
+            fontsize=8,
+        )
     axis.set_xticks(range(len(classes)), classes, rotation=30)
     axis.set_yticks(range(len(classes)), classes)
     axis.set_xlabel("predicted")
@@ -72,7 +79,9 @@ def confusion(path: str | os.PathLike, matrix: np.ndarray, classes: Sequence[str
     save_figure(figure, path)
 
 
-def support_query_grid(path: str | os.PathLike, data, support: Sequence[int], classifier, queries_per_class: int = 4) -> None:
+def support_query_grid(
+    path: str | os.PathLike, data, support: Sequence[int], classifier, queries_per_class: int = 4
+) -> None:
     """The study's Figure 2: each class's support images, then query images with their predicted class."""
     plt = _pyplot()
     classes = data.classes
@@ -81,7 +90,9 @@ def support_query_grid(path: str | os.PathLike, data, support: Sequence[int], cl
     figure, axes = plt.subplots(len(classes), columns, figsize=(1.6 * columns, 1.8 * len(classes)), squeeze=False)
     for row, name in enumerate(classes):
         shots = [i for i in support if data.labels[i] == name]
-        queries = [i for i, label in enumerate(data.labels) if label == name and i not in support_set][:queries_per_class]
+        queries = [i for i, label in enumerate(data.labels) if label == name and i not in support_set][
+            :queries_per_class
+        ]
         predicted = classifier.predict(data.images[queries]).predicted.tolist() if queries else []
         for col, axis in enumerate(axes[row]):
             axis.axis("off")
@@ -96,7 +107,9 @@ def support_query_grid(path: str | os.PathLike, data, support: Sequence[int], cl
     save_figure(figure, path)
 
 
-def localisation_overlay(path: str | os.PathLike, reference, targets: Sequence, predicted: Sequence[np.ndarray], name: str) -> None:
+def localisation_overlay(
+    path: str | os.PathLike, reference, targets: Sequence, predicted: Sequence[np.ndarray], name: str
+) -> None:
     """The reference point (star) and, on each target, the true (circle) and located (cross) points."""
     plt = _pyplot()
     panels = [reference] + list(targets)

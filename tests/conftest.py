@@ -38,6 +38,20 @@ def cli(capsys):
     return run
 
 
+@pytest.fixture
+def cli_json(cli):
+    """Run `spectfsl ARGS... --format json`, check that it succeeded, and return the parsed output."""
+
+    def run(*args: object):
+        import json
+
+        result = cli(*args, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory) -> Path:
     """A 4-patient phantom at the default matrix (as `spectfsl phantom` writes it), once per session."""
@@ -56,6 +70,10 @@ def phantom_dataset(phantom_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dataset")
     patients = sorted(p.name for p in phantom_dir.iterdir() if p.is_dir())
     labels = [phantom_dir / p / "labels.npy" for p in patients]
-    spectfsl.prepare([phantom_dir / p / "spect.dcm" for p in patients], out, labels=labels,
-                     settings=spectfsl.PrepareSettings(slices=False))
+    spectfsl.prepare(
+        [phantom_dir / p / "spect.dcm" for p in patients],
+        out,
+        labels=labels,
+        settings=spectfsl.PrepareSettings(slices=False),
+    )
     return out

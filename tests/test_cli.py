@@ -19,7 +19,10 @@ def test_version_prints_package_version(cli):
 
 
 def test_help_lists_builtin_commands_without_importing_torch():
-    code = "import sys; from spectfsl.cli import main; rc = main(['--help']); print(__import__('json').dumps([rc, 'torch' in sys.modules]))"
+    code = (
+        "import sys; from spectfsl.cli import main; rc = main(['--help']); "
+        "print(__import__('json').dumps([rc, 'torch' in sys.modules]))"
+    )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     rc, torch_imported = json.loads(output.strip().splitlines()[-1])
     assert rc == 0
@@ -67,7 +70,9 @@ PLUGIN = """
 
 def test_third_party_entry_point_adds_a_command(tmp_path):
     env = _install_plugin(tmp_path, "[spectfsl.commands]\nhello = myplugin:register\n", PLUGIN)
-    result = subprocess.run([sys.executable, "-m", "spectfsl", "hello", "--name", "spect"], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "spectfsl", "hello", "--name", "spect"], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "hello spect"
 
@@ -86,7 +91,9 @@ def test_internal_error_exits_1_without_traceback_unless_debug(tmp_path):
     assert plain.returncode == 1
     assert plain.stderr.startswith("error: internal error: ZeroDivisionError")
     assert "Traceback" not in plain.stderr
-    debug = subprocess.run([sys.executable, "-m", "spectfsl", "crash"], capture_output=True, text=True, env={**env, "SPECTFSL_DEBUG": "1"})
+    debug = subprocess.run(
+        [sys.executable, "-m", "spectfsl", "crash"], capture_output=True, text=True, env={**env, "SPECTFSL_DEBUG": "1"}
+    )
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr
 

@@ -19,7 +19,25 @@ def bank(phantom_dataset, tmp_path_factory):
     from spectfsl.cli import main
 
     path = tmp_path_factory.mktemp("examples") / "bank.safetensors"
-    assert main(["-q", "proto", "fit", str(phantom_dataset), "--out", str(path), "--weights", "random", "--episodes", "0", "--shots", "3"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "proto",
+                "fit",
+                str(phantom_dataset),
+                "--out",
+                str(path),
+                "--weights",
+                "random",
+                "--episodes",
+                "0",
+                "--shots",
+                "3",
+            ]
+        )
+        == 0
+    )
     return path
 
 
@@ -47,8 +65,17 @@ def test_locate_landmarks_trains_then_locates(phantom_dir, tmp_path):
     reference = f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
     train = [f"{phantom_dir / p / 'spect.dcm'}@{z}" for p in ("P001", "P002") for z in (30, 34, 38)]
     env = {**os.environ, "EPOCHS": "2"}
-    result = _run("bash", REPO / "examples" / "locate_landmarks.sh", tmp_path / "m.safetensors", reference, "lv=37,26",
-                  f"{phantom_dir / 'P003' / 'spect.dcm'}@34", "--", *train, env=env)
+    result = _run(
+        "bash",
+        REPO / "examples" / "locate_landmarks.sh",
+        tmp_path / "m.safetensors",
+        reference,
+        "lv=37,26",
+        f"{phantom_dir / 'P003' / 'spect.dcm'}@34",
+        "--",
+        *train,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == 1 and rows[0]["name"] == "lv"

@@ -11,8 +11,10 @@ import pytest
 from spectfsl.errors import SpectfslError
 from spectfsl.render import RowWriter, row_output
 
-ROWS = [{"path": "a.dcm", "frame": 0, "probability": 0.5, "ood": False, "x_mm": None},
-        {"path": "b.dcm", "frame": None, "probability": float("nan"), "ood": True, "x_mm": 1.25}]
+ROWS = [
+    {"path": "a.dcm", "frame": 0, "probability": 0.5, "ood": False, "x_mm": None},
+    {"path": "b.dcm", "frame": None, "probability": float("nan"), "ood": True, "x_mm": 1.25},
+]
 COLUMNS = ["path", "frame", "probability", "ood", "x_mm"]
 
 

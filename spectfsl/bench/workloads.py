@@ -97,8 +97,13 @@ def library_versions() -> dict[str, str]:
 
     from spectfsl import __version__
 
-    return {"spectfsl": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "numpy": numpy.__version__, "python": platform.python_version()}
+    return {
+        "spectfsl": __version__,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def backbone_forward(settings: BenchSettings, device: torch.device) -> tuple[Callable[[], int], torch.nn.Module]:
@@ -118,21 +123,35 @@ def backbone_forward(settings: BenchSettings, device: torch.device) -> tuple[Cal
 def proto_predict_files(settings: BenchSettings, device: torch.device, folder: Path) -> Callable[[], int]:
     """`proto predict` end to end over `batch_size` crop files: load, normalise, window, embed, classify."""
     from spectfsl.core.fewshot.bank import BankInfo
-    from spectfsl.core.fewshot.workflows import predict_images
-    from spectfsl.core.image import SpectImage
-    from spectfsl.core.files.loader import save_npy
-    from spectfsl.core.imaging.preprocess import NORMALISATION
     from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
+    from spectfsl.core.fewshot.workflows import predict_images
+    from spectfsl.core.files.loader import save_npy
+    from spectfsl.core.image import SpectImage
+    from spectfsl.core.imaging.preprocess import NORMALISATION
 
     rng = np.random.default_rng(0)
     for index in range(settings.batch_size):
         crop = rng.random((settings.size, settings.size)).astype(np.float32)
-        save_npy(folder / f"{index:05d}.npy", SpectImage(crop, (2.0, 2.0), None, "bench", "bench", normalisation=NORMALISATION))
+        save_npy(
+            folder / f"{index:05d}.npy",
+            SpectImage(crop, (2.0, 2.0), None, "bench", "bench", normalisation=NORMALISATION),
+        )
     classes = ["myocardium", "ventricles", "liver"]
     classifier = PrototypicalClassifier(create_model("resnet18"), classes, "cl2n", device, settings.size)
     classifier.fit(rng.random((9, settings.size, settings.size)).astype(np.float32), classes * 3)
-    info = BankInfo(classes, "resnet18", "random", None, False, settings.size, settings.size, 2.0, "cl2n",
-                    classifier.temperature, classifier.ood_threshold)
+    info = BankInfo(
+        classes,
+        "resnet18",
+        "random",
+        None,
+        False,
+        settings.size,
+        settings.size,
+        2.0,
+        "cl2n",
+        classifier.temperature,
+        classifier.ood_threshold,
+    )
 
     def step() -> int:
         with precision_context(device, settings.precision):
@@ -143,14 +162,18 @@ def proto_predict_files(settings: BenchSettings, device: torch.device, folder: P
 
 def _phantom_grids(count: int, pixel_mm: float):
     """Central slices of phantom patients on the PRNet grid (synthetic data the benchmark makes itself)."""
-    from spectfsl.core.image import SpectImage
     from spectfsl.core.data.phantom import make_patient
+    from spectfsl.core.image import SpectImage
     from spectfsl.core.localisation.grid import grid_images
 
     volumes = []
     for index in range(max(1, count // 8)):
         case = make_patient(index)
-        volumes.append(SpectImage(case.counts[28:36].astype(np.float32), (case.voxel_mm,) * 2, case.voxel_mm, "phantom", case.patient))
+        volumes.append(
+            SpectImage(
+                case.counts[28:36].astype(np.float32), (case.voxel_mm,) * 2, case.voxel_mm, "phantom", case.patient
+            )
+        )
     return grid_images(volumes, pixel_mm)[:count]
 
 
@@ -189,7 +212,9 @@ def prnet_locate_targets(settings: BenchSettings, device: torch.device) -> Calla
     return step
 
 
-def run_benchmarks(settings: BenchSettings, device: torch.device, on_workload: Callable[[str], None] | None = None) -> list[Measurement]:
+def run_benchmarks(
+    settings: BenchSettings, device: torch.device, on_workload: Callable[[str], None] | None = None
+) -> list[Measurement]:
     """Measure the backbone reference and every workload with `settings` on `device`."""
     reference_step, _ = backbone_forward(settings, device)
     with tempfile.TemporaryDirectory(prefix="spectfsl-bench-") as scratch:
@@ -212,22 +237,41 @@ def bench_report(settings: BenchSettings, device: torch.device, results: list[Me
     reference = results[0].rate
     document = {
         "device": device_name(device),
-        "settings": {"batch_size": settings.batch_size, "size": settings.size, "precision": settings.precision,
-                     "compile": settings.compile, "seconds": settings.seconds},
+        "settings": {
+            "batch_size": settings.batch_size,
+            "size": settings.size,
+            "precision": settings.precision,
+            "compile": settings.compile,
+            "seconds": settings.seconds,
+        },
         "versions": library_versions(),
         "workloads": [
-            {"name": r.workload, "unit": r.unit, "rate": r.rate, "ratio_to_backbone": r.rate / reference,
-             "calls": r.calls, "median_call_s": r.median_call_s}
+            {
+                "name": r.workload,
+                "unit": r.unit,
+                "rate": r.rate,
+                "ratio_to_backbone": r.rate / reference,
+                "calls": r.calls,
+                "median_call_s": r.median_call_s,
+            }
             for r in results
         ],
     }
     rows = tuple(
-        (w["name"], number(w["rate"], 1), w["unit"], number(w["ratio_to_backbone"]), str(w["calls"]),
-         number(w["median_call_s"], 4))
+        (
+            w["name"],
+            number(w["rate"], 1),
+            w["unit"],
+            number(w["ratio_to_backbone"]),
+            str(w["calls"]),
+            number(w["median_call_s"], 4),
+        )
         for w in document["workloads"]
     )
-    title = (f"spectfsl bench on {document['device']}, batch {settings.batch_size}, "
-             f"{settings.size}x{settings.size}, {settings.precision}")
+    title = (
+        f"spectfsl bench on {document['device']}, batch {settings.batch_size}, "
+        f"{settings.size}x{settings.size}, {settings.precision}"
+    )
     note = ", ".join(f"{k} {v}" for k, v in document["versions"].items())
     header = ("workload", "rate", "unit", "ratio to backbone", "calls", "median call (s)")
     return document, [Table(title, header, rows, note)]

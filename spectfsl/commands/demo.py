@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,23 +18,38 @@ def _find_real_data(given: Path | None) -> Path | None:
         if not given.is_dir():
             raise SpectfslError(f"--real-data {given}: no such folder")
         return given
-    candidates = [os.environ.get("SPECTFSL_DATA"), Path.cwd().parent / "shared" / "data",
-                  Path(__file__).resolve().parents[3] / "shared" / "data"]
+    candidates = [
+        os.environ.get("SPECTFSL_DATA"),
+        Path.cwd().parent / "shared" / "data",
+        Path(__file__).resolve().parents[3] / "shared" / "data",
+    ]
     return next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the data, models, figures and report.")] = Path("spectfsl-demo"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the data, models, figures and report.")] = Path(
+        "spectfsl-demo"
+    ),
     device: Device = "auto",
-    full: Annotated[bool, typer.Option("--full", help="The study's settings (10 fine-tuning episodes, PRNet 50 x 10, 600 episodes).")] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="The study's settings (10 fine-tuning episodes, PRNet 50 x 10, 600 episodes)."),
+    ] = False,
     real_data: Annotated[
-        Optional[Path],
-        typer.Option("--real-data", help="Folder with mps-physionet/ and seed-slice/ (default: $SPECTFSL_DATA or ../shared/data).", show_default=False),
+        Path | None,
+        typer.Option(
+            "--real-data",
+            help="Folder with mps-physionet/ and seed-slice/ (default: $SPECTFSL_DATA or ../shared/data).",
+            show_default=False,
+        ),
     ] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT even if it is not an earlier demo's output.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace OUT even if it is not an earlier demo's output.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
-    """Run phantom -> prepare -> proto fit/evaluate/predict -> prnet train/evaluate/reconstruct (and real data), write a report."""
+    """Run phantom -> prepare -> proto fit/evaluate/predict -> prnet train/evaluate/reconstruct
+    (and the real data it finds), and write a report."""
     import time
 
     from rich.console import Console

@@ -11,7 +11,9 @@ from spectfsl.commands.options import Overwrite, Quiet
 
 
 def phantom(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to create: OUT_DIR/<patient>/spect.dcm, labels.npy, landmarks.json.")],
+    out_dir: Annotated[
+        Path, typer.Argument(help="Folder to create: OUT_DIR/<patient>/spect.dcm, labels.npy, landmarks.json.")
+    ],
     patients: Annotated[int, typer.Option(min=1, help="Number of patients.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
     matrix: Annotated[int, typer.Option(min=16, max=512, help="Voxels along each axis.")] = 64,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,28 +11,49 @@ from spectfsl.commands.options import Overwrite, Quiet
 
 
 def prepare(
-    images: Annotated[list[str], typer.Argument(help="Scans: DICOM, NIfTI, .npy, .png, folders, PATH@N.", show_default=False)],
+    images: Annotated[
+        list[str], typer.Argument(help="Scans: DICOM, NIfTI, .npy, .png, folders, PATH@N.", show_default=False)
+    ],
     out: Annotated[Path, typer.Option("--out", help="Dataset folder to create.", show_default=False)],
     labels: Annotated[
-        Optional[list[Path]],
-        typer.Option("--labels", help="Label map for each IMAGE, in the same order (repeat the option).", show_default=False),
+        list[Path] | None,
+        typer.Option(
+            "--labels", help="Label map for each IMAGE, in the same order (repeat the option).", show_default=False
+        ),
     ] = None,
-    classes: Annotated[str, typer.Option(help="Label ids to class names for --labels.")] = "1=myocardium,2=ventricles,3=liver",
+    classes: Annotated[
+        str, typer.Option(help="Label ids to class names for --labels.")
+    ] = "1=myocardium,2=ventricles,3=liver",
     mask: Annotated[
-        Optional[list[str]],
-        typer.Option("--mask", help="NAME=PATH binary mask; the k-th --mask of a NAME belongs to the k-th IMAGE.", show_default=False),
+        list[str] | None,
+        typer.Option(
+            "--mask",
+            help="NAME=PATH binary mask; the k-th --mask of a NAME belongs to the k-th IMAGE.",
+            show_default=False,
+        ),
     ] = None,
     derive_from: Annotated[
-        Optional[str],
-        typer.Option(help="Wall class whose mask also yields 'ventricles' (hull minus wall) and 'extracardiac' (10-30 mm ring).", show_default=False),
+        str | None,
+        typer.Option(
+            help="Wall class whose mask also yields 'ventricles' (hull minus wall) and 'extracardiac' (10-30 mm ring).",
+            show_default=False,
+        ),
     ] = None,
     size: Annotated[int, typer.Option(help="Side of each written tissue crop, in pixels.")] = 64,
     spacing_mm: Annotated[float, typer.Option(help="Common pixel size in mm that every image is resampled to.")] = 2.0,
-    min_pixels: Annotated[int, typer.Option(help="Least pixels of a class in a slice for a crop (source pixels).")] = 20,
-    style: Annotated[str, typer.Option(help="masked: keep only the tissue's pixels; patch: the whole window.")] = "masked",
-    crop: Annotated[str, typer.Option(help="Unlabelled slices: none (whole slices) or auto (a box around the heart).")] = "none",
+    min_pixels: Annotated[
+        int, typer.Option(help="Least pixels of a class in a slice for a crop (source pixels).")
+    ] = 20,
+    style: Annotated[
+        str, typer.Option(help="masked: keep only the tissue's pixels; patch: the whole window.")
+    ] = "masked",
+    crop: Annotated[
+        str, typer.Option(help="Unlabelled slices: none (whole slices) or auto (a box around the heart).")
+    ] = "none",
     crop_mm: Annotated[float, typer.Option(help="Side of the --crop auto box in mm.")] = 128.0,
-    slices: Annotated[bool, typer.Option("--slices/--no-slices", help="Also write unlabelled 2D slices to OUT/slices.")] = True,
+    slices: Annotated[
+        bool, typer.Option("--slices/--no-slices", help="Also write unlabelled 2D slices to OUT/slices.")
+    ] = True,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from spectfsl.commands.options import Device, Quiet
 
 prnet_app = typer.Typer(
-    help="Self-supervised anatomical localisation (PRNet): learn from unlabelled slices, find landmarks from one example.",
+    help="Self-supervised anatomical localisation (PRNet): learn from unlabelled slices, "
+    "find landmarks from one example.",
     no_args_is_help=True,
 )
 
 ModelOption = Annotated[Path, typer.Option("--model", help="Model file from `prnet train`.", show_default=False)]
 Format = Annotated[str, typer.Option("--format", help="table or json.")]
 RowFormat = Annotated[str, typer.Option("--format", help="table, csv or json.")]
-OutFile = Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.", show_default=False)]
+OutFile = Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.", show_default=False)]
 Refine = Annotated[
-    Optional[list[Path]],
-    typer.Option("--refine", help="Fine model(s) (trained with --max-offset-mm) that refine the --model result, in order.", show_default=False),
+    list[Path] | None,
+    typer.Option(
+        "--refine",
+        help="Fine model(s) (trained with --max-offset-mm) that refine the --model result, in order.",
+        show_default=False,
+    ),
 ]
 
 
@@ -34,7 +39,9 @@ def _cascade(model: Path, refine: list[Path] | None, device: str):
 
 @prnet_app.command("train")
 def train(
-    images: Annotated[list[str], typer.Argument(help="Unlabelled images (every slice of a volume is used).", show_default=False)],
+    images: Annotated[
+        list[str], typer.Argument(help="Unlabelled images (every slice of a volume is used).", show_default=False)
+    ],
     out: Annotated[Path, typer.Option("--out", help="Model file to write (.safetensors).", show_default=False)],
     patch: Annotated[int, typer.Option(help="Patch side in model pixels (a multiple of 16).")] = 32,
     epochs: Annotated[int, typer.Option(help="Epochs.")] = 50,
@@ -42,13 +49,20 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Point pairs per iteration.")] = 16,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     pixel_mm: Annotated[float, typer.Option(help="Model pixel size in mm (images are resampled to it).")] = 4.0,
-    offset_scale_mm: Annotated[float, typer.Option(help="Offsets are divided by this (mm) to a unitless range.")] = 100.0,
+    offset_scale_mm: Annotated[
+        float, typer.Option(help="Offsets are divided by this (mm) to a unitless range.")
+    ] = 100.0,
     reconstruction_weight: Annotated[
-        float, typer.Option(help="lambda in L = L_dis + lambda * L_rec; 0 (default) skips the decoder, >0 is needed for `reconstruct`.")
+        float,
+        typer.Option(
+            help="lambda in L = L_dis + lambda * L_rec; 0 (default) skips the decoder, >0 is needed for `reconstruct`."
+        ),
     ] = 0.0,
     max_offset_mm: Annotated[
-        Optional[float],
-        typer.Option(help="Draw pairs at most this far apart (mm, per axis): a fine model for --refine.", show_default=False),
+        float | None,
+        typer.Option(
+            help="Draw pairs at most this far apart (mm, per axis): a fine model for --refine.", show_default=False
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (repeatable on CPU).")] = 0,
     device: Device = "auto",
@@ -63,7 +77,16 @@ def train(
     from spectfsl.ui import info, make_progress
 
     settings = PRNetSettings(
-        patch, pixel_mm, offset_scale_mm, epochs, iters, batch_size, lr, reconstruction_weight, seed=seed, max_offset_mm=max_offset_mm
+        patch,
+        pixel_mm,
+        offset_scale_mm,
+        epochs,
+        iters,
+        batch_size,
+        lr,
+        reconstruction_weight,
+        seed=seed,
+        max_offset_mm=max_offset_mm,
     )
     target = setup_device(device)
     grids = grid_images(iter_images(images), pixel_mm)
@@ -84,7 +107,10 @@ def offset(
     model: ModelOption,
     p1: Annotated[str, typer.Option("--p1", help="First point x,y in pixels of IMAGE.", show_default=False)],
     p2: Annotated[str, typer.Option("--p2", help="Second point x,y (in IMAGE2 if given).", show_default=False)],
-    image2: Annotated[Optional[str], typer.Option("--image2", help="p2 lies in this image: an anatomical offset between scans.", show_default=False)] = None,
+    image2: Annotated[
+        str | None,
+        typer.Option("--image2", help="p2 lies in this image: an anatomical offset between scans.", show_default=False),
+    ] = None,
     fmt: Format = "table",
     device: Device = "auto",
 ) -> None:
@@ -98,21 +124,35 @@ def offset(
     first = load_grid(image, info.pixel_mm)
     second = load_grid(image2, info.pixel_mm) if image2 else first
     result = predicted_offset(network, info, first, parse_point(p1, "--p1"), second, parse_point(p2, "--p2"))
-    row = {"dx_px": result.dx_px, "dy_px": result.dy_px, "dx_mm": result.dx_mm, "dy_mm": result.dy_mm, "distance_mm": result.distance_mm}
+    row = {
+        "dx_px": result.dx_px,
+        "dy_px": result.dy_px,
+        "dx_mm": result.dx_mm,
+        "dy_mm": result.dy_mm,
+        "distance_mm": result.distance_mm,
+    }
     with row_output(None, check_format(fmt, DOCUMENT_FORMATS), list(row), title="offset p2 - p1") as writer:
         writer.write(row)
 
 
 @prnet_app.command("locate")
 def locate(
-    targets: Annotated[list[str], typer.Argument(help="Target 2D images (files, folders, PATH@N).", show_default=False)],
+    targets: Annotated[
+        list[str], typer.Argument(help="Target 2D images (files, folders, PATH@N).", show_default=False)
+    ],
     model: ModelOption,
-    ref: Annotated[str, typer.Option("--ref", help="Reference 2D image with the annotated point(s).", show_default=False)],
-    point: Annotated[list[str], typer.Option("--point", help="[NAME=]x,y in the reference (repeatable).", show_default=False)],
+    ref: Annotated[
+        str, typer.Option("--ref", help="Reference 2D image with the annotated point(s).", show_default=False)
+    ],
+    point: Annotated[
+        list[str], typer.Option("--point", help="[NAME=]x,y in the reference (repeatable).", show_default=False)
+    ],
     refine: Refine = None,
     match_radius_mm: Annotated[
         float,
-        typer.Option(help="Then move each point to the best template match of the reference patch within this many mm (0: off)."),
+        typer.Option(
+            help="Then move each point to the best template match of the reference patch within this many mm (0: off)."
+        ),
     ] = 0.0,
     fmt: RowFormat = "table",
     out: OutFile = None,
@@ -138,22 +178,38 @@ def locate(
         found = {name: locate_points(stages, reference, xy, grids) for name, xy in points}
         if match_radius_mm > 0:
             patch = stages[0][1].patch
-            found = {name: refine_by_matching(reference, xy, grids, found[name], patch, match_radius_mm) for name, xy in points}
+            found = {
+                name: refine_by_matching(reference, xy, grids, found[name], patch, match_radius_mm)
+                for name, xy in points
+            }
         for index, grid in enumerate(grids):
             for name, _ in points:
                 located = found[name][index]
                 mm = located.xy_mm if located.xy_mm is not None else (None, None)
-                writer.write({"target": grid.source.label, "name": name, "x": round(float(located.xy[0]), 2),
-                              "y": round(float(located.xy[1]), 2), "x_mm": None if mm[0] is None else round(float(mm[0]), 2),
-                              "y_mm": None if mm[1] is None else round(float(mm[1]), 2), "steps": located.steps})
+                writer.write(
+                    {
+                        "target": grid.source.label,
+                        "name": name,
+                        "x": round(float(located.xy[0]), 2),
+                        "y": round(float(located.xy[1]), 2),
+                        "x_mm": None if mm[0] is None else round(float(mm[0]), 2),
+                        "y_mm": None if mm[1] is None else round(float(mm[1]), 2),
+                        "steps": located.steps,
+                    }
+                )
 
 
 @prnet_app.command("reconstruct")
 def reconstruct(
     image: Annotated[str, typer.Argument(help="2D image (or PATH@N).", show_default=False)],
     model: ModelOption,
-    out: Annotated[Path, typer.Option("--out", help="PNG figure: real and reconstructed side by side.", show_default=False)],
-    point: Annotated[Optional[str], typer.Option("--point", help="x,y of the patch centre (default: the whole image, tiled).", show_default=False)] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="PNG figure: real and reconstructed side by side.", show_default=False)
+    ],
+    point: Annotated[
+        str | None,
+        typer.Option("--point", help="x,y of the patch centre (default: the whole image, tiled).", show_default=False),
+    ] = None,
     fmt: Format = "table",
     device: Device = "auto",
 ) -> None:
@@ -182,15 +238,25 @@ def reconstruct(
 @prnet_app.command("evaluate")
 def evaluate(
     model: ModelOption,
-    points: Annotated[Path, typer.Option("--points", help="CSV with columns image,name,x,y (image may be PATH@N).", show_default=False)],
+    points: Annotated[
+        Path,
+        typer.Option("--points", help="CSV with columns image,name,x,y (image may be PATH@N).", show_default=False),
+    ],
     refine: Refine = None,
-    template_size: Annotated[Optional[int], typer.Option(help="Template side (model pixels) for the template-matching baseline (default: the patch).", show_default=False)] = None,
+    template_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Template side (model pixels) for the template-matching baseline (default: the patch).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Format = "table",
     out: OutFile = None,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
-    """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and template matching."""
+    """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and
+    template matching."""
     from spectfsl.core.files.points import read_points
     from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
@@ -199,8 +265,13 @@ def evaluate(
     stages = _cascade(model, refine, device)
     landmarks = load_landmarks(read_points(points), stages[0][1].pixel_mm)
     result = evaluate_localisation(stages, landmarks, template_size)
-    document = {"model": str(model), "refine": [str(p) for p in refine or []], "points": str(points),
-                "template_px": result.template_px, "landmarks": result.as_dict()}
+    document = {
+        "model": str(model),
+        "refine": [str(p) for p in refine or []],
+        "points": str(points),
+        "template_px": result.template_px,
+        "landmarks": result.as_dict(),
+    }
     write_document(out, fmt, document, result.tables())
 
 

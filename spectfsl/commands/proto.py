@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,8 +17,14 @@ Weights = Annotated[
     str,
     typer.Option(help="auto (ImageNet if cached, else random), imagenet, random, or a .safetensors/.pth file."),
 ]
-Backbone = Annotated[str, typer.Option(help="Embedding network: resnet18, or prnet (with --weights MODEL.safetensors from `prnet train`).")]
-Transform = Annotated[str, typer.Option(help="Feature transform before distances: none, l2, cl2n, or auto (cl2n when fine-tuned, else l2).")]
+Backbone = Annotated[
+    str,
+    typer.Option(help="Embedding network: resnet18, or prnet (with --weights MODEL.safetensors from `prnet train`)."),
+]
+Transform = Annotated[
+    str,
+    typer.Option(help="Feature transform before distances: none, l2, cl2n, or auto (cl2n when fine-tuned, else l2)."),
+]
 Way = Annotated[int, typer.Option(help="Classes per episode.")]
 Shot = Annotated[int, typer.Option(help="Support images per class per episode.")]
 QueryCount = Annotated[int, typer.Option("--query", help="Query images per class per episode.")]
@@ -27,26 +33,35 @@ Seed = Annotated[int, typer.Option(help="Random seed (repeatable on the same dev
 
 @proto_app.command("fit")
 def fit(
-    dataset: Annotated[Path, typer.Argument(help="DATASET folder: one subfolder per class (as `prepare` writes).", show_default=False)],
+    dataset: Annotated[
+        Path, typer.Argument(help="DATASET folder: one subfolder per class (as `prepare` writes).", show_default=False)
+    ],
     out: Annotated[Path, typer.Option("--out", help="Bank file to write (.safetensors).", show_default=False)],
-    shots: Annotated[Optional[int], typer.Option(help="Support images per class for the prototypes (default: all).", show_default=False)] = None,
+    shots: Annotated[
+        int | None,
+        typer.Option(help="Support images per class for the prototypes (default: all).", show_default=False),
+    ] = None,
     weights: Weights = "auto",
     backbone: Backbone = "resnet18",
-    episodes: Annotated[int, typer.Option(min=0, help="Episodic fine-tuning episodes (0: none; the study used 10).")] = 100,
+    episodes: Annotated[
+        int, typer.Option(min=0, help="Episodic fine-tuning episodes (0: none; the study used 10).")
+    ] = 100,
     way: Way = 3,
     shot: Shot = 3,
     query: QueryCount = 6,
     lr: Annotated[float, typer.Option(help="Adam learning rate for fine-tuning.")] = 1e-3,
     transform: Transform = "auto",
-    input_size: Annotated[Optional[int], typer.Option(help="Network input size in pixels (default: the crops' size).", show_default=False)] = None,
+    input_size: Annotated[
+        int | None, typer.Option(help="Network input size in pixels (default: the crops' size).", show_default=False)
+    ] = None,
     seed: Seed = 0,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Fit a prototype bank from DATASET, optionally fine-tuning the backbone on episodes first."""
-    from spectfsl.core.fewshot.bank import save_bank
     from spectfsl.core.data.datasets import read_dataset
     from spectfsl.core.device import setup_device
+    from spectfsl.core.fewshot.bank import save_bank
     from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
     from spectfsl.core.fewshot.workflows import FitSettings, fit_bank
     from spectfsl.ui import info, make_progress, warn
@@ -75,22 +90,30 @@ def fit(
     counts = ", ".join(f"{name} {int(n)}" for name, n in zip(bank_info.classes, classifier.counts))
     final = bank_info.training["final_loss"]
     loss_text = f", final episode loss {final:.4f}" if final is not None else ""
-    info(f"wrote {out}: {len(bank_info.classes)} classes ({counts} support images), weights {bank_info.weights}{loss_text}")
+    info(
+        f"wrote {out}: {len(bank_info.classes)} classes ({counts} support images), "
+        f"weights {bank_info.weights}{loss_text}"
+    )
 
 
 @proto_app.command("predict")
 def predict(
-    images: Annotated[list[str], typer.Argument(help="Images: files, folders, PATH@N; every frame of a volume is one image.", show_default=False)],
+    images: Annotated[
+        list[str],
+        typer.Argument(
+            help="Images: files, folders, PATH@N; every frame of a volume is one image.", show_default=False
+        ),
+    ],
     bank: Annotated[Path, typer.Option("--bank", help="Bank file from `proto fit`.", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 256,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Classify images: one row per 2D image with class probabilities, distance and an OOD flag."""
-    from spectfsl.core.fewshot.bank import load_bank
     from spectfsl.core.device import setup_device
+    from spectfsl.core.fewshot.bank import load_bank
     from spectfsl.core.fewshot.workflows import predict_images, prediction_columns
     from spectfsl.render import check_format, row_output
     from spectfsl.ui import make_progress
@@ -98,7 +121,10 @@ def predict(
     check_format(fmt)
     target = setup_device(device)
     classifier, info = load_bank(bank, target)
-    with row_output(out, fmt, prediction_columns(info.classes), title=f"predictions ({bank.name})") as writer, make_progress() as progress:
+    with (
+        row_output(out, fmt, prediction_columns(info.classes), title=f"predictions ({bank.name})") as writer,
+        make_progress() as progress,
+    ):
         task = progress.add_task("classifying", total=None, status="")
         for row in predict_images(classifier, info, images, batch_size):
             writer.write(row)
@@ -108,18 +134,31 @@ def predict(
 @proto_app.command("evaluate")
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="DATASET folder: one subfolder per class.", show_default=False)],
-    bank: Annotated[Optional[Path], typer.Option("--bank", help="Evaluate this bank's backbone (else --weights, not fine-tuned).", show_default=False)] = None,
+    bank: Annotated[
+        Path | None,
+        typer.Option(
+            "--bank", help="Evaluate this bank's backbone (else --weights, not fine-tuned).", show_default=False
+        ),
+    ] = None,
     weights: Weights = "auto",
     backbone: Backbone = "resnet18",
-    transform: Annotated[Optional[str], typer.Option(help="Feature transform: none, l2, cl2n (default: the bank's, else l2).", show_default=False)] = None,
+    transform: Annotated[
+        str | None,
+        typer.Option(help="Feature transform: none, l2, cl2n (default: the bank's, else l2).", show_default=False),
+    ] = None,
     way: Way = 3,
     shot: Shot = 3,
     query: QueryCount = 6,
     episodes: Annotated[int, typer.Option(help="Episodes to average over.")] = 600,
-    split_by: Annotated[Optional[str], typer.Option("--split-by", help="patient: support and query never share a patient.", show_default=False)] = None,
-    baselines: Annotated[bool, typer.Option("--baselines", help="Also nearest-centroid on raw pixels and on hand features.")] = False,
+    split_by: Annotated[
+        str | None,
+        typer.Option("--split-by", help="patient: support and query never share a patient.", show_default=False),
+    ] = None,
+    baselines: Annotated[
+        bool, typer.Option("--baselines", help="Also nearest-centroid on raw pixels and on hand features.")
+    ] = False,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.", show_default=False)] = None,
     seed: Seed = 0,
     device: Device = "auto",
     quiet: Quiet = False,

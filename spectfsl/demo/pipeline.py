@@ -383,7 +383,9 @@ def classify_study_slice(demo: Demo) -> None:
         "ventricles": [folder / "blood_Mask.png"],
         "liver": [folder / "liver_Mask.png"],
     }
-    prepare([image], demo.out / "data" / "study-slice", masks=masks, settings=PrepareSettings(min_pixels=5, slices=False))
+    prepare(
+        [image], demo.out / "data" / "study-slice", masks=masks, settings=PrepareSettings(min_pixels=5, slices=False)
+    )
     classifier, info = load_bank(demo.out / "bank.safetensors", demo.device)
     rows = predict_images(classifier, info, [str(demo.out / "data" / "study-slice")])
     demo.results.study_slice = [

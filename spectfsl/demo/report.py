@@ -35,24 +35,44 @@ def summary_table(demo: Demo) -> Table:
     """The headline table: ours next to the study's numbers."""
     results, rows = demo.results, []
     if results.fit:
-        rows.append(("proto: training accuracy (fit patients)", percent(results.fit.train_accuracy),
-                     percent(STUDY["train_accuracy"])))
+        rows.append(
+            (
+                "proto: training accuracy (fit patients)",
+                percent(results.fit.train_accuracy),
+                percent(STUDY["train_accuracy"]),
+            )
+        )
     if results.evaluation:
         network, *baselines = results.evaluation.methods
-        rows.append(("proto: validation accuracy (held-out patients, 95% CI)",
-                     f"{percent(network.mean)} ± {percent(network.ci95)}", percent(STUDY["validation_accuracy"])))
+        rows.append(
+            (
+                "proto: validation accuracy (held-out patients, 95% CI)",
+                f"{percent(network.mean)} ± {percent(network.ci95)}",
+                percent(STUDY["validation_accuracy"]),
+            )
+        )
         best = max(baselines, key=lambda m: m.mean, default=None)
         if best:
             rows.append((f"best trivial baseline ({best.name})", percent(best.mean), ""))
     if results.prnet_phantom:
-        rows.append(("PRNet: final training loss (L_dis + L_rec, ours is scaled differently)",
-                     f"{results.prnet_phantom.final_loss:.4f}", f"{STUDY['prnet_training_loss']}"))
+        rows.append(
+            (
+                "PRNet: final training loss (L_dis + L_rec, ours is scaled differently)",
+                f"{results.prnet_phantom.final_loss:.4f}",
+                f"{STUDY['prnet_training_loss']}",
+            )
+        )
     for result, label in ((results.localisation_phantom, "phantom"), (results.localisation_real, "real NIfTI")):
         for name, summaries in (result.as_dict() if result else {}).items():
             by_method = {s["method"]: s for s in summaries}
-            rows.append((f"PRNet {label} {name}: MRE mm (naive, template matching)",
-                         f"{number(by_method['prnet']['mre_mm'])} ({number(by_method['naive']['mre_mm'])}, "
-                         f"{number(by_method['template matching']['mre_mm'])})", ""))
+            rows.append(
+                (
+                    f"PRNet {label} {name}: MRE mm (naive, template matching)",
+                    f"{number(by_method['prnet']['mre_mm'])} ({number(by_method['naive']['mre_mm'])}, "
+                    f"{number(by_method['template matching']['mre_mm'])})",
+                    "",
+                )
+            )
     return Table("spectfsl demo: results next to the study", ("measure", "spectfsl", "study"), tuple(rows))
 
 
@@ -68,12 +88,21 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
         Block("h2", "Results next to the study"),
         Block("table", table=summary_table(demo)),
         Block("h2", "Few-shot tissue classification (phantom)"),
-        Block("p", f"Bank fitted on patients P001-P004 with 3 support images per class after {r.fit.episodes} "
-                   f"fine-tuning episodes; weights {r.fit.weights}, feature transform {r.fit.transform}."),
-        Block("p", f"Evaluation on patients P005-P012: {r.evaluation.images} images from {r.evaluation.patients} patients."),
+        Block(
+            "p",
+            f"Bank fitted on patients P001-P004 with 3 support images per class after {r.fit.episodes} "
+            f"fine-tuning episodes; weights {r.fit.weights}, feature transform {r.fit.transform}.",
+        ),
+        Block(
+            "p",
+            f"Evaluation on patients P005-P012: {r.evaluation.images} images from {r.evaluation.patients} patients.",
+        ),
         *_tables(r.evaluation.tables()),
-        Block("p", f"proto predict on {r.predict.images} held-out crops: accuracy {percent(r.predict.accuracy)}, "
-                   f"flagged out-of-distribution {percent(r.predict.ood_rate)}."),
+        Block(
+            "p",
+            f"proto predict on {r.predict.images} held-out crops: accuracy {percent(r.predict.accuracy)}, "
+            f"flagged out-of-distribution {percent(r.predict.ood_rate)}.",
+        ),
         _figure("support_query", "Support and query images (the study's Figure 2)"),
         _figure("confusion", "Confusion matrix over all evaluation episodes"),
     ]
@@ -81,27 +110,48 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
         blocks.append(_figure("proto_loss", "Episodic fine-tuning loss"))
     blocks += [
         Block("h2", "Anatomical localisation (phantom)"),
-        Block("p", f"PRNet trained on {r.prnet_phantom.slices} central slices of patients P001-P008 "
-                   f"({r.prnet_phantom.steps} steps); one-shot localisation on patients P009-P012."),
+        Block(
+            "p",
+            f"PRNet trained on {r.prnet_phantom.slices} central slices of patients P001-P008 "
+            f"({r.prnet_phantom.steps} steps); one-shot localisation on patients P009-P012.",
+        ),
         *_tables(r.localisation_phantom.tables()),
         _figure("localisation_phantom_overlay", "Reference point and located points (phantom)"),
-        _figure("reconstruction", f"Reconstruction (the study's Figure 1): MSE {r.reconstruction.mse:.4g}, "
-                                  f"PSNR {r.reconstruction.psnr_db:.1f} dB"),
+        _figure(
+            "reconstruction",
+            f"Reconstruction (the study's Figure 1): MSE {r.reconstruction.mse:.4g}, "
+            f"PSNR {r.reconstruction.psnr_db:.1f} dB",
+        ),
         _figure("prnet_phantom_loss", "PRNet training loss"),
         Block("h2", "Real data"),
     ]
     if demo.real_data is None:
-        blocks.append(Block("p", "No real data found (looked for ../shared/data or --real-data): only the phantom was run."))
+        blocks.append(
+            Block("p", "No real data found (looked for ../shared/data or --real-data): only the phantom was run.")
+        )
         return blocks + [Block("p", CITATION)]
     if r.real_nifti:
-        blocks += [Block("p", "Real NIfTI patients (myocardium from the expert mask; ventricles and extracardiac "
-                              "derived from it), backbone of the phantom bank:"), *_tables(r.real_nifti.tables())]
+        blocks += [
+            Block(
+                "p",
+                "Real NIfTI patients (myocardium from the expert mask; ventricles and extracardiac "
+                "derived from it), backbone of the phantom bank:",
+            ),
+            *_tables(r.real_nifti.tables()),
+        ]
     if r.real_dicom:
-        blocks += [Block("p", "Real DICOM volumes: heart found without labels (`--crop auto`)."),
-                   _figure("real_heart_boxes", "Heart boxes found in the three DICOM volumes")]
+        blocks += [
+            Block("p", "Real DICOM volumes: heart found without labels (`--crop auto`)."),
+            _figure("real_heart_boxes", "Heart boxes found in the three DICOM volumes"),
+        ]
     if r.localisation_real:
-        blocks += [Block("p", f"PRNet trained on all {r.prnet_real.slices} slices of the real volumes "
-                              f"({r.prnet_real.steps} steps), evaluated on the NIfTI patients' wall landmarks.")]
+        blocks += [
+            Block(
+                "p",
+                f"PRNet trained on all {r.prnet_real.slices} slices of the real volumes "
+                f"({r.prnet_real.steps} steps), evaluated on the NIfTI patients' wall landmarks.",
+            )
+        ]
         blocks += _tables(r.localisation_real.tables())
         blocks.append(_figure("localisation_real_overlay", "Reference point and located points (real)"))
         blocks.append(_figure("prnet_real_loss", "PRNet training loss (real data)"))
@@ -141,10 +191,13 @@ def to_markdown(blocks: list[Block], figures: dict[str, Path], base: Path) -> st
 
 
 def to_html(blocks: list[Block], figures: dict[str, Path]) -> str:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>spectfsl demo report</title><style>",
-             "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}figure{margin:1em 0}img{max-width:100%}",
-             "</style></head><body>"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>spectfsl demo report</title><style>",
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}figure{margin:1em 0}img{max-width:100%}",
+        "</style></head><body>",
+    ]
     for block in blocks:
         if block.kind in ("h1", "h2"):
             parts.append(f"<{block.kind}>{html.escape(block.text)}</{block.kind}>")
@@ -161,7 +214,10 @@ def to_html(blocks: list[Block], figures: dict[str, Path]) -> str:
         elif block.kind == "figure" and block.text in figures:
             data = base64.b64encode(figures[block.text].read_bytes()).decode()
             caption = html.escape(block.table.title)
-            parts.append(f"<figure><img alt='{caption}' src='data:image/png;base64,{data}'><figcaption>{caption}</figcaption></figure>")
+            parts.append(
+                f"<figure><img alt='{caption}' src='data:image/png;base64,{data}'>"
+                f"<figcaption>{caption}</figcaption></figure>"
+            )
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -70,7 +70,9 @@ def _assert_refused(result, *fragments):
 def test_mask_whose_shape_differs_is_refused_without_output(cli, phantom_dir, tmp_path):
     np.save(tmp_path / "small.npy", np.ones((4, 4, 4), np.uint8))
     out = tmp_path / "ds"
-    result = cli("prepare", phantom_dir / "P001" / "spect.dcm", "--mask", f"wall={tmp_path / 'small.npy'}", "--out", out)
+    result = cli(
+        "prepare", phantom_dir / "P001" / "spect.dcm", "--mask", f"wall={tmp_path / 'small.npy'}", "--out", out
+    )
     _assert_refused(result, "small.npy", "shape")
     assert not out.exists()
     assert not any(p.name.startswith(".ds") for p in tmp_path.iterdir())
@@ -111,7 +113,9 @@ def test_dicom_without_pixel_data_exits_2(cli, phantom_dir, tmp_path):
 
 
 def test_frame_out_of_range_exits_2(cli, phantom_dir, tmp_path):
-    _assert_refused(cli("prepare", f"{phantom_dir / 'P001' / 'spect.dcm'}@64", "--out", tmp_path / "ds"), "frame 64 out of range")
+    _assert_refused(
+        cli("prepare", f"{phantom_dir / 'P001' / 'spect.dcm'}@64", "--out", tmp_path / "ds"), "frame 64 out of range"
+    )
 
 
 def test_label_count_must_match_images(cli, phantom_dir, tmp_path):
@@ -124,11 +128,16 @@ def test_label_count_must_match_images(cli, phantom_dir, tmp_path):
 def test_study_png_slice_with_its_three_masks(cli, tmp_path):
     folder = SHARED_DATA / "seed-slice"
     result = cli(
-        "prepare", folder / "Reconstructed_Static_64_Frame.png",
-        "--mask", f"myocardium={folder / 'heart_Mask.png'}",
-        "--mask", f"ventricles={folder / 'blood_Mask.png'}",
-        "--mask", f"liver={folder / 'liver_Mask.png'}",
-        "--out", tmp_path / "ds",
+        "prepare",
+        folder / "Reconstructed_Static_64_Frame.png",
+        "--mask",
+        f"myocardium={folder / 'heart_Mask.png'}",
+        "--mask",
+        f"ventricles={folder / 'blood_Mask.png'}",
+        "--mask",
+        f"liver={folder / 'liver_Mask.png'}",
+        "--out",
+        tmp_path / "ds",
     )
     assert result.exit_code == 0, result.stderr
     rows = _rows(tmp_path / "ds")
@@ -140,8 +149,14 @@ def test_study_png_slice_with_its_three_masks(cli, tmp_path):
 def test_real_nifti_with_expert_mask_and_auto_crop(cli, tmp_path):
     folder = SHARED_DATA / "mps-physionet" / "nifti"
     result = cli(
-        "prepare", folder / "patient001_0000.nii.gz", "--mask", f"myocardium={folder / 'patient001.nii.gz'}",
-        "--crop", "auto", "--out", tmp_path / "ds",
+        "prepare",
+        folder / "patient001_0000.nii.gz",
+        "--mask",
+        f"myocardium={folder / 'patient001.nii.gz'}",
+        "--crop",
+        "auto",
+        "--out",
+        tmp_path / "ds",
     )
     assert result.exit_code == 0, result.stderr
     rows = _rows(tmp_path / "ds")

@@ -19,9 +19,27 @@ def model(phantom_dir, tmp_path_factory):
     from spectfsl.cli import main
 
     path = tmp_path_factory.mktemp("prnet") / "model.safetensors"
-    slices = [f"{phantom_dir / p / 'spect.dcm'}@{z}" for p in ("P001", "P002", "P003", "P004") for z in range(24, 44, 2)]
-    args = ["-q", "prnet", "train", *slices, "--out", str(path), "--epochs", "15", "--iters", "10",
-            "--pixel-mm", "6.4", "--reconstruction-weight", "0.5", "--seed", "0"]
+    slices = [
+        f"{phantom_dir / p / 'spect.dcm'}@{z}" for p in ("P001", "P002", "P003", "P004") for z in range(24, 44, 2)
+    ]
+    args = [
+        "-q",
+        "prnet",
+        "train",
+        *slices,
+        "--out",
+        str(path),
+        "--epochs",
+        "15",
+        "--iters",
+        "10",
+        "--pixel-mm",
+        "6.4",
+        "--reconstruction-weight",
+        "0.5",
+        "--seed",
+        "0",
+    ]
     assert main(args) == 0
     return path
 
@@ -35,11 +53,9 @@ def test_train_writes_a_model_with_its_training_record(model):
     assert info.pixel_mm == 6.4 and info.patch == 32
 
 
-def test_offset_reports_px_and_mm(cli, model, phantom_dir):
-    result = cli("prnet", "offset", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", model,
-                 "--p1", "30,30", "--p2", "40,30", "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    row = json.loads(result.stdout)[0]
+def test_offset_reports_px_and_mm(cli_json, model, phantom_dir):
+    image = f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
+    row = cli_json("prnet", "offset", image, "--model", model, "--p1", "30,30", "--p2", "40,30")[0]
     assert set(row) == {"dx_px", "dy_px", "dx_mm", "dy_mm", "distance_mm"}
     assert row["dx_mm"] == pytest.approx(row["dx_px"] * 6.4)
     assert row["dx_px"] > 3  # the true offset is +10 px along x
@@ -56,8 +72,21 @@ def test_offset_between_a_slice_and_its_translated_copy_recovers_the_translation
     save_npy(tmp_path / "b.npy", plane.with_pixels(shifted))
 
     def anatomical_offset(p2: str) -> dict:
-        result = cli("prnet", "offset", tmp_path / "a.npy", "--image2", tmp_path / "b.npy", "--model", model,
-                     "--p1", "32,28", "--p2", p2, "--format", "json")
+        result = cli(
+            "prnet",
+            "offset",
+            tmp_path / "a.npy",
+            "--image2",
+            tmp_path / "b.npy",
+            "--model",
+            model,
+            "--p1",
+            "32,28",
+            "--p2",
+            p2,
+            "--format",
+            "json",
+        )
         assert result.exit_code == 0, result.stderr
         return json.loads(result.stdout)[0]
 
@@ -68,8 +97,11 @@ def test_offset_between_a_slice_and_its_translated_copy_recovers_the_translation
 
 
 def _points(phantom_dir, patients, names=("lv_centre",)):
-    rows = [line for line in (phantom_dir / "points.csv").read_text().splitlines()[1:]
-            if line.split("/")[0] in patients and line.split(",")[1] in names]
+    rows = [
+        line
+        for line in (phantom_dir / "points.csv").read_text().splitlines()[1:]
+        if line.split("/")[0] in patients and line.split(",")[1] in names
+    ]
     path = phantom_dir / f"points-{'-'.join(patients)}.csv"
     path.write_text("image,name,x,y\n" + "\n".join(rows) + "\n")
     return path
@@ -77,21 +109,41 @@ def _points(phantom_dir, patients, names=("lv_centre",)):
 
 def test_locate_lists_every_target_and_point(cli, model, phantom_dir):
     targets = [f"{phantom_dir / p / 'spect.dcm'}@34" for p in ("P002", "P003")]
-    result = cli("prnet", "locate", *targets, "--model", model, "--ref", f"{phantom_dir / 'P001' / 'spect.dcm'}@34",
-                 "--point", "lv=37,26", "--point", "30,30", "--format", "csv")
+    result = cli(
+        "prnet",
+        "locate",
+        *targets,
+        "--model",
+        model,
+        "--ref",
+        f"{phantom_dir / 'P001' / 'spect.dcm'}@34",
+        "--point",
+        "lv=37,26",
+        "--point",
+        "30,30",
+        "--format",
+        "csv",
+    )
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["target"].split("/")[-2], r["name"]) for r in rows] == [("P002", "lv"), ("P002", "point2"), ("P003", "lv"), ("P003", "point2")]
-    assert all(0 <= float(r["x"]) < 64 and float(r["x_mm"]) == pytest.approx(float(r["x"]) * 6.4, abs=0.05) for r in rows)
+    assert [(r["target"].split("/")[-2], r["name"]) for r in rows] == [
+        ("P002", "lv"),
+        ("P002", "point2"),
+        ("P003", "lv"),
+        ("P003", "point2"),
+    ]
+    assert all(
+        0 <= float(r["x"]) < 64 and float(r["x_mm"]) == pytest.approx(float(r["x"]) * 6.4, abs=0.05) for r in rows
+    )
 
 
-def test_locate_with_local_matching_stays_within_the_radius(cli, model, phantom_dir):
+def test_locate_with_local_matching_stays_within_the_radius(cli, cli_json, model, phantom_dir):
     target, reference = f"{phantom_dir / 'P002' / 'spect.dcm'}@34", f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
 
     def located(*extra):
-        result = cli("prnet", "locate", target, "--model", model, "--ref", reference, "--point", "lv=37,26", "--format", "json", *extra)
-        assert result.exit_code == 0, result.stderr
-        row = json.loads(result.stdout)[0]
+        row = cli_json("prnet", "locate", target, "--model", model, "--ref", reference, "--point", "lv=37,26", *extra)[
+            0
+        ]
         return np.array([row["x_mm"], row["y_mm"]])
 
     assert np.hypot(*(located("--match-radius-mm", 10) - located())) <= 10 + 6.4
@@ -108,16 +160,25 @@ def test_locate_on_the_phantom_beats_the_naive_baseline(cli, model, phantom_dir,
     assert summaries["prnet + local template matching"]["pairs"] == 12
 
 
-def test_reconstruct_writes_the_figure_and_reports_mse_psnr(cli, model, phantom_dir, tmp_path):
+def test_reconstruct_writes_the_figure_and_reports_mse_psnr(cli, cli_json, model, phantom_dir, tmp_path):
     figure = tmp_path / "fig.png"
-    result = cli("prnet", "reconstruct", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", model,
-                 "--point", "37,26", "--out", figure, "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    row = json.loads(result.stdout)[0]
+    row = cli_json(
+        "prnet",
+        "reconstruct",
+        f"{phantom_dir / 'P001' / 'spect.dcm'}@34",
+        "--model",
+        model,
+        "--point",
+        "37,26",
+        "--out",
+        figure,
+    )[0]
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert row["mse"] > 0 and row["psnr_db"] > 5
-    tiled = cli("prnet", "reconstruct", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", model, "--out", tmp_path / "all.png")
-    assert tiled.exit_code == 0, tiled.stderr
+    image = f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
+    tiled = cli_json("prnet", "reconstruct", image, "--model", model, "--out", tmp_path / "all.png")[0]
+    assert tiled["point"] == "whole image" and tiled["mse"] > 0 and tiled["figure"] == str(tmp_path / "all.png")
+    assert (tmp_path / "all.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _refused(result, fragment):
@@ -126,8 +187,9 @@ def _refused(result, fragment):
 
 
 def test_point_outside_the_image_is_refused(cli, model, phantom_dir):
-    _refused(cli("prnet", "offset", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", model, "--p1", "70,3", "--p2", "1,1"),
-             "--p1 70,3 is outside the image")
+    image = f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
+    result = cli("prnet", "offset", image, "--model", model, "--p1", "70,3", "--p2", "1,1")
+    _refused(result, "--p1 70,3 is outside the image")
 
 
 def test_a_bank_is_not_a_model(cli, phantom_dir, tmp_path):
@@ -136,29 +198,72 @@ def test_a_bank_is_not_a_model(cli, phantom_dir, tmp_path):
     from spectfsl.core.files.store import save_tensors
 
     save_tensors(tmp_path / "bank.safetensors", {"x": torch.zeros(1)}, "spectfsl.bank/1", {})
-    _refused(cli("prnet", "offset", f"{phantom_dir / 'P001' / 'spect.dcm'}@34", "--model", tmp_path / "bank.safetensors",
-                 "--p1", "1,1", "--p2", "2,2"), "expected spectfsl.prnet/1")
+    _refused(
+        cli(
+            "prnet",
+            "offset",
+            f"{phantom_dir / 'P001' / 'spect.dcm'}@34",
+            "--model",
+            tmp_path / "bank.safetensors",
+            "--p1",
+            "1,1",
+            "--p2",
+            "2,2",
+        ),
+        "expected spectfsl.prnet/1",
+    )
 
 
 def test_a_volume_needs_a_frame(cli, model, phantom_dir):
-    _refused(cli("prnet", "offset", phantom_dir / "P001" / "spect.dcm", "--model", model, "--p1", "1,1", "--p2", "2,2"),
-             "name one 2D frame as PATH@N")
+    _refused(
+        cli("prnet", "offset", phantom_dir / "P001" / "spect.dcm", "--model", model, "--p1", "1,1", "--p2", "2,2"),
+        "name one 2D frame as PATH@N",
+    )
 
 
 @requires_real_data
 def test_train_from_the_study_png_slice_alone(cli, tmp_path):
     image = SHARED_DATA / "seed-slice" / "Reconstructed_Static_64_Frame.png"
-    result = cli("-q", "prnet", "train", image, "--out", tmp_path / "m.safetensors", "--epochs", 3, "--iters", 4, "--patch", 16,
-                 "--reconstruction-weight", 1)
+    result = cli(
+        "-q",
+        "prnet",
+        "train",
+        image,
+        "--out",
+        tmp_path / "m.safetensors",
+        "--epochs",
+        3,
+        "--iters",
+        4,
+        "--patch",
+        16,
+        "--reconstruction-weight",
+        1,
+    )
     assert result.exit_code == 0, result.stderr
-    figure = cli("prnet", "reconstruct", image, "--model", tmp_path / "m.safetensors", "--out", tmp_path / "fig.png", "--format", "json")
+    figure = cli(
+        "prnet",
+        "reconstruct",
+        image,
+        "--model",
+        tmp_path / "m.safetensors",
+        "--out",
+        tmp_path / "fig.png",
+        "--format",
+        "json",
+    )
     assert figure.exit_code == 0, figure.stderr
     assert json.loads(figure.stdout)[0]["mse"] > 0
 
 
 def test_reconstruct_refuses_a_model_without_a_trained_decoder(cli, phantom_dir, tmp_path):
     image = f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
-    assert cli("-q", "prnet", "train", image, "--out", tmp_path / "m.safetensors", "--epochs", 1, "--iters", 2).exit_code == 0
-    _refused(cli("prnet", "reconstruct", image, "--model", tmp_path / "m.safetensors", "--out", tmp_path / "f.png"),
-             "decoder was not trained")
+    assert (
+        cli("-q", "prnet", "train", image, "--out", tmp_path / "m.safetensors", "--epochs", 1, "--iters", 2).exit_code
+        == 0
+    )
+    _refused(
+        cli("prnet", "reconstruct", image, "--model", tmp_path / "m.safetensors", "--out", tmp_path / "f.png"),
+        "decoder was not trained",
+    )
     assert not (tmp_path / "f.png").exists()

@@ -24,7 +24,25 @@ def bank(phantom_dataset, tmp_path_factory):
             for crop in class_folder.glob("P00[12]_*"):
                 shutil.copy(crop, train / class_folder.name / crop.name)
     path = tmp_path_factory.mktemp("bank") / "bank.safetensors"
-    assert main(["-q", "proto", "fit", str(train), "--out", str(path), "--weights", "random", "--episodes", "30", "--shots", "5"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "proto",
+                "fit",
+                str(train),
+                "--out",
+                str(path),
+                "--weights",
+                "random",
+                "--episodes",
+                "30",
+                "--shots",
+                "5",
+            ]
+        )
+        == 0
+    )
     return path
 
 
@@ -34,7 +52,17 @@ def test_fit_predict_classifies_held_out_patients_well_above_chance(cli, bank, p
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["path"] for row in rows] == held_out  # one row per image, in input order
-    assert set(rows[0]) == {"path", "frame", "predicted", "probability", "distance", "ood", "p_liver", "p_myocardium", "p_ventricles"}
+    assert set(rows[0]) == {
+        "path",
+        "frame",
+        "predicted",
+        "probability",
+        "distance",
+        "ood",
+        "p_liver",
+        "p_myocardium",
+        "p_ventricles",
+    }
     truth = [path.split("/")[-2] for path in held_out]
     accuracy = sum(row["predicted"] == true for row, true in zip(rows, truth)) / len(rows)
     assert accuracy > 0.8  # chance is 1/3
@@ -42,7 +70,9 @@ def test_fit_predict_classifies_held_out_patients_well_above_chance(cli, bank, p
 
 def test_predict_json_gives_every_frame_of_a_volume(cli, bank, phantom_dir, tmp_path):
     out = tmp_path / "pred.json"
-    result = cli("proto", "predict", phantom_dir / "P001" / "spect.dcm", "--bank", bank, "--format", "json", "--out", out)
+    result = cli(
+        "proto", "predict", phantom_dir / "P001" / "spect.dcm", "--bank", bank, "--format", "json", "--out", out
+    )
     assert result.exit_code == 0, result.stderr
     rows = json.loads(out.read_text())
     assert [row["frame"] for row in rows] == list(range(64))
@@ -50,11 +80,23 @@ def test_predict_json_gives_every_frame_of_a_volume(cli, bank, phantom_dir, tmp_
     assert result.stdout == ""
 
 
-def test_evaluate_with_bank_reports_ci_recall_confusion_and_baselines(cli, bank, phantom_dataset):
-    result = cli("proto", "evaluate", phantom_dataset, "--bank", bank, "--episodes", 40, "--split-by", "patient",
-                 "--baselines", "--format", "json", "--shot", 2, "--query", 3)
-    assert result.exit_code == 0, result.stderr
-    report = json.loads(result.stdout)
+def test_evaluate_with_bank_reports_ci_recall_confusion_and_baselines(cli, cli_json, bank, phantom_dataset):
+    report = cli_json(
+        "proto",
+        "evaluate",
+        phantom_dataset,
+        "--bank",
+        bank,
+        "--episodes",
+        40,
+        "--split-by",
+        "patient",
+        "--baselines",
+        "--shot",
+        2,
+        "--query",
+        3,
+    )
     names = [method["name"] for method in report["methods"]]
     assert names == ["prototypical network", "raw pixels (nearest centroid)", "hand features (nearest centroid)"]
     network = report["methods"][0]
@@ -94,8 +136,9 @@ def test_empty_class_folder_is_refused(cli, tmp_path, phantom_dataset):
 
 
 def test_a_model_file_is_not_a_bank(cli, tmp_path, phantom_dataset):
-    from spectfsl.core.files.store import save_tensors
     import torch
+
+    from spectfsl.core.files.store import save_tensors
 
     save_tensors(tmp_path / "m.safetensors", {"x": torch.zeros(1)}, "spectfsl.prnet/1", {})
     _refused(cli("proto", "predict", phantom_dataset, "--bank", tmp_path / "m.safetensors"), "expected spectfsl.bank/1")
@@ -110,17 +153,40 @@ def test_cuda_asked_for_but_absent_is_refused(cli, bank, phantom_dataset):
 
 
 @requires_real_data
-def test_real_nifti_patients_with_wall_derived_classes(cli, tmp_path):
+def test_real_nifti_patients_with_wall_derived_classes(cli, cli_json, tmp_path):
     folder = SHARED_DATA / "mps-physionet" / "nifti"
     patients = ["patient001", "patient002", "patient003"]
     masks = [arg for p in patients for arg in ("--mask", f"myocardium={folder / f'{p}.nii.gz'}")]
     images = [folder / f"{p}_0000.nii.gz" for p in patients]
-    prepared = cli("prepare", *images, *masks, "--derive-from", "myocardium", "--min-pixels", 10, "--no-slices", "--out", tmp_path / "ds")
+    prepared = cli(
+        "prepare",
+        *images,
+        *masks,
+        "--derive-from",
+        "myocardium",
+        "--min-pixels",
+        10,
+        "--no-slices",
+        "--out",
+        tmp_path / "ds",
+    )
     assert prepared.exit_code == 0, prepared.stderr
-    result = cli("proto", "evaluate", tmp_path / "ds", "--weights", "random", "--episodes", 20, "--shot", 3, "--query", 3,
-                 "--split-by", "patient", "--baselines", "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = cli_json(
+        "proto",
+        "evaluate",
+        tmp_path / "ds",
+        "--weights",
+        "random",
+        "--episodes",
+        20,
+        "--shot",
+        3,
+        "--query",
+        3,
+        "--split-by",
+        "patient",
+        "--baselines",
+    )
     assert report["classes"] == ["extracardiac", "myocardium", "ventricles"]
     assert report["patients"] == 3
     assert all(method["accuracy"] > 0.4 for method in report["methods"])  # chance is 1/3

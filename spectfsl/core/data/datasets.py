@@ -23,10 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from spectfsl.core.imaging.heart import DEFAULT_CROP_MM, find_heart
-from spectfsl.core.image import SpectImage
 from spectfsl.core.files.loader import save_npy
-from spectfsl.core.imaging.preprocess import NORMALISATION, intensity_scale, normalise_intensity, sample_window, window_px
+from spectfsl.core.image import SpectImage
+from spectfsl.core.imaging.heart import DEFAULT_CROP_MM, find_heart
+from spectfsl.core.imaging.preprocess import (
+    NORMALISATION,
+    intensity_scale,
+    normalise_intensity,
+    sample_window,
+    window_px,
+)
 from spectfsl.errors import SpectfslError
 
 SLICES_FOLDER = "slices"
@@ -68,7 +74,8 @@ class LabelledScan:
         for name, mask in self.masks.items():
             if mask.shape != self.image.pixels.shape:
                 raise SpectfslError(
-                    f"{self.image.source}: mask for '{name}' has shape {mask.shape}, the image {self.image.pixels.shape}"
+                    f"{self.image.source}: mask for '{name}' has shape {mask.shape}, "
+                    f"the image {self.image.pixels.shape}"
                 )
 
 
@@ -130,7 +137,8 @@ def check_classes_present(classes: dict[int, str], present: set[int], sources: l
     if missing:
         found = ", ".join(str(v) for v in sorted(present - {0})) or "none"
         raise SpectfslError(
-            f"--classes: class id {', '.join(map(str, missing))} does not occur in {', '.join(sources)} (ids found: {found})"
+            f"--classes: class id {', '.join(map(str, missing))} does not occur in {', '.join(sources)} "
+            f"(ids found: {found})"
         )
 
 
@@ -151,7 +159,11 @@ def prepare_dataset(
         for folder, item_id, image, box in _cut(scan, normalised, settings):
             unique_id = _unique(f"{folder}/{item_id}", used_ids)
             relative = f"{unique_id}.npy"
-            save_npy(out_dir / relative, image, {**extra, "class": None if folder == SLICES_FOLDER else folder, "box_xywh": list(box)})
+            save_npy(
+                out_dir / relative,
+                image,
+                {**extra, "class": None if folder == SLICES_FOLDER else folder, "box_xywh": list(box)},
+            )
             spacing = scan.image.pixel_spacing_mm or (None, None)
             rows.append(
                 ManifestRow(
@@ -210,7 +222,9 @@ def _cut(
         yield from _slices(source, settings)
 
 
-def _slices(source: SpectImage, settings: PrepareSettings) -> Iterator[tuple[str, str, SpectImage, tuple[int, int, int, int]]]:
+def _slices(
+    source: SpectImage, settings: PrepareSettings
+) -> Iterator[tuple[str, str, SpectImage, tuple[int, int, int, int]]]:
     planes = list(range(source.n_frames))
     shape = source.pixels.shape[-2:]
     top_left, window = (0, 0), shape
@@ -226,13 +240,19 @@ def _slices(source: SpectImage, settings: PrepareSettings) -> Iterator[tuple[str
         if plane.pixel_spacing_mm is None:
             out_shape = window
         else:
-            out_shape = tuple(max(1, int(round(n * s / settings.spacing_mm))) for n, s in zip(window, plane.pixel_spacing_mm))
+            out_shape = tuple(
+                max(1, int(round(n * s / settings.spacing_mm))) for n, s in zip(window, plane.pixel_spacing_mm)
+            )
         image = _resampled(plane, plane.pixels, top_left, window, out_shape)
         yield SLICES_FOLDER, _item_id(plane), image, (top_left[1], top_left[0], window[1], window[0])
 
 
 def _resampled(
-    plane: SpectImage, pixels: np.ndarray, top_left: tuple[int, int], window: tuple[int, int], out_shape: tuple[int, int]
+    plane: SpectImage,
+    pixels: np.ndarray,
+    top_left: tuple[int, int],
+    window: tuple[int, int],
+    out_shape: tuple[int, int],
 ) -> SpectImage:
     resampled = sample_window(pixels, top_left, window, out_shape)
     spacing = None
@@ -276,7 +296,9 @@ def class_folders(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise SpectfslError(f"{folder}: no such dataset folder")
-    folders = sorted(p for p in folder.iterdir() if p.is_dir() and p.name != SLICES_FOLDER and not p.name.startswith("."))
+    folders = sorted(
+        p for p in folder.iterdir() if p.is_dir() and p.name != SLICES_FOLDER and not p.name.startswith(".")
+    )
     if not folders:
         raise SpectfslError(f"{folder}: no class subfolders (expected DATASET/<class>/*, as `spectfsl prepare` writes)")
     return folders
@@ -295,7 +317,9 @@ def read_dataset(folder: str | Path, size: int | None = None, spacing_mm: float 
         try:
             files = expand_inputs([class_folder])
         except SpectfslError:
-            raise SpectfslError(f"{class_folder}: class '{class_folder.name}' is empty (no supported image files)") from None
+            raise SpectfslError(
+                f"{class_folder}: class '{class_folder.name}' is empty (no supported image files)"
+            ) from None
         for path, frame in files:
             for plane in normalised(load_image(path, frame)).slices():
                 if size is None:
@@ -306,4 +330,3 @@ def read_dataset(folder: str | Path, size: int | None = None, spacing_mm: float 
                 patients.append(plane.patient)
                 paths.append(str(path))
     return LabelledImages(np.stack(images).astype(np.float32), labels, patients, paths, spacing_mm)
-

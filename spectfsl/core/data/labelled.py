@@ -47,10 +47,14 @@ def labelled_scans(
     (see `spectfsl.core.imaging.masks`).
     """
     if labels and len(labels) != len(inputs):
-        raise SpectfslError(f"--labels: {len(labels)} label maps for {len(inputs)} images; give one per image, in order")
+        raise SpectfslError(
+            f"--labels: {len(labels)} label maps for {len(inputs)} images; give one per image, in order"
+        )
     for name, paths in masks.items():
         if len(paths) != len(inputs):
-            raise SpectfslError(f"--mask {name}: {len(paths)} masks for {len(inputs)} images; give one per image, in order")
+            raise SpectfslError(
+                f"--mask {name}: {len(paths)} masks for {len(inputs)} images; give one per image, in order"
+            )
     present: set[int] = set()
     for index, (path, frame) in enumerate(inputs):
         image = load_image(path, frame)

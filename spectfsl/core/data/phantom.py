@@ -25,9 +25,9 @@ from scipy import ndimage
 
 from spectfsl.core.files.atomic import write_text_atomic
 from spectfsl.core.files.dicom import write_nm_volume
-from spectfsl.core.image import SpectImage
 from spectfsl.core.files.loader import save_npy
 from spectfsl.core.files.points import write_points
+from spectfsl.core.image import SpectImage
 
 MYOCARDIUM, VENTRICLES, LIVER = 1, 2, 3
 CLASS_NAMES = {MYOCARDIUM: "myocardium", VENTRICLES: "ventricles", LIVER: "liver"}
@@ -67,9 +67,7 @@ def make_patient(index: int, seed: int = 0, matrix: int = 64, voxel_mm: float = 
     lv_centre = np.array([rng.uniform(25, 45), rng.uniform(-35, -15), rng.uniform(5, 30)])
     azimuth = np.radians(rng.uniform(35, 60))  # from anterior towards the patient's left
     elevation = np.radians(rng.uniform(-35, -15))  # towards inferior
-    long_axis = np.array(
-        [np.cos(elevation) * np.sin(azimuth), -np.cos(elevation) * np.cos(azimuth), np.sin(elevation)]
-    )
+    long_axis = np.array([np.cos(elevation) * np.sin(azimuth), -np.cos(elevation) * np.cos(azimuth), np.sin(elevation)])
     outer_long, outer_short = rng.uniform(50, 62), rng.uniform(30, 37)
     wall = rng.uniform(10, 14)
     base_cut = -0.35 * outer_long

@@ -49,7 +49,9 @@ class BankInfo:
     training: dict[str, Any] = field(default_factory=dict)
 
 
-def save_bank(path: str | os.PathLike, classifier: PrototypicalClassifier, info: BankInfo, weights: WeightsChoice) -> None:
+def save_bank(
+    path: str | os.PathLike, classifier: PrototypicalClassifier, info: BankInfo, weights: WeightsChoice
+) -> None:
     """Write `classifier` and `info` to `path` (atomic)."""
     tensors = dict(classifier.state_tensors())
     if info.fine_tuned or weights.path is None:
@@ -104,7 +106,9 @@ def _backbone(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor], weig
             backbone = create_model(info.backbone, **info.backbone_options)
             backbone.load_state_dict(state)
         except (RuntimeError, TypeError, SpectfslError) as error:
-            raise SpectfslError(f"{path}: incompatible bank: backbone weights do not fit {info.backbone} ({str(error)[:200]})") from None
+            raise SpectfslError(
+                f"{path}: incompatible bank: backbone weights do not fit {info.backbone} ({str(error)[:200]})"
+            ) from None
         return backbone
     return create_model(info.backbone, _find_weights(path, info, weights_path))
 

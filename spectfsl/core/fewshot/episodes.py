@@ -73,7 +73,8 @@ class EpisodeSampler:
             have = int((self.labels == index).sum())
             if have < shape.shot + shape.query:
                 raise SpectfslError(
-                    f"class '{name}' has {have} images; an episode needs --shot + --query = {shape.shot + shape.query} per class"
+                    f"class '{name}' has {have} images; an episode needs --shot + --query = "
+                    f"{shape.shot + shape.query} per class"
                 )
         if self.split_by_patient:
             if self.patients is None or len(set(self.patients)) < 2:
@@ -88,7 +89,8 @@ class EpisodeSampler:
                 return episode
         raise SpectfslError(
             "cannot draw a patient-disjoint episode: too few images per class in half of the patients "
-            f"(need {self.shape.shot} support and {self.shape.query} query per class); lower --shot/--query or add patients"
+            f"(need {self.shape.shot} support and {self.shape.query} query per class); "
+            "lower --shot/--query or add patients"
         )
 
     def _pools(self) -> tuple[np.ndarray, np.ndarray]:
@@ -136,8 +138,13 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     flip_x = torch.where(torch.rand(batch, generator=generator) < 0.5, -1.0, 1.0).to(device)
     flip_y = torch.where(torch.rand(batch, generator=generator) < 0.5, -1.0, 1.0).to(device)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([cos * flip_x, -sin, torch.zeros_like(cos)], 1),
-                         torch.stack([sin, cos * flip_y, torch.zeros_like(cos)], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos * flip_x, -sin, torch.zeros_like(cos)], 1),
+            torch.stack([sin, cos * flip_y, torch.zeros_like(cos)], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     moved = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     moved = moved * uniform(0.8, 1.2).view(batch, 1, 1, 1)
@@ -187,7 +194,9 @@ def fine_tune(
         _, support_targets = np.unique(episode.support_labels, return_inverse=True)
         classes_in_episode = np.unique(episode.support_labels)
         query_targets = torch.as_tensor(np.searchsorted(classes_in_episode, episode.query_labels), device=device)
-        prototypes = class_prototypes(features[:n_support], torch.as_tensor(support_targets, device=device), len(classes_in_episode))
+        prototypes = class_prototypes(
+            features[:n_support], torch.as_tensor(support_targets, device=device), len(classes_in_episode)
+        )
         logits = -squared_distances(features[n_support:], prototypes)
         loss = F.cross_entropy(logits, query_targets)
         optimiser.zero_grad()
@@ -220,7 +229,10 @@ class MethodResult:
 
     def recall(self, class_names: list[str]) -> dict[str, float]:
         totals = self.confusion.sum(axis=1)
-        return {name: float(self.confusion[i, i] / totals[i]) if totals[i] else float("nan") for i, name in enumerate(class_names)}
+        return {
+            name: float(self.confusion[i, i] / totals[i]) if totals[i] else float("nan")
+            for i, name in enumerate(class_names)
+        }
 
 
 def hand_features(images: np.ndarray, spacing_mm: float | None) -> np.ndarray:
@@ -265,8 +277,12 @@ def evaluate_episodes(
     on_episode: Callable[[int], None] | None = None,
 ) -> list[MethodResult]:
     """Evaluate every method (features (N, D), transform) by nearest prototype on the very same episodes."""
-    sampler = EpisodeSampler(labels, class_names, shape, seed=seed, patients=patients, split_by_patient=split_by_patient)
-    results = {name: MethodResult(name, confusion=np.zeros((len(class_names),) * 2, dtype=np.int64)) for name in methods}
+    sampler = EpisodeSampler(
+        labels, class_names, shape, seed=seed, patients=patients, split_by_patient=split_by_patient
+    )
+    results = {
+        name: MethodResult(name, confusion=np.zeros((len(class_names),) * 2, dtype=np.int64)) for name in methods
+    }
     for index in range(episodes):
         episode = sampler.sample()
         for name, (features, transform) in methods.items():

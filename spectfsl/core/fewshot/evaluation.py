@@ -46,14 +46,18 @@ def evaluate_dataset(
     input_size: int | None = None,
     on_episode: Callable[[int], None] | None = None,
 ) -> list[MethodResult]:
-    """Episodic accuracy of prototypes on `backbone` features, and (with baselines) of trivial cues, on the same episodes."""
+    """Episodic accuracy of prototypes on `backbone` features, and (with baselines) of trivial cues,
+    on the same episodes."""
     if settings.episodes < 1:
         raise SpectfslError("--episodes must be at least 1")
     features = embed(backbone.to(device), torch.from_numpy(data.images), torch.device(device), input_size or data.size)
     methods = {"prototypical network": (features, transform)}
     if settings.baselines:
         methods["raw pixels (nearest centroid)"] = (torch.from_numpy(data.images.reshape(len(data.images), -1)), "none")
-        methods["hand features (nearest centroid)"] = (torch.from_numpy(hand_features(data.images, data.spacing_mm)), "zscore")
+        methods["hand features (nearest centroid)"] = (
+            torch.from_numpy(hand_features(data.images, data.spacing_mm)),
+            "zscore",
+        )
     return evaluate_episodes(
         methods,
         class_indices(data),
@@ -82,11 +86,15 @@ class Embedding:
     warning: str | None = None
 
 
-def bank_embedding(path: str | os.PathLike, device: torch.device | str = "cpu", transform: str | None = None) -> Embedding:
+def bank_embedding(
+    path: str | os.PathLike, device: torch.device | str = "cpu", transform: str | None = None
+) -> Embedding:
     """The (fine-tuned) backbone of a bank, with the bank's input size, crop geometry and transform."""
     classifier, info = load_bank(path, device)
     source = {"bank": str(path), "backbone": info.backbone, "weights": info.weights, "fine_tuned": info.fine_tuned}
-    return Embedding(classifier.backbone, transform or info.transform, info.input_size, info.size, info.spacing_mm, source)
+    return Embedding(
+        classifier.backbone, transform or info.transform, info.input_size, info.size, info.spacing_mm, source
+    )
 
 
 def weights_embedding(

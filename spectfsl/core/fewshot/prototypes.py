@@ -77,7 +77,9 @@ def leave_one_out_distances(features: torch.Tensor, labels: torch.Tensor, n_clas
     return (features[usable] - without).pow(2).sum(dim=1)
 
 
-def embed(backbone: nn.Module, images: torch.Tensor, device: torch.device, input_size: int | None = None) -> torch.Tensor:
+def embed(
+    backbone: nn.Module, images: torch.Tensor, device: torch.device, input_size: int | None = None
+) -> torch.Tensor:
     """(N, H, W) or (N, 1, H, W) images -> (N, D) features, in eval mode, batched, on CPU."""
     backbone.eval()
     outputs = []

@@ -90,7 +90,14 @@ def fit_bank(
     if settings.fine_tune.episodes > 0:
         labels = class_indices(data)
         losses = fine_tune(
-            backbone, torch.from_numpy(data.images), labels, data.classes, settings.fine_tune, device, input_size, on_episode
+            backbone,
+            torch.from_numpy(data.images),
+            labels,
+            data.classes,
+            settings.fine_tune,
+            device,
+            input_size,
+            on_episode,
         )
     support = choose_support(data, settings.shots, settings.seed)
     transform = resolve_transform(settings.transform, fine_tuned=settings.fine_tune.episodes > 0)
@@ -140,7 +147,9 @@ def predict_images(
 
     def flush() -> Iterator[dict[str, Any]]:
         prediction = classifier.predict(np.stack([item[2] for item in pending]))
-        for (source, frame, _), probabilities, distances in zip(pending, prediction.probabilities, prediction.distances):
+        for (source, frame, _), probabilities, distances in zip(
+            pending, prediction.probabilities, prediction.distances
+        ):
             best = int(probabilities.argmax())
             row = {
                 "path": source,

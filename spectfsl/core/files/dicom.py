@@ -237,9 +237,7 @@ def write_nm_volume(
     ds.RotationInformationSequence = [rotation]
     ds.NumberOfRotations = 1
     ds.PatientOrientationCodeSequence = [_code("102538003", "SCT", "recumbent")]
-    ds.PatientOrientationCodeSequence[0].PatientOrientationModifierCodeSequence = [
-        _code("40199007", "SCT", "supine")
-    ]
+    ds.PatientOrientationCodeSequence[0].PatientOrientationModifierCodeSequence = [_code("40199007", "SCT", "supine")]
     ds.PatientGantryRelationshipCodeSequence = [_code("126830", "SCT", "headfirst")]
     ds.CorrectedImage = ["DECY", "ATTN", "SCAT"]
     ds.PixelData = volume.tobytes()

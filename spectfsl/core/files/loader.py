@@ -128,7 +128,9 @@ def load_image(spec: str | os.PathLike, frame: int | None = None) -> SpectImage:
         raise SpectfslError(f"{path}: frame {frame} out of range (the image has 1 frame)")
     frames = image.frames or tuple(range(image.n_frames))
     if frame >= len(frames):
-        raise SpectfslError(f"{path}: frame {frame} out of range (the image has {len(frames)} frames, 0-{len(frames) - 1})")
+        raise SpectfslError(
+            f"{path}: frame {frame} out of range (the image has {len(frames)} frames, 0-{len(frames) - 1})"
+        )
     return image.slice_at(frames.index(frame))
 
 
@@ -248,7 +250,6 @@ def _nifti_patient(stem: str) -> str:
     """nnU-Net names images `<case>_0000`: the case id is the patient."""
     base, _, channel = stem.rpartition("_")
     return base if base and channel.isdigit() and len(channel) == 4 else stem
-
 
 
 def load_plane(spec: str | os.PathLike) -> SpectImage:

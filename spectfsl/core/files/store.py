@@ -52,7 +52,9 @@ def load_tensors(path: str | os.PathLike, file_format: str) -> tuple[dict[str, A
     if found_kind != kind:
         raise SpectfslError(f"{path}: is a {found} file, expected {file_format}")
     if found_version != version:
-        raise SpectfslError(f"{path}: format version {found} is not supported by spectfsl {__version__} (expects {file_format})")
+        raise SpectfslError(
+            f"{path}: format version {found} is not supported by spectfsl {__version__} (expects {file_format})"
+        )
     metadata: dict[str, Any] = {"format": found, "spectfsl_version": header.get("spectfsl_version")}
     for key, value in header.items():
         if key not in metadata:

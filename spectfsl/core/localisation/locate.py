@@ -69,7 +69,9 @@ def predicted_offset(model: PRNet, info: PRNetInfo, first: GridImage, p1, second
     spacing = first.source.pixel_spacing_mm
     if spacing is None:
         return Offset(float(offset_px[0]), float(offset_px[1]), None, None)
-    return Offset(float(offset_px[0]), float(offset_px[1]), float(offset_px[0] * spacing[1]), float(offset_px[1] * spacing[0]))
+    return Offset(
+        float(offset_px[0]), float(offset_px[1]), float(offset_px[0] * spacing[1]), float(offset_px[1] * spacing[0])
+    )
 
 
 def body_centre(grid: GridImage) -> np.ndarray:
@@ -133,7 +135,12 @@ def ring_points(centre: np.ndarray, radii_mm: Sequence[float], pixel_mm: float) 
 
 
 def _follow(
-    model: PRNet, info: PRNetInfo, goal: torch.Tensor, targets: list[GridImage], starts: list[np.ndarray], max_steps: int
+    model: PRNet,
+    info: PRNetInfo,
+    goal: torch.Tensor,
+    targets: list[GridImage],
+    starts: list[np.ndarray],
+    max_steps: int,
 ) -> tuple[list[torch.Tensor], np.ndarray]:
     """Iterate every start towards `goal`; returns each target's final start positions and its step count."""
     per_target = starts[0].shape[0]
@@ -156,7 +163,12 @@ def _follow(
 
 
 def refine_by_matching(
-    reference: GridImage, point, targets: list[GridImage], located: list[Located], template_px: int, radius_mm: float = 15.0
+    reference: GridImage,
+    point,
+    targets: list[GridImage],
+    located: list[Located],
+    template_px: int,
+    radius_mm: float = 15.0,
 ) -> list[Located]:
     """Move each located point to the best normalised cross-correlation match of the reference patch
     within `radius_mm` of it: PRNet's global answer, template matching's local precision."""
@@ -188,7 +200,9 @@ def reconstruct_image(model: PRNet, info: PRNetInfo, grid: GridImage) -> tuple[n
     """(real, reconstructed) whole image on the model grid, tiled from non-overlapping patches."""
     rows, cols = grid.pixels.shape
     tiles_y, tiles_x = math.ceil(rows / info.patch), math.ceil(cols / info.patch)
-    centres = [((tx + 0.5) * info.patch - 0.5, (ty + 0.5) * info.patch - 0.5) for ty in range(tiles_y) for tx in range(tiles_x)]
+    centres = [
+        ((tx + 0.5) * info.patch - 0.5, (ty + 0.5) * info.patch - 0.5) for ty in range(tiles_y) for tx in range(tiles_x)
+    ]
     images = stack([grid]).expand(len(centres), -1, -1, -1)
     patches = extract_patches(images, torch.tensor(centres, dtype=torch.float32), info.patch)
     with torch.inference_mode():
@@ -213,11 +227,17 @@ def template_side(template_px: int) -> int:
 
 
 def match_template(
-    reference: GridImage, point, target: GridImage, template_px: int, near: np.ndarray | None = None, radius_mm: float | None = None
+    reference: GridImage,
+    point,
+    target: GridImage,
+    template_px: int,
+    near: np.ndarray | None = None,
+    radius_mm: float | None = None,
 ) -> np.ndarray:
     """The target position (source pixels) that best matches, by normalised cross-correlation, a
-    square of `template_side(template_px)` model pixels around `point` in the reference. With `near` and `radius_mm`, only positions within that distance
-    of `near` (source pixels) count: a local refinement of another method's answer."""
+    square of `template_side(template_px)` model pixels around `point` in the reference. With `near`
+    and `radius_mm`, only positions within that distance of `near` (source pixels) count:
+    a local refinement of another method's answer."""
     from skimage.feature import match_template as normalised_cross_correlation
 
     side = template_side(template_px)

@@ -51,7 +51,9 @@ def load_prnet(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
         model = PRNet(info.patch, info.channels, info.hidden)
         model.load_state_dict(tensors)
     except (RuntimeError, SpectfslError) as error:
-        raise SpectfslError(f"{path}: incompatible model: weights do not fit PRNet(patch={info.patch}) ({str(error)[:160]})") from None
+        raise SpectfslError(
+            f"{path}: incompatible model: weights do not fit PRNet(patch={info.patch}) ({str(error)[:160]})"
+        ) from None
     return model.to(device).eval(), info
 
 

@@ -115,5 +115,7 @@ class PRNetEmbedding(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[-1] != self.prnet.patch or images.shape[-2] != self.prnet.patch:
-            images = F.interpolate(images, size=(self.prnet.patch, self.prnet.patch), mode="bilinear", align_corners=False)
+            images = F.interpolate(
+                images, size=(self.prnet.patch, self.prnet.patch), mode="bilinear", align_corners=False
+            )
         return self.prnet.embedding(images)

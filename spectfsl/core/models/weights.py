@@ -2,8 +2,9 @@
 
 `auto` uses ImageNet weights for ResNet-18 when torchvision's cache (`$TORCH_HOME/hub/checkpoints`)
 or `SPECTFSL_WEIGHTS` (the file, or a folder holding it) has them, else random initialisation with
-a one-line warning (returned in `WeightsChoice.warning` for the caller to print). `imagenet` downloads only when the file is not found and the network is
-reachable. PATH is a `.safetensors` file or a `.pth` state dict (loaded with `weights_only=True`).
+a one-line warning (returned in `WeightsChoice.warning` for the caller to print). `imagenet`
+downloads only when the file is not found and the network is reachable. PATH is a `.safetensors`
+file or a `.pth` state dict (loaded with `weights_only=True`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def resolve_weights(spec: str, backbone: str = "resnet18") -> WeightsChoice:
         return WeightsChoice("random")
     if spec in ("auto", "imagenet") and backbone_entry(backbone).imagenet_file is None:
         if spec == "imagenet":
-            raise SpectfslError(f"--weights imagenet: no ImageNet weights exist for backbone '{backbone}'; give a model file")
+            raise SpectfslError(
+                f"--weights imagenet: no ImageNet weights exist for backbone '{backbone}'; give a model file"
+            )
         return WeightsChoice("random")
     if spec in ("auto", "imagenet"):
         found = next((p for p in imagenet_candidates(backbone) if p.is_file()), None)
@@ -70,7 +73,9 @@ def resolve_weights(spec: str, backbone: str = "resnet18") -> WeightsChoice:
         return _download_imagenet(backbone)
     path = Path(spec)
     if not path.is_file():
-        raise SpectfslError(f"--weights {spec}: no such file (expected auto, imagenet, random or a .safetensors/.pth file)")
+        raise SpectfslError(
+            f"--weights {spec}: no such file (expected auto, imagenet, random or a .safetensors/.pth file)"
+        )
     return WeightsChoice("file", path, sha256_of(path))
 
 
@@ -83,7 +88,8 @@ def _download_imagenet(backbone: str) -> WeightsChoice:
         torch.hub.load_state_dict_from_url(IMAGENET_URL.format(file=file_name), progress=False, check_hash=True)
     except Exception as error:  # offline machines fail in many ways (DNS, proxy, SSL)
         raise SpectfslError(
-            f"--weights imagenet: cannot download {file_name} ({type(error).__name__}); on an offline machine copy it to "
+            f"--weights imagenet: cannot download {file_name} ({type(error).__name__}); "
+            "on an offline machine copy it to "
             f"{target} or point SPECTFSL_WEIGHTS at it"
         ) from None
     return WeightsChoice("imagenet", target, sha256_of(target))

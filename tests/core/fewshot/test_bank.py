@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from spectfsl.core.fewshot.bank import BANK_FORMAT, BankInfo, load_bank, save_bank
-from spectfsl.core.models.factory import create_model
 from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
 from spectfsl.core.files.store import load_tensors, save_tensors, sha256_of
+from spectfsl.core.models.factory import create_model
 from spectfsl.core.models.weights import WeightsChoice
 from spectfsl.errors import SpectfslError
 
@@ -24,8 +24,16 @@ def fitted():
     labels = ["liver", "myocardium", "liver", "myocardium", "liver", "myocardium"]
     classifier = PrototypicalClassifier(create_model("resnet18"), transform="cl2n", input_size=32).fit(support, labels)
     info = BankInfo(
-        classes=classifier.classes, backbone="resnet18", weights="random", weights_sha256=None, fine_tuned=False,
-        input_size=32, size=32, spacing_mm=2.0, transform="cl2n", temperature=classifier.temperature,
+        classes=classifier.classes,
+        backbone="resnet18",
+        weights="random",
+        weights_sha256=None,
+        fine_tuned=False,
+        input_size=32,
+        size=32,
+        spacing_mm=2.0,
+        transform="cl2n",
+        temperature=classifier.temperature,
         ood_threshold=classifier.ood_threshold,
     )
     return classifier, info, rng.random((3, 32, 32)).astype(np.float32)
@@ -83,7 +91,10 @@ def test_missing_centring_vector_is_refused(bank_file):
 
 
 def test_backbone_weights_of_another_shape_are_refused(bank_file):
-    _rewrite(bank_file, change_tensors=lambda tensors: tensors.update({"backbone.net.conv1.weight": torch.zeros(64, 3, 7, 7)}))
+    _rewrite(
+        bank_file,
+        change_tensors=lambda tensors: tensors.update({"backbone.net.conv1.weight": torch.zeros(64, 3, 7, 7)}),
+    )
     with pytest.raises(SpectfslError, match="do not fit"):
         load_bank(bank_file)
 
@@ -119,7 +130,12 @@ def test_bank_of_named_weights_reloads_them_by_sha256(tmp_path, fitted, monkeypa
 
     save_file({k: v.contiguous() for k, v in classifier.backbone.state_dict().items()}, str(weights_file))
     choice = WeightsChoice("file", weights_file, sha256_of(weights_file))
-    save_bank(tmp_path / "bank.safetensors", classifier, replace(info, weights=choice.describe(), weights_sha256=choice.sha256), choice)
+    save_bank(
+        tmp_path / "bank.safetensors",
+        classifier,
+        replace(info, weights=choice.describe(), weights_sha256=choice.sha256),
+        choice,
+    )
     _, metadata = load_tensors(tmp_path / "bank.safetensors", BANK_FORMAT)
     loaded, _ = load_bank(tmp_path / "bank.safetensors")
     torch.testing.assert_close(loaded.predict(queries).distances, classifier.predict(queries).distances)

@@ -58,7 +58,9 @@ def test_hand_features_measure_area_intensity_and_aspect():
 class TinyNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.layers = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
+        self.layers = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten()
+        )
 
     def forward(self, images):
         return self.layers(images)
@@ -77,12 +79,23 @@ def test_fine_tuning_reduces_the_episode_loss():
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
 
 
-def test_methods_share_episodes_and_ci_is_196_sd_over_sqrt_n():
+def test_methods_are_scored_on_the_very_same_episodes():
+    labels = _labels(10)
+    noise = torch.randn(len(labels), 3, generator=torch.Generator().manual_seed(0))
+    # 2 of 3 classes per episode: which classes are drawn, and which images, vary from episode to episode,
+    # so two copies of the same features score alike only when they see the same episodes
+    methods = {"noise": (noise, "none"), "same noise": (noise.clone(), "none")}
+    first, second = evaluate_episodes(methods, labels, CLASSES, EpisodeShape(2, 1, 3), 50)
+    assert first.accuracies == second.accuracies
+    assert np.array_equal(first.confusion, second.confusion)
+    assert len(set(first.accuracies)) > 1  # the episodes differ, so a shared sampler is what keeps them equal
+
+
+def test_perfect_features_score_one_and_ci_is_196_sd_over_sqrt_n():
     labels = _labels(10)
     perfect = torch.nn.functional.one_hot(torch.as_tensor(labels)).float() * 10
-    noise = torch.randn(len(labels), 3)
-    results = evaluate_episodes({"perfect": (perfect, "none"), "noise": (noise, "none")}, labels, CLASSES, EpisodeShape(3, 1, 3), 50)
-    assert results[0].mean == 1.0 and results[0].ci95 == 0.0
-    assert results[0].confusion.sum() == results[1].confusion.sum() == 50 * 9
+    [result] = evaluate_episodes({"perfect": (perfect, "none")}, labels, CLASSES, EpisodeShape(3, 1, 3), 50)
+    assert result.mean == 1.0 and result.ci95 == 0.0
+    assert result.confusion.sum() == 50 * 9 and np.array_equal(np.diag(result.confusion), [150, 150, 150])
     result = MethodResult("x", [0.5, 1.0, 0.75, 0.25])
     assert result.ci95 == pytest.approx(1.96 * np.std([0.5, 1.0, 0.75, 0.25]) / 2)

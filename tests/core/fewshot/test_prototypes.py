@@ -37,7 +37,9 @@ def test_a_class_without_support_is_refused():
 
 def test_squared_euclidean_distances():
     queries, prototypes = torch.tensor([[0.0, 0.0], [3.0, 4.0]]), torch.tensor([[0.0, 0.0], [1.0, 1.0]])
-    torch.testing.assert_close(squared_distances(queries, prototypes), torch.tensor([[0.0, 2.0], [25.0, 13.0]]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        squared_distances(queries, prototypes), torch.tensor([[0.0, 2.0], [25.0, 13.0]]), atol=1e-4, rtol=0
+    )
 
 
 def test_cl2n_centres_then_normalises():
@@ -90,3 +92,21 @@ def test_class_names_keep_their_given_order():
     support, labels = _two_blobs(3)
     classifier = PrototypicalClassifier(Flatten(), classes=["bottom", "top"], transform="none").fit(support, labels)
     assert classifier.predict(support[:1]).predicted.item() == 1  # a 'top' image; 'top' is index 1
+
+
+def test_a_classifier_restores_its_own_exported_state():
+    support, labels = _two_blobs(5)
+    queries, _ = _two_blobs(4, seed=2)
+    fitted = PrototypicalClassifier(Flatten(), transform="cl2n").fit(support, labels)
+    state = fitted.state_tensors()
+    assert set(state) == {"prototypes", "counts", "centre"}
+    restored = PrototypicalClassifier(Flatten(), ["top", "bottom"], transform="cl2n")
+    restored.load_state(state, fitted.temperature, fitted.ood_threshold)
+    expected, got = fitted.predict(queries), restored.predict(queries)
+    torch.testing.assert_close(got.probabilities, expected.probabilities)
+    assert restored.ood_threshold == fitted.ood_threshold
+
+
+def test_an_unfitted_classifier_has_no_state_to_export():
+    with pytest.raises(SpectfslError, match="no prototypes"):
+        PrototypicalClassifier(Flatten()).state_tensors()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spectfsl.core.imaging.heart import find_heart
-from spectfsl.core.image import SpectImage
-from spectfsl.core.files.loader import load_image
 from spectfsl.core.data.phantom import MYOCARDIUM, make_patient
+from spectfsl.core.files.loader import load_image
+from spectfsl.core.image import SpectImage
+from spectfsl.core.imaging.heart import find_heart
 from spectfsl.errors import SpectfslError
 from tests.conftest import SHARED_DATA, requires_real_data
 

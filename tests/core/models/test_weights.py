@@ -8,8 +8,8 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from spectfsl.core.models.resnet import GREY_STD, IMAGENET_RGB_STD
 from spectfsl.core.models.factory import create_model
+from spectfsl.core.models.resnet import GREY_STD, IMAGENET_RGB_STD
 from spectfsl.core.models.weights import resolve_weights
 from spectfsl.errors import SpectfslError
 

@@ -1,0 +1,46 @@
+"""Point options (`x,y`, `NAME=x,y`) and POINTS.csv files."""
+
+from __future__ import annotations
+
+import pytest
+
+from spectfsl.core.files.points import parse_named_point, parse_point, read_points, write_points
+from spectfsl.errors import SpectfslError
+
+
+def test_a_point_is_x_then_y():
+    assert parse_point("12.5,30") == (12.5, 30.0)
+    for bad in ("12", "1,2,3", "a,b", ""):
+        with pytest.raises(SpectfslError, match="--p1: .* is not a point x,y"):
+            parse_point(bad, "--p1")
+
+
+def test_named_points_and_their_default_name():
+    assert parse_named_point("apex=12,30", "point1") == ("apex", (12.0, 30.0))
+    assert parse_named_point("12,30", "point2") == ("point2", (12.0, 30.0))
+
+
+def test_points_file_round_trip_with_paths_relative_to_the_file(tmp_path):
+    rows = [("P001/spect.dcm@34", "lv_centre", 37.5, 26.0), ("P002/spect.dcm@30", "apex", 1.0, 2.0)]
+    write_points(tmp_path / "points.csv", rows)
+    read = read_points(tmp_path / "points.csv")
+    assert read == [(str(tmp_path / image), name, x, y) for image, name, x, y in rows]
+
+
+def test_absolute_image_paths_are_kept(tmp_path):
+    (tmp_path / "p.csv").write_text("image,name,x,y\n/data/scan.dcm@3,lv,1,2\n")
+    assert read_points(tmp_path / "p.csv") == [("/data/scan.dcm@3", "lv", 1.0, 2.0)]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("image,name,x\na,b,1\n", "missing column"),
+        ("image,name,x,y\na,b,one,2\n", ":2: x and y must be numbers"),
+        ("image,name,x,y\n", "no points listed"),
+    ],
+)
+def test_bad_points_files_are_refused_with_the_reason(tmp_path, content, message):
+    (tmp_path / "p.csv").write_text(content)
+    with pytest.raises(SpectfslError, match=message):
+        read_points(tmp_path / "p.csv")

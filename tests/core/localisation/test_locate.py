@@ -1,0 +1,51 @@
+"""Locate's building blocks: template matching, tiled reconstruction, offsets between scans."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from spectfsl.core.image import SpectImage
+from spectfsl.core.imaging.preprocess import NORMALISATION
+from spectfsl.core.localisation.grid import to_grid
+from spectfsl.core.localisation.locate import match_template, reconstruct, template_side
+from spectfsl.core.localisation.model_file import PRNetInfo
+from spectfsl.core.models.prnet import PRNet
+
+
+def _blobs(shift_x: int = 0, shape=(40, 50)) -> SpectImage:
+    """Three Gaussian blobs of different sizes on a noisy background, moved `shift_x` pixels along x."""
+    rows, cols = np.indices(shape)
+    pixels = 0.05 + 0.02 * np.random.default_rng(shift_x).random(shape).astype(np.float32)
+    for (y, x), sigma in zip([(12, 15), (25, 30), (30, 12)], [2.0, 3.5, 1.5]):
+        pixels += np.exp(-((rows - y) ** 2 + (cols - x - shift_x) ** 2) / (2 * sigma**2)).astype(np.float32)
+    return SpectImage(pixels, (2.0, 2.0), None, f"blobs{shift_x}", "P", normalisation=NORMALISATION)
+
+
+def test_template_side_is_odd():
+    assert [template_side(n) for n in (16, 17, 32)] == [17, 17, 33]
+
+
+def test_template_matching_finds_a_translated_landmark():
+    reference, target = to_grid(_blobs(), 2.0), to_grid(_blobs(shift_x=6), 2.0)
+    found = match_template(reference, (30.0, 25.0), target, template_px=15)
+    np.testing.assert_allclose(found, [36.0, 25.0], atol=0.5)
+
+
+def test_local_template_matching_stays_within_its_radius():
+    reference, target = to_grid(_blobs(), 2.0), to_grid(_blobs(shift_x=6), 2.0)
+    near = np.array([12.0, 30.0])  # beside the small blob, far from the true answer (36, 25)
+    found = match_template(reference, (30.0, 25.0), target, template_px=15, near=near, radius_mm=8.0)
+    assert np.hypot(*(found - near)) * 2.0 <= 8.0 + 1e-6
+
+
+def test_tiled_reconstruction_covers_the_whole_image_exactly():
+    torch.manual_seed(0)
+    model = PRNet(16, channels=4).eval()
+    info = PRNetInfo(16, 4, model.hidden, 2.0, 100.0, 1.0)
+    grid = to_grid(_blobs(), 2.0)  # 40 x 50: not a multiple of the 16-pixel patch
+    real, decoded = reconstruct(model, info, grid)
+    assert real.shape == decoded.shape == grid.pixels.shape
+    np.testing.assert_allclose(real, grid.pixels, atol=1e-6)  # the tiles are the image itself
+    patch_real, patch_decoded = reconstruct(model, info, grid, (30.0, 25.0))
+    assert patch_real.shape == patch_decoded.shape == (16, 16)
