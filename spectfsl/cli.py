@@ -91,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return EXIT_OK
+        return _output_closed()
+    except SystemExit as done:
+        # click turns a closed stdout (`spectfsl ... | head`) into exit 1; a reader that stops early is no error
+        if isinstance(done.__context__, BrokenPipeError):
+            return _output_closed()
+        raise
     except Exception as error:
         if Settings.debug:
             traceback.print_exc()
@@ -101,6 +106,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _output_closed() -> int:
+    """The reader of stdout went away: send what is still buffered nowhere, and end quietly (exit 0)."""
+    sys.stdout = sys.__stdout__
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a captured stream): nothing left to flush
+        pass
+    return EXIT_OK
 
 
 def run() -> None:

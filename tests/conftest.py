@@ -55,8 +55,6 @@ def cli_json(cli):
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory) -> Path:
     """A 4-patient phantom at the default matrix (as `spectfsl phantom` writes it), once per session."""
-    from spectfsl.cli import main
-
     root = tmp_path_factory.mktemp("phantom") / "ph"
     assert main(["-q", "phantom", str(root), "--patients", "4"]) == 0
     return root

@@ -92,7 +92,6 @@ def device_name(device: torch.device) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    import numpy
     import torchvision
 
     from spectfsl import __version__
@@ -101,7 +100,7 @@ def library_versions() -> dict[str, str]:
         "spectfsl": __version__,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
-        "numpy": numpy.__version__,
+        "numpy": np.__version__,
         "python": platform.python_version(),
     }
 

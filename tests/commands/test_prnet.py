@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from spectfsl.core.files.loader import load_image
+from spectfsl.core.files.loader import load_image, save_npy
+from spectfsl.core.imaging.preprocess import normalised
 from tests.conftest import SHARED_DATA, requires_real_data
 
 
@@ -62,9 +63,6 @@ def test_offset_reports_px_and_mm(cli_json, model, phantom_dir):
 
 
 def test_offset_between_a_slice_and_its_translated_copy_recovers_the_translation(cli, model, phantom_dir, tmp_path):
-    from spectfsl.core.files.loader import save_npy
-    from spectfsl.core.imaging.preprocess import normalised
-
     plane = normalised(load_image(f"{phantom_dir / 'P002' / 'spect.dcm'}@34"))
     shifted = np.zeros_like(plane.pixels)
     shifted[:, 5:] = plane.pixels[:, :-5]  # content moves 5 px (32 mm) along +x

@@ -23,13 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from spectfsl.core.files.loader import save_npy
+from spectfsl.core.files.loader import expand_inputs, load_image, save_npy
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.heart import DEFAULT_CROP_MM, find_heart
 from spectfsl.core.imaging.preprocess import (
     NORMALISATION,
+    centred_window,
     intensity_scale,
     normalise_intensity,
+    normalised,
     sample_window,
     window_px,
 )
@@ -309,9 +311,6 @@ def read_dataset(folder: str | Path, size: int | None = None, spacing_mm: float 
 
     Size and spacing default to those of the first image (a prepared dataset keeps its crops as they are).
     """
-    from spectfsl.core.files.loader import expand_inputs, load_image
-    from spectfsl.core.imaging.preprocess import centred_window, normalised
-
     images, labels, patients, paths = [], [], [], []
     for class_folder in class_folders(folder):
         try:

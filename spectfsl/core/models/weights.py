@@ -9,7 +9,9 @@ file or a `.pth` state dict (loaded with `weights_only=True`).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +87,9 @@ def _download_imagenet(backbone: str) -> WeightsChoice:
     file_name = backbone_entry(backbone).imagenet_file
     target = imagenet_candidates(backbone)[-1]
     try:
-        torch.hub.load_state_dict_from_url(IMAGENET_URL.format(file=file_name), progress=False, check_hash=True)
+        # stdout carries only the command's results: whatever the download prints goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            torch.hub.load_state_dict_from_url(IMAGENET_URL.format(file=file_name), progress=False, check_hash=True)
     except Exception as error:  # offline machines fail in many ways (DNS, proxy, SSL)
         raise SpectfslError(
             f"--weights imagenet: cannot download {file_name} ({type(error).__name__}); "

@@ -76,3 +76,16 @@ def test_pth_with_arbitrary_objects_is_refused(tmp_path):
 def test_missing_weights_file_is_refused():
     with pytest.raises(SpectfslError, match="no such file"):
         resolve_weights("/nonexistent/weights.pth")
+
+
+def test_a_download_prints_nothing_on_stdout(empty_cache, monkeypatch, capsys, imagenet_like):
+    def chatty_download(url, progress, check_hash):
+        print(f"Downloading: {url}")  # what torch hub writes while it fetches
+        target = empty_cache / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(imagenet_like.read_bytes())
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", chatty_download)
+    choice = resolve_weights("imagenet")
+    captured = capsys.readouterr()
+    assert choice.source == "imagenet" and captured.out == "" and "Downloading" in captured.err
