@@ -60,7 +60,19 @@ def main() -> None:
             stretch(test, test_set)
         bank = work / f"bank-{train_set.name}.safetensors"
         subprocess.run(
-            ["spectfsl", "-q", "proto", "fit", str(train_set), "--out", str(bank), "--weights", "random"], check=True
+            [
+                "spectfsl",
+                "-q",
+                "proto",
+                "fit",
+                str(train_set),
+                "--out",
+                str(bank),
+                "--overwrite",
+                "--weights",
+                "random",
+            ],
+            check=True,
         )
         print(f"{name}: random, no fine-tuning: {accuracies(str(test_set), '--weights', 'random')}")
         print(f"{name}: fine-tuned 100 episodes:  {accuracies(str(test_set), '--bank', str(bank))}")

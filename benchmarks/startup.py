@@ -30,7 +30,18 @@ def main() -> None:
     torch_s = median_seconds([sys.executable, "-c", "import torch"], runs)
     with tempfile.TemporaryDirectory() as scratch:
         phantom_s = median_seconds(
-            [sys.executable, "-m", "spectfsl", "phantom", f"{scratch}/ph", "--patients", "12", "--overwrite", "-q"],
+            [
+                sys.executable,
+                "-m",
+                "spectfsl",
+                "phantom",
+                "--out",
+                f"{scratch}/ph",
+                "--patients",
+                "12",
+                "--overwrite",
+                "-q",
+            ],
             runs,
         )
     print(f"spectfsl --help           median {help_s:.3f} s over {runs} runs")

@@ -18,7 +18,7 @@ trap 'rm -f "$partial" "$partial.one"' EXIT
 
 failed=0 count=0
 while IFS= read -r -d '' file; do
-  spectfsl --quiet proto predict "$file" --bank "$bank" --format csv --out "$partial.one"
+  spectfsl --quiet proto predict "$file" --bank "$bank" --format csv --out "$partial.one" --overwrite
   status=$?
   case $status in
     0)

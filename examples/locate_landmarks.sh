@@ -5,7 +5,7 @@
 #   examples/locate_landmarks.sh MODEL.safetensors REFERENCE "NAME=x,y" TARGET... -- TRAIN_IMAGE...
 #
 # MODEL is trained from TRAIN_IMAGE... when it does not exist yet. REFERENCE and TARGET are 2D images
-# or frames (PATH@N). Prints CSV (target,name,x,y,x_mm,y_mm,steps) on stdout.
+# or frames (PATH@N). Prints CSV (path,name,x,y,x_mm,y_mm,steps; path is the target) on stdout.
 set -euo pipefail
 
 if [ $# -lt 4 ]; then

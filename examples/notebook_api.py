@@ -7,13 +7,11 @@ import sys
 from pathlib import Path
 
 import spectfsl
-from spectfsl.core.data.phantom import write_case
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "notebook-demo")
 
 # 1. Four synthetic patients (or your own DICOM/NIfTI scans and label maps).
-for index in range(4):
-    write_case(spectfsl.make_patient(index), out / "phantom" / f"P{index + 1:03d}")
+spectfsl.write_phantom(out / "phantom", patients=4)
 scans = sorted((out / "phantom").glob("*/spect.dcm"))
 label_maps = sorted((out / "phantom").glob("*/labels.npy"))
 

@@ -22,6 +22,7 @@ _EXPORTS = {
     "iter_images": "spectfsl.core.files.loader",
     "iter_slices": "spectfsl.core.files.loader",
     "make_patient": "spectfsl.core.data.phantom",
+    "write_phantom": "spectfsl.core.data.phantom",
     "PrepareSettings": "spectfsl.core.data.datasets",
     "prepare_dataset": "spectfsl.core.data.datasets",
     "prepare": "spectfsl.core.data.labelled",

@@ -47,13 +47,23 @@ def _root(
     Settings.debug = Settings.debug or debug
 
 
+def _no_argument_types_in_help() -> None:
+    """Typer prints a Python type beside each positional argument in help (`IMAGE... <list[str]>`),
+    whatever its metavar; the argument's help text says what it takes, so show the name alone."""
+    from typer.core import TyperArgument
+
+    TyperArgument.display_type_rich = lambda self, ctx: None
+
+
 def build_app() -> typer.Typer:
     """The root Typer app with every command found in the `spectfsl.commands` entry-point group."""
+    _no_argument_types_in_help()
     app = typer.Typer(
         name="spectfsl",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: no type placeholders such as <bool>, readable when piped
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_root)

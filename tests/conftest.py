@@ -56,7 +56,7 @@ def cli_json(cli):
 def phantom_dir(tmp_path_factory) -> Path:
     """A 4-patient phantom at the default matrix (as `spectfsl phantom` writes it), once per session."""
     root = tmp_path_factory.mktemp("phantom") / "ph"
-    assert main(["-q", "phantom", str(root), "--patients", "4"]) == 0
+    assert main(["-q", "phantom", "--out", str(root), "--patients", "4"]) == 0
     return root
 
 

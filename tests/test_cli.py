@@ -99,9 +99,9 @@ def test_internal_error_exits_1_without_traceback_unless_debug(tmp_path):
 
 
 def test_quiet_silences_messages_after_the_command_name_too(cli, tmp_path):
-    loud = cli("phantom", tmp_path / "a", "--patients", 1)
-    quiet = cli("phantom", tmp_path / "b", "--patients", 1, "--quiet")
-    again = cli("phantom", tmp_path / "c", "--patients", 1)
+    loud = cli("phantom", "--out", tmp_path / "a", "--patients", 1)
+    quiet = cli("phantom", "--out", tmp_path / "b", "--patients", 1, "--quiet")
+    again = cli("phantom", "--out", tmp_path / "c", "--patients", 1)
     assert "wrote 1 phantom patients" in loud.stderr
     assert quiet.stderr == ""
     assert "wrote 1 phantom patients" in again.stderr  # one run's --quiet does not leak into the next

@@ -32,7 +32,7 @@ def bank(phantom_dataset, tmp_path_factory):
                 "random",
                 "--episodes",
                 "0",
-                "--shots",
+                "--support",
                 "3",
             ]
         )

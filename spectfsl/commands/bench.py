@@ -6,30 +6,36 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Device, Quiet
+from spectfsl.commands.options import Device, DocumentFormat, OutFile, Overwrite, Quiet, positive
 
 
 def bench(
     device: Device = "auto",
-    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 256,
-    size: Annotated[int, typer.Option(help="Image side in pixels.")] = 64,
-    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast).")] = "fp32",
+    batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Images per batch.")] = 256,
+    size: Annotated[int, typer.Option(metavar="PX", min=16, help="Image side in pixels.")] = 64,
+    precision: Annotated[str, typer.Option(metavar="fp32|bf16|fp16", help="Numeric precision (autocast).")] = "fp32",
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the backbone.")] = False,
-    seconds: Annotated[float, typer.Option(help="Seconds of timed calls per workload.")] = 10.0,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    seconds: Annotated[
+        float, typer.Option(metavar="S", callback=positive, help="Seconds of timed calls per workload.")
+    ] = 10.0,
+    fmt: DocumentFormat = "table",
+    out: OutFile = None,
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Measure images/s of each workload and its ratio to the backbone forward pass, with device and versions."""
     from spectfsl.bench.workloads import BenchSettings, bench_report, run_benchmarks
     from spectfsl.core.device import setup_device
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.render import write_document
     from spectfsl.ui import info
 
     settings = BenchSettings(batch_size, size, precision, compile, seconds)
+    check_new_output(out, overwrite)
     target = setup_device(device)
     results = run_benchmarks(settings, target, on_workload=lambda name: info(f"measuring {name} ..."))
     document, tables = bench_report(settings, target, results)
-    write_document(None, fmt, document, tables)
+    write_document(out, fmt, document, tables)
 
 
 def register(app: typer.Typer) -> None:

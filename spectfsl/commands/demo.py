@@ -27,9 +27,9 @@ def _find_real_data(given: Path | None) -> Path | None:
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the data, models, figures and report.")] = Path(
-        "spectfsl-demo"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder for the data, models, figures and report.")
+    ] = Path("spectfsl-demo"),
     device: Device = "auto",
     full: Annotated[
         bool,
@@ -39,6 +39,7 @@ def demo(
         Path | None,
         typer.Option(
             "--real-data",
+            metavar="DIR",
             help="Folder with mps-physionet/ and seed-slice/ (default: $SPECTFSL_DATA or ../shared/data).",
             show_default=False,
         ),

@@ -1,14 +1,24 @@
-"""Option types shared by several commands, so each is declared once."""
+"""Options shared by several commands, declared once so that one concept has one name everywhere.
+
+The vocabulary: `--out` is what a command writes (refused if it exists, unless `--overwrite`);
+`--format table|csv|json` how results print; `--pixel-mm` the pixel size in mm that images are
+made or resampled to; `--device`, `--seed`, `--quiet` as in every command. Old spellings stay for
+one release as hidden options that print a deprecation warning (`deprecated`).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-Overwrite = Annotated[
-    bool, typer.Option("--overwrite", help="Replace OUT if it exists (only once the new output is complete).")
-]
+
+def positive(value: float | None) -> float | None:
+    """Option callback: a value that must be greater than 0 (exit 2 otherwise)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"must be greater than 0, got {value:g}")
+    return value
 
 
 def _set_quiet(value: bool) -> bool:
@@ -18,9 +28,47 @@ def _set_quiet(value: bool) -> bool:
     return value
 
 
-Quiet = Annotated[
-    bool,
-    typer.Option("--quiet", "-q", callback=_set_quiet, help="No progress bars or informational messages."),
+def deprecated(old_value: Any, old: str, new: str, new_value: Any) -> Any:
+    """The value of an option given by its old spelling (with a warning), else the new option's value."""
+    if old_value is None:
+        return new_value
+    from spectfsl.ui import warn
+
+    warn(f"{old} is deprecated and will be removed in the next release; use {new}")
+    return old_value
+
+
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite", help="Replace OUT if it exists (only once the new output is complete).")
 ]
 
-Device = Annotated[str, typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")]
+Quiet = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", callback=_set_quiet, help="No progress or informational messages."),
+]
+
+Device = Annotated[
+    str, typer.Option(metavar="DEVICE", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
+]
+
+Seed = Annotated[int, typer.Option(metavar="N", min=0, help="Random seed (repeatable on the same device).")]
+
+RowFormat = Annotated[str, typer.Option("--format", metavar="table|csv|json", help="How to print the results.")]
+
+DocumentFormat = Annotated[str, typer.Option("--format", metavar="table|json", help="How to print the results.")]
+
+OutFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        metavar="FILE",
+        help="Write the results here instead of stdout (refused if it exists, unless --overwrite).",
+        show_default=False,
+    ),
+]
+
+
+def hidden_alias(spelling: str, kind: str = "value", **checks: Any) -> Any:
+    """A hidden option kept for an old spelling (read it with `deprecated`); `checks` are the new
+    option's range checks (`min`, `max`, `callback`)."""
+    return typer.Option(spelling, hidden=True, show_default=False, metavar=kind, **checks)

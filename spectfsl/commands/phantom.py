@@ -7,17 +7,27 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Overwrite, Quiet
+from spectfsl.commands.options import Overwrite, Quiet, Seed, deprecated, hidden_alias
 
 
 def phantom(
-    out_dir: Annotated[
-        Path, typer.Argument(help="Folder to create: OUT_DIR/<patient>/spect.dcm, labels.npy, landmarks.json.")
-    ],
-    patients: Annotated[int, typer.Option(min=1, help="Number of patients.")] = 12,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
-    matrix: Annotated[int, typer.Option(min=16, max=512, help="Voxels along each axis.")] = 64,
-    voxel_mm: Annotated[float, typer.Option(min=0.5, max=20.0, help="Isotropic voxel size in mm.")] = 6.4,
+    old_out_dir: Annotated[Path | None, typer.Argument(hidden=True, show_default=False, metavar="OUT_DIR")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Folder to create: DIR/<patient>/spect.dcm, labels.npy, landmarks.json; DIR/points.csv.",
+            show_default=False,
+        ),
+    ] = None,
+    patients: Annotated[int, typer.Option(metavar="N", min=1, max=10000, help="Number of patients.")] = 12,
+    seed: Seed = 0,
+    matrix: Annotated[int, typer.Option(metavar="N", min=16, max=512, help="Voxels along each axis.")] = 64,
+    pixel_mm: Annotated[
+        float, typer.Option(metavar="MM", min=0.5, max=20.0, help="Voxel side in mm (isotropic voxels).")
+    ] = 6.4,
+    old_voxel_mm: Annotated[float | None, hidden_alias("--voxel-mm", "MM", min=0.5, max=20.0)] = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -25,12 +35,18 @@ def phantom(
 
     Each patient gets an NM multi-frame RECON TOMO DICOM volume (spect.dcm), a label map
     (labels.npy: 1 myocardium, 2 ventricles, 3 liver) and landmarks.json (lv_centre, lv_apex,
-    rv_centre, liver_centre in voxel x, y, z). OUT_DIR/points.csv lists every landmark on the
-    slice through it (image,name,x,y) for `prnet evaluate`.
+    rv_centre, liver_centre in voxel x, y, z). DIR/points.csv lists every landmark on the
+    slice through it (image,name,x,y) for `prnet evaluate`. The same --seed gives the same files.
     """
     from spectfsl.core.data.phantom import write_phantom
     from spectfsl.core.files.atomic import atomic_directory
+    from spectfsl.errors import SpectfslError
     from spectfsl.ui import info, make_progress, warn
+
+    out_dir = deprecated(old_out_dir, "the positional OUT_DIR", "--out DIR", out)
+    if out_dir is None:
+        raise SpectfslError("phantom: give the folder to create with --out DIR")
+    voxel_mm = deprecated(old_voxel_mm, "--voxel-mm", "--pixel-mm", pixel_mm)
 
     field_of_view_mm = matrix * voxel_mm
     if field_of_view_mm < 340:

@@ -7,50 +7,66 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Overwrite, Quiet
+from spectfsl.commands.options import Overwrite, Quiet, deprecated, hidden_alias, positive
 
 
 def prepare(
     images: Annotated[
-        list[str], typer.Argument(help="Scans: DICOM, NIfTI, .npy, .png, folders, PATH@N.", show_default=False)
+        list[str],
+        typer.Argument(metavar="IMAGE", help="Scans: DICOM, NIfTI, .npy, .png, folders, PATH@N.", show_default=False),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Dataset folder to create.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Dataset folder to create.", show_default=False)],
     labels: Annotated[
         list[Path] | None,
         typer.Option(
-            "--labels", help="Label map for each IMAGE, in the same order (repeat the option).", show_default=False
+            "--labels",
+            metavar="LABELMAP",
+            help="Label map for each IMAGE, in the same order (repeat the option).",
+            show_default=False,
         ),
     ] = None,
     classes: Annotated[
-        str, typer.Option(help="Label ids to class names for --labels.")
+        str, typer.Option(metavar="ID=NAME,...", help="Label ids to class names for --labels.")
     ] = "1=myocardium,2=ventricles,3=liver",
     mask: Annotated[
         list[str] | None,
         typer.Option(
             "--mask",
-            help="NAME=PATH binary mask; the k-th --mask of a NAME belongs to the k-th IMAGE.",
+            metavar="NAME=PATH",
+            help="Binary mask of class NAME; the k-th --mask of a NAME belongs to the k-th IMAGE.",
             show_default=False,
         ),
     ] = None,
     derive_from: Annotated[
         str | None,
         typer.Option(
+            metavar="NAME",
             help="Wall class whose mask also yields 'ventricles' (hull minus wall) and 'extracardiac' (10-30 mm ring).",
             show_default=False,
         ),
     ] = None,
-    size: Annotated[int, typer.Option(help="Side of each written tissue crop, in pixels.")] = 64,
-    spacing_mm: Annotated[float, typer.Option(help="Common pixel size in mm that every image is resampled to.")] = 2.0,
+    size: Annotated[int, typer.Option(metavar="PX", min=8, help="Side of each written tissue crop, in pixels.")] = 64,
+    pixel_mm: Annotated[
+        float,
+        typer.Option(metavar="MM", callback=positive, help="Common pixel size in mm that every image is resampled to."),
+    ] = 2.0,
+    old_spacing_mm: Annotated[float | None, hidden_alias("--spacing-mm", "MM", callback=positive)] = None,
     min_pixels: Annotated[
-        int, typer.Option(help="Least pixels of a class in a slice for a crop (source pixels).")
+        int, typer.Option(metavar="N", min=1, help="Least pixels of a class in a slice for a crop (source pixels).")
     ] = 20,
     style: Annotated[
-        str, typer.Option(help="masked: keep only the tissue's pixels; patch: the whole window.")
+        str,
+        typer.Option(metavar="masked|patch", help="masked: keep only the tissue's pixels; patch: the whole window."),
     ] = "masked",
     crop: Annotated[
-        str, typer.Option(help="Unlabelled slices: none (whole slices) or auto (a box around the heart).")
+        str,
+        typer.Option(
+            metavar="none|auto", help="Unlabelled slices: none (whole slices) or auto (a box around the heart)."
+        ),
     ] = "none",
-    crop_mm: Annotated[float, typer.Option(help="Side of the --crop auto box in mm.")] = 128.0,
+    crop_mm: Annotated[
+        float, typer.Option(metavar="MM", callback=positive, help="Side of the --crop auto box in mm.")
+    ] = 128.0,
     slices: Annotated[
         bool, typer.Option("--slices/--no-slices", help="Also write unlabelled 2D slices to OUT/slices.")
     ] = True,
@@ -60,7 +76,7 @@ def prepare(
     """Write labelled tissue crops, unlabelled slices and manifest.csv.
 
     Crops: OUT/<class>/<id>.npy, one per class per slice with at least --min-pixels pixels of the
-    class, a fixed window of --size x --spacing-mm mm (128 mm by default) centred on the tissue.
+    class, a fixed window of --size x --pixel-mm mm (128 mm by default) centred on the tissue.
     Slices: OUT/slices/<id>.npy. Intensities are normalised per scan (99.5th percentile of non-zero
     voxels -> 1, clipped to [0, 2]). Every image has a sidecar JSON with its pixel size in mm.
     """
@@ -70,7 +86,8 @@ def prepare(
     from spectfsl.core.files.atomic import atomic_directory
     from spectfsl.ui import info, make_progress
 
-    settings = PrepareSettings(size, spacing_mm, min_pixels, style, crop, crop_mm, slices)
+    pixel_mm = deprecated(old_spacing_mm, "--spacing-mm", "--pixel-mm", pixel_mm)
+    settings = PrepareSettings(size, pixel_mm, min_pixels, style, crop, crop_mm, slices)
     masks = parse_mask_options(mask or [])
     with atomic_directory(out, overwrite=overwrite) as staging, make_progress() as progress:
         task = progress.add_task("preparing scans", total=None, status="")

@@ -7,25 +7,38 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Device, Quiet
+from spectfsl.commands.options import (
+    Device,
+    DocumentFormat,
+    OutFile,
+    Overwrite,
+    Quiet,
+    RowFormat,
+    Seed,
+    positive,
+)
 
 prnet_app = typer.Typer(
     help="Self-supervised anatomical localisation (PRNet): learn from unlabelled slices, "
     "find landmarks from one example.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
-ModelOption = Annotated[Path, typer.Option("--model", help="Model file from `prnet train`.", show_default=False)]
-Format = Annotated[str, typer.Option("--format", help="table or json.")]
-RowFormat = Annotated[str, typer.Option("--format", help="table, csv or json.")]
-OutFile = Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.", show_default=False)]
+ModelOption = Annotated[
+    Path, typer.Option("--model", metavar="MODEL", help="Model file from `prnet train`.", show_default=False)
+]
 Refine = Annotated[
     list[Path] | None,
     typer.Option(
         "--refine",
-        help="Fine model(s) (trained with --max-offset-mm) that refine the --model result, in order.",
+        metavar="MODEL",
+        help="Fine model (trained with --max-offset-mm) that refines the --model result; repeat for a cascade.",
         show_default=False,
     ),
+]
+Image2D = Annotated[
+    str, typer.Argument(metavar="IMAGE", help="A 2D image, or PATH@N for frame N of a volume.", show_default=False)
 ]
 
 
@@ -40,36 +53,54 @@ def _cascade(model: Path, refine: list[Path] | None, device: str):
 @prnet_app.command("train")
 def train(
     images: Annotated[
-        list[str], typer.Argument(help="Unlabelled images (every slice of a volume is used).", show_default=False)
+        list[str],
+        typer.Argument(
+            metavar="IMAGE", help="Unlabelled images (every slice of a volume is used).", show_default=False
+        ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Model file to write (.safetensors).", show_default=False)],
-    patch: Annotated[int, typer.Option(help="Patch side in model pixels (a multiple of 16).")] = 32,
-    epochs: Annotated[int, typer.Option(help="Epochs.")] = 50,
-    iters: Annotated[int, typer.Option(help="Iterations per epoch.")] = 10,
-    batch_size: Annotated[int, typer.Option(help="Point pairs per iteration.")] = 16,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    pixel_mm: Annotated[float, typer.Option(help="Model pixel size in mm (images are resampled to it).")] = 4.0,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="MODEL", help="Model file to write (.safetensors).", show_default=False)
+    ],
+    patch: Annotated[
+        int, typer.Option(metavar="PX", min=16, help="Patch side in model pixels (a multiple of 16).")
+    ] = 32,
+    epochs: Annotated[int, typer.Option(metavar="N", min=1, help="Epochs.")] = 50,
+    iters: Annotated[int, typer.Option(metavar="N", min=1, help="Iterations per epoch.")] = 10,
+    batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Point pairs per iteration.")] = 16,
+    lr: Annotated[float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate.")] = 1e-3,
+    pixel_mm: Annotated[
+        float,
+        typer.Option(metavar="MM", callback=positive, help="Model pixel size in mm (images are resampled to it)."),
+    ] = 4.0,
     offset_scale_mm: Annotated[
-        float, typer.Option(help="Offsets are divided by this (mm) to a unitless range.")
+        float,
+        typer.Option(metavar="MM", callback=positive, help="Offsets are divided by this (mm) to a unitless range."),
     ] = 100.0,
     reconstruction_weight: Annotated[
         float,
         typer.Option(
-            help="lambda in L = L_dis + lambda * L_rec; 0 (default) skips the decoder, >0 is needed for `reconstruct`."
+            metavar="LAMBDA",
+            min=0.0,
+            help="lambda in L = L_dis + lambda * L_rec; 0 skips the decoder, >0 is needed for `reconstruct`.",
         ),
     ] = 0.0,
     max_offset_mm: Annotated[
         float | None,
         typer.Option(
-            help="Draw pairs at most this far apart (mm, per axis): a fine model for --refine.", show_default=False
+            metavar="MM",
+            callback=positive,
+            help="Draw pairs at most this far apart (mm, per axis): a fine model for --refine.",
+            show_default=False,
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (repeatable on CPU).")] = 0,
+    seed: Seed = 0,
     device: Device = "auto",
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Train PRNet without labels: patches around pairs of points learn their relative positions."""
     from spectfsl.core.device import setup_device
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
     from spectfsl.core.localisation.grid import grid_images
     from spectfsl.core.localisation.model_file import save_prnet
@@ -88,6 +119,7 @@ def train(
         seed=seed,
         max_offset_mm=max_offset_mm,
     )
+    check_new_output(out, overwrite)
     target = setup_device(device)
     grids = grid_images(iter_images(images), pixel_mm)
     with make_progress() as progress:
@@ -103,23 +135,36 @@ def train(
 
 @prnet_app.command("offset")
 def offset(
-    image: Annotated[str, typer.Argument(help="2D image (or PATH@N).", show_default=False)],
+    image: Image2D,
     model: ModelOption,
-    p1: Annotated[str, typer.Option("--p1", help="First point x,y in pixels of IMAGE.", show_default=False)],
-    p2: Annotated[str, typer.Option("--p2", help="Second point x,y (in IMAGE2 if given).", show_default=False)],
+    p1: Annotated[str, typer.Option("--p1", metavar="X,Y", help="First point in pixels of IMAGE.", show_default=False)],
+    p2: Annotated[
+        str, typer.Option("--p2", metavar="X,Y", help="Second point (in IMAGE2 if given).", show_default=False)
+    ],
     image2: Annotated[
         str | None,
-        typer.Option("--image2", help="p2 lies in this image: an anatomical offset between scans.", show_default=False),
+        typer.Option(
+            "--image2",
+            metavar="IMAGE2",
+            help="p2 lies in this image: an anatomical offset between scans.",
+            show_default=False,
+        ),
     ] = None,
-    fmt: Format = "table",
+    fmt: RowFormat = "table",
+    out: OutFile = None,
     device: Device = "auto",
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
 ) -> None:
     """Predicted vector p2 - p1 (px and mm of IMAGE); with --image2, where p2's anatomy lies relative to p1."""
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import parse_point
     from spectfsl.core.localisation.grid import load_grid
     from spectfsl.core.localisation.locate import predicted_offset
-    from spectfsl.render import DOCUMENT_FORMATS, check_format, row_output
+    from spectfsl.render import check_format, row_output
 
+    check_format(fmt)
+    check_new_output(out, overwrite)
     [(network, info)] = _cascade(model, None, device)
     first = load_grid(image, info.pixel_mm)
     second = load_grid(image2, info.pixel_mm) if image2 else first
@@ -131,35 +176,53 @@ def offset(
         "dy_mm": result.dy_mm,
         "distance_mm": result.distance_mm,
     }
-    with row_output(None, check_format(fmt, DOCUMENT_FORMATS), list(row), title="offset p2 - p1") as writer:
+    with row_output(out, fmt, list(row), title="offset p2 - p1") as writer:
         writer.write(row)
+
+
+LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps")
 
 
 @prnet_app.command("locate")
 def locate(
     targets: Annotated[
-        list[str], typer.Argument(help="Target 2D images (files, folders, PATH@N).", show_default=False)
+        list[str],
+        typer.Argument(metavar="TARGET", help="Target 2D images (files, folders, PATH@N).", show_default=False),
     ],
     model: ModelOption,
     ref: Annotated[
-        str, typer.Option("--ref", help="Reference 2D image with the annotated point(s).", show_default=False)
+        str,
+        typer.Option(
+            "--ref", metavar="IMAGE", help="Reference 2D image with the annotated point(s).", show_default=False
+        ),
     ],
     point: Annotated[
-        list[str], typer.Option("--point", help="[NAME=]x,y in the reference (repeatable).", show_default=False)
+        list[str],
+        typer.Option(
+            "--point", metavar="[NAME=]X,Y", help="A point in the reference (repeatable).", show_default=False
+        ),
     ],
     refine: Refine = None,
     match_radius_mm: Annotated[
         float,
         typer.Option(
-            help="Then move each point to the best template match of the reference patch within this many mm (0: off)."
+            metavar="MM",
+            min=0.0,
+            help="Then move each point to the best template match of the reference patch within this many mm (0: off).",
         ),
     ] = 0.0,
     fmt: RowFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Find the reference's annotated points in each target (one-shot, no labels needed for training)."""
+    """Find the reference's annotated points in each target (one-shot, no labels needed for training).
+
+    Output columns: path (the target), name, x, y (pixels), x_mm, y_mm (mm from the first pixel's
+    centre), steps.
+    """
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
     from spectfsl.core.files.points import parse_named_point
     from spectfsl.core.localisation.grid import grid_images, load_grid
@@ -168,13 +231,13 @@ def locate(
     from spectfsl.render import check_format, row_output
 
     check_format(fmt)
+    check_new_output(out, overwrite)
     stages = _cascade(model, refine, device)
     pixel_mm = stages[0][1].pixel_mm
     reference = load_grid(ref, pixel_mm)
     points = [parse_named_point(text, f"point{i + 1}") for i, text in enumerate(point)]
     grids = grid_images(iter_images(targets), pixel_mm)
-    columns = ["target", "name", "x", "y", "x_mm", "y_mm", "steps"]
-    with row_output(out, fmt, columns, title=f"located from {ref}") as writer:
+    with row_output(out, fmt, LOCATE_COLUMNS, title=f"located from {ref}") as writer:
         found = {name: locate_points(stages, reference, xy, grids) for name, xy in points}
         if match_radius_mm > 0:
             patch = stages[0][1].patch
@@ -188,7 +251,7 @@ def locate(
                 mm = located.xy_mm if located.xy_mm is not None else (None, None)
                 writer.write(
                     {
-                        "target": grid.source.label,
+                        "path": grid.source.label,
                         "name": name,
                         "x": round(float(located.xy[0]), 2),
                         "y": round(float(located.xy[1]), 2),
@@ -201,28 +264,37 @@ def locate(
 
 @prnet_app.command("reconstruct")
 def reconstruct(
-    image: Annotated[str, typer.Argument(help="2D image (or PATH@N).", show_default=False)],
+    image: Image2D,
     model: ModelOption,
     out: Annotated[
-        Path, typer.Option("--out", help="PNG figure: real and reconstructed side by side.", show_default=False)
+        Path,
+        typer.Option(
+            "--out", metavar="FIG.png", help="PNG figure: real and reconstructed side by side.", show_default=False
+        ),
     ],
     point: Annotated[
         str | None,
-        typer.Option("--point", help="x,y of the patch centre (default: the whole image, tiled).", show_default=False),
+        typer.Option(
+            "--point", metavar="X,Y", help="Centre of the patch (default: the whole image, tiled).", show_default=False
+        ),
     ] = None,
-    fmt: Format = "table",
+    fmt: RowFormat = "table",
     device: Device = "auto",
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
 ) -> None:
     """The study's Figure 1: a real patch (or the whole image) next to its reconstruction, with MSE and PSNR."""
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import parse_point
     from spectfsl.core.localisation.grid import load_grid
     from spectfsl.core.localisation.locate import mse_psnr
     from spectfsl.core.localisation.locate import reconstruct as reconstruct_grid
     from spectfsl.core.localisation.model_file import require_decoder
     from spectfsl.figures import side_by_side
-    from spectfsl.render import DOCUMENT_FORMATS, check_format, row_output
+    from spectfsl.render import check_format, row_output
 
-    check_format(fmt, DOCUMENT_FORMATS)
+    check_format(fmt)
+    check_new_output(out, overwrite)
     [(network, info)] = _cascade(model, None, device)
     require_decoder(info, model)
     grid = load_grid(image, info.pixel_mm)
@@ -230,7 +302,7 @@ def reconstruct(
     real, decoded = reconstruct_grid(network, info, grid, centre)
     mse, psnr = mse_psnr(real, decoded)
     side_by_side(out, [("real", real), ("reconstructed", decoded)], title=f"MSE {mse:.4g}, PSNR {psnr:.1f} dB")
-    row = {"image": grid.source.label, "point": point or "whole image", "mse": mse, "psnr_db": psnr, "figure": str(out)}
+    row = {"path": grid.source.label, "point": point or "whole image", "mse": mse, "psnr_db": psnr, "figure": str(out)}
     with row_output(None, fmt, list(row), title="reconstruction") as writer:
         writer.write(row)
 
@@ -240,28 +312,38 @@ def evaluate(
     model: ModelOption,
     points: Annotated[
         Path,
-        typer.Option("--points", help="CSV with columns image,name,x,y (image may be PATH@N).", show_default=False),
+        typer.Option(
+            "--points",
+            metavar="POINTS.csv",
+            help="CSV with columns image,name,x,y (image may be PATH@N; relative to the CSV's folder).",
+            show_default=False,
+        ),
     ],
     refine: Refine = None,
     template_size: Annotated[
         int | None,
         typer.Option(
+            metavar="PX",
+            min=3,
             help="Template side (model pixels) for the template-matching baseline (default: the patch).",
             show_default=False,
         ),
     ] = None,
-    fmt: Format = "table",
+    fmt: DocumentFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and
     template matching."""
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import read_points
     from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
 
     check_format(fmt, DOCUMENT_FORMATS)
+    check_new_output(out, overwrite)
     stages = _cascade(model, refine, device)
     landmarks = load_landmarks(read_points(points), stages[0][1].pixel_mm)
     result = evaluate_localisation(stages, landmarks, template_size)

@@ -7,55 +7,90 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Device, Quiet
+from spectfsl.commands.options import (
+    Device,
+    DocumentFormat,
+    OutFile,
+    Overwrite,
+    Quiet,
+    RowFormat,
+    Seed,
+    deprecated,
+    hidden_alias,
+    positive,
+)
 
 proto_app = typer.Typer(
-    help="Few-shot tissue classification: prototypes from a few labelled crops per class.", no_args_is_help=True
+    help="Few-shot tissue classification: prototypes from a few labelled crops per class.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 Weights = Annotated[
     str,
-    typer.Option(help="auto (ImageNet if cached, else random), imagenet, random, or a .safetensors/.pth file."),
+    typer.Option(
+        metavar="auto|imagenet|random|FILE",
+        help="auto (ImageNet if cached, else random), imagenet, random, or a .safetensors/.pth file.",
+    ),
 ]
 Backbone = Annotated[
     str,
-    typer.Option(help="Embedding network: resnet18, or prnet (with --weights MODEL.safetensors from `prnet train`)."),
+    typer.Option(
+        metavar="resnet18|prnet",
+        help="Embedding network: resnet18, or prnet (with --weights MODEL.safetensors from `prnet train`).",
+    ),
 ]
-Transform = Annotated[
-    str,
-    typer.Option(help="Feature transform before distances: none, l2, cl2n, or auto (cl2n when fine-tuned, else l2)."),
+Way = Annotated[int, typer.Option(metavar="N", min=2, help="Classes per episode.")]
+Shot = Annotated[int, typer.Option(metavar="N", min=1, help="Support images per class per episode.")]
+QueryCount = Annotated[int, typer.Option("--query", metavar="N", min=1, help="Query images per class per episode.")]
+Dataset = Annotated[
+    Path,
+    typer.Argument(
+        metavar="DATASET", help="Folder with one subfolder per class (as `prepare` writes).", show_default=False
+    ),
 ]
-Way = Annotated[int, typer.Option(help="Classes per episode.")]
-Shot = Annotated[int, typer.Option(help="Support images per class per episode.")]
-QueryCount = Annotated[int, typer.Option("--query", help="Query images per class per episode.")]
-Seed = Annotated[int, typer.Option(help="Random seed (repeatable on the same device).")]
 
 
 @proto_app.command("fit")
 def fit(
-    dataset: Annotated[
-        Path, typer.Argument(help="DATASET folder: one subfolder per class (as `prepare` writes).", show_default=False)
+    dataset: Dataset,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="BANK", help="Bank file to write (.safetensors).", show_default=False)
     ],
-    out: Annotated[Path, typer.Option("--out", help="Bank file to write (.safetensors).", show_default=False)],
-    shots: Annotated[
+    support: Annotated[
         int | None,
-        typer.Option(help="Support images per class for the prototypes (default: all).", show_default=False),
+        typer.Option(
+            metavar="N", min=1, help="Support images per class for the prototypes (default: all).", show_default=False
+        ),
     ] = None,
+    old_shots: Annotated[int | None, hidden_alias("--shots", "N", min=1)] = None,
     weights: Weights = "auto",
     backbone: Backbone = "resnet18",
     episodes: Annotated[
-        int, typer.Option(min=0, help="Episodic fine-tuning episodes (0: none; the study used 10).")
+        int, typer.Option(metavar="N", min=0, help="Episodic fine-tuning episodes (0: none; the study used 10).")
     ] = 100,
     way: Way = 3,
     shot: Shot = 3,
     query: QueryCount = 6,
-    lr: Annotated[float, typer.Option(help="Adam learning rate for fine-tuning.")] = 1e-3,
-    transform: Transform = "auto",
+    lr: Annotated[
+        float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate for fine-tuning.")
+    ] = 1e-3,
+    transform: Annotated[
+        str,
+        typer.Option(
+            metavar="auto|none|l2|cl2n",
+            help="Feature transform before distances: auto is cl2n when fine-tuned, else l2.",
+        ),
+    ] = "auto",
     input_size: Annotated[
-        int | None, typer.Option(help="Network input size in pixels (default: the crops' size).", show_default=False)
+        int | None,
+        typer.Option(
+            metavar="PX", min=8, help="Network input size in pixels (default: the crops' size).", show_default=False
+        ),
     ] = None,
     seed: Seed = 0,
     device: Device = "auto",
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Fit a prototype bank from DATASET, optionally fine-tuning the backbone on episodes first."""
@@ -64,14 +99,17 @@ def fit(
     from spectfsl.core.fewshot.bank import save_bank
     from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
     from spectfsl.core.fewshot.workflows import FitSettings, fit_bank
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.ui import info, make_progress, warn
 
+    support = deprecated(old_shots, "--shots", "--support", support)
+    check_new_output(out, overwrite)
     target = setup_device(device)
     data = read_dataset(dataset)
     settings = FitSettings(
         backbone=backbone,
         weights=weights,
-        shots=shots,
+        shots=support,
         fine_tune=FineTuneSettings(episodes, EpisodeShape(way, shot, query), lr, seed),
         transform=transform,
         input_size=input_size,
@@ -101,24 +139,31 @@ def predict(
     images: Annotated[
         list[str],
         typer.Argument(
-            help="Images: files, folders, PATH@N; every frame of a volume is one image.", show_default=False
+            metavar="IMAGE",
+            help="Crops like the bank's: files, folders, PATH@N; every frame of a volume is one image.",
+            show_default=False,
         ),
     ],
-    bank: Annotated[Path, typer.Option("--bank", help="Bank file from `proto fit`.", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
-    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.", show_default=False)] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 256,
+    bank: Annotated[
+        Path, typer.Option("--bank", metavar="BANK", help="Bank file from `proto fit`.", show_default=False)
+    ],
+    fmt: RowFormat = "table",
+    out: OutFile = None,
+    batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Images per forward pass.")] = 256,
     device: Device = "auto",
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Classify images: one row per 2D image with class probabilities, distance and an OOD flag."""
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.bank import load_bank
     from spectfsl.core.fewshot.workflows import predict_images, prediction_columns
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.render import check_format, row_output
     from spectfsl.ui import make_progress
 
     check_format(fmt)
+    check_new_output(out, overwrite)
     target = setup_device(device)
     classifier, info = load_bank(bank, target)
     with (
@@ -133,40 +178,54 @@ def predict(
 
 @proto_app.command("evaluate")
 def evaluate(
-    dataset: Annotated[Path, typer.Argument(help="DATASET folder: one subfolder per class.", show_default=False)],
+    dataset: Dataset,
     bank: Annotated[
         Path | None,
         typer.Option(
-            "--bank", help="Evaluate this bank's backbone (else --weights, not fine-tuned).", show_default=False
+            "--bank",
+            metavar="BANK",
+            help="Evaluate this bank's backbone (else --weights, not fine-tuned).",
+            show_default=False,
         ),
     ] = None,
     weights: Weights = "auto",
     backbone: Backbone = "resnet18",
     transform: Annotated[
         str | None,
-        typer.Option(help="Feature transform: none, l2, cl2n (default: the bank's, else l2).", show_default=False),
+        typer.Option(
+            metavar="none|l2|cl2n",
+            help="Feature transform (default: the bank's, else l2).",
+            show_default=False,
+        ),
     ] = None,
     way: Way = 3,
     shot: Shot = 3,
     query: QueryCount = 6,
-    episodes: Annotated[int, typer.Option(help="Episodes to average over.")] = 600,
+    episodes: Annotated[int, typer.Option(metavar="N", min=1, help="Episodes to average over.")] = 600,
     split_by: Annotated[
         str | None,
-        typer.Option("--split-by", help="patient: support and query never share a patient.", show_default=False),
+        typer.Option(
+            "--split-by",
+            metavar="patient",
+            help="patient: support and query never share a patient.",
+            show_default=False,
+        ),
     ] = None,
     baselines: Annotated[
         bool, typer.Option("--baselines", help="Also nearest-centroid on raw pixels and on hand features.")
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.", show_default=False)] = None,
+    fmt: DocumentFormat = "table",
+    out: OutFile = None,
     seed: Seed = 0,
     device: Device = "auto",
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Episodic accuracy with 95% CI, per-class recall and confusion matrix."""
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.episodes import EpisodeShape
     from spectfsl.core.fewshot.evaluation import EvaluateSettings, bank_embedding, evaluate_folder, weights_embedding
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.errors import SpectfslError
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
     from spectfsl.ui import make_progress, warn
@@ -174,6 +233,7 @@ def evaluate(
     if split_by not in (None, "patient"):
         raise SpectfslError(f"--split-by must be 'patient', got '{split_by}'")
     check_format(fmt, DOCUMENT_FORMATS)
+    check_new_output(out, overwrite)
     target = setup_device(device)
     if bank is not None:
         embedding = bank_embedding(bank, target, transform)

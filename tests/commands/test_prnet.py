@@ -124,7 +124,7 @@ def test_locate_lists_every_target_and_point(cli, model, phantom_dir):
     )
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["target"].split("/")[-2], r["name"]) for r in rows] == [
+    assert [(r["path"].split("/")[-2], r["name"]) for r in rows] == [
         ("P002", "lv"),
         ("P002", "point2"),
         ("P003", "lv"),

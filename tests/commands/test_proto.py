@@ -37,7 +37,7 @@ def bank(phantom_dataset, tmp_path_factory):
                 "random",
                 "--episodes",
                 "30",
-                "--shots",
+                "--support",
                 "5",
             ]
         )

@@ -62,7 +62,7 @@ class PrepareSettings:
         if self.crop not in CROPS:
             raise SpectfslError(f"--crop must be one of {', '.join(CROPS)}, got '{self.crop}'")
         if self.size < 8 or self.spacing_mm <= 0 or self.crop_mm <= 0 or self.min_pixels < 1:
-            raise SpectfslError("--size must be >= 8, --spacing-mm and --crop-mm > 0, --min-pixels >= 1")
+            raise SpectfslError("--size must be >= 8, --pixel-mm and --crop-mm > 0, --min-pixels >= 1")
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def choose_support(data: LabelledImages, shots: int | None, seed: int) -> Labell
     for name in data.classes:
         members = [i for i, label in enumerate(data.labels) if label == name]
         if len(members) < shots:
-            raise SpectfslError(f"class '{name}' has {len(members)} images, fewer than --shots {shots}")
+            raise SpectfslError(f"class '{name}' has {len(members)} images, fewer than --support {shots}")
         chosen.extend(sorted(rng.choice(members, shots, replace=False)))
     return data.subset(chosen)
 

@@ -18,6 +18,20 @@ def _umask() -> int:
     return mask
 
 
+def check_new_output(path: str | os.PathLike | None, overwrite: bool) -> None:
+    """The one overwrite rule: an existing output file (or non-empty folder) is refused unless `overwrite`.
+
+    Commands call it before any work, so that a run is not wasted on an output it may not write.
+    """
+    if path is None or overwrite:
+        return
+    target = Path(path)
+    if target.is_dir() and any(target.iterdir()):
+        raise SpectfslError(f"{target}: folder exists and is not empty (pass --overwrite to replace it)")
+    if target.exists() and not target.is_dir():
+        raise SpectfslError(f"{target}: file exists (pass --overwrite to replace it)")
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it."""
@@ -56,8 +70,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise SpectfslError(f"{target}: exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise SpectfslError(f"{target}: folder exists and is not empty (pass --overwrite to replace it)")
+    check_new_output(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:

@@ -45,7 +45,7 @@ def test_choose_support_draws_shots_per_class_repeatably(dataset):
     assert sorted(support.labels) == sorted(list(CLASSES) * 2)
     assert support.paths == choose_support(data, 2, seed=1).paths
     assert choose_support(data, None, seed=1) is data
-    with pytest.raises(SpectfslError, match="fewer than --shots 13"):
+    with pytest.raises(SpectfslError, match="fewer than --support 13"):
         choose_support(data, 13, seed=0)
 
 
