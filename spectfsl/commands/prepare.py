@@ -70,6 +70,14 @@ def prepare(
     slices: Annotated[
         bool, typer.Option("--slices/--no-slices", help="Also write unlabelled 2D slices to OUT/slices.")
     ] = True,
+    patient_map: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Also write pseudonym,patient_id for every DICOM patient (outputs name patients only by pseudonym).",
+            show_default=False,
+        ),
+    ] = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -83,10 +91,11 @@ def prepare(
     from spectfsl.core.data.datasets import PrepareSettings
     from spectfsl.core.data.labelled import parse_mask_options
     from spectfsl.core.data.labelled import prepare as prepare_scans
-    from spectfsl.core.files.atomic import atomic_directory
+    from spectfsl.core.files.atomic import atomic_directory, check_new_output
     from spectfsl.ui import info, make_progress
 
     pixel_mm = deprecated(old_spacing_mm, "--spacing-mm", "--pixel-mm", pixel_mm)
+    check_new_output(patient_map, overwrite)
     settings = PrepareSettings(size, pixel_mm, min_pixels, style, crop, crop_mm, slices)
     masks = parse_mask_options(mask or [])
     with atomic_directory(out, overwrite=overwrite) as staging, make_progress() as progress:
@@ -98,7 +107,17 @@ def prepare(
             scans = done
             progress.update(task, completed=done, total=total)
 
-        rows = prepare_scans(images, staging, labels or [], classes, masks, derive_from, settings, on_scan=report)
+        rows = prepare_scans(
+            images,
+            staging,
+            labels or [],
+            classes,
+            masks,
+            derive_from,
+            settings,
+            on_scan=report,
+            patient_map=patient_map,
+        )
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.class_name or "slices"] = counts.get(row.class_name or "slices", 0) + 1

@@ -7,6 +7,7 @@ import csv
 import numpy as np
 import pytest
 
+from spectfsl.core.files.privacy import pseudonym
 from tests.conftest import SHARED_DATA, requires_real_data
 
 
@@ -28,7 +29,7 @@ def test_prepare_phantom_with_label_maps(cli, phantom_dir, tmp_path):
     assert result.exit_code == 0, result.stderr
     rows = _rows(out)
     assert {row["class"] for row in rows} == {"myocardium", "ventricles", "liver"}
-    assert {row["patient"] for row in rows} == {"P001", "P002"}
+    assert {row["patient"] for row in rows} == {pseudonym("P001"), pseudonym("P002")}  # never the DICOM PatientID
     for row in rows[:5]:
         crop = np.load(out / row["path"])
         assert crop.shape == (64, 64) and 0 <= crop.min() and crop.max() <= 2.0
@@ -46,7 +47,8 @@ def test_prepare_pairs_named_masks_with_images_in_order(cli, phantom_dir, tmp_pa
     assert result.exit_code == 0, result.stderr
     rows = _rows(tmp_path / "ds")
     assert {row["class"] for row in rows} == {"wall"}
-    assert [row["patient"] for row in rows] == sorted(row["patient"] for row in rows)
+    in_order = [pseudonym("P001")] * 2 + [pseudonym("P002")] * 2
+    assert list(dict.fromkeys(row["patient"] for row in rows)) == list(dict.fromkeys(in_order))
 
 
 def test_unlabelled_auto_crop_writes_heart_slices(cli, phantom_dir, tmp_path):

@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from spectfsl.core.files.privacy import pseudonym
 from tests.conftest import SHARED_DATA, requires_real_data
 
 
@@ -21,8 +22,9 @@ def bank(phantom_dataset, tmp_path_factory):
     for class_folder in phantom_dataset.iterdir():
         if class_folder.is_dir():
             (train / class_folder.name).mkdir()
-            for crop in class_folder.glob("P00[12]_*"):
-                shutil.copy(crop, train / class_folder.name / crop.name)
+            for patient in ("P001", "P002"):
+                for crop in class_folder.glob(f"{pseudonym(patient)}_*"):
+                    shutil.copy(crop, train / class_folder.name / crop.name)
     path = tmp_path_factory.mktemp("bank") / "bank.safetensors"
     assert (
         main(
@@ -47,7 +49,9 @@ def bank(phantom_dataset, tmp_path_factory):
 
 
 def test_fit_predict_classifies_held_out_patients_well_above_chance(cli, bank, phantom_dataset):
-    held_out = [str(p) for p in sorted(phantom_dataset.glob("*/P00[34]_*.npy"))]
+    held_out = [
+        str(p) for patient in ("P003", "P004") for p in sorted(phantom_dataset.glob(f"*/{pseudonym(patient)}_*.npy"))
+    ]
     result = cli("proto", "predict", *held_out, "--bank", bank, "--format", "csv")
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))

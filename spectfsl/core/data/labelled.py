@@ -18,6 +18,8 @@ from spectfsl.core.data.datasets import (
     parse_classes,
     prepare_dataset,
 )
+from spectfsl.core.files.atomic import write_text_atomic
+from spectfsl.core.files.dicom import patient_identities
 from spectfsl.core.files.loader import expand_inputs, load_image
 from spectfsl.core.imaging.masks import derive_from_wall
 from spectfsl.errors import SpectfslError
@@ -91,10 +93,12 @@ def prepare(
     derive_from: str | None = None,
     settings: PrepareSettings | None = None,
     on_scan: Callable[[int, int], None] | None = None,
+    patient_map: str | Path | None = None,
 ) -> list[ManifestRow]:
     """`spectfsl prepare` from Python: scans (+ label maps or {class: [mask per scan]}) -> dataset in `out`.
 
-    `on_scan(done, total)` reports progress in scans.
+    `on_scan(done, total)` reports progress in scans. Patients are named by pseudonyms; with
+    `patient_map`, a CSV (pseudonym,patient_id) links them back (the only file that names patients).
     """
     inputs = expand_inputs(images)
     class_map = (parse_classes(classes) if isinstance(classes, str) else classes) if labels else None
@@ -108,4 +112,13 @@ def prepare(
         if on_scan is not None:
             on_scan(done, len(inputs))
 
-    return prepare_dataset(scans, out, settings or PrepareSettings(), report)
+    rows = prepare_dataset(scans, out, settings or PrepareSettings(), report)
+    if patient_map is not None:
+        identities = patient_identities([item for item, _ in inputs])
+        lines = ["pseudonym,patient_id"] + [f"{name},{_csv_cell(identity)}" for name, identity in identities.items()]
+        write_text_atomic(patient_map, "\n".join(lines) + "\n")
+    return rows
+
+
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +14,13 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, ExplicitVRLittleEndian, NuclearMedicineImageStorage
 
+from spectfsl.core.files.privacy import identity_of, pseudonym
 from spectfsl.core.image import SpectImage
 from spectfsl.errors import SpectfslError
 
 _PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+#: Slice positions along the normal may differ from evenly spaced by this fraction of the spacing.
+SPACING_TOLERANCE = 0.01
 
 
 def has_dicom_preamble(path: str | os.PathLike) -> bool:
@@ -38,15 +43,7 @@ def read_dicom(path: str | os.PathLike) -> SpectImage:
     `frames` keeps each slice's index in the file.
     """
     path = Path(path)
-    with_preamble = has_dicom_preamble(path)
-    try:
-        dataset = pydicom.dcmread(path, force=not with_preamble)
-    except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OverflowError) as error:
-        raise SpectfslError(f"{path}: not a readable DICOM file ({error})") from None
-    if not any(keyword in dataset for keyword in _PIXEL_DATA_KEYWORDS):
-        if not with_preamble and "SOPClassUID" not in dataset:
-            raise SpectfslError(f"{path}: not a DICOM file (no DICM preamble and no DICOM image elements)")
-        raise SpectfslError(f"{path}: DICOM file has no pixel data")
+    dataset = _read_dataset(path)
     raw = _decode_pixels(dataset, path)
     n_frames = int(dataset.get("NumberOfFrames", 1) or 1)
     if n_frames > 1 and raw.ndim == 2:
@@ -67,9 +64,157 @@ def read_dicom(path: str | os.PathLike) -> SpectImage:
         pixel_spacing_mm=_pixel_spacing(dataset),
         slice_spacing_mm=slice_spacing,
         source=str(path),
-        patient=str(dataset.get("PatientID", "") or path.stem),
+        patient=_patient(dataset, path.stem),
         frames=frames,
     )
+
+
+def _read_dataset(path: Path, header_only: bool = False) -> Dataset:
+    """A DICOM file as a pydicom dataset; refuses what is not a readable DICOM image (exit 2)."""
+    with_preamble = has_dicom_preamble(path)
+    try:
+        dataset = pydicom.dcmread(path, force=not with_preamble, stop_before_pixels=header_only)
+    except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OverflowError) as error:
+        raise SpectfslError(f"{path}: not a readable DICOM file ({error})") from None
+    if header_only:
+        return dataset
+    if not any(keyword in dataset for keyword in _PIXEL_DATA_KEYWORDS):
+        if not with_preamble and "SOPClassUID" not in dataset:
+            raise SpectfslError(f"{path}: not a DICOM file (no DICM preamble and no DICOM image elements)")
+        raise SpectfslError(f"{path}: DICOM file has no pixel data")
+    return dataset
+
+
+def _patient(dataset: Dataset, fallback: str) -> str:
+    """The patient's pseudonym (never the identity itself), or `fallback` when the file names nobody."""
+    identity = identity_of(dataset)
+    return pseudonym(identity) if identity else fallback
+
+
+def patient_identities(items: Sequence[Path | DicomSeries]) -> dict[str, str]:
+    """pseudonym -> identity for the DICOM inputs among `items` (other files name no patient)."""
+    identities = {}
+    for item in items:
+        path = item.files[0] if isinstance(item, DicomSeries) else item
+        if path.suffix.lower() == ".dcm" or (path.suffix == "" and has_dicom_preamble(path)):
+            identity = identity_of(_read_dataset(path, header_only=True))
+            if identity:
+                identities[pseudonym(identity)] = identity
+    return identities
+
+
+@dataclass(frozen=True)
+class DicomSeries:
+    """Single-frame DICOM files of one series (one SeriesInstanceUID), read together as one volume.
+
+    `label` names it on the command line: the folder, or `folder#k` for the k-th series (1-based,
+    in order of first file) of a folder that holds several.
+    """
+
+    label: str
+    uid: str
+    files: tuple[Path, ...]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def group_series(files: Sequence[Path]) -> list[Path | DicomSeries]:
+    """`files` in order, with the single-frame DICOM files of each series of two or more files
+    replaced by one `DicomSeries` (at the place of its first file). Files whose header cannot be
+    read stay as they are, so that reading them reports the problem."""
+    uids: dict[Path, str] = {}
+    for path in files:
+        if path.suffix.lower() == ".dcm" or (path.suffix == "" and has_dicom_preamble(path)):
+            try:
+                header = pydicom.dcmread(
+                    path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"]
+                )
+                uid, frames = str(header.get("SeriesInstanceUID", "") or ""), int(header.get("NumberOfFrames", 1) or 1)
+            except Exception:  # an unreadable header is reported when the file itself is read
+                continue
+            if uid and frames == 1:
+                uids[path] = uid
+    members: dict[str, list[Path]] = {}
+    for path, uid in uids.items():
+        members.setdefault(uid, []).append(path)
+    series = {uid: paths for uid, paths in members.items() if len(paths) > 1}
+    by_folder: dict[Path, list[str]] = {}
+    for uid, paths in series.items():
+        by_folder.setdefault(paths[0].parent, []).append(uid)
+    grouped: list[Path | DicomSeries] = []
+    for path in files:
+        uid = uids.get(path, "")
+        if uid not in series:
+            grouped.append(path)
+        elif path == series[uid][0]:
+            siblings = by_folder[path.parent]
+            label = str(path.parent) if len(siblings) == 1 else f"{path.parent}#{siblings.index(uid) + 1}"
+            grouped.append(DicomSeries(label, uid, tuple(series[uid])))
+    return grouped
+
+
+def read_dicom_series(series: DicomSeries) -> SpectImage:
+    """One volume from the single-frame files of a series, sorted along the slice normal.
+
+    Positions come from ImagePositionPatient projected on the normal of ImageOrientationPatient
+    (else InstanceNumber order and SpacingBetweenSlices/SliceThickness); every file must share the
+    matrix, pixel spacing and orientation, and slices must be evenly spaced (within 1%), as
+    dcm2niix requires. Slice k of the volume (`label@k`) is the k-th along the normal.
+    """
+    datasets = [_read_dataset(path) for path in series.files]
+    first = datasets[0]
+    for path, dataset in zip(series.files[1:], datasets[1:]):
+        for keyword in ("Rows", "Columns"):
+            if dataset.get(keyword) != first.get(keyword):
+                raise SpectfslError(f"{path}: {keyword} differs from the rest of series {series.label}")
+        if not _close(_pixel_spacing(dataset), _pixel_spacing(first)):
+            raise SpectfslError(f"{path}: PixelSpacing differs from the rest of series {series.label}")
+        if not _close(_orientation(dataset), _orientation(first), 1e-4):
+            raise SpectfslError(f"{path}: ImageOrientationPatient differs from the rest of series {series.label}")
+    order, slice_spacing = _series_order(series, datasets)
+    planes = [_real_world_values(datasets[i], _decode_pixels(datasets[i], series.files[i])) for i in order]
+    if any(plane.ndim != 2 for plane in planes):
+        raise SpectfslError(f"{series.label}: a series of single-frame files must hold 2D grey images")
+    return SpectImage(
+        pixels=np.ascontiguousarray(np.stack(planes), dtype=np.float32),
+        pixel_spacing_mm=_pixel_spacing(first),
+        slice_spacing_mm=slice_spacing,
+        source=series.label,
+        patient=_patient(first, Path(series.label).name),
+        frames=tuple(range(len(planes))),
+    )
+
+
+def _series_order(series: DicomSeries, datasets: list[Dataset]) -> tuple[list[int], float | None]:
+    """The order of the files along the slice normal, and the slice spacing in mm."""
+    orientation = _orientation(datasets[0])
+    positions = [d.get("ImagePositionPatient") for d in datasets]
+    if orientation is None or any(p is None or len(p) != 3 for p in positions):
+        order = sorted(range(len(datasets)), key=lambda i: int(datasets[i].get("InstanceNumber", i) or i))
+        return order, _slice_spacing(datasets[0])[0]
+    normal = np.cross(orientation[:3], orientation[3:])
+    along = np.array([float(np.dot(normal, np.asarray(p, dtype=float))) for p in positions])
+    order = [int(i) for i in np.argsort(along, kind="stable")]
+    gaps = np.diff(along[order])
+    spacing = float(np.median(gaps))
+    if spacing <= 0 or np.abs(gaps - spacing).max() > SPACING_TOLERANCE * spacing:
+        raise SpectfslError(
+            f"{series.label}: slices are not evenly spaced along the normal "
+            f"(gaps {gaps.min():.3g}-{gaps.max():.3g} mm); spectfsl reads a series only as a regular volume"
+        )
+    return order, spacing
+
+
+def _orientation(dataset: Dataset) -> np.ndarray | None:
+    value = dataset.get("ImageOrientationPatient")
+    return None if value is None or len(value) != 6 else np.asarray(value, dtype=float)
+
+
+def _close(a, b, tolerance: float = 1e-3) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), atol=tolerance))
 
 
 def _decode_pixels(dataset: Dataset, path: Path) -> np.ndarray:

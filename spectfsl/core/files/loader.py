@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from spectfsl.core.files.atomic import atomic_file, write_text_atomic
-from spectfsl.core.files.dicom import has_dicom_preamble, read_dicom
+from spectfsl.core.files.dicom import DicomSeries, group_series, has_dicom_preamble, read_dicom, read_dicom_series
 from spectfsl.core.image import SpectImage
 from spectfsl.errors import SpectfslError
 
@@ -90,18 +90,48 @@ def is_supported_file(path: Path) -> bool:
     return "." not in name and has_dicom_preamble(path)
 
 
-def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[tuple[Path, int | None]]:
-    """Resolve IMAGE arguments to (file, frame) pairs: folders expand to their files in sorted order."""
-    resolved: list[tuple[Path, int | None]] = []
+#: One input: a file, or a DICOM series read as one volume; and the frame asked for (`PATH@N`), if any.
+Input = tuple[Path | DicomSeries, int | None]
+
+
+def _split_series_selector(path: Path) -> tuple[Path, int | None]:
+    """`folder#2` -> (folder, 2) when `folder#2` does not exist as written."""
+    base, sep, number = str(path).rpartition("#")
+    if path.exists() or not sep or not number.isdigit() or not Path(base).is_dir():
+        return path, None
+    return Path(base), int(number)
+
+
+def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
+    """Every supported file below `folder` in sorted order, single-frame DICOM files of one series
+    grouped into one volume."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_supported_file(p))
+    if not files:
+        raise SpectfslError(f"{folder}: folder holds no supported image file")
+    return group_series(files)
+
+
+def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[Input]:
+    """Resolve IMAGE arguments to inputs: folders expand to their files and DICOM series in sorted
+    order; `PATH@N` names frame N of a file, or of the one series of a folder (`folder#k@N` for the
+    k-th of several)."""
+    resolved: list[Input] = []
     for spec in specs:
         path, frame = split_frame_selector(str(spec))
+        path, series_number = _split_series_selector(path)
         if path.is_dir():
-            if frame is not None:
-                raise SpectfslError(f"{spec}: a frame index needs a file, not a folder")
-            files = sorted(p for p in path.rglob("*") if p.is_file() and is_supported_file(p))
-            if not files:
-                raise SpectfslError(f"{path}: folder holds no supported image file")
-            resolved.extend((file, None) for file in files)
+            items = _folder_inputs(path)
+            if series_number is not None:
+                label = f"{path}#{series_number}"
+                items = [item for item in items if isinstance(item, DicomSeries) and item.label == label]
+                if not items:
+                    raise SpectfslError(f"{label}: no such DICOM series (the folder's series are numbered from 1)")
+            if frame is not None and len(items) != 1:
+                raise SpectfslError(
+                    f"{spec}: a frame index needs a file, or a folder holding one DICOM series "
+                    f"(this one holds {len(items)} images; name the file, or folder#k for its k-th series)"
+                )
+            resolved.extend((item, frame) for item in items)
         elif path.exists():
             resolved.append((path, frame))
         else:
@@ -109,27 +139,39 @@ def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[tuple[Path, int | 
     return resolved
 
 
-def load_image(spec: str | os.PathLike, frame: int | None = None) -> SpectImage:
-    """Load one image file (`PATH@N` picks frame N of a multi-frame file as a 2D image)."""
+def load_image(spec: str | os.PathLike | DicomSeries, frame: int | None = None) -> SpectImage:
+    """Load one image: a file, a folder holding one DICOM series, or a `DicomSeries`; `PATH@N` (or
+    `frame`) picks frame N of a volume as a 2D image."""
+    if isinstance(spec, DicomSeries):
+        return _select_frame(read_dicom_series(spec), frame, spec.label)
     path, selector = split_frame_selector(str(spec))
     frame = selector if frame is None else frame
-    if path.is_dir():
-        raise SpectfslError(f"{path}: is a folder; expected an image file")
+    if path.is_dir() or _split_series_selector(path)[1] is not None:
+        items = expand_inputs([path])
+        if len(items) != 1:
+            raise SpectfslError(
+                f"{path}: is a folder of {len(items)} images; name one file, or folder#k for its k-th series"
+            )
+        return load_image(items[0][0], frame)
     if not path.exists():
         raise SpectfslError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise SpectfslError(f"{path}: file is empty")
-    image = _read_file(path)
+    return _select_frame(_read_file(path), frame, str(path))
+
+
+def _select_frame(image: SpectImage, frame: int | None, name: str) -> SpectImage:
+    """`image`, or its file frame `frame` as a 2D image."""
     if frame is None:
         return image
     if not image.is_volume:
         if frame == 0:
             return image
-        raise SpectfslError(f"{path}: frame {frame} out of range (the image has 1 frame)")
+        raise SpectfslError(f"{name}: frame {frame} out of range (the image has 1 frame)")
     frames = image.frames or tuple(range(image.n_frames))
     if frame >= len(frames):
         raise SpectfslError(
-            f"{path}: frame {frame} out of range (the image has {len(frames)} frames, 0-{len(frames) - 1})"
+            f"{name}: frame {frame} out of range (the image has {len(frames)} frames, 0-{len(frames) - 1})"
         )
     return image.slice_at(frames.index(frame))
 
