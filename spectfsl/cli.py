@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 from importlib.metadata import entry_points
 from typing import Annotated
 
 import typer
 
 from spectfsl import __version__
-from spectfsl.errors import SpectfslError
+from spectfsl.errors import SpectfslError, SpectfslWarning
 from spectfsl.ui import Settings, warn
 
 ENTRY_POINT_GROUP = "spectfsl.commands"
@@ -75,10 +76,24 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Every warning, ours or a library's, as one `warning:` line on stderr (no source line, no path)."""
+    text = " ".join(str(message).split())
+    prefix = "" if issubclass(category, SpectfslWarning) else f"{category.__name__}: "
+    print(f"warning: {prefix}{text}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (see `_root` for their meaning)."""
     Settings.quiet = False
     Settings.debug = os.environ.get("SPECTFSL_DEBUG", "") not in ("", "0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     app = build_app()
     try:
         result = app(args=argv, prog_name="spectfsl", standalone_mode=False)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import numpy as np
 from spectfsl.core.files.atomic import atomic_file, write_text_atomic
 from spectfsl.core.files.dicom import DicomSeries, group_series, has_dicom_preamble, read_dicom, read_dicom_series
 from spectfsl.core.image import SpectImage
-from spectfsl.errors import SpectfslError
+from spectfsl.errors import SpectfslError, SpectfslWarning
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 SUPPORTED_SUFFIXES = (".dcm", ".npy", ".png") + NIFTI_SUFFIXES
@@ -102,13 +104,49 @@ def _split_series_selector(path: Path) -> tuple[Path, int | None]:
     return Path(base), int(number)
 
 
+#: File names that say "label map or mask" (as in labels.npy, P1_mask.png, case_seg.nii.gz).
+LABEL_MAP_NAME = re.compile(r"(^|[_.-])(labels?|masks?|seg|segmentation)([_.-]|$)", re.IGNORECASE)
+
+
+def _is_label_map(path: Path) -> bool:
+    """A label map or mask by its name, or the mask of an nnU-Net pair (`case.nii.gz` beside `case_0000.nii.gz`)."""
+    if LABEL_MAP_NAME.search(path.name):
+        return True
+    name = path.name.lower()
+    suffix = next((s for s in NIFTI_SUFFIXES[::-1] if name.endswith(s)), None)
+    return suffix is not None and path.with_name(path.name[: -len(suffix)] + "_0000" + suffix).exists()
+
+
 def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
-    """Every supported file below `folder` in sorted order, single-frame DICOM files of one series
-    grouped into one volume."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_supported_file(p))
+    """Every image below `folder` in sorted order, single-frame DICOM files of one series grouped
+    into one volume. Label maps, masks and files that are not images are skipped, with one warning
+    that counts them (sidecar JSONs of images and hidden files are skipped silently)."""
+    files, label_maps, others = [], [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        if not is_supported_file(path):
+            if not (path.suffix == ".json" and any(path.with_suffix(s).exists() for s in (".npy", ".png"))):
+                others.append(path)
+        elif _is_label_map(path):
+            label_maps.append(path)
+        else:
+            files.append(path)
+    if label_maps or others:
+        skipped = [
+            _summary(folder, label_maps, "label map or mask", "label maps or masks"),
+            _summary(folder, others, "file that is not an image", "files that are not images"),
+        ]
+        warnings.warn(f"{folder}: skipped {' and '.join(filter(None, skipped))}", SpectfslWarning, stacklevel=2)
     if not files:
         raise SpectfslError(f"{folder}: folder holds no supported image file")
     return group_series(files)
+
+
+def _summary(folder: Path, paths: list[Path], one: str, many: str) -> str:
+    """'2 label maps or masks (P1/labels.npy, P2/labels.npy)'; empty for no paths."""
+    if not paths:
+        return ""
+    names = ", ".join(str(p.relative_to(folder)) for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
+    return f"{len(paths)} {one if len(paths) == 1 else many} ({names})"
 
 
 def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[Input]:
