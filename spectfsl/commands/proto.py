@@ -154,7 +154,14 @@ def predict(
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Classify images: one row per 2D image with class probabilities, distance and an OOD flag."""
+    """Classify crops: one row per 2D image with class probabilities, distance and an OOD flag.
+
+    The bank classifies crops of the kind it was fitted on (as `spectfsl prepare` cuts them: a
+    fixed window around one tissue, masked by default). Any other image, a whole slice of a scan
+    included, is classified as a whole from its central window; it says nothing about which pixels
+    are which tissue, and is flagged ood when it does not look like the bank's crops (tissue and
+    background fractions, intensity, roughness) or lies far from every prototype.
+    """
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.bank import load_bank
     from spectfsl.core.fewshot.workflows import predict_images, prediction_columns

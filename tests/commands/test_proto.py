@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from spectfsl.core.files.privacy import pseudonym
@@ -209,3 +210,33 @@ def test_a_reader_that_stops_early_ends_predict_quietly(bank, phantom_dir):
     process.stdout.close()  # like `head -1`: the rest of the rows meet a closed pipe
     assert process.wait(timeout=120) == 0
     assert process.stderr.read() == b""
+
+
+def test_blank_noise_and_whole_slices_are_ood_and_held_out_crops_are_not(cli, bank, phantom_dir, tmp_path):
+    from spectfsl.core.files.loader import save_npy
+    from spectfsl.core.image import SpectImage
+
+    rng = np.random.default_rng(0)
+    for name, pixels in (("blank", np.zeros((64, 64))), ("noise", rng.random((64, 64)))):
+        save_npy(tmp_path / "odd" / f"{name}.npy", SpectImage(pixels.astype(np.float32), (2.0, 2.0), None, name, "X"))
+    odd = cli(
+        "proto",
+        "predict",
+        tmp_path / "odd",
+        f"{phantom_dir / 'P003' / 'spect.dcm'}@32",
+        "--bank",
+        bank,
+        "--format",
+        "csv",
+    )
+    assert odd.exit_code == 0, odd.stderr
+    assert [row["ood"] for row in csv.DictReader(io.StringIO(odd.stdout))] == ["true"] * 3
+    assert odd.stderr.count("warning:") == 1 and "the bank classifies crops of 128 mm" in odd.stderr
+
+
+def test_held_out_crops_of_the_bank_kind_are_rarely_ood(cli, bank, phantom_dataset):
+    crops = [str(p) for patient in ("P003", "P004") for p in phantom_dataset.glob(f"*/{pseudonym(patient)}_*.npy")]
+    result = cli("proto", "predict", *crops, "--bank", bank, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) > 50 and sum(row["ood"] == "true" for row in rows) / len(rows) < 0.1
+    assert "warning" not in result.stderr

@@ -47,6 +47,9 @@ class BankInfo:
     distance: str = DISTANCE
     backbone_options: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    #: The range of the fitting crops' tissue fraction and mean intensity (see `ood.CropProfile`);
+    #: None in banks written before it existed (then only the distance flags OOD).
+    crop_profile: dict[str, list[float]] | None = None
 
 
 def save_bank(

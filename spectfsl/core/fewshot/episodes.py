@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectfsl.core.fewshot.ood import TISSUE_LEVEL
 from spectfsl.core.fewshot.prototypes import class_prototypes, squared_distances, to_network_input, transform_features
 from spectfsl.errors import SpectfslError
 
@@ -237,7 +238,7 @@ class MethodResult:
 
 def hand_features(images: np.ndarray, spacing_mm: float | None) -> np.ndarray:
     """Trivial cues per image: tissue area (mm^2, or pixels), mean tissue intensity, bounding-box aspect ratio."""
-    tissue = images > 0.05
+    tissue = images > TISSUE_LEVEL
     pixel_area = (spacing_mm or 1.0) ** 2
     features = np.zeros((len(images), 3), dtype=np.float32)
     for index, (image, mask) in enumerate(zip(images, tissue)):

@@ -9,6 +9,7 @@ These are the functions the `proto` commands call, and what a notebook user call
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +20,14 @@ import torch
 from spectfsl.core.data.datasets import LabelledImages
 from spectfsl.core.fewshot.bank import BankInfo
 from spectfsl.core.fewshot.episodes import FineTuneSettings, fine_tune
+from spectfsl.core.fewshot.ood import CropProfile
 from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
 from spectfsl.core.files.loader import iter_images
+from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import centred_window, normalised
 from spectfsl.core.models.factory import create_model
 from spectfsl.core.models.weights import WeightsChoice, resolve_weights
-from spectfsl.errors import SpectfslError
+from spectfsl.errors import SpectfslError, SpectfslWarning
 
 #: Measured on the phantom (benchmarks/proto_calibration.sh): without fine-tuning, l2 beat cl2n
 #: (0.883 vs 0.722); after episodic fine-tuning, cl2n had the best mean (0.979 vs 0.970 at 100 episodes).
@@ -128,6 +131,7 @@ def fit_bank(
         ood_threshold=classifier.ood_threshold,
         backbone_options=backbone.options,
         training=training,
+        crop_profile=CropProfile.fit(data.images).as_dict(),
     )
     return classifier, info, weights
 
@@ -142,13 +146,22 @@ def prediction_columns(classes: list[str]) -> list[str]:
 def predict_images(
     classifier: PrototypicalClassifier, info: BankInfo, specs: Iterable[str], batch_size: int = 256
 ) -> Iterator[dict[str, Any]]:
-    """One row per 2D image (every frame of a volume), in input order, streaming in batches."""
+    """One row per 2D image (every frame of a volume), in input order, streaming in batches.
+
+    `ood` is true when the nearest prototype is farther than the bank's threshold, or when the image
+    does not look like the bank's crops (its `CropProfile`). An input whose physical size differs
+    from the bank's crops is classified as a whole (its central window), with one warning per run.
+    """
+    profile = CropProfile.from_dict(info.crop_profile) if info.crop_profile else None
     pending: list[tuple[str, int | None, np.ndarray]] = []
+    warned = False
 
     def flush() -> Iterator[dict[str, Any]]:
-        prediction = classifier.predict(np.stack([item[2] for item in pending]))
-        for (source, frame, _), probabilities, distances in zip(
-            pending, prediction.probabilities, prediction.distances
+        windows = np.stack([item[2] for item in pending])
+        prediction = classifier.predict(windows)
+        unlike = profile.outside(windows) if profile is not None else np.zeros(len(windows), dtype=bool)
+        for (source, frame, _), probabilities, distances, odd in zip(
+            pending, prediction.probabilities, prediction.distances, unlike
         ):
             best = int(probabilities.argmax())
             row = {
@@ -157,7 +170,7 @@ def predict_images(
                 "predicted": info.classes[best],
                 "probability": float(probabilities[best]),
                 "distance": float(distances[best]),
-                "ood": bool(distances[best] > classifier.ood_threshold),
+                "ood": bool(distances[best] > classifier.ood_threshold or odd),
             }
             row.update({f"p_{name}": float(p) for name, p in zip(info.classes, probabilities)})
             yield row
@@ -165,8 +178,41 @@ def predict_images(
 
     for image in iter_images(specs):
         for plane in normalised(image).slices():
+            if not warned and not _crop_sized(plane, info):
+                warned = True
+                warnings.warn(_not_a_crop(plane, info), SpectfslWarning, stacklevel=2)
             pending.append((plane.source, plane.frame, centred_window(plane, info.size, info.spacing_mm)))
             if len(pending) >= batch_size:
                 yield from flush()
     if pending:
         yield from flush()
+
+
+#: An input counts as crop-sized when its field differs from the bank's crops by at most this fraction.
+CROP_SIZE_TOLERANCE = 0.25
+
+
+def _field_mm(plane: SpectImage, spacing_mm: float | None) -> tuple[float, float] | None:
+    if plane.pixel_spacing_mm is None or spacing_mm is None:
+        return None
+    return (plane.pixels.shape[0] * plane.pixel_spacing_mm[0], plane.pixels.shape[1] * plane.pixel_spacing_mm[1])
+
+
+def _crop_sized(plane: SpectImage, info: BankInfo) -> bool:
+    """True when `plane` covers about the field of the bank's crops (or either has no known spacing)."""
+    field = _field_mm(plane, info.spacing_mm)
+    if field is None:
+        return max(plane.pixels.shape) <= info.size * (1 + CROP_SIZE_TOLERANCE)
+    crop_mm = info.size * info.spacing_mm
+    return all(abs(side - crop_mm) <= CROP_SIZE_TOLERANCE * crop_mm for side in field)
+
+
+def _not_a_crop(plane: SpectImage, info: BankInfo) -> str:
+    field = _field_mm(plane, info.spacing_mm)
+    size = f"{field[1]:.0f} x {field[0]:.0f} mm" if field else f"{plane.pixels.shape[1]} x {plane.pixels.shape[0]} px"
+    crop = f"{info.size * info.spacing_mm:.0f} mm" if info.spacing_mm else f"{info.size} px"
+    return (
+        f"{plane.label}: is {size}, but the bank classifies crops of {crop} like those it was fitted on "
+        f"(`spectfsl prepare` cuts them); each such image is classified as a whole from its central {crop} "
+        "window and is likely flagged ood"
+    )
