@@ -87,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (see `_root` for their meaning)."""
     Settings.quiet = False
     Settings.debug = os.environ.get("SPECTFSL_DEBUG", "") not in ("", "0")
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
+    with warnings.catch_warnings():  # Python's own filters decide which warnings show, we decide how
         warnings.showwarning = _show_warning
         return _run(argv)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -24,8 +27,15 @@ def _run(tmp_path, real_data) -> tuple[Demo, str, str]:
     return demo, markdown.read_text(), page.read_text()
 
 
-def test_phantom_demo_reports_its_own_results_and_every_figure(tmp_path):
-    demo, text, html = _run(tmp_path, None)
+@pytest.fixture(scope="module")
+def phantom_demo(tmp_path_factory) -> tuple[Demo, str, str]:
+    """One small phantom-only demo run, shared by the tests that read its report."""
+    return _run(tmp_path_factory.mktemp("demo"), None)
+
+
+def test_phantom_demo_reports_its_own_results_and_every_figure(phantom_demo):
+    demo, text, html = phantom_demo
+    tmp_path = demo.out
     results = demo.results
     network = results.evaluation.methods[0]
     assert f"{percent(network.mean)} ± {percent(network.ci95)}" in text  # the measured accuracy, not a constant
@@ -39,6 +49,35 @@ def test_phantom_demo_reports_its_own_results_and_every_figure(tmp_path):
     assert all(f"figures/{name}.png" in text for name in demo.figures)
     assert "No real data found" in text and results.real_nifti is None
     assert (tmp_path / "bank.safetensors").is_file() and (tmp_path / "predictions.csv").is_file()
+
+
+def test_the_report_explains_itself(phantom_demo):
+    demo, text, html = phantom_demo
+    assert "DemoSettings(" not in text + html and "5 fine-tuning episodes" in text  # settings in words
+    assert "`" not in html and "**" not in html  # no Markdown syntax in the HTML
+    for term in (
+        "MRE: mean radial error",
+        "naive: the reference",
+        "95% CI: the half-width",
+        "ood, out of distribution",
+    ):
+        assert term in text
+    summary = text[text.index("results next to the study") :]
+    assert "training loss (L_dis" not in summary and "What differs" in summary  # like with like
+    for finding in plain_findings_expected(demo):
+        assert finding in text
+    rows = list(csv.DictReader(open(demo.out / "predictions.csv")))
+    assert rows and all(not Path(row["path"]).is_absolute() and (demo.out / row["path"]).is_file() for row in rows)
+
+
+def plain_findings_expected(demo) -> list[str]:
+    """The weak results this short run must state: any landmark where PRNet is no better than naive."""
+    expected = []
+    for name, summaries in demo.results.localisation_phantom.as_dict().items():
+        by_method = {s["method"]: s for s in summaries}
+        if by_method["prnet"]["mre_mm"] >= 0.9 * by_method["naive"]["mre_mm"]:
+            expected.append(f"phantom {name}: PRNet ({number(by_method['prnet']['mre_mm'])} mm) is no better")
+    return expected
 
 
 @requires_real_data

@@ -259,8 +259,8 @@ def evaluate_phantom(demo: Demo) -> None:
     truth = [Path(row["path"]).parent.name for row in rows]
     correct = [row["predicted"] == t for row, t in zip(rows, truth)]
     with row_output(demo.out / "predictions.csv", "csv", prediction_columns(info.classes)) as writer:
-        for row in rows:
-            writer.write(row)
+        for row in rows:  # paths relative to the demo folder, so they hold once it is renamed into place
+            writer.write({**row, "path": Path(row["path"]).relative_to(demo.out).as_posix()})
     ood_rate = float(np.mean([row["ood"] for row in rows]))
     demo.results.predict = PredictSummary(len(rows), float(np.mean(correct)), ood_rate)
     figures.confusion(demo.figure("confusion"), result.methods[0].confusion, result.classes)

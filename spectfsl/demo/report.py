@@ -31,13 +31,21 @@ def _figure(name: str, caption: str) -> Block:
     return Block("figure", name, Table(caption, (), ()))
 
 
+SUMMARY_NOTE = (
+    "What differs: spectfsl's numbers are on the synthetic phantom (fit on patients P001-P004, evaluated on "
+    "P005-P012, never sharing a patient between support and query), the study's on crops of its own real SPECT "
+    f"slices. The study's PRNet training loss ({STUDY['prnet_training_loss']}) is not shown beside ours: the two "
+    "losses are on different scales (ours divides offsets by 100 mm) and say nothing about each other."
+)
+
+
 def summary_table(demo: Demo) -> Table:
-    """The headline table: ours next to the study's numbers."""
+    """The headline table: ours next to the study's numbers, like with like, and what differs."""
     results, rows = demo.results, []
     if results.fit:
         rows.append(
             (
-                "proto: training accuracy (fit patients)",
+                "proto: accuracy on the crops the bank was fitted on",
                 percent(results.fit.train_accuracy),
                 percent(STUDY["train_accuracy"]),
             )
@@ -46,22 +54,14 @@ def summary_table(demo: Demo) -> Table:
         network, *baselines = results.evaluation.methods
         rows.append(
             (
-                "proto: validation accuracy (held-out patients, 95% CI)",
+                "proto: accuracy on held-out patients (95% CI)",
                 f"{percent(network.mean)} ± {percent(network.ci95)}",
                 percent(STUDY["validation_accuracy"]),
             )
         )
         best = max(baselines, key=lambda m: m.mean, default=None)
         if best:
-            rows.append((f"best trivial baseline ({best.name})", percent(best.mean), ""))
-    if results.prnet_phantom:
-        rows.append(
-            (
-                "PRNet: final training loss (L_dis + L_rec, ours is scaled differently)",
-                f"{results.prnet_phantom.final_loss:.4f}",
-                f"{STUDY['prnet_training_loss']}",
-            )
-        )
+            rows.append((f"the same episodes, best trivial baseline ({best.name})", percent(best.mean), "not reported"))
     for result, label in ((results.localisation_phantom, "phantom"), (results.localisation_real, "real NIfTI")):
         for name, summaries in (result.as_dict() if result else {}).items():
             by_method = {s["method"]: s for s in summaries}
@@ -70,10 +70,58 @@ def summary_table(demo: Demo) -> Table:
                     f"PRNet {label} {name}: MRE mm (naive, template matching)",
                     f"{number(by_method['prnet']['mre_mm'])} ({number(by_method['naive']['mre_mm'])}, "
                     f"{number(by_method['template matching']['mre_mm'])})",
-                    "",
+                    "not reported",
                 )
             )
-    return Table("spectfsl demo: results next to the study", ("measure", "spectfsl", "study"), tuple(rows))
+    title = "spectfsl demo: results next to the study"
+    return Table(
+        title, ("measure", "spectfsl (phantom unless said)", "study (its real slices)"), tuple(rows), SUMMARY_NOTE
+    )
+
+
+def settings_text(demo: Demo) -> str:
+    """The run's settings in words (not a Python repr)."""
+    s = demo.settings
+    return (
+        f"{s.proto_episodes} fine-tuning episodes, {s.evaluation_episodes} evaluation episodes, PRNet "
+        f"{s.prnet_phantom_epochs * s.prnet_iters} training steps on the phantom and "
+        f"{s.prnet_real_epochs * s.prnet_iters} on the real volumes, seed {s.seed}"
+    )
+
+
+def plain_findings(demo: Demo) -> list[str]:
+    """Weak results, said plainly: where a method is no better than a trivial baseline, or wrong."""
+    results, findings = demo.results, []
+    for result, label in ((results.localisation_phantom, "phantom"), (results.localisation_real, "real NIfTI")):
+        for name, summaries in (result.as_dict() if result else {}).items():
+            by_method = {s["method"]: s for s in summaries}
+            prnet, naive = by_method["prnet"]["mre_mm"], by_method["naive"]["mre_mm"]
+            template = by_method["template matching"]["mre_mm"]
+            if prnet is not None and naive is not None and prnet >= 0.9 * naive:
+                findings.append(
+                    f"{label} {name}: PRNet ({number(prnet)} mm) is no better than copying the reference "
+                    f"coordinates (naive, {number(naive)} mm)."
+                )
+            elif prnet is not None and template is not None and template < prnet:
+                findings.append(
+                    f"{label} {name}: template matching ({number(template)} mm) beats PRNet ({number(prnet)} mm)."
+                )
+    if results.real_nifti:
+        network, *baselines = results.real_nifti.methods
+        best = max(baselines, key=lambda m: m.mean, default=None)
+        if best is not None and best.mean > network.mean:
+            findings.append(
+                f"Real NIfTI patients: the {best.name} baseline ({percent(best.mean)}) is ahead of the network "
+                f"({percent(network.mean)}); three patients and a phantom-trained backbone are too little."
+            )
+    if results.study_slice:
+        correct = sum(c.truth == c.predicted for c in results.study_slice)
+        flagged = sum(c.ood for c in results.study_slice)
+        findings.append(
+            f"The study's own slice: {correct} of {len(results.study_slice)} crops classified correctly by the "
+            f"phantom bank ({flagged} flagged ood); its pixel size is unknown and its reconstruction differs."
+        )
+    return findings
 
 
 def _tables(tables: list[Table]) -> list[Block]:
@@ -84,9 +132,21 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
     r = demo.results
     blocks = [
         Block("h1", "spectfsl demo report"),
-        Block("p", f"Device {demo.device}; settings {demo.settings}; total time {elapsed_s:.0f} s."),
+        Block("p", f"Device {demo.device}; {settings_text(demo)}; total time {elapsed_s:.0f} s."),
         Block("h2", "Results next to the study"),
+        Block(
+            "p",
+            "MRE: mean radial error, the mean distance in mm between a located landmark and the true one. "
+            "naive: the reference's landmark position copied into the target. template matching: normalised "
+            "cross-correlation of the reference patch over the target. 95% CI: the half-width of the 95% "
+            "confidence interval of the mean accuracy over episodes.",
+        ),
         Block("table", table=summary_table(demo)),
+        *(
+            [Block("h2", "Weak results, plainly")] + [Block("p", text) for text in plain_findings(demo)]
+            if plain_findings(demo)
+            else []
+        ),
         Block("h2", "Few-shot tissue classification (phantom)"),
         Block(
             "p",
@@ -101,7 +161,8 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
         Block(
             "p",
             f"proto predict on {r.predict.images} held-out crops: accuracy {percent(r.predict.accuracy)}, "
-            f"flagged out-of-distribution {percent(r.predict.ood_rate)}.",
+            f"flagged ood {percent(r.predict.ood_rate)} (ood, out of distribution: the crop lies farther from "
+            "every prototype than the support images do, or does not look like the bank's crops).",
         ),
         _figure("support_query", "Support and query images (the study's Figure 2)"),
         _figure("confusion", "Confusion matrix over all evaluation episodes"),
@@ -141,7 +202,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
         ]
     if r.real_dicom:
         blocks += [
-            Block("p", "Real DICOM volumes: heart found without labels (`--crop auto`)."),
+            Block("p", "Real DICOM volumes: heart found without labels (prepare --crop auto), not by an expert."),
             _figure("real_heart_boxes", "Heart boxes found in the three DICOM volumes"),
         ]
     if r.localisation_real:
@@ -190,6 +251,12 @@ def to_markdown(blocks: list[Block], figures: dict[str, Path], base: Path) -> st
     return "\n".join(lines)
 
 
+def _inline_html(text: str) -> str:
+    """Escaped text with `code` spans as <code> (no Markdown syntax reaches the HTML)."""
+    pieces = html.escape(text).split("`")
+    return "".join(f"<code>{piece}</code>" if index % 2 else piece for index, piece in enumerate(pieces))
+
+
 def to_html(blocks: list[Block], figures: dict[str, Path]) -> str:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>spectfsl demo report</title><style>",
@@ -202,7 +269,7 @@ def to_html(blocks: list[Block], figures: dict[str, Path]) -> str:
         if block.kind in ("h1", "h2"):
             parts.append(f"<{block.kind}>{html.escape(block.text)}</{block.kind}>")
         elif block.kind == "p":
-            parts.append(f"<p>{html.escape(block.text)}</p>")
+            parts.append(f"<p>{_inline_html(block.text)}</p>")
         elif block.kind == "table":
             table = block.table
             header = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)

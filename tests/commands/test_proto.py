@@ -197,12 +197,12 @@ def test_real_nifti_patients_with_wall_derived_classes(cli, cli_json, tmp_path):
     assert all(method["accuracy"] > 0.4 for method in report["methods"])  # chance is 1/3
 
 
-def test_a_reader_that_stops_early_ends_predict_quietly(bank, phantom_dir):
+def test_a_reader_that_stops_early_ends_predict_quietly(bank, phantom_dataset):
     """`spectfsl proto predict ... | head -1`: exit 0 and nothing on stderr (issue 9: it was exit 1)."""
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "spectfsl", "proto", "predict", str(phantom_dir), "--bank", str(bank)]
+    command = [sys.executable, "-m", "spectfsl", "proto", "predict", str(phantom_dataset), "--bank", str(bank)]
     process = subprocess.Popen(
         [*command, "--format", "csv", "--batch-size", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )

@@ -72,16 +72,30 @@ def save_npy(path: str | os.PathLike, image: SpectImage, extra: dict[str, Any] |
 
 def split_frame_selector(spec: str) -> tuple[Path, int | None]:
     """`scan.dcm@3` -> (scan.dcm, 3); a path that exists as written is never split."""
+    path, frames = split_frame_range(spec)
+    if frames is not None and len(frames) != 1:
+        raise SpectfslError(f"{spec}: names {len(frames)} frames; one image is needed here (PATH@N)")
+    return path, None if frames is None else frames[0]
+
+
+FRAME_RANGE = re.compile(r"(\d+)(?:-(\d+))?")
+
+
+def split_frame_range(spec: str) -> tuple[Path, list[int] | None]:
+    """`scan.dcm@3` -> (scan.dcm, [3]); `scan.dcm@16-47` -> (scan.dcm, [16, ..., 47]) (both ends included);
+    a path that exists as written is never split."""
     if os.path.exists(spec) or "@" not in spec:
         return Path(spec), None
-    base, _, frame = spec.rpartition("@")
-    try:
-        index = int(frame)
-    except ValueError:
-        return Path(spec), None
-    if index < 0:
+    base, _, selector = spec.rpartition("@")
+    if selector.startswith("-") and selector[1:].isdigit():
         raise SpectfslError(f"{spec}: frame index must be 0 or more")
-    return Path(base), index
+    match = FRAME_RANGE.fullmatch(selector)
+    if match is None:
+        return Path(spec), None
+    first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+    if last < first:
+        raise SpectfslError(f"{spec}: frame range {first}-{last} runs backwards; write it as {last}-{first}")
+    return Path(base), list(range(first, last + 1))
 
 
 def is_supported_file(path: Path) -> bool:
@@ -120,11 +134,11 @@ def _is_label_map(path: Path) -> bool:
 def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
     """Every image below `folder` in sorted order, single-frame DICOM files of one series grouped
     into one volume. Label maps, masks and files that are not images are skipped, with one warning
-    that counts them (sidecar JSONs of images and hidden files are skipped silently)."""
+    that counts them (hidden files and what spectfsl writes beside images are skipped silently)."""
     files, label_maps, others = [], [], []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
         if not is_supported_file(path):
-            if not (path.suffix == ".json" and any(path.with_suffix(s).exists() for s in (".npy", ".png"))):
+            if not _written_beside_images(path):
                 others.append(path)
         elif _is_label_map(path):
             label_maps.append(path)
@@ -141,6 +155,13 @@ def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
     return group_series(files)
 
 
+def _written_beside_images(path: Path) -> bool:
+    """A file spectfsl writes beside images (a sidecar JSON, a dataset's manifest.csv): skipped silently."""
+    if path.name == "manifest.csv":
+        return True
+    return path.suffix == ".json" and any(path.with_suffix(suffix).exists() for suffix in (".npy", ".png"))
+
+
 def _summary(folder: Path, paths: list[Path], one: str, many: str) -> str:
     """'2 label maps or masks (P1/labels.npy, P2/labels.npy)'; empty for no paths."""
     if not paths:
@@ -152,10 +173,10 @@ def _summary(folder: Path, paths: list[Path], one: str, many: str) -> str:
 def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[Input]:
     """Resolve IMAGE arguments to inputs: folders expand to their files and DICOM series in sorted
     order; `PATH@N` names frame N of a file, or of the one series of a folder (`folder#k@N` for the
-    k-th of several)."""
+    k-th of several), and `PATH@A-B` frames A to B (both included), each as one 2D image."""
     resolved: list[Input] = []
     for spec in specs:
-        path, frame = split_frame_selector(str(spec))
+        path, frames = split_frame_range(str(spec))
         path, series_number = _split_series_selector(path)
         if path.is_dir():
             items = _folder_inputs(path)
@@ -164,14 +185,14 @@ def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[Input]:
                 items = [item for item in items if isinstance(item, DicomSeries) and item.label == label]
                 if not items:
                     raise SpectfslError(f"{label}: no such DICOM series (the folder's series are numbered from 1)")
-            if frame is not None and len(items) != 1:
+            if frames is not None and len(items) != 1:
                 raise SpectfslError(
                     f"{spec}: a frame index needs a file, or a folder holding one DICOM series "
                     f"(this one holds {len(items)} images; name the file, or folder#k for its k-th series)"
                 )
-            resolved.extend((item, frame) for item in items)
+            resolved.extend((item, frame) for item in items for frame in frames or [None])
         elif path.exists():
-            resolved.append((path, frame))
+            resolved.extend((path, frame) for frame in frames or [None])
         else:
             raise SpectfslError(f"{path}: no such file or folder")
     return resolved

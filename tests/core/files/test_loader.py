@@ -145,3 +145,20 @@ def test_real_png_slice_and_masks_share_a_shape():
     assert image.pixel_spacing_mm is None
     for mask in ("heart_Mask.png", "blood_Mask.png", "liver_Mask.png"):
         assert load_image(folder / mask).pixels.shape == (27, 128)
+
+
+def test_a_frame_range_names_every_frame_from_first_to_last(tmp_path):
+    from spectfsl.core.files.loader import expand_inputs, split_frame_range
+
+    np.save(tmp_path / "v.npy", np.zeros((10, 4, 4), np.float32))
+    assert split_frame_range(f"{tmp_path / 'v.npy'}@3-5") == (tmp_path / "v.npy", [3, 4, 5])
+    assert [frame for _, frame in expand_inputs([f"{tmp_path / 'v.npy'}@7-9", f"{tmp_path / 'v.npy'}@2"])] == [
+        7,
+        8,
+        9,
+        2,
+    ]
+    with pytest.raises(SpectfslError, match="runs backwards"):
+        expand_inputs([f"{tmp_path / 'v.npy'}@5-3"])
+    with pytest.raises(SpectfslError, match="names 3 frames; one image is needed"):
+        load_image(f"{tmp_path / 'v.npy'}@3-5")
