@@ -13,6 +13,9 @@ import pytest
 
 from tests.conftest import REPO
 
+# each example runs spectfsl in fresh processes and trains: about 90 s together
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def bank(phantom_dataset, tmp_path_factory):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 
+@pytest.mark.slow
 def test_bench_json_reports_every_workload_with_its_ratio_device_and_versions(cli_json):
     report = cli_json("bench", "--seconds", 0.05, "--batch-size", 4, "--size", 32, "--device", "cpu")
     reference, *workloads = report["workloads"]

@@ -13,6 +13,9 @@ from spectfsl.core.files.loader import load_image, save_npy
 from spectfsl.core.imaging.preprocess import normalised
 from tests.conftest import SHARED_DATA, requires_real_data
 
+# every test here shares a PRNet trained for 150 steps (about 30 s on 2 cores)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def model(phantom_dir, tmp_path_factory):

@@ -49,6 +49,7 @@ def bank(phantom_dataset, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_fit_predict_classifies_held_out_patients_well_above_chance(cli, bank, phantom_dataset):
     held_out = [
         str(p) for patient in ("P003", "P004") for p in sorted(phantom_dataset.glob(f"*/{pseudonym(patient)}_*.npy"))
@@ -73,6 +74,7 @@ def test_fit_predict_classifies_held_out_patients_well_above_chance(cli, bank, p
     assert accuracy > 0.8  # chance is 1/3
 
 
+@pytest.mark.slow
 def test_predict_json_gives_every_frame_of_a_volume(cli, bank, phantom_dir, tmp_path):
     out = tmp_path / "pred.json"
     result = cli(
@@ -85,6 +87,7 @@ def test_predict_json_gives_every_frame_of_a_volume(cli, bank, phantom_dir, tmp_
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_evaluate_with_bank_reports_ci_recall_confusion_and_baselines(cli, cli_json, bank, phantom_dataset):
     report = cli_json(
         "proto",
@@ -149,6 +152,7 @@ def test_a_model_file_is_not_a_bank(cli, tmp_path, phantom_dataset):
     _refused(cli("proto", "predict", phantom_dataset, "--bank", tmp_path / "m.safetensors"), "expected spectfsl.bank/1")
 
 
+@pytest.mark.slow
 def test_cuda_asked_for_but_absent_is_refused(cli, bank, phantom_dataset):
     import torch
 
@@ -197,6 +201,7 @@ def test_real_nifti_patients_with_wall_derived_classes(cli, cli_json, tmp_path):
     assert all(method["accuracy"] > 0.4 for method in report["methods"])  # chance is 1/3
 
 
+@pytest.mark.slow
 def test_a_reader_that_stops_early_ends_predict_quietly(bank, phantom_dataset):
     """`spectfsl proto predict ... | head -1`: exit 0 and nothing on stderr (issue 9: it was exit 1)."""
     import subprocess
@@ -212,6 +217,7 @@ def test_a_reader_that_stops_early_ends_predict_quietly(bank, phantom_dataset):
     assert process.stderr.read() == b""
 
 
+@pytest.mark.slow
 def test_blank_noise_and_whole_slices_are_ood_and_held_out_crops_are_not(cli, bank, phantom_dir, tmp_path):
     from spectfsl.core.files.loader import save_npy
     from spectfsl.core.image import SpectImage
@@ -234,6 +240,7 @@ def test_blank_noise_and_whole_slices_are_ood_and_held_out_crops_are_not(cli, ba
     assert odd.stderr.count("warning:") == 1 and "the bank classifies crops of 128 mm" in odd.stderr
 
 
+@pytest.mark.slow
 def test_held_out_crops_of_the_bank_kind_are_rarely_ood(cli, bank, phantom_dataset):
     crops = [str(p) for patient in ("P003", "P004") for p in phantom_dataset.glob(f"*/{pseudonym(patient)}_*.npy")]
     result = cli("proto", "predict", *crops, "--bank", bank, "--format", "csv")

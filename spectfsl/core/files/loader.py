@@ -236,9 +236,17 @@ def _select_frame(image: SpectImage, frame: int | None, name: str) -> SpectImage
 
 
 def iter_images(specs: Iterable[str | os.PathLike]) -> Iterator[SpectImage]:
-    """Load every image named by IMAGE arguments (files, folders, `PATH@N`), in order, lazily."""
-    for path, frame in expand_inputs(specs):
-        yield load_image(path, frame)
+    """Load every image named by IMAGE arguments (files, folders, `PATH@N`, `PATH@A-B`), in order,
+    lazily; consecutive frames of one file are read from one load of it."""
+    volume: tuple[Path | DicomSeries, SpectImage] | None = None
+    for item, frame in expand_inputs(specs):
+        if frame is None:
+            volume = None
+            yield load_image(item, frame)
+            continue
+        if volume is None or volume[0] != item:
+            volume = (item, load_image(item))
+        yield _select_frame(volume[1], frame, str(item))
 
 
 def iter_slices(specs: Iterable[str | os.PathLike]) -> Iterator[SpectImage]:
