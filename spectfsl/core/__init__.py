@@ -1,1 +1,2 @@
-"""The pure core of spectfsl: image I/O, preprocessing, phantoms, datasets and models."""
+"""The pure core of spectfsl: plain Python over arrays and tensors, grouped by concern; it never
+imports the commands, the terminal UI or the applications (`tests/test_structure.py` checks)."""

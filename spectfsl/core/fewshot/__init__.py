@@ -1,1 +1,1 @@
-"""fewshot"""
+"""Few-shot classification: prototypes, episodes, banks, fit/predict workflows, evaluation, OOD."""

@@ -1,1 +1,1 @@
-"""imaging"""
+"""Imaging: intensity normalisation and resampling, the heart finder, wall-derived masks."""

@@ -1,1 +1,1 @@
-"""localisation"""
+"""Localisation: the PRNet grid, training, model files, locate/offset/reconstruct, evaluation."""
