@@ -124,6 +124,13 @@ def plain_findings(demo: Demo) -> list[str]:
     return findings
 
 
+def _findings_blocks(findings: list[str]) -> list[Block]:
+    """A "Weak results, plainly" section, or nothing when there is none to state."""
+    if not findings:
+        return []
+    return [Block("h2", "Weak results, plainly"), *(Block("p", text) for text in findings)]
+
+
 def _tables(tables: list[Table]) -> list[Block]:
     return [Block("table", table=table) for table in tables]
 
@@ -142,11 +149,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             "confidence interval of the mean accuracy over episodes.",
         ),
         Block("table", table=summary_table(demo)),
-        *(
-            [Block("h2", "Weak results, plainly")] + [Block("p", text) for text in plain_findings(demo)]
-            if plain_findings(demo)
-            else []
-        ),
+        *_findings_blocks(plain_findings(demo)),
         Block("h2", "Few-shot tissue classification (phantom)"),
         Block(
             "p",

@@ -17,7 +17,6 @@ import os
 
 PSEUDONYM_KEY_ENV = "SPECTFSL_PSEUDONYM_KEY"
 DEFAULT_KEY = "spectfsl-pseudonym-v1"
-IDENTITY_TAGS = ("PatientID", "PatientName", "PatientBirthDate")
 
 
 def identity_of(dataset) -> str | None:

@@ -104,7 +104,8 @@ class LocalisationResult:
     def tables(self) -> list[Table]:
         """One table per landmark: MRE, sd, median, success within 5 and 10 mm, MRE in pixels."""
         tables = []
-        for name, summaries in self.as_dict().items():
+        landmarks = self.as_dict()
+        for index, (name, summaries) in enumerate(landmarks.items()):
             rows = tuple(
                 (
                     s["method"],
@@ -119,9 +120,8 @@ class LocalisationResult:
             )
             title = f"{name}: leave-one-out one-shot localisation ({summaries[0]['pairs']} pairs)"
             header = ("method", "MRE mm", "sd mm", "median mm", "<= 5 mm", "<= 10 mm", "MRE px")
-            tables.append(Table(title, header, rows))
-        if tables:
-            tables[-1] = Table(tables[-1].title, tables[-1].header, tables[-1].rows, METHOD_NOTE)
+            note = METHOD_NOTE if index == len(landmarks) - 1 else ""  # the terms, once, under the last table
+            tables.append(Table(title, header, rows, note))
         return tables
 
 
