@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, ExplicitVRLittleEndian, NuclearMedicineImageStorage
 
+from spectfsl.core.files.guard import check_claimed_size, finite_float32, reading
 from spectfsl.core.files.privacy import identity_of, pseudonym
 from spectfsl.core.image import SpectImage
 from spectfsl.errors import SpectfslError
@@ -43,14 +45,16 @@ def read_dicom(path: str | os.PathLike) -> SpectImage:
     `frames` keeps each slice's index in the file.
     """
     path = Path(path)
-    dataset = _read_dataset(path)
-    raw = _decode_pixels(dataset, path)
-    n_frames = int(dataset.get("NumberOfFrames", 1) or 1)
-    if n_frames > 1 and raw.ndim == 2:
-        raw = raw[np.newaxis]
-    pixels = _real_world_values(dataset, raw)
-
-    slice_spacing, reversed_order = _slice_spacing(dataset)
+    with reading(path, "DICOM"):
+        dataset = _read_dataset(path)
+        raw = _decode_pixels(dataset, path)
+        n_frames = _frame_count(dataset)
+        if n_frames > 1 and raw.ndim == 2:
+            raw = raw[np.newaxis]
+        pixels = _real_world_values(dataset, raw)
+        slice_spacing, reversed_order = _slice_spacing(dataset)
+        pixel_spacing = _pixel_spacing(dataset)
+        patient = _patient(dataset, path.stem)
     frames: tuple[int, ...] | None = None
     if pixels.ndim == 3:
         frames = tuple(range(pixels.shape[0]))
@@ -60,11 +64,11 @@ def read_dicom(path: str | os.PathLike) -> SpectImage:
     else:
         slice_spacing = None
     return SpectImage(
-        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
-        pixel_spacing_mm=_pixel_spacing(dataset),
+        pixels=finite_float32(path, pixels),
+        pixel_spacing_mm=pixel_spacing,
         slice_spacing_mm=slice_spacing,
         source=str(path),
-        patient=_patient(dataset, path.stem),
+        patient=patient,
         frames=frames,
     )
 
@@ -74,7 +78,7 @@ def _read_dataset(path: Path, header_only: bool = False) -> Dataset:
     with_preamble = has_dicom_preamble(path)
     try:
         dataset = pydicom.dcmread(path, force=not with_preamble, stop_before_pixels=header_only)
-    except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OverflowError) as error:
+    except InvalidDicomError as error:
         raise SpectfslError(f"{path}: not a readable DICOM file ({error})") from None
     if header_only:
         return dataset
@@ -97,7 +101,8 @@ def patient_identities(items: Sequence[Path | DicomSeries]) -> dict[str, str]:
     for item in items:
         path = item.files[0] if isinstance(item, DicomSeries) else item
         if path.suffix.lower() == ".dcm" or (path.suffix == "" and has_dicom_preamble(path)):
-            identity = identity_of(_read_dataset(path, header_only=True))
+            with reading(path, "DICOM"):
+                identity = identity_of(_read_dataset(path, header_only=True))
             if identity:
                 identities[pseudonym(identity)] = identity
     return identities
@@ -127,10 +132,12 @@ def group_series(files: Sequence[Path]) -> list[Path | DicomSeries]:
     for path in files:
         if path.suffix.lower() == ".dcm" or (path.suffix == "" and has_dicom_preamble(path)):
             try:
-                header = pydicom.dcmread(
-                    path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"]
-                )
-                uid, frames = str(header.get("SeriesInstanceUID", "") or ""), int(header.get("NumberOfFrames", 1) or 1)
+                with warnings.catch_warnings():  # what is wrong with the file is said when it is read
+                    warnings.simplefilter("ignore")
+                    header = pydicom.dcmread(
+                        path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"]
+                    )
+                    uid, frames = str(header.get("SeriesInstanceUID", "") or ""), _frame_count(header)
             except Exception:  # an unreadable header is reported when the file itself is read
                 continue
             if uid and frames == 1:
@@ -162,7 +169,15 @@ def read_dicom_series(series: DicomSeries) -> SpectImage:
     matrix, pixel spacing and orientation, and slices must be evenly spaced (within 1%), as
     dcm2niix requires. Slice k of the volume (`label@k`) is the k-th along the normal.
     """
-    datasets = [_read_dataset(path) for path in series.files]
+    with reading(series.label, "DICOM series"):
+        return _read_series(series)
+
+
+def _read_series(series: DicomSeries) -> SpectImage:
+    datasets = []
+    for path in series.files:
+        with reading(path, "DICOM"):
+            datasets.append(_read_dataset(path))
     first = datasets[0]
     for path, dataset in zip(series.files[1:], datasets[1:]):
         for keyword in ("Rows", "Columns"):
@@ -173,11 +188,14 @@ def read_dicom_series(series: DicomSeries) -> SpectImage:
         if not _close(_orientation(dataset), _orientation(first), 1e-4):
             raise SpectfslError(f"{path}: ImageOrientationPatient differs from the rest of series {series.label}")
     order, slice_spacing = _series_order(series, datasets)
-    planes = [_real_world_values(datasets[i], _decode_pixels(datasets[i], series.files[i])) for i in order]
+    planes = []
+    for i in order:
+        with reading(series.files[i], "DICOM"):
+            planes.append(_real_world_values(datasets[i], _decode_pixels(datasets[i], series.files[i])))
     if any(plane.ndim != 2 for plane in planes):
         raise SpectfslError(f"{series.label}: a series of single-frame files must hold 2D grey images")
     return SpectImage(
-        pixels=np.ascontiguousarray(np.stack(planes), dtype=np.float32),
+        pixels=finite_float32(series.label, np.stack(planes)),
         pixel_spacing_mm=_pixel_spacing(first),
         slice_spacing_mm=slice_spacing,
         source=series.label,
@@ -217,14 +235,46 @@ def _close(a, b, tolerance: float = 1e-3) -> bool:
     return bool(np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), atol=tolerance))
 
 
+def _frame_count(dataset: Dataset) -> int:
+    return int(dataset.get("NumberOfFrames", 1) or 1)
+
+
+#: Luminance weights (ITU-R BT.601) that turn an RGB or YBR colour image into one grey channel.
+LUMINANCE = np.array([0.299, 0.587, 0.114])
+
+
 def _decode_pixels(dataset: Dataset, path: Path) -> np.ndarray:
+    """The stored pixel values, (rows, cols) or (frames, rows, cols); colour images as their luminance.
+
+    What the header claims (Rows x Columns x NumberOfFrames) is checked against the size limit first.
+    """
+    rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
+    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+    check_claimed_size(path, (_frame_count(dataset), rows, columns, samples), "its DICOM header")
+    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).strip()
+    if photometric == "PALETTE COLOR" or samples not in (1, 3):
+        raise SpectfslError(
+            f"{path}: {photometric} images with {samples} samples per pixel are not supported "
+            "(spectfsl reads grey images, and RGB or YBR colour ones as their luminance)"
+        )
     transfer_syntax = UID(dataset.file_meta.get("TransferSyntaxUID", ExplicitVRLittleEndian))
+    if transfer_syntax.is_compressed and not _decoder_available(transfer_syntax):
+        raise SpectfslError(_missing_decoder_message(path, transfer_syntax))
+    pixels = dataset.pixel_array
+    if samples == 3:  # pydicom returns YBR colour as RGB: (rows, cols, 3) or (frames, rows, cols, 3)
+        pixels = pixels.astype(np.float64) @ LUMINANCE
+    if pixels.ndim not in (2, 3):
+        raise SpectfslError(f"{path}: pixel data of shape {pixels.shape} is not a 2D image or a volume")
+    return pixels
+
+
+def _decoder_available(transfer_syntax: UID) -> bool:
+    from pydicom.pixels import get_decoder
+
     try:
-        return dataset.pixel_array
-    except Exception as error:  # pydicom raises several types for one cause: no usable decoder
-        if transfer_syntax.is_compressed:
-            raise SpectfslError(_missing_decoder_message(path, transfer_syntax)) from None
-        raise SpectfslError(f"{path}: cannot decode pixel data ({error})") from None
+        return get_decoder(transfer_syntax).is_available
+    except NotImplementedError:
+        return False
 
 
 def _missing_decoder_message(path: Path, transfer_syntax: UID) -> str:

@@ -6,8 +6,9 @@ spectfsl writes (`.npy`) carry a sidecar JSON (`x.npy` -> `x.json`) with their s
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
+import math
 import os
 import re
 import warnings
@@ -19,6 +20,7 @@ import numpy as np
 
 from spectfsl.core.files.atomic import atomic_file, write_text_atomic
 from spectfsl.core.files.dicom import DicomSeries, group_series, has_dicom_preamble, read_dicom, read_dicom_series
+from spectfsl.core.files.guard import check_claimed_size, finite_float32, reading
 from spectfsl.core.image import SpectImage
 from spectfsl.errors import SpectfslError, SpectfslWarning
 
@@ -275,7 +277,7 @@ def _with_sidecar(path: Path, pixels: np.ndarray) -> SpectImage:
         raise SpectfslError(f"{sidecar_path(path)}: pixel_spacing_mm must be two positive numbers [row_mm, col_mm]")
     slice_spacing = sidecar.get("slice_spacing_mm")
     return SpectImage(
-        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
+        pixels=finite_float32(path, pixels),
         pixel_spacing_mm=(float(spacing[0]), float(spacing[1])) if spacing else None,
         slice_spacing_mm=float(slice_spacing) if slice_spacing and pixels.ndim == 3 else None,
         source=str(path),
@@ -286,67 +288,99 @@ def _with_sidecar(path: Path, pixels: np.ndarray) -> SpectImage:
 
 
 def _read_npy(path: Path) -> SpectImage:
-    with open(path, "rb") as handle:
-        if handle.read(6) != b"\x93NUMPY":
-            raise SpectfslError(f"{path}: not a .npy file (no NumPy header)")
-    try:
+    with reading(path, ".npy"):
+        with open(path, "rb") as handle:
+            if handle.read(6) != b"\x93NUMPY":
+                raise SpectfslError(f"{path}: not a .npy file (no NumPy header)")
+            handle.seek(0)
+            npy = np.lib.format
+            version = npy.read_magic(handle)
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = read_header(handle)
+            data_bytes = path.stat().st_size - handle.tell()
+        _check_npy_header(path, shape, dtype, data_bytes)
         pixels = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise SpectfslError(f"{path}: not a readable .npy array ({error})") from None
-    if pixels.ndim not in (2, 3):
-        raise SpectfslError(f"{path}: expected a 2D or 3D array, got shape {pixels.shape}")
-    if not (np.issubdtype(pixels.dtype, np.number) or pixels.dtype == bool) or np.iscomplexobj(pixels):
-        raise SpectfslError(f"{path}: expected a real numeric array, got dtype {pixels.dtype}")
     return _with_sidecar(path, pixels)
+
+
+def _check_npy_header(path: Path, shape: tuple[int, ...], dtype: np.dtype, data_bytes: int) -> None:
+    """Refuse what the header of a .npy file claims before the array is read: not a 2D or 3D real
+    numeric image, over the size limit, or more bytes than the file holds."""
+    if len(shape) not in (2, 3):
+        raise SpectfslError(f"{path}: expected a 2D or 3D array, got shape {shape}")
+    real = np.issubdtype(dtype, np.number) and not np.issubdtype(dtype, np.complexfloating)
+    if not (real or np.issubdtype(dtype, np.bool_)):
+        raise SpectfslError(f"{path}: expected a real numeric array, got dtype {dtype}")
+    check_claimed_size(path, shape, "its .npy header")
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > data_bytes:
+        raise SpectfslError(f"{path}: truncated .npy file (its header claims {claimed} bytes, it holds {data_bytes})")
+
+
+#: Pillow modes of the 8/16-bit grey PNGs spectfsl reads.
+GREY_MODES = ("L", "I;16", "I;16B", "I;16L", "I", "1")
 
 
 def _read_png(path: Path) -> SpectImage:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
+    with reading(path, "PNG"), _pillow_without_bomb_limit():
         with Image.open(path) as png:
+            width, height = png.size
+            check_claimed_size(path, (height, width), "its PNG header")
             png.load()
-            mode = png.mode
-            if mode in ("LA", "La"):
+            if png.mode in ("LA", "La"):
                 png = png.getchannel(0)
-            elif mode not in ("L", "I;16", "I;16B", "I;16L", "I", "1"):
-                raise SpectfslError(f"{path}: expected an 8/16-bit grayscale PNG, got mode {mode}")
+            elif png.mode not in GREY_MODES:
+                raise SpectfslError(f"{path}: expected an 8/16-bit grayscale PNG, got mode {png.mode}")
             pixels = np.asarray(png)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise SpectfslError(f"{path}: not a readable PNG ({error})") from None
     return _with_sidecar(path, pixels)
+
+
+@contextlib.contextmanager
+def _pillow_without_bomb_limit() -> Iterator[None]:
+    """Pillow refuses images over its own pixel limit as a 'decompression bomb' at open; spectfsl
+    applies its one documented limit instead (see `spectfsl.core.files.guard`)."""
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
 
 
 def _read_nifti(path: Path) -> SpectImage:
     import nibabel as nib
-    from nibabel.filebasedimages import ImageFileError
     from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform
 
-    try:
+    with reading(path, "NIfTI"):
         nifti = nib.load(path)
+        check_claimed_size(path, nifti.shape, "its NIfTI header")
         if len(nifti.shape) == 3:
             # Reorient to L,P,S so the (slice, row, col) transpose matches a DICOM axial pixel array
             # whose slices run along the normal (see spectfsl.core.files.dicom.read_dicom).
             to_lps = ornt_transform(io_orientation(nifti.affine), axcodes2ornt(("L", "P", "S")))
             nifti = nifti.as_reoriented(to_lps)
         data = np.asanyarray(nifti.dataobj)
-        zooms = nifti.header.get_zooms()
-    except (ImageFileError, OSError, EOFError, ValueError, io.UnsupportedOperation) as error:
-        raise SpectfslError(f"{path}: not a readable NIfTI file ({error})") from None
+        zooms = [float(z) for z in nifti.header.get_zooms()]
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim == 2:
         pixels = data.transpose(1, 0)
-        pixel_spacing, slice_spacing = (float(zooms[1]), float(zooms[0])), None
+        pixel_spacing, slice_spacing = (zooms[1], zooms[0]), None
     elif data.ndim == 3:
         pixels = data.transpose(2, 1, 0)
-        pixel_spacing, slice_spacing = (float(zooms[1]), float(zooms[0])), float(zooms[2])
+        pixel_spacing, slice_spacing = (zooms[1], zooms[0]), zooms[2]
     else:
         raise SpectfslError(f"{path}: expected a 2D or 3D NIfTI image, got shape {data.shape}")
+    if not np.issubdtype(pixels.dtype, np.number) or np.iscomplexobj(pixels):
+        raise SpectfslError(f"{path}: expected real numeric voxels, got dtype {pixels.dtype}")
     name = path.name
     stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else path.stem
     return SpectImage(
-        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
+        pixels=finite_float32(path, pixels),
         pixel_spacing_mm=pixel_spacing,
         slice_spacing_mm=slice_spacing,
         source=str(path),
