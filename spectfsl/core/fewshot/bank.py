@@ -16,8 +16,9 @@ from typing import Any
 
 import torch
 
+from spectfsl.core.fewshot.ood import MEASURES
 from spectfsl.core.fewshot.prototypes import FEATURE_TRANSFORMS, PrototypicalClassifier
-from spectfsl.core.files.store import load_with_info, save_tensors, sha256_of
+from spectfsl.core.files.store import load_checked_state, load_with_info, save_tensors, sha256_of
 from spectfsl.core.imaging.preprocess import NORMALISATION
 from spectfsl.core.models.factory import create_model
 from spectfsl.core.models.registry import BACKBONES
@@ -42,7 +43,8 @@ class BankInfo:
     spacing_mm: float | None
     transform: str
     temperature: float
-    ood_threshold: float
+    #: inf (no threshold) is stored as null and read back as inf
+    ood_threshold: float | None
     normalisation: str = NORMALISATION
     distance: str = DISTANCE
     backbone_options: dict[str, Any] = field(default_factory=dict)
@@ -98,8 +100,28 @@ def _check(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor]) -> None
         refuse(f"unsupported distance '{info.distance}'")
     if info.normalisation != NORMALISATION:
         refuse(f"unsupported intensity normalisation '{info.normalisation}'")
-    if info.input_size < 8 or info.size < 8:
-        refuse("input size below 8 pixels")
+    if not (8 <= info.input_size <= MAX_INPUT_SIZE and 8 <= info.size <= MAX_INPUT_SIZE):
+        refuse(f"input and crop sizes must be 8-{MAX_INPUT_SIZE} pixels")
+    if not all(name.strip() for name in info.classes):
+        refuse("empty class name")
+    if prototypes.dtype != torch.float32:
+        refuse(f"prototypes must be float32, got {prototypes.dtype}")
+    centre = tensors.get("centre")
+    if centre is not None and (centre.shape != (prototypes.shape[1],) or centre.dtype != torch.float32):
+        refuse(f"centring vector of shape {tuple(centre.shape)} does not match prototypes of {prototypes.shape[1]}")
+    if info.temperature <= 0 or info.ood_threshold < 0 or (info.spacing_mm is not None and info.spacing_mm <= 0):
+        refuse("temperature and pixel spacing must be positive, the OOD threshold not negative")
+    if info.crop_profile is not None and not _valid_profile(info.crop_profile):
+        refuse(f"crop profile must give [low, high] for each of {', '.join(MEASURES)}")
+
+
+#: The largest crop or network input a bank may name, in pixels.
+MAX_INPUT_SIZE = 1024
+
+
+def _valid_profile(profile: dict) -> bool:
+    ranges = [profile.get(name) for name in MEASURES]
+    return all(isinstance(r, list) and len(r) == 2 and all(isinstance(v, (int, float)) for v in r) for r in ranges)
 
 
 def _backbone(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor], weights_path: str | None):
@@ -107,11 +129,11 @@ def _backbone(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor], weig
     if state:
         try:
             backbone = create_model(info.backbone, **info.backbone_options)
-            backbone.load_state_dict(state)
-        except (RuntimeError, TypeError, SpectfslError) as error:
+        except (TypeError, SpectfslError) as error:
             raise SpectfslError(
-                f"{path}: incompatible bank: backbone weights do not fit {info.backbone} ({str(error)[:200]})"
+                f"{path}: incompatible bank: backbone options do not fit {info.backbone} ({str(error)[:200]})"
             ) from None
+        load_checked_state(backbone, state, path, f"bank ({info.backbone} backbone)")
         return backbone
     return create_model(info.backbone, _find_weights(path, info, weights_path))
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,10 +61,15 @@ def load_tensors(path: str | os.PathLike, file_format: str) -> tuple[dict[str, A
     metadata: dict[str, Any] = {"format": found, "spectfsl_version": header.get("spectfsl_version")}
     for key, value in header.items():
         if key not in metadata:
+            if len(value) > MAX_METADATA_CHARS:
+                raise SpectfslError(f"{path}: corrupt metadata entry '{key}' ({len(value):,} characters)")
             try:
                 metadata[key] = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise SpectfslError(f"{path}: corrupt metadata entry '{key}'") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise SpectfslError(f"{path}: corrupt file: tensor '{name}' holds NaN or infinite values")
     return tensors, metadata
 
 
@@ -74,11 +82,79 @@ def load_with_info(
     """
     tensors, metadata = load_tensors(path, file_format)
     names = {field.name for field in dataclasses.fields(info_type)}
+    values = {key: value for key, value in metadata.items() if key in names}
+    hints = typing.get_type_hints(info_type)
+    for key, value in values.items():
+        problem = _type_problem(value, hints[key])
+        if problem:
+            raise SpectfslError(f"{path}: corrupt {file_format} metadata: '{key}' {problem}")
     try:
-        info = info_type(**{key: value for key, value in metadata.items() if key in names})
+        info = info_type(**values)
     except TypeError as error:
         raise SpectfslError(f"{path}: {file_format} metadata incomplete ({error})") from None
     return tensors, info, metadata
+
+
+#: Longest metadata entry (JSON text) and longest string value a spectfsl file may hold.
+MAX_METADATA_CHARS = 16 << 20
+MAX_STRING_CHARS = 4096
+
+
+def _type_problem(value: Any, expected: Any) -> str | None:
+    """Why `value` (parsed JSON) does not fit the annotation `expected`, or None when it does.
+
+    Understands what spectfsl's metadata dataclasses use: str, int, float, bool, Any, X | None,
+    list[X] and dict[str, X]. Floats must be finite; a bool is not a number.
+    """
+    origin, arguments = typing.get_origin(expected), typing.get_args(expected)
+    if expected is Any:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        problems = [_type_problem(value, option) for option in arguments]
+        return None if None in problems else problems[0]
+    if expected is type(None):
+        return None if value is None else "must be null"
+    if expected is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if expected is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number"
+        return None if math.isfinite(value) else "must be a finite number"
+    if expected is str:
+        if not isinstance(value, str):
+            return "must be a string"
+        return None if len(value) <= MAX_STRING_CHARS else f"is a string of {len(value):,} characters"
+    if origin is list:
+        if not isinstance(value, list):
+            return "must be a list"
+        problems = [_type_problem(item, arguments[0]) for item in value] if arguments else []
+        return next((f"item {problem}" for problem in problems if problem), None)
+    if origin is dict:
+        if not isinstance(value, dict):
+            return "must be an object"
+        problems = [_type_problem(item, arguments[1]) for item in value.values()] if arguments else []
+        return next((f"entry {problem}" for problem in problems if problem), None)
+    return None
+
+
+def load_checked_state(module: Any, state: dict[str, Any], path: str | os.PathLike, what: str) -> None:
+    """Load `state` into the torch `module` after checking that every tensor is there, with the
+    module's own shape and dtype; refuses a mismatch naming the file (exit 2)."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise SpectfslError(f"{path}: incompatible {what}: weights missing {missing[:3]}, unexpected {unexpected[:3]}")
+    for name, tensor in expected.items():
+        found = state[name]
+        if found.shape != tensor.shape or found.dtype != tensor.dtype:
+            raise SpectfslError(
+                f"{path}: incompatible {what}: weights do not fit: '{name}' is {found.dtype} "
+                f"{tuple(found.shape)}, expected {tensor.dtype} {tuple(tensor.shape)}"
+            )
+    module.load_state_dict(state)
 
 
 def sha256_of(path: str | os.PathLike) -> str:

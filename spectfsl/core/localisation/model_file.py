@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from spectfsl.core.files.store import load_with_info, save_tensors
+from spectfsl.core.files.store import load_checked_state, load_with_info, save_tensors
 from spectfsl.core.imaging.preprocess import NORMALISATION
 from spectfsl.core.localisation.grid import BODY_THRESHOLD
 from spectfsl.core.models.prnet import PRNet
@@ -47,13 +47,13 @@ def load_prnet(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
         raise SpectfslError(f"{path}: incompatible model: unsupported normalisation '{info.normalisation}'")
     if info.pixel_mm <= 0 or info.offset_scale_mm <= 0:
         raise SpectfslError(f"{path}: incompatible model: pixel size and offset scale must be positive")
+    if info.reconstruction_weight < 0 or not 0 <= info.body_threshold < 1:
+        raise SpectfslError(f"{path}: incompatible model: reconstruction weight or body threshold out of range")
     try:
         model = PRNet(info.patch, info.channels, info.hidden)
-        model.load_state_dict(tensors)
-    except (RuntimeError, SpectfslError) as error:
-        raise SpectfslError(
-            f"{path}: incompatible model: weights do not fit PRNet(patch={info.patch}) ({str(error)[:160]})"
-        ) from None
+    except SpectfslError as error:
+        raise SpectfslError(f"{path}: incompatible model: {error}") from None
+    load_checked_state(model, tensors, path, "model")
     return model.to(device).eval(), info
 
 

@@ -14,6 +14,9 @@ from torch import nn
 from spectfsl.errors import SpectfslError
 
 POOLINGS = 4
+#: Architecture bounds: far above any useful PRNet, low enough that a corrupt file cannot make a
+#: model allocate gigabytes before its weights are checked.
+MAX_PATCH, MAX_CHANNELS, MAX_HIDDEN = 512, 256, 8192
 
 
 def _block(in_channels: int, out_channels: int, normalise: bool = True) -> nn.Sequential:
@@ -37,8 +40,15 @@ class PRNet(nn.Module):
 
     def __init__(self, patch: int = 32, channels: int = 16, hidden: int = 256) -> None:
         super().__init__()
-        if patch < 16 or patch % 16:
-            raise SpectfslError(f"patch size must be a multiple of 16 (got {patch})")
+        for name, value in (("patch", patch), ("channels", channels), ("hidden", hidden)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise SpectfslError(f"PRNet {name} must be an integer (got {value!r})")
+        if patch < 16 or patch % 16 or patch > MAX_PATCH:
+            raise SpectfslError(f"patch size must be a multiple of 16 up to {MAX_PATCH} (got {patch})")
+        if not (1 <= channels <= MAX_CHANNELS and 4 <= hidden <= MAX_HIDDEN):
+            raise SpectfslError(
+                f"PRNet channels must be 1-{MAX_CHANNELS} and hidden 4-{MAX_HIDDEN} (got {channels}, {hidden})"
+            )
         self.patch, self.channels, self.hidden = patch, channels, hidden
         widths = [channels * 2**level for level in range(POOLINGS + 1)]
         bottleneck_side = patch // 2**POOLINGS

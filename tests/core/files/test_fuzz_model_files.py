@@ -1,0 +1,125 @@
+"""Hostile bank and model files: every metadata entry given wrong JSON types, huge or non-finite
+values, and every tensor made NaN, reshaped, retyped or emptied. Each file is refused with the user
+error, or loads and then works; nothing else (no internal error, no giant allocation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spectfsl.core.fewshot.bank import BANK_FORMAT, BankInfo, load_bank, save_bank
+from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
+from spectfsl.core.files.store import load_tensors, save_tensors
+from spectfsl.core.image import SpectImage
+from spectfsl.core.localisation.grid import to_grid
+from spectfsl.core.localisation.locate import predicted_offset
+from spectfsl.core.localisation.model_file import PRNET_FORMAT, load_prnet, save_prnet
+from spectfsl.core.localisation.training import PRNetSettings, train_model
+from spectfsl.core.models.factory import create_model
+from spectfsl.core.models.weights import WeightsChoice
+from spectfsl.errors import SpectfslError
+
+WRONG_VALUES = [0, -1, 1e300, 10**12, "x", "x" * 100_000, [], {}, None, True, [1, "a"], {"a": 1}, float("nan")]
+TENSOR_CHANGES = ("nan", "shape", "dtype", "empty")
+IMAGE = SpectImage(np.random.default_rng(0).random((48, 48)).astype(np.float32) * 100, (4.0, 4.0), None, "x", "P")
+QUERIES = np.random.default_rng(1).random((3, 32, 32)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A bank on a small PRNet backbone (random weights, stored in the bank) and a PRNet model."""
+    folder = tmp_path_factory.mktemp("files")
+    torch.manual_seed(0)
+    backbone = create_model("prnet", patch=32, channels=4, hidden=64)
+    support = np.random.default_rng(0).random((6, 32, 32)).astype(np.float32)
+    labels = ["liver", "myocardium"] * 3
+    classifier = PrototypicalClassifier(backbone, transform="cl2n", input_size=32).fit(support, labels)
+    info = BankInfo(
+        classes=classifier.classes,
+        backbone="prnet",
+        weights="random",
+        weights_sha256=None,
+        fine_tuned=False,
+        input_size=32,
+        size=32,
+        spacing_mm=2.0,
+        transform="cl2n",
+        temperature=classifier.temperature,
+        ood_threshold=classifier.ood_threshold,
+        backbone_options=backbone.options,
+        crop_profile={"tissue_fraction": [0, 1], "background_fraction": [0, 1], "tissue_mean": [0, 2]}
+        | {"roughness": [0, 9]},
+    )
+    save_bank(folder / "bank.safetensors", classifier, info, WeightsChoice("random"))
+    model, model_info = train_model([to_grid(IMAGE, 4.0)], PRNetSettings(epochs=1, iters=1, batch_size=2, channels=4))
+    save_prnet(folder / "model.safetensors", model, model_info)
+    return {BANK_FORMAT: folder / "bank.safetensors", PRNET_FORMAT: folder / "model.safetensors"}
+
+
+def use_bank(path):
+    classifier, _ = load_bank(path)
+    classifier.predict(QUERIES)
+
+
+def use_model(path):
+    model, info = load_prnet(path)
+    grid = to_grid(IMAGE, info.pixel_mm)
+    predicted_offset(model, info, grid, (10.0, 10.0), grid, (20.0, 20.0))
+
+
+def cases(path, file_format):
+    """(description, tensors, metadata) for every hostile variant of one file."""
+    tensors, metadata = load_tensors(path, file_format)
+    metadata = {k: v for k, v in metadata.items() if k not in ("format", "spectfsl_version")}
+    for key in metadata:
+        for value in WRONG_VALUES:
+            yield f"metadata {key}={str(value)[:12]!r}", tensors, {**metadata, key: value}
+    for name, tensor in tensors.items():
+        for change in TENSOR_CHANGES:
+            changed = dict(tensors)
+            if change == "nan":
+                changed[name] = torch.full_like(tensor, float("nan"), dtype=torch.float32)
+            elif change == "shape":
+                changed[name] = tensor.reshape(-1)[: max(1, tensor.numel() // 2)].clone()
+            elif change == "dtype":
+                changed[name] = tensor.to(torch.float64 if tensor.is_floating_point() else torch.float32)
+            else:
+                changed[name] = torch.zeros(0)
+            yield f"tensor {name} {change}", changed, metadata
+
+
+@pytest.mark.parametrize("file_format,use", [(BANK_FORMAT, use_bank), (PRNET_FORMAT, use_model)])
+def test_hostile_files_are_refused_or_work(files, tmp_path, file_format, use):
+    failures, refused, total = [], 0, 0
+    for description, tensors, metadata in cases(files[file_format], file_format):
+        path = tmp_path / "case.safetensors"
+        save_tensors(path, tensors, file_format, metadata)
+        total += 1
+        try:
+            use(path)
+        except SpectfslError as error:
+            refused += 1
+            assert str(error).startswith(str(path)), (description, error)
+        except Exception as error:
+            failures.append(f"{description}: {type(error).__name__}: {str(error)[:120]}")
+    assert not failures, f"{len(failures)} of {total}:\n" + "\n".join(failures[:20])
+    assert refused > total / 2
+
+
+def test_nan_prototypes_are_named(files, tmp_path):
+    tensors, metadata = load_tensors(files[BANK_FORMAT], BANK_FORMAT)
+    tensors["prototypes"] = tensors["prototypes"].clone()
+    tensors["prototypes"][0, 0] = float("nan")
+    metadata = {k: v for k, v in metadata.items() if k not in ("format", "spectfsl_version")}
+    save_tensors(tmp_path / "bank.safetensors", tensors, BANK_FORMAT, metadata)
+    with pytest.raises(SpectfslError, match="tensor 'prototypes' holds NaN"):
+        load_bank(tmp_path / "bank.safetensors")
+
+
+def test_a_huge_architecture_is_refused_before_allocation(files, tmp_path):
+    tensors, metadata = load_tensors(files[PRNET_FORMAT], PRNET_FORMAT)
+    metadata = {k: v for k, v in metadata.items() if k not in ("format", "spectfsl_version")}
+    save_tensors(tmp_path / "model.safetensors", tensors, PRNET_FORMAT, {**metadata, "channels": 100_000})
+    with pytest.raises(SpectfslError, match="channels must be 1-256"):
+        load_prnet(tmp_path / "model.safetensors")
