@@ -40,9 +40,24 @@ Backbone = Annotated[
         help="Embedding network: resnet18, or prnet (with --weights MODEL.safetensors from `prnet train`).",
     ),
 ]
-Way = Annotated[int, typer.Option(metavar="N", min=2, help="Classes per episode.")]
+Way = Annotated[
+    int | None,
+    typer.Option(
+        metavar="N", min=2, help="Classes per episode [default: 3, or all classes when fewer].", show_default=False
+    ),
+]
 Shot = Annotated[int, typer.Option(metavar="N", min=1, help="Support images per class per episode.")]
-QueryCount = Annotated[int, typer.Option("--query", metavar="N", min=1, help="Query images per class per episode.")]
+QueryCount = Annotated[
+    int | None,
+    typer.Option(
+        "--query",
+        metavar="N",
+        min=1,
+        help="Query images per class per episode [default: 6, fewer when the smallest class has fewer "
+        "than --shot + 6 images; said on stderr].",
+        show_default=False,
+    ),
+]
 Dataset = Annotated[
     Path,
     typer.Argument(
@@ -69,9 +84,9 @@ def fit(
     episodes: Annotated[
         int, typer.Option(metavar="N", min=0, help="Episodic fine-tuning episodes (0: none; the study used 10).")
     ] = 100,
-    way: Way = 3,
+    way: Way = None,
     shot: Shot = 3,
-    query: QueryCount = 6,
+    query: QueryCount = None,
     lr: Annotated[
         float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate for fine-tuning.")
     ] = 1e-3,
@@ -205,9 +220,9 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
-    way: Way = 3,
+    way: Way = None,
     shot: Shot = 3,
-    query: QueryCount = 6,
+    query: QueryCount = None,
     episodes: Annotated[int, typer.Option(metavar="N", min=1, help="Episodes to average over.")] = 600,
     split_by: Annotated[
         str | None,

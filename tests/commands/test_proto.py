@@ -126,14 +126,38 @@ def _refused(result, fragment):
     assert fragment in result.stderr
 
 
-def test_class_smaller_than_shot_plus_query_is_refused(cli, tmp_path, phantom_dataset):
+def _keep_crops(dataset, tmp_path, name: str, count: int):
     small = tmp_path / "small"
-    shutil.copytree(phantom_dataset, small)
-    for crop in sorted((small / "ventricles").glob("*.npy"))[4:]:
+    shutil.copytree(dataset, small)
+    for crop in sorted((small / name).glob("*.npy"))[count:]:
         crop.unlink()
+    return small
+
+
+def test_class_smaller_than_shot_plus_one_is_refused(cli, tmp_path, phantom_dataset):
+    small = _keep_crops(phantom_dataset, tmp_path, "ventricles", 3)
     result = cli("proto", "fit", small, "--out", tmp_path / "b.safetensors", "--weights", "random", "--episodes", 2)
-    _refused(result, "class 'ventricles' has 4 images")
+    _refused(result, "class 'ventricles' has 3 images; episodes need --shot + 1 = 4")
     assert not (tmp_path / "b.safetensors").exists()
+
+
+def test_default_query_shrinks_to_the_smallest_class_and_says_so_once(cli, tmp_path, phantom_dataset):
+    small = _keep_crops(phantom_dataset, tmp_path, "ventricles", 5)
+    bank = tmp_path / "b.safetensors"
+    result = cli("proto", "fit", small, "--out", bank, "--weights", "random", "--episodes", 2)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("episodes use 2 query images per class") == 1
+    from spectfsl.core.fewshot.bank import load_bank
+
+    assert load_bank(bank)[1].training["query"] == 2
+    evaluated = cli("proto", "evaluate", small, "--weights", "random", "--episodes", 3)
+    assert evaluated.exit_code == 0 and "3-way 3-shot 2-query" in evaluated.stdout, evaluated.stderr
+
+
+def test_an_explicit_query_that_does_not_fit_is_refused(cli, tmp_path, phantom_dataset):
+    small = _keep_crops(phantom_dataset, tmp_path, "ventricles", 5)
+    result = cli("proto", "fit", small, "--out", tmp_path / "b.safetensors", "--weights", "random", "--query", 6)
+    _refused(result, "an episode needs --shot + --query = 9 per class")
 
 
 def test_empty_class_folder_is_refused(cli, tmp_path, phantom_dataset):

@@ -8,6 +8,7 @@ from one half and query images from the other, so no patient is in both.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,22 +19,57 @@ from torch import nn
 
 from spectfsl.core.fewshot.ood import TISSUE_LEVEL
 from spectfsl.core.fewshot.prototypes import class_prototypes, squared_distances, to_network_input, transform_features
-from spectfsl.errors import SpectfslError
+from spectfsl.errors import SpectfslError, SpectfslWarning
 
 PATIENT_SPLIT_TRIES = 200
 
 
+#: Classes and query images per class of an episode when not given (the study's 3-way, 6-query).
+DEFAULT_WAY, DEFAULT_QUERY = 3, 6
+
+
 @dataclass(frozen=True)
 class EpisodeShape:
-    """W-way, K-shot, Q-query episodes."""
+    """W-way, K-shot, Q-query episodes. `way` and `query` None: chosen to fit the data (see `resolve_shape`)."""
 
-    way: int = 3
+    way: int | None = None
     shot: int = 3
-    query: int = 6
+    query: int | None = None
 
     def __post_init__(self) -> None:
-        if self.way < 2 or self.shot < 1 or self.query < 1:
+        if (self.way is not None and self.way < 2) or self.shot < 1 or (self.query is not None and self.query < 1):
             raise SpectfslError("episodes need --way >= 2, --shot >= 1 and --query >= 1")
+
+
+def resolve_shape(shape: EpisodeShape, labels: np.ndarray, class_names: list[str]) -> EpisodeShape:
+    """`shape` with its unset `way` and `query` chosen to fit the data, so that defaults work on any
+    dataset with at least 2 classes of `shot` + 1 images: way = min(3, classes), query = min(6, the
+    smallest class - shot). Shrinking below the defaults is said once (a SpectfslWarning); values
+    given explicitly are kept, and an episode they do not fit is refused when sampled."""
+    counts = {name: int((np.asarray(labels) == index).sum()) for index, name in enumerate(class_names)}
+    way = shape.way if shape.way is not None else min(DEFAULT_WAY, len(class_names))
+    query = shape.query
+    if query is None:
+        smallest = min(counts, key=counts.get)
+        room = counts[smallest] - shape.shot
+        if room < 1:
+            raise SpectfslError(
+                f"class '{smallest}' has {counts[smallest]} images; episodes need --shot + 1 = {shape.shot + 1} "
+                "per class (lower --shot, or add images)"
+            )
+        query = min(DEFAULT_QUERY, room)
+        if query < DEFAULT_QUERY:
+            warnings.warn(
+                f"class '{smallest}' has {counts[smallest]} images: episodes use {query} query images per class "
+                f"(--shot {shape.shot} + --query {query}) instead of {DEFAULT_QUERY}",
+                SpectfslWarning,
+                stacklevel=2,
+            )
+    if shape.way is None and way < DEFAULT_WAY and len(class_names) >= 2:
+        warnings.warn(
+            f"the dataset has {len(class_names)} classes: episodes are {way}-way", SpectfslWarning, stacklevel=2
+        )
+    return EpisodeShape(way, shape.shot, query)
 
 
 @dataclass(frozen=True)
@@ -60,7 +96,11 @@ class EpisodeSampler:
     ) -> None:
         self.labels = np.asarray(labels)
         self.class_names = class_names
-        self.shape = shape
+        self.shape = (
+            shape
+            if shape.way is not None and shape.query is not None
+            else resolve_shape(shape, self.labels, class_names)
+        )
         self.rng = np.random.default_rng(seed)
         self.patients = np.asarray(patients) if patients is not None else None
         self.split_by_patient = split_by_patient
@@ -68,6 +108,8 @@ class EpisodeSampler:
 
     def _check_feasible(self) -> None:
         shape = self.shape
+        if len(self.class_names) < 2:
+            raise SpectfslError(f"episodes need at least 2 classes; the dataset has {len(self.class_names)}")
         if shape.way > len(self.class_names):
             raise SpectfslError(f"--way {shape.way} needs {shape.way} classes; the dataset has {len(self.class_names)}")
         for index, name in enumerate(self.class_names):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -17,7 +17,7 @@ from torch import nn
 
 from spectfsl.core.data.datasets import LabelledImages, read_dataset
 from spectfsl.core.fewshot.bank import load_bank
-from spectfsl.core.fewshot.episodes import EpisodeShape, MethodResult, evaluate_episodes, hand_features
+from spectfsl.core.fewshot.episodes import EpisodeShape, MethodResult, evaluate_episodes, hand_features, resolve_shape
 from spectfsl.core.fewshot.prototypes import embed
 from spectfsl.core.fewshot.workflows import class_indices, resolve_transform
 from spectfsl.core.models.factory import create_model
@@ -178,6 +178,7 @@ def evaluate_folder(
 ) -> EvaluationResult:
     """`proto evaluate`: read a DATASET folder at the embedding's geometry and evaluate it on episodes."""
     data = read_dataset(folder, embedding.size, embedding.spacing_mm)
+    settings = replace(settings, shape=resolve_shape(settings.shape, class_indices(data), data.classes))
     methods = evaluate_dataset(
         data, embedding.network, embedding.transform, settings, device, embedding.input_size, on_episode
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import torch
 
 from spectfsl.core.data.datasets import LabelledImages
 from spectfsl.core.fewshot.bank import BankInfo
-from spectfsl.core.fewshot.episodes import FineTuneSettings, fine_tune
+from spectfsl.core.fewshot.episodes import FineTuneSettings, fine_tune, resolve_shape
 from spectfsl.core.fewshot.ood import CropProfile
 from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
 from spectfsl.core.files.loader import iter_images
@@ -90,14 +90,16 @@ def fit_bank(
     backbone = create_model(settings.backbone, weights).to(device)
     input_size = settings.input_size or data.size
     losses: list[float] = []
-    if settings.fine_tune.episodes > 0:
+    fine_tuning = settings.fine_tune
+    if fine_tuning.episodes > 0:
         labels = class_indices(data)
+        fine_tuning = replace(fine_tuning, shape=resolve_shape(fine_tuning.shape, labels, data.classes))
         losses = fine_tune(
             backbone,
             torch.from_numpy(data.images),
             labels,
             data.classes,
-            settings.fine_tune,
+            fine_tuning,
             device,
             input_size,
             on_episode,
@@ -108,9 +110,9 @@ def fit_bank(
     classifier.fit(support.images, support.labels)
     training = {
         "episodes": settings.fine_tune.episodes,
-        "way": settings.fine_tune.shape.way,
-        "shot": settings.fine_tune.shape.shot,
-        "query": settings.fine_tune.shape.query,
+        "way": fine_tuning.shape.way,
+        "shot": fine_tuning.shape.shot,
+        "query": fine_tuning.shape.query,
         "lr": settings.fine_tune.lr,
         "seed": settings.seed,
         "support_images": len(support.labels),

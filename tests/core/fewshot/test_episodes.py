@@ -15,8 +15,9 @@ from spectfsl.core.fewshot.episodes import (
     evaluate_episodes,
     fine_tune,
     hand_features,
+    resolve_shape,
 )
-from spectfsl.errors import SpectfslError
+from spectfsl.errors import SpectfslError, SpectfslWarning
 
 CLASSES = ["a", "b", "c"]
 
@@ -99,3 +100,35 @@ def test_perfect_features_score_one_and_ci_is_196_sd_over_sqrt_n():
     assert result.confusion.sum() == 50 * 9 and np.array_equal(np.diag(result.confusion), [150, 150, 150])
     result = MethodResult("x", [0.5, 1.0, 0.75, 0.25])
     assert result.ci95 == pytest.approx(1.96 * np.std([0.5, 1.0, 0.75, 0.25]) / 2)
+
+
+def test_unset_query_shrinks_to_the_smallest_class_with_one_warning():
+    labels = np.array([0] * 12 + [1] * 5 + [2] * 12)
+    with pytest.warns(SpectfslWarning, match="class 'b' has 5 images: episodes use 2 query") as caught:
+        shape = resolve_shape(EpisodeShape(shot=3), labels, CLASSES)
+    assert len(caught) == 1
+    assert (shape.way, shape.shot, shape.query) == (3, 3, 2)
+    assert EpisodeSampler(labels, CLASSES, shape).sample().query.shape == (6,)
+
+
+def test_defaults_that_fit_are_the_studys_and_silent(recwarn):
+    assert resolve_shape(EpisodeShape(), _labels(12), CLASSES) == EpisodeShape(3, 3, 6)
+    assert not recwarn.list
+
+
+def test_explicit_values_are_kept_and_refused_when_they_do_not_fit():
+    labels = np.array([0] * 12 + [1] * 5 + [2] * 12)
+    assert resolve_shape(EpisodeShape(3, 3, 6), labels, CLASSES).query == 6
+    with pytest.raises(SpectfslError, match="an episode needs --shot \\+ --query = 9"):
+        EpisodeSampler(labels, CLASSES, EpisodeShape(3, 3, 6))
+
+
+def test_two_classes_give_two_way_episodes():
+    with pytest.warns(SpectfslWarning, match="2 classes: episodes are 2-way"):
+        shape = resolve_shape(EpisodeShape(), np.repeat([0, 1], 9), ["a", "b"])
+    assert shape.way == 2 and shape.query == 6
+
+
+def test_a_class_without_room_for_a_query_is_refused_by_name():
+    with pytest.raises(SpectfslError, match="class 'c' has 3 images; episodes need --shot \\+ 1 = 4"):
+        resolve_shape(EpisodeShape(), np.array([0] * 9 + [1] * 9 + [2] * 3), CLASSES)
