@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from spectfsl.core.files.dicom import DicomSeries
 from spectfsl.core.files.loader import expand_inputs, load_image, save_npy
+from spectfsl.core.files.paths import check_under
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.heart import DEFAULT_CROP_MM, find_heart
 from spectfsl.core.imaging.preprocess import (
@@ -301,6 +303,8 @@ def class_folders(folder: str | Path) -> list[Path]:
     folders = sorted(
         p for p in folder.iterdir() if p.is_dir() and p.name != SLICES_FOLDER and not p.name.startswith(".")
     )
+    for class_folder in folders:
+        check_under(folder, class_folder, folder)
     if not folders:
         raise SpectfslError(f"{folder}: no class subfolders (expected DATASET/<class>/*, as `spectfsl prepare` writes)")
     return folders
@@ -320,6 +324,8 @@ def read_dataset(folder: str | Path, size: int | None = None, spacing_mm: float 
                 f"{class_folder}: class '{class_folder.name}' is empty (no supported image files)"
             ) from None
         for path, frame in files:
+            for member in path.files if isinstance(path, DicomSeries) else [path]:
+                check_under(folder, member, folder)
             for plane in normalised(load_image(path, frame)).slices():
                 if size is None:
                     size = max(plane.pixels.shape)

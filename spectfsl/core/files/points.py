@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from spectfsl.core.files.atomic import write_text_atomic
+from spectfsl.core.files.paths import entry_under
 from spectfsl.errors import SpectfslError
 
 
@@ -27,7 +28,8 @@ def parse_named_point(text: str, default_name: str) -> tuple[str, tuple[float, f
 
 
 def read_points(path: str | Path) -> list[tuple[str, str, float, float]]:
-    """Rows (image, name, x, y) of a POINTS.csv; relative image paths are relative to the CSV's folder."""
+    """Rows (image, name, x, y) of a POINTS.csv; image paths are relative to the CSV's folder and must
+    stay inside it (no absolute path, no `..` or symbolic link out of it)."""
     path = Path(path)
     if not path.is_file():
         raise SpectfslError(f"{path}: no such file")
@@ -42,10 +44,9 @@ def read_points(path: str | Path) -> list[tuple[str, str, float, float]]:
                 x, y = float(row["x"]), float(row["y"])
             except ValueError:
                 raise SpectfslError(f"{path}:{number}: x and y must be numbers") from None
-            image = row["image"]
-            if not Path(image.rpartition("@")[0] or image).is_absolute():
-                image = str(path.parent / image)
-            rows.append((image, row["name"], x, y))
+            image = row["image"] or ""
+            entry_under(path.parent, image.rpartition("@")[0] or image, f"{path}:{number}")
+            rows.append((str(path.parent / image), row["name"], x, y))
     if not rows:
         raise SpectfslError(f"{path}: no points listed")
     return rows

@@ -16,6 +16,7 @@ from spectfsl.core.data.datasets import (
     masks_from_labels,
     parse_classes,
     prepare_dataset,
+    read_dataset,
 )
 from spectfsl.core.image import SpectImage
 from spectfsl.errors import SpectfslError
@@ -90,3 +91,35 @@ def test_parse_classes_refuses_malformed_items(text):
 def test_class_id_absent_from_every_label_map_is_refused():
     with pytest.raises(SpectfslError, match="class id 7"):
         check_classes_present({1: "myocardium", 7: "spleen"}, {0, 1, 2}, ["labels.npy"])
+
+
+def _small_dataset(root):
+    for name in ("liver", "myocardium"):
+        (root / name).mkdir(parents=True)
+        for index in range(2):
+            np.save(root / name / f"{index}.npy", np.ones((8, 8), dtype=np.float32))
+
+
+def test_a_symlinked_image_outside_the_dataset_is_refused(tmp_path):
+    root = tmp_path / "ds"
+    _small_dataset(root)
+    np.save(tmp_path / "elsewhere.npy", np.ones((8, 8), dtype=np.float32))
+    (root / "liver" / "2.npy").symlink_to(tmp_path / "elsewhere.npy")
+    with pytest.raises(SpectfslError, match="leads outside"):
+        read_dataset(root)
+
+
+def test_a_class_folder_linked_from_outside_is_refused(tmp_path):
+    root = tmp_path / "ds"
+    _small_dataset(root)
+    _small_dataset(tmp_path / "other")
+    (root / "ventricles").symlink_to(tmp_path / "other" / "liver", target_is_directory=True)
+    with pytest.raises(SpectfslError, match="leads outside"):
+        read_dataset(root)
+
+
+def test_links_that_stay_inside_the_dataset_are_read(tmp_path):
+    root = tmp_path / "ds"
+    _small_dataset(root)
+    (root / "liver" / "2.npy").symlink_to(root / "myocardium" / "0.npy")
+    assert read_dataset(root).labels.count("liver") == 3

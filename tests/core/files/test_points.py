@@ -27,9 +27,19 @@ def test_points_file_round_trip_with_paths_relative_to_the_file(tmp_path):
     assert read == [(str(tmp_path / image), name, x, y) for image, name, x, y in rows]
 
 
-def test_absolute_image_paths_are_kept(tmp_path):
-    (tmp_path / "p.csv").write_text("image,name,x,y\n/data/scan.dcm@3,lv,1,2\n")
-    assert read_points(tmp_path / "p.csv") == [("/data/scan.dcm@3", "lv", 1.0, 2.0)]
+@pytest.mark.parametrize("image", ["/data/scan.dcm@3", "../scan.dcm", "P001/../../scan.dcm@2", "out/scan.dcm"])
+def test_image_paths_that_escape_the_files_folder_are_refused(tmp_path, image):
+    folder = tmp_path / "points"
+    folder.mkdir()
+    (folder / "out").symlink_to(tmp_path)  # a symbolic link out of the folder
+    (folder / "p.csv").write_text(f"image,name,x,y\n{image},lv,1,2\n")
+    with pytest.raises(SpectfslError, match="p.csv:2: .*(absolute path|leads outside)"):
+        read_points(folder / "p.csv")
+
+
+def test_paths_with_dots_that_stay_inside_are_read(tmp_path):
+    (tmp_path / "p.csv").write_text("image,name,x,y\nP001/../P002/spect.dcm@3,lv,1,2\n")
+    assert read_points(tmp_path / "p.csv")[0][0] == str(tmp_path / "P001/../P002/spect.dcm@3")
 
 
 @pytest.mark.parametrize(
