@@ -72,3 +72,32 @@ def hidden_alias(spelling: str, kind: str = "value", **checks: Any) -> Any:
     """A hidden option kept for an old spelling (read it with `deprecated`); `checks` are the new
     option's range checks (`min`, `max`, `callback`)."""
     return typer.Option(spelling, hidden=True, show_default=False, metavar=kind, **checks)
+
+
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue an interrupted run from the checkpoint beside --out (OUT.ckpt); refused if its "
+        "settings or inputs differ.",
+    ),
+]
+
+CheckpointEvery = Annotated[
+    float,
+    typer.Option(
+        "--checkpoint-every",
+        metavar="SECONDS",
+        min=0.0,
+        help="Save a checkpoint beside --out (OUT.ckpt) this often, and on Ctrl-C or SIGTERM (exit 130); "
+        "0: after every step. Deleted once OUT is written.",
+    ),
+]
+
+
+def checkpointer(out: Path, every_s: float, resume: bool, overwrite: bool):
+    """The checkpointer of a training command: OUT.ckpt every `every_s` seconds and on SIGINT/SIGTERM;
+    `--overwrite` without `--resume` starts over from scratch, replacing a checkpoint left there."""
+    from spectfsl.core.checkpoint import Checkpointer, checkpoint_path
+
+    return Checkpointer(checkpoint_path(out), every_s, resume=resume, start_over=overwrite and not resume)

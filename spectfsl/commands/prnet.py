@@ -8,13 +8,16 @@ from typing import Annotated
 import typer
 
 from spectfsl.commands.options import (
+    CheckpointEvery,
     Device,
     DocumentFormat,
     OutFile,
     Overwrite,
     Quiet,
+    Resume,
     RowFormat,
     Seed,
+    checkpointer,
     positive,
 )
 
@@ -95,10 +98,16 @@ def train(
     ] = None,
     seed: Seed = 0,
     device: Device = "auto",
+    checkpoint_every: CheckpointEvery = 60.0,
+    resume: Resume = False,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Train PRNet without labels: patches around pairs of points learn their relative positions."""
+    """Train PRNet without labels: patches around pairs of points learn their relative positions.
+
+    Ctrl-C (or SIGTERM) saves a checkpoint beside --out and exits 130; the same command with
+    --resume continues and ends with the weights an uninterrupted run would have.
+    """
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
@@ -122,14 +131,17 @@ def train(
     check_new_output(out, overwrite)
     target = setup_device(device)
     grids = grid_images(iter_images(images), pixel_mm)
+    saver = checkpointer(out, checkpoint_every, resume, overwrite)
     with make_progress() as progress:
         task = progress.add_task("training PRNet", total=epochs * iters, status="")
 
         def report(epoch: int, iteration: int, loss: float) -> None:
-            progress.update(task, advance=1, status=f"epoch {epoch + 1}/{epochs} loss {loss:.4f}")
+            done = epoch * iters + iteration + 1
+            progress.update(task, completed=done, status=f"epoch {epoch + 1}/{epochs} loss {loss:.4f}")
 
-        model, model_info = train_model(grids, settings, target, report)
+        model, model_info = train_model(grids, settings, target, report, saver)
     save_prnet(out, model, model_info)
+    saver.finish()
     info(f"wrote {out}: trained on {len(grids)} slices, final epoch loss {model_info.training['final_loss']:.4f}")
 
 

@@ -8,13 +8,16 @@ from typing import Annotated
 import typer
 
 from spectfsl.commands.options import (
+    CheckpointEvery,
     Device,
     DocumentFormat,
     OutFile,
     Overwrite,
     Quiet,
+    Resume,
     RowFormat,
     Seed,
+    checkpointer,
     deprecated,
     hidden_alias,
     positive,
@@ -105,10 +108,16 @@ def fit(
     ] = None,
     seed: Seed = 0,
     device: Device = "auto",
+    checkpoint_every: CheckpointEvery = 60.0,
+    resume: Resume = False,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Fit a prototype bank from DATASET, optionally fine-tuning the backbone on episodes first."""
+    """Fit a prototype bank from DATASET, optionally fine-tuning the backbone on episodes first.
+
+    Ctrl-C (or SIGTERM) during fine-tuning saves a checkpoint beside --out and exits 130; the same
+    command with --resume continues and ends with the bank an uninterrupted run would have.
+    """
     from spectfsl.core.data.datasets import read_dataset
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.bank import save_bank
@@ -134,12 +143,14 @@ def fit(
         task = progress.add_task("fine-tuning episodes", total=episodes, status="")
 
         def report(index: int, loss: float, accuracy: float) -> None:
-            progress.update(task, advance=1, status=f"loss {loss:.3f} acc {accuracy:.2f}")
+            progress.update(task, completed=index + 1, status=f"loss {loss:.3f} acc {accuracy:.2f}")
 
-        classifier, bank_info, weights_choice = fit_bank(data, settings, target, report)
+        saver = checkpointer(out, checkpoint_every, resume, overwrite)
+        classifier, bank_info, weights_choice = fit_bank(data, settings, target, report, saver)
     if weights_choice.warning:
         warn(weights_choice.warning)
     save_bank(out, classifier, bank_info, weights_choice)
+    saver.finish()
     counts = ", ".join(f"{name} {int(n)}" for name, n in zip(bank_info.classes, classifier.counts))
     final = bank_info.training["final_loss"]
     loss_text = f", final episode loss {final:.4f}" if final is not None else ""

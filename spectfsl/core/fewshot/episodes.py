@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
 from spectfsl.core.fewshot.ood import TISSUE_LEVEL
 from spectfsl.core.fewshot.prototypes import class_prototypes, squared_distances, to_network_input, transform_features
 from spectfsl.errors import SpectfslError, SpectfslWarning
@@ -215,42 +216,59 @@ def fine_tune(
     device: torch.device,
     input_size: int | None = None,
     on_episode: Callable[[int, float, float], None] | None = None,
+    checkpointer: Checkpointer | None = None,
 ) -> list[float]:
     """Fine-tune `backbone` in place on episodes (cross-entropy over negative squared distances).
 
     Batch-norm stays in training mode (it beat frozen statistics in calibration). Returns the loss
-    of each episode; `on_episode(index, loss, accuracy)` reports progress.
+    of each episode; `on_episode(index, loss, accuracy)` reports progress; `checkpointer` saves
+    (and with --resume restores) the run's state.
     """
     sampler = EpisodeSampler(labels, class_names, settings.shape, seed=settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     backbone.to(device).train()
     optimiser = torch.optim.Adam(backbone.parameters(), lr=settings.lr)
-    losses = []
-    for index in range(settings.episodes):
-        episode = sampler.sample()
-        order = np.concatenate([episode.support, episode.query])
-        batch = to_network_input(images[order].to(device), input_size)
-        if settings.augment:
-            batch = augment(batch, generator)
-        features = backbone(batch)
-        n_support = len(episode.support)
-        _, support_targets = np.unique(episode.support_labels, return_inverse=True)
-        classes_in_episode = np.unique(episode.support_labels)
-        query_targets = torch.as_tensor(np.searchsorted(classes_in_episode, episode.query_labels), device=device)
-        prototypes = class_prototypes(
-            features[:n_support], torch.as_tensor(support_targets, device=device), len(classes_in_episode)
-        )
-        logits = -squared_distances(features[n_support:], prototypes)
-        loss = F.cross_entropy(logits, query_targets)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
-        if on_episode is not None:
-            accuracy = float((logits.argmax(dim=1) == query_targets).float().mean())
-            on_episode(index, losses[-1], accuracy)
+    state = TrainingState(
+        backbone, optimiser, generators={"augment": generator}, numpy_generators={"episodes": sampler.rng}
+    )
+    checkpointer = checkpointer or Checkpointer()
+    identity = {
+        "kind": "proto fit",
+        "settings": asdict(replace(settings, shape=sampler.shape)),
+        "input_size": input_size,
+        "inputs_sha256": fingerprint(images, np.asarray(labels), class_names),
+        "initial_model_sha256": fingerprint(*backbone.state_dict().values()),
+    }
+    checkpointer.start(state, identity)
+    with checkpointer.signals():
+        while state.step < settings.episodes:
+            index = state.step
+            checkpointer.begin_step(state)
+            episode = sampler.sample()
+            order = np.concatenate([episode.support, episode.query])
+            batch = to_network_input(images[order].to(device), input_size)
+            if settings.augment:
+                batch = augment(batch, generator)
+            features = backbone(batch)
+            n_support = len(episode.support)
+            _, support_targets = np.unique(episode.support_labels, return_inverse=True)
+            classes_in_episode = np.unique(episode.support_labels)
+            query_targets = torch.as_tensor(np.searchsorted(classes_in_episode, episode.query_labels), device=device)
+            prototypes = class_prototypes(
+                features[:n_support], torch.as_tensor(support_targets, device=device), len(classes_in_episode)
+            )
+            logits = -squared_distances(features[n_support:], prototypes)
+            loss = F.cross_entropy(logits, query_targets)
+            checkpointer.check_loss(state, loss, f"episode {index + 1}")
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            checkpointer.end_step(state, loss.item())
+            if on_episode is not None:
+                accuracy = float((logits.argmax(dim=1) == query_targets).float().mean())
+                on_episode(index, state.losses[-1], accuracy)
     backbone.eval()
-    return losses
+    return state.losses
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spectfsl.core.checkpoint import Checkpointer
 from spectfsl.core.data.datasets import LabelledImages
 from spectfsl.core.fewshot.bank import BankInfo
 from spectfsl.core.fewshot.episodes import FineTuneSettings, fine_tune, resolve_shape
@@ -78,6 +79,7 @@ def fit_bank(
     settings: FitSettings,
     device: torch.device | str = "cpu",
     on_episode: Callable[[int, float, float], None] | None = None,
+    checkpointer: Checkpointer | None = None,
 ) -> tuple[PrototypicalClassifier, BankInfo, WeightsChoice]:
     """Optionally fine-tune the backbone on episodes from `data`, then fit prototypes on the support.
 
@@ -103,6 +105,7 @@ def fit_bank(
             device,
             input_size,
             on_episode,
+            checkpointer,
         )
     support = choose_support(data, settings.shots, settings.seed)
     transform = resolve_transform(settings.transform, fine_tuned=settings.fine_tune.episodes > 0)
@@ -116,6 +119,7 @@ def fit_bank(
         "lr": settings.fine_tune.lr,
         "seed": settings.seed,
         "support_images": len(support.labels),
+        "world_size": 1,
         "final_loss": losses[-1] if losses else None,
         "losses": losses,
     }

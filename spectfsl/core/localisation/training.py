@@ -20,12 +20,13 @@ lambda defaults to 0: on the phantom (500 steps) the reconstruction term made lo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
 from spectfsl.core.localisation.grid import BODY_THRESHOLD, GridImage, extract_patches, stack
 from spectfsl.core.localisation.model_file import PRNetInfo
 from spectfsl.core.models.prnet import PRNet
@@ -89,10 +90,12 @@ def train_prnet(
     settings: PRNetSettings,
     device: torch.device | str = "cpu",
     on_step: Callable[[int, int, float], None] | None = None,
+    checkpointer: Checkpointer | None = None,
 ) -> tuple[PRNet, list[float]]:
     """Train a PRNet on grid images; returns the model and the mean loss of each epoch.
 
-    `on_step(epoch, iteration, loss)` reports progress.
+    `on_step(epoch, iteration, loss)` reports progress; `checkpointer` saves (and with --resume
+    restores) the run's state, so that an interrupted run can continue where it stopped.
     """
     device = torch.device(device)
     torch.manual_seed(settings.seed)
@@ -103,10 +106,20 @@ def train_prnet(
     model = PRNet(settings.patch, settings.channels).to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     reconstruct = settings.reconstruction_weight > 0
-    epoch_losses = []
-    for epoch in range(settings.epochs):
-        losses = []
-        for iteration in range(settings.iters):
+    state = TrainingState(model, optimiser, generators={"pairs": generator})
+    checkpointer = checkpointer or Checkpointer()
+    identity = {
+        "kind": "prnet train",
+        "settings": asdict(settings),
+        "inputs_sha256": fingerprint(images),
+        "initial_model_sha256": fingerprint(*model.state_dict().values()),
+    }
+    checkpointer.start(state, identity)
+    total = settings.epochs * settings.iters
+    with checkpointer.signals():
+        while state.step < total:
+            epoch, iteration = divmod(state.step, settings.iters)
+            checkpointer.begin_step(state)
             indices, first, second = sampler.sample(settings.batch_size)
             pair_images = images[torch.cat([indices, indices])]
             patches = extract_patches(pair_images, torch.cat([first, second]), settings.patch)
@@ -118,13 +131,17 @@ def train_prnet(
             loss = F.mse_loss(predicted, target)
             if reconstruct:
                 loss = loss + settings.reconstruction_weight * F.mse_loss(decoded, patches)
+            checkpointer.check_loss(state, loss, f"epoch {epoch + 1}, iteration {iteration + 1}")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            losses.append(loss.item())
+            checkpointer.end_step(state, loss.item())
             if on_step is not None:
-                on_step(epoch, iteration, losses[-1])
-        epoch_losses.append(float(np.mean(losses)))
+                on_step(epoch, iteration, state.losses[-1])
+    epoch_losses = [
+        float(np.mean(state.losses[epoch * settings.iters : (epoch + 1) * settings.iters]))
+        for epoch in range(settings.epochs)
+    ]
     return model.eval(), epoch_losses
 
 
@@ -133,9 +150,10 @@ def train_model(
     settings: PRNetSettings,
     device: torch.device | str = "cpu",
     on_step: Callable[[int, int, float], None] | None = None,
+    checkpointer: Checkpointer | None = None,
 ) -> tuple[PRNet, PRNetInfo]:
     """`prnet train`: train on grid images and describe the model with its training record."""
-    model, losses = train_prnet(grids, settings, device, on_step)
+    model, losses = train_prnet(grids, settings, device, on_step, checkpointer)
     record = {
         "epochs": settings.epochs,
         "iters": settings.iters,
@@ -144,6 +162,7 @@ def train_model(
         "seed": settings.seed,
         "max_offset_mm": settings.max_offset_mm,
         "slices": len(grids),
+        "world_size": 1,
         "epoch_losses": losses,
         "final_loss": losses[-1],
     }

@@ -1,0 +1,88 @@
+"""Interrupting real training processes with SIGINT/SIGTERM and resuming them: the resumed run ends
+with the weights of an uninterrupted one (CPU, same seed)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+pytestmark = pytest.mark.slow
+
+#: The largest weight difference accepted between a resumed and an uninterrupted run (issue 10).
+TOLERANCE = 1e-4
+
+
+def spectfsl(*args: object, **kwargs) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "spectfsl", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def interrupt(args: list[object], sig: int = signal.SIGINT) -> subprocess.CompletedProcess:
+    """Start `spectfsl ARGS`, wait until it reports training progress, send `sig`, wait for the end."""
+    environment = {**os.environ, "SPECTFSL_PROGRESS_INTERVAL": "0.1", "CUDA_VISIBLE_DEVICES": ""}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spectfsl", *map(str, args)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=environment,
+    )
+    lines = []
+    deadline = time.monotonic() + 300
+    for line in process.stderr:  # the first progress line: training has started
+        lines.append(line)
+        if "/s," in line or time.monotonic() > deadline:
+            break
+    process.send_signal(sig)
+    rest = process.stderr.read()
+    process.wait(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, "", "".join(lines) + rest)
+
+
+def max_difference(first: Path, second: Path) -> float:
+    a, b = load_file(first), load_file(second)
+    assert a.keys() == b.keys()
+    return max(float((a[name].double() - b[name].double()).abs().max()) for name in a)
+
+
+def test_prnet_train_interrupted_by_ctrl_c_resumes_to_the_same_weights(phantom_dir, tmp_path):
+    common = [
+        f"{phantom_dir / 'P001' / 'spect.dcm'}@28-36",
+        "--epochs", 12, "--iters", 10, "--batch-size", 8, "--device", "cpu", "--seed", 3,
+    ]  # fmt: skip
+    whole = spectfsl("-q", "prnet", "train", *common, "--out", tmp_path / "whole.safetensors")
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "resumed.safetensors"
+    stopped = interrupt(["prnet", "train", *common, "--out", out])
+    assert stopped.returncode == 130, stopped.stderr
+    checkpoint = Path(str(out) + ".ckpt")
+    assert f"checkpoint saved to {checkpoint}" in stopped.stderr and checkpoint.is_file() and not out.exists()
+
+    changed = spectfsl("prnet", "train", *common, "--lr", 0.01, "--out", out, "--resume")
+    assert changed.returncode == 2 and "its settings differ: lr" in changed.stderr
+    resumed = spectfsl("-q", "prnet", "train", *common, "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert max_difference(tmp_path / "whole.safetensors", out) < TOLERANCE
+    assert not checkpoint.exists()  # a finished run leaves no checkpoint
+
+
+def test_proto_fit_stopped_by_sigterm_resumes_to_the_same_bank(phantom_dataset, tmp_path):
+    common = [phantom_dataset, "--episodes", 16, "--weights", "random", "--device", "cpu", "--seed", 1]
+    whole = spectfsl("-q", "proto", "fit", *common, "--out", tmp_path / "whole.safetensors")
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "resumed.safetensors"
+    stopped = interrupt(["proto", "fit", *common, "--out", out], signal.SIGTERM)
+    assert stopped.returncode == 130 and "SIGTERM: training interrupted" in stopped.stderr, stopped.stderr
+
+    again = spectfsl("proto", "fit", *common, "--out", out)
+    assert again.returncode == 2 and "pass --resume to continue it" in again.stderr
+    resumed = spectfsl("-q", "proto", "fit", *common, "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert max_difference(tmp_path / "whole.safetensors", out) < TOLERANCE
