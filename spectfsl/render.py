@@ -10,7 +10,9 @@ import contextlib
 import csv
 import json
 import math
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,6 +22,8 @@ from spectfsl.core.tables import Table
 from spectfsl.errors import SpectfslError
 
 FORMATS = ("table", "csv", "json")
+#: Rows held in memory before an all-or-nothing output spills to a temporary file.
+SPOOL_BYTES = 8 << 20
 DOCUMENT_FORMATS = ("table", "json")
 
 
@@ -86,8 +90,23 @@ class RowWriter:
 
 
 @contextlib.contextmanager
-def row_output(out: Path | None, fmt: str, columns: Sequence[str], title: str | None = None) -> Iterator[RowWriter]:
-    """A RowWriter to stdout, or to `out` written atomically (the old file stays if this fails)."""
+def row_output(
+    out: Path | None, fmt: str, columns: Sequence[str], title: str | None = None, all_or_nothing: bool = False
+) -> Iterator[RowWriter]:
+    """A RowWriter to stdout, or to `out` written atomically (the old file stays if this fails).
+
+    `all_or_nothing`: rows for stdout are held (in a temporary file beyond a few MiB, so memory
+    stays flat) and printed only when the run succeeds, so a failed batch prints no partial output.
+    """
+    if out is None and all_or_nothing:
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+", newline="") as spool:
+            writer = RowWriter(spool, fmt, columns, title)
+            yield writer
+            writer.close()
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout)
+            sys.stdout.flush()
+        return
     if out is None:
         writer = RowWriter(sys.stdout, fmt, columns, title)
         yield writer

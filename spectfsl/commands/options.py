@@ -101,3 +101,36 @@ def checkpointer(out: Path, every_s: float, resume: bool, overwrite: bool):
     from spectfsl.core.checkpoint import Checkpointer, checkpoint_path
 
     return Checkpointer(checkpoint_path(out), every_s, resume=resume, start_over=overwrite and not resume)
+
+
+SkipBad = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad",
+        help="Report an unreadable input on stderr and as a row with an error column, go on with the "
+        "rest, and exit 2 at the end. Without it the first bad input stops the run with no output.",
+    ),
+]
+
+
+class BadInputs:
+    """Counts the rows of bad inputs in a `--skip-bad` run, says each on stderr, and fails the run at the end."""
+
+    def __init__(self) -> None:
+        self.bad = 0
+        self.rows = 0
+
+    def note(self, row: dict[str, Any]) -> None:
+        from spectfsl.ui import warn
+
+        self.rows += 1
+        if row.get("error"):
+            self.bad += 1
+            warn(f"skipped: {row['error']}")
+
+    def finish(self) -> None:
+        """Exit 2 (after the output is complete) when any input was bad."""
+        if self.bad:
+            from spectfsl.errors import SpectfslError
+
+            raise SpectfslError(f"{self.bad} of {self.rows} rows are inputs that could not be read (see their error)")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from spectfsl.commands.options import (
+    BadInputs,
     CheckpointEvery,
     Device,
     DocumentFormat,
@@ -17,6 +18,7 @@ from spectfsl.commands.options import (
     Resume,
     RowFormat,
     Seed,
+    SkipBad,
     checkpointer,
     positive,
 )
@@ -215,6 +217,7 @@ def locate(
         ),
     ],
     refine: Refine = None,
+    skip_bad: SkipBad = False,
     match_radius_mm: Annotated[
         float,
         typer.Option(
@@ -235,9 +238,9 @@ def locate(
     centre), steps.
     """
     from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.core.files.loader import iter_images
+    from spectfsl.core.files.loader import BadInput, iter_images
     from spectfsl.core.files.points import parse_named_point
-    from spectfsl.core.localisation.grid import grid_images, load_grid
+    from spectfsl.core.localisation.grid import grid_entries, load_grid
     from spectfsl.core.localisation.locate import locate as locate_points
     from spectfsl.core.localisation.locate import refine_by_matching
     from spectfsl.render import check_format, row_output
@@ -248,8 +251,11 @@ def locate(
     pixel_mm = stages[0][1].pixel_mm
     reference = load_grid(ref, pixel_mm)
     points = [parse_named_point(text, f"point{i + 1}") for i, text in enumerate(point)]
-    grids = grid_images(iter_images(targets), pixel_mm)
-    with row_output(out, fmt, LOCATE_COLUMNS, title=f"located from {ref}") as writer:
+    entries = grid_entries(iter_images(targets, skip_bad), pixel_mm)
+    grids = [entry for entry in entries if not isinstance(entry, BadInput)]
+    columns = LOCATE_COLUMNS + (("error",) if skip_bad else ())
+    bad = BadInputs()
+    with row_output(out, fmt, columns, title=f"located from {ref}", all_or_nothing=not skip_bad) as writer:
         found = {name: locate_points(stages, reference, xy, grids) for name, xy in points}
         if match_radius_mm > 0:
             patch = stages[0][1].patch
@@ -257,21 +263,29 @@ def locate(
                 name: refine_by_matching(reference, xy, grids, found[name], patch, match_radius_mm)
                 for name, xy in points
             }
-        for index, grid in enumerate(grids):
+        index = 0
+        for entry in entries:
+            if isinstance(entry, BadInput):
+                row = {"path": entry.path, "error": entry.error}
+                bad.note(row)
+                writer.write(row)
+                continue
             for name, _ in points:
                 located = found[name][index]
                 mm = located.xy_mm if located.xy_mm is not None else (None, None)
-                writer.write(
-                    {
-                        "path": grid.source.label,
-                        "name": name,
-                        "x": round(float(located.xy[0]), 2),
-                        "y": round(float(located.xy[1]), 2),
-                        "x_mm": None if mm[0] is None else round(float(mm[0]), 2),
-                        "y_mm": None if mm[1] is None else round(float(mm[1]), 2),
-                        "steps": located.steps,
-                    }
-                )
+                row = {
+                    "path": entry.source.label,
+                    "name": name,
+                    "x": round(float(located.xy[0]), 2),
+                    "y": round(float(located.xy[1]), 2),
+                    "x_mm": None if mm[0] is None else round(float(mm[0]), 2),
+                    "y_mm": None if mm[1] is None else round(float(mm[1]), 2),
+                    "steps": located.steps,
+                }
+                bad.note(row)
+                writer.write(row)
+            index += 1
+    bad.finish()
 
 
 @prnet_app.command("reconstruct")

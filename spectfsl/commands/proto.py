@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from spectfsl.commands.options import (
+    BadInputs,
     CheckpointEvery,
     Device,
     DocumentFormat,
@@ -17,6 +18,7 @@ from spectfsl.commands.options import (
     Resume,
     RowFormat,
     Seed,
+    SkipBad,
     checkpointer,
     deprecated,
     hidden_alias,
@@ -176,6 +178,7 @@ def predict(
     fmt: RowFormat = "table",
     out: OutFile = None,
     batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Images per forward pass.")] = 256,
+    skip_bad: SkipBad = False,
     device: Device = "auto",
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -199,14 +202,18 @@ def predict(
     check_new_output(out, overwrite)
     target = setup_device(device)
     classifier, info = load_bank(bank, target)
+    columns = prediction_columns(info.classes, skip_bad)
+    bad = BadInputs()
     with (
-        row_output(out, fmt, prediction_columns(info.classes), title=f"predictions ({bank.name})") as writer,
+        row_output(out, fmt, columns, title=f"predictions ({bank.name})", all_or_nothing=not skip_bad) as writer,
         make_progress() as progress,
     ):
         task = progress.add_task("classifying", total=None, status="")
-        for row in predict_images(classifier, info, images, batch_size):
+        for row in predict_images(classifier, info, images, batch_size, skip_bad):
+            bad.note(row)
             writer.write(row)
             progress.advance(task)
+    bad.finish()
 
 
 @proto_app.command("evaluate")

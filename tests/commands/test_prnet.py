@@ -268,3 +268,29 @@ def test_reconstruct_refuses_a_model_without_a_trained_decoder(cli, phantom_dir,
         "decoder was not trained",
     )
     assert not (tmp_path / "f.png").exists()
+
+
+def test_locate_skip_bad_reports_bad_targets_as_rows_and_exits_2(cli, model, phantom_dir, tmp_path):
+    (tmp_path / "bad.dcm").write_bytes(b"not a dicom file")
+    scan = phantom_dir / "P002" / "spect.dcm"
+    targets = [f"{scan}@30", tmp_path / "bad.dcm", tmp_path / "missing.png", f"{scan}@31"]
+    common = ["--model", model, "--ref", f"{phantom_dir / 'P001' / 'spect.dcm'}@30", "--point", "lv=30,30"]
+    result = cli("-q", "prnet", "locate", *targets, *common, "--format", "csv", "--skip-bad")
+    assert result.exit_code == 2
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["path"] for row in rows] == [str(t) for t in targets]
+    assert [bool(row["error"]) for row in rows] == [False, True, True, False]
+    assert rows[0]["x"] and not rows[1]["x"]
+    assert result.stderr.count("warning: skipped: ") == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: 2 of 4 rows")
+
+
+def test_locate_without_skip_bad_stops_at_the_first_bad_target_with_no_output(cli, model, phantom_dir, tmp_path):
+    (tmp_path / "bad.dcm").write_bytes(b"not a dicom file")
+    scan = phantom_dir / "P002" / "spect.dcm"
+    common = ["--model", model, "--ref", f"{phantom_dir / 'P001' / 'spect.dcm'}@30", "--point", "30,30"]
+    for out in (None, tmp_path / "rows.csv"):
+        extra = ["--out", out] if out else []
+        result = cli("-q", "prnet", "locate", f"{scan}@30", tmp_path / "bad.dcm", *common, "--format", "csv", *extra)
+        assert result.exit_code == 2 and result.stdout == "" and "bad.dcm" in result.stderr
+        assert out is None or not out.exists()

@@ -271,3 +271,27 @@ def test_held_out_crops_of_the_bank_kind_are_rarely_ood(cli, bank, phantom_datas
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) > 50 and sum(row["ood"] == "true" for row in rows) / len(rows) < 0.1
     assert "warning" not in result.stderr
+
+
+@pytest.mark.slow
+def test_predict_skip_bad_reports_bad_files_as_rows_and_exits_2(cli, bank, phantom_dataset, tmp_path):
+    (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY broken")
+    crops = sorted((phantom_dataset / "liver").glob("*.npy"))[:3]
+    inputs = [crops[0], tmp_path / "bad.npy", crops[1], tmp_path / "missing.dcm", crops[2]]
+    result = cli("-q", "proto", "predict", *inputs, "--bank", bank, "--format", "json", "--skip-bad")
+    assert result.exit_code == 2
+    rows = json.loads(result.stdout)
+    assert [row["path"] for row in rows] == [str(p) for p in inputs]
+    assert [row["error"] is not None for row in rows] == [False, True, False, True, False]
+    assert rows[1]["predicted"] is None and rows[2]["predicted"]
+    assert result.stderr.count("warning: skipped: ") == 2
+
+
+@pytest.mark.slow
+def test_predict_without_skip_bad_stops_with_no_output(cli, bank, phantom_dataset, tmp_path):
+    (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY broken")
+    crops = sorted((phantom_dataset / "liver").glob("*.npy"))[:2]
+    result = cli("-q", "proto", "predict", crops[0], tmp_path / "bad.npy", crops[1], "--bank", bank, "--format", "csv")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {tmp_path / 'bad.npy'}")
+    assert "error" not in cli("-q", "proto", "predict", crops[0], "--bank", bank, "--format", "csv").stdout

@@ -23,7 +23,7 @@ from spectfsl.core.fewshot.bank import BankInfo
 from spectfsl.core.fewshot.episodes import FineTuneSettings, fine_tune, resolve_shape
 from spectfsl.core.fewshot.ood import CropProfile
 from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
-from spectfsl.core.files.loader import iter_images
+from spectfsl.core.files.loader import BadInput, iter_images
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import centred_window, normalised
 from spectfsl.core.models.factory import create_model
@@ -145,14 +145,22 @@ def fit_bank(
 PREDICTION_COLUMNS = ("path", "frame", "predicted", "probability", "distance", "ood")
 
 
-def prediction_columns(classes: list[str]) -> list[str]:
-    return list(PREDICTION_COLUMNS) + [f"p_{name}" for name in classes]
+def prediction_columns(classes: list[str], skip_bad: bool = False) -> list[str]:
+    """The columns of `proto predict`; with `--skip-bad`, an `error` column last."""
+    return list(PREDICTION_COLUMNS) + [f"p_{name}" for name in classes] + (["error"] if skip_bad else [])
 
 
 def predict_images(
-    classifier: PrototypicalClassifier, info: BankInfo, specs: Iterable[str], batch_size: int = 256
+    classifier: PrototypicalClassifier,
+    info: BankInfo,
+    specs: Iterable[str],
+    batch_size: int = 256,
+    skip_bad: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """One row per 2D image (every frame of a volume), in input order, streaming in batches.
+
+    With `skip_bad`, an input that cannot be read gives a row with its `path` and `error` in its
+    place, and the rest is classified; without it, its SpectfslError stops the run.
 
     `ood` is true when the nearest prototype is farther than the bank's threshold, or when the image
     does not look like the bank's crops (its `CropProfile`). An input whose physical size differs
@@ -182,7 +190,12 @@ def predict_images(
             yield row
         pending.clear()
 
-    for image in iter_images(specs):
+    for image in iter_images(specs, skip_bad):
+        if isinstance(image, BadInput):
+            if pending:
+                yield from flush()
+            yield {"path": image.path, "error": image.error}
+            continue
         for plane in normalised(image).slices():
             if not warned and not _crop_sized(plane, info):
                 warned = True

@@ -13,6 +13,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -237,18 +238,54 @@ def _select_frame(image: SpectImage, frame: int | None, name: str) -> SpectImage
     return image.slice_at(frames.index(frame))
 
 
-def iter_images(specs: Iterable[str | os.PathLike]) -> Iterator[SpectImage]:
+@dataclass(frozen=True)
+class BadInput:
+    """An input that could not be read, with the user error that says why (`--skip-bad` runs)."""
+
+    path: str
+    error: str
+
+
+def iter_images(specs: Iterable[str | os.PathLike], skip_bad: bool = False) -> Iterator[SpectImage | BadInput]:
     """Load every image named by IMAGE arguments (files, folders, `PATH@N`, `PATH@A-B`), in order,
-    lazily; consecutive frames of one file are read from one load of it."""
-    volume: tuple[Path | DicomSeries, SpectImage] | None = None
-    for item, frame in expand_inputs(specs):
-        if frame is None:
-            volume = None
-            yield load_image(item, frame)
+    lazily; consecutive frames of one file are read from one load of it.
+
+    An input that cannot be read raises its SpectfslError, or with `skip_bad` takes its place in
+    the sequence as a `BadInput` (one per frame asked for) while the rest is read.
+    """
+    volume: tuple[Path | DicomSeries, SpectImage | SpectfslError] | None = None
+    for spec in specs:
+        try:
+            items = expand_inputs([spec])
+        except SpectfslError as error:
+            if not skip_bad:
+                raise
+            yield BadInput(str(spec), str(error))
             continue
-        if volume is None or volume[0] != item:
-            volume = (item, load_image(item))
-        yield _select_frame(volume[1], frame, str(item))
+        for item, frame in items:
+            try:
+                if frame is None:
+                    volume = None
+                    yield load_image(item)
+                    continue
+                if volume is None or volume[0] != item:
+                    volume = (item, _load_or_error(item))
+                if isinstance(volume[1], SpectfslError):
+                    raise volume[1]
+                image = _select_frame(volume[1], frame, str(item))
+            except SpectfslError as error:
+                if not skip_bad:
+                    raise
+                yield BadInput(str(item) if frame is None else f"{item}@{frame}", str(error))
+                continue
+            yield image
+
+
+def _load_or_error(item: Path | DicomSeries) -> SpectImage | SpectfslError:
+    try:
+        return load_image(item)
+    except SpectfslError as error:
+        return error
 
 
 def iter_slices(specs: Iterable[str | os.PathLike]) -> Iterator[SpectImage]:

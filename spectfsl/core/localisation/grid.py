@@ -14,9 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spectfsl.core.files.loader import load_plane
+from spectfsl.core.files.loader import BadInput, load_plane
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import normalised, resample_plane
+from spectfsl.errors import SpectfslError
 
 #: Normalised intensity above which a pixel is inside the body (training pairs, locate's starts).
 BODY_THRESHOLD = 0.1
@@ -61,6 +62,21 @@ def to_grid(plane: SpectImage, pixel_mm: float) -> GridImage:
 def grid_images(images: Iterable[SpectImage], pixel_mm: float) -> list[GridImage]:
     """Every 2D slice of `images`, normalised per scan and resampled to the model grid."""
     return [to_grid(plane, pixel_mm) for image in images for plane in normalised(image).slices()]
+
+
+def grid_entries(images: Iterable[SpectImage | BadInput], pixel_mm: float) -> list[GridImage | BadInput]:
+    """`grid_images` for a `--skip-bad` run: bad inputs keep their place, and an image that cannot
+    be put on the grid becomes one."""
+    entries: list[GridImage | BadInput] = []
+    for image in images:
+        if isinstance(image, BadInput):
+            entries.append(image)
+            continue
+        try:
+            entries.extend(to_grid(plane, pixel_mm) for plane in normalised(image).slices())
+        except SpectfslError as error:
+            entries.append(BadInput(image.source, str(error)))
+    return entries
 
 
 def load_grid(spec: str | os.PathLike, pixel_mm: float) -> GridImage:

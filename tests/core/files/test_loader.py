@@ -162,3 +162,26 @@ def test_a_frame_range_names_every_frame_from_first_to_last(tmp_path):
         expand_inputs([f"{tmp_path / 'v.npy'}@5-3"])
     with pytest.raises(SpectfslError, match="names 3 frames; one image is needed"):
         load_image(f"{tmp_path / 'v.npy'}@3-5")
+
+
+def test_iter_images_with_skip_bad_keeps_bad_inputs_in_their_place(tmp_path):
+    from spectfsl.core.files.loader import BadInput, iter_images
+
+    np.save(tmp_path / "a.npy", np.ones((2, 4, 4)))
+    (tmp_path / "b.npy").write_bytes(b"broken")
+    specs = [
+        tmp_path / "a.npy",
+        tmp_path / "b.npy",
+        f"{tmp_path / 'b.npy'}@0-1",
+        tmp_path / "c.png",
+        f"{tmp_path / 'a.npy'}@1",
+    ]
+    got = list(iter_images(specs, skip_bad=True))
+    kinds = [type(item).__name__ for item in got]
+    assert kinds == ["SpectImage", "BadInput", "BadInput", "BadInput", "BadInput", "SpectImage"]
+    assert [item.path for item in got if isinstance(item, BadInput)][1:3] == [
+        f"{tmp_path / 'b.npy'}@0",
+        f"{tmp_path / 'b.npy'}@1",
+    ]
+    with pytest.raises(SpectfslError, match="b.npy"):
+        list(iter_images(specs))
