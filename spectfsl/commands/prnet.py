@@ -194,9 +194,6 @@ def offset(
         writer.write(row)
 
 
-LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps")
-
-
 @prnet_app.command("locate")
 def locate(
     targets: Annotated[
@@ -238,11 +235,10 @@ def locate(
     centre), steps.
     """
     from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.core.files.loader import BadInput, iter_images
+    from spectfsl.core.files.loader import iter_images
     from spectfsl.core.files.points import parse_named_point
     from spectfsl.core.localisation.grid import grid_entries, load_grid
-    from spectfsl.core.localisation.locate import locate as locate_points
-    from spectfsl.core.localisation.locate import refine_by_matching
+    from spectfsl.core.localisation.locate import LOCATE_COLUMNS, locate_rows
     from spectfsl.render import check_format, row_output
 
     check_format(fmt)
@@ -251,40 +247,13 @@ def locate(
     pixel_mm = stages[0][1].pixel_mm
     reference = load_grid(ref, pixel_mm)
     points = [parse_named_point(text, f"point{i + 1}") for i, text in enumerate(point)]
-    entries = grid_entries(iter_images(targets, skip_bad), pixel_mm)
-    grids = [entry for entry in entries if not isinstance(entry, BadInput)]
+    entries = grid_entries(iter_images(targets, skip_bad), pixel_mm, skip_bad)
     columns = LOCATE_COLUMNS + (("error",) if skip_bad else ())
     bad = BadInputs()
     with row_output(out, fmt, columns, title=f"located from {ref}", all_or_nothing=not skip_bad) as writer:
-        found = {name: locate_points(stages, reference, xy, grids) for name, xy in points}
-        if match_radius_mm > 0:
-            patch = stages[0][1].patch
-            found = {
-                name: refine_by_matching(reference, xy, grids, found[name], patch, match_radius_mm)
-                for name, xy in points
-            }
-        index = 0
-        for entry in entries:
-            if isinstance(entry, BadInput):
-                row = {"path": entry.path, "error": entry.error}
-                bad.note(row)
-                writer.write(row)
-                continue
-            for name, _ in points:
-                located = found[name][index]
-                mm = located.xy_mm if located.xy_mm is not None else (None, None)
-                row = {
-                    "path": entry.source.label,
-                    "name": name,
-                    "x": round(float(located.xy[0]), 2),
-                    "y": round(float(located.xy[1]), 2),
-                    "x_mm": None if mm[0] is None else round(float(mm[0]), 2),
-                    "y_mm": None if mm[1] is None else round(float(mm[1]), 2),
-                    "steps": located.steps,
-                }
-                bad.note(row)
-                writer.write(row)
-            index += 1
+        for row in locate_rows(stages, reference, points, entries, match_radius_mm):
+            bad.note(row)
+            writer.write(row)
     bad.finish()
 
 

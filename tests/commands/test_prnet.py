@@ -294,3 +294,13 @@ def test_locate_without_skip_bad_stops_at_the_first_bad_target_with_no_output(cl
         result = cli("-q", "prnet", "locate", f"{scan}@30", tmp_path / "bad.dcm", *common, "--format", "csv", *extra)
         assert result.exit_code == 2 and result.stdout == "" and "bad.dcm" in result.stderr
         assert out is None or not out.exists()
+
+
+def test_train_works_on_a_single_small_image(cli, tmp_path):
+    from PIL import Image
+
+    pixels = np.random.default_rng(0).integers(20, 200, (20, 20)).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "small.png")
+    result = cli("-q", "prnet", "train", tmp_path / "small.png", "--out", tmp_path / "m.safetensors", "--epochs", 2)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "m.safetensors").is_file() and not (tmp_path / "m.safetensors.ckpt").exists()

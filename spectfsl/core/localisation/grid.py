@@ -64,9 +64,11 @@ def grid_images(images: Iterable[SpectImage], pixel_mm: float) -> list[GridImage
     return [to_grid(plane, pixel_mm) for image in images for plane in normalised(image).slices()]
 
 
-def grid_entries(images: Iterable[SpectImage | BadInput], pixel_mm: float) -> list[GridImage | BadInput]:
-    """`grid_images` for a `--skip-bad` run: bad inputs keep their place, and an image that cannot
-    be put on the grid becomes one."""
+def grid_entries(
+    images: Iterable[SpectImage | BadInput], pixel_mm: float, skip_bad: bool = False
+) -> list[GridImage | BadInput]:
+    """`grid_images` that keeps bad inputs (`--skip-bad`) in their place; with `skip_bad`, an image
+    that cannot be put on the grid becomes one too (else its error stops the run)."""
     entries: list[GridImage | BadInput] = []
     for image in images:
         if isinstance(image, BadInput):
@@ -75,6 +77,8 @@ def grid_entries(images: Iterable[SpectImage | BadInput], pixel_mm: float) -> li
         try:
             entries.extend(to_grid(plane, pixel_mm) for plane in normalised(image).slices())
         except SpectfslError as error:
+            if not skip_bad:
+                raise
             entries.append(BadInput(image.source, str(error)))
     return entries
 

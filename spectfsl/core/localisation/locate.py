@@ -8,12 +8,14 @@ grid (`PRNetInfo.pixel_mm`), and anatomical coordinates are in mm.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from spectfsl.core.files.loader import BadInput
 from spectfsl.core.localisation.grid import BODY_THRESHOLD, GridImage, extract_patches, stack
 from spectfsl.core.localisation.model_file import PRNetInfo, Stage, check_stages
 from spectfsl.core.models.prnet import PRNet
@@ -177,6 +179,47 @@ def refine_by_matching(
         xy = match_template(reference, point, target, template_px, near=found.xy, radius_mm=radius_mm)
         refined.append(Located(xy, target.source_mm(xy), found.steps))
     return refined
+
+
+LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps")
+
+
+def locate_rows(
+    stages: Sequence[Stage],
+    reference: GridImage,
+    points: Sequence[tuple[str, Sequence[float]]],
+    targets: Sequence[GridImage | BadInput],
+    match_radius_mm: float = 0.0,
+) -> Iterator[dict[str, Any]]:
+    """`prnet locate`: one row per target and named point (x, y in target pixels, x_mm, y_mm in mm
+    from the first pixel's centre, steps taken), in target order; a bad input (`--skip-bad`) gives
+    one row with its `path` and `error` in its place. `match_radius_mm` > 0 then moves each point
+    to the best template match of the reference patch within that radius."""
+    grids = [target for target in targets if isinstance(target, GridImage)]
+    found = {name: locate(stages, reference, xy, grids) for name, xy in points}
+    if match_radius_mm > 0:
+        patch = stages[0][1].patch
+        found = {
+            name: refine_by_matching(reference, xy, grids, found[name], patch, match_radius_mm) for name, xy in points
+        }
+    index = 0
+    for target in targets:
+        if not isinstance(target, GridImage):
+            yield {"path": target.path, "error": target.error}
+            continue
+        for name, _ in points:
+            located = found[name][index]
+            mm = located.xy_mm if located.xy_mm is not None else (None, None)
+            yield {
+                "path": target.source.label,
+                "name": name,
+                "x": round(float(located.xy[0]), 2),
+                "y": round(float(located.xy[1]), 2),
+                "x_mm": None if mm[0] is None else round(float(mm[0]), 2),
+                "y_mm": None if mm[1] is None else round(float(mm[1]), 2),
+                "steps": located.steps,
+            }
+        index += 1
 
 
 def reconstruct(model: PRNet, info: PRNetInfo, grid: GridImage, point=None) -> tuple[np.ndarray, np.ndarray]:

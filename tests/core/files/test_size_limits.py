@@ -75,7 +75,9 @@ CHILD = textwrap.dedent(
             outcomes[name] = "read"
         except SpectfslError as error:
             outcomes[name] = str(error)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: this process's own peak resident memory (ru_maxrss would include the parent's across exec)
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    peak_mb = int(status["VmHWM"].split()[0]) / 1024
     print(json.dumps({"outcomes": outcomes, "peak_mb": peak_mb}))
     """
 )
