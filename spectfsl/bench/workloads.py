@@ -1,8 +1,12 @@
-"""Throughput benchmarks: each workload next to the raw backbone forward pass, same run, same settings.
+"""Throughput benchmarks: each workload next to its own network's bare pass, same run, same settings.
 
-A workload is a callable that processes one batch and returns how many items it handled. Each is
-warmed up, then called repeatedly for `seconds`; its rate is items per call divided by the median
-call time, so one slow call (a page fault, another process) does not skew it.
+A workload is a callable that processes one batch and returns how many items it handled; its
+reference does the same items' network work on resident tensors and nothing else (the ResNet-18
+forward pass for `proto_predict`; the PRNet position head on the very patch batches a call made
+for `prnet_offset` and `prnet_locate`; a bare PRNet training step on a resident batch for
+`prnet_train`). Both are warmed up, then timed in alternating windows (so a slow spell of a shared
+machine hits both); a throughput is items per call over the median call time, so one slow call
+does not skew it. `ratio` = throughput / reference throughput.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from spectfsl.core.models.factory import create_model
 from spectfsl.core.tables import Table, number
@@ -25,6 +30,8 @@ from spectfsl.errors import SpectfslError
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_CALLS = 2
+#: Timed windows per workload and per reference, alternating.
+ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -45,34 +52,109 @@ class BenchSettings:
 
 
 @dataclass(frozen=True)
-class Measurement:
-    workload: str
+class Workload:
+    """A stable id (what scripts key on), a name and unit for people, the step and its reference."""
+
+    id: str
+    name: str
     unit: str
-    rate: float
-    calls: int
-    median_call_s: float
+    step: Callable[[], int]
+    reference: Callable[[], int]
+    reference_name: str
 
 
-def measure(name: str, unit: str, step: Callable[[], int], seconds: float, device: torch.device) -> Measurement:
-    """Rate of `step` (items per second from the median call time) over about `seconds`."""
-    for _ in range(WARMUP_CALLS):
-        step()
-    _synchronise(device)
+@dataclass(frozen=True)
+class Timing:
+    """Call durations of one callable: throughput = items per call / median call time."""
+
+    items: int
+    durations: list[float]
+
+    @property
+    def median_call_s(self) -> float:
+        return statistics.median(self.durations)
+
+    @property
+    def throughput(self) -> float:
+        return self.items / self.median_call_s
+
+
+@dataclass(frozen=True)
+class Measurement:
+    workload: Workload
+    timing: Timing
+    reference: Timing
+    peak_memory_mb: float | None
+
+    @property
+    def ratio(self) -> float:
+        return self.timing.throughput / self.reference.throughput
+
+
+def time_calls(step: Callable[[], int], seconds: float, device: torch.device, minimum: int = 1) -> Timing:
+    """Call `step` for about `seconds` (at least `minimum` calls), synchronising CUDA after each."""
     durations: list[float] = []
     items = 0
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(durations) < 3:
+    while time.perf_counter() < deadline or len(durations) < minimum:
         start = time.perf_counter()
         items = step()
         _synchronise(device)
         durations.append(time.perf_counter() - start)
-    median = statistics.median(durations)
-    return Measurement(name, unit, items / median, len(durations), median)
+    return Timing(items, durations)
+
+
+def measure(workload: Workload, seconds: float, device: torch.device) -> Measurement:
+    """Warm both up, then time the workload and its reference in ROUNDS alternating windows."""
+    for _ in range(WARMUP_CALLS):
+        workload.step()
+        workload.reference()
+    _synchronise(device)
+    window = seconds / ROUNDS
+    steps: list[float] = []
+    references: list[float] = []
+    peak = None
+    items = reference_items = 0
+    for _ in range(ROUNDS):
+        _reset_peak_memory(device)
+        timing = time_calls(workload.step, window, device)
+        peak = max(filter(None, [peak, _peak_memory_mb(device)]), default=None)
+        reference = time_calls(workload.reference, window, device)
+        steps += timing.durations
+        references += reference.durations
+        items, reference_items = timing.items, reference.items
+    return Measurement(workload, Timing(items, steps), Timing(reference_items, references), peak)
 
 
 def _synchronise(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak: CUDA's allocator statistics, or Linux's resident high-water mark (clear_refs 5)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    with contextlib.suppress(OSError):
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+
+
+def _peak_memory_mb(device: torch.device) -> float | None:
+    """CUDA: the most memory allocated since the reset; CPU: the process's peak resident memory (VmHWM)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux kB; peak of the whole run
 
 
 @contextlib.contextmanager
@@ -105,21 +187,19 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def backbone_forward(settings: BenchSettings, device: torch.device) -> tuple[Callable[[], int], torch.nn.Module]:
-    """The reference: the ResNet-18 embedding's forward pass on a resident batch."""
-    backbone = create_model("resnet18").to(device).eval()
-    network = torch.compile(backbone) if settings.compile else backbone
+def backbone_forward(settings: BenchSettings, device: torch.device, backbone: torch.nn.Module) -> Callable[[], int]:
+    """ResNet-18's bare forward pass on a resident batch: `proto_predict`'s reference."""
     batch = torch.rand(settings.batch_size, 1, settings.size, settings.size, device=device)
 
     def step() -> int:
         with torch.inference_mode(), precision_context(device, settings.precision):
-            network(batch)
+            backbone(batch)
         return settings.batch_size
 
-    return step, backbone
+    return step
 
 
-def proto_predict_files(settings: BenchSettings, device: torch.device, folder: Path) -> Callable[[], int]:
+def proto_predict_files(settings: BenchSettings, device: torch.device, folder: Path) -> Workload:
     """`proto predict` end to end over `batch_size` crop files: load, normalise, window, embed, classify."""
     from spectfsl.core.fewshot.bank import BankInfo
     from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
@@ -136,8 +216,12 @@ def proto_predict_files(settings: BenchSettings, device: torch.device, folder: P
             SpectImage(crop, (2.0, 2.0), None, "bench", "bench", normalisation=NORMALISATION),
         )
     classes = ["myocardium", "ventricles", "liver"]
-    classifier = PrototypicalClassifier(create_model("resnet18"), classes, "cl2n", device, settings.size)
+    torch.manual_seed(0)
+    backbone = create_model("resnet18")
+    classifier = PrototypicalClassifier(backbone, classes, "cl2n", device, settings.size)
     classifier.fit(rng.random((9, settings.size, settings.size)).astype(np.float32), classes * 3)
+    if settings.compile:
+        classifier.backbone = torch.compile(classifier.backbone)
     info = BankInfo(
         classes,
         "resnet18",
@@ -156,7 +240,14 @@ def proto_predict_files(settings: BenchSettings, device: torch.device, folder: P
         with precision_context(device, settings.precision):
             return sum(1 for _ in predict_images(classifier, info, [str(folder)], settings.batch_size))
 
-    return step
+    return Workload(
+        "proto_predict",
+        "proto predict (files, end to end)",
+        "images/s",
+        step,
+        backbone_forward(settings, device, classifier.backbone),
+        "ResNet-18 forward on a resident batch",
+    )
 
 
 def _phantom_grids(count: int, pixel_mm: float):
@@ -176,9 +267,100 @@ def _phantom_grids(count: int, pixel_mm: float):
     return grid_images(volumes, pixel_mm)[:count]
 
 
-def prnet_train_steps(settings: BenchSettings, device: torch.device) -> Callable[[], int]:
-    """PRNet training steps (16 pairs of 32-pixel patches, lambda 0), 10 per call."""
+def _prnet(device: torch.device, settings: BenchSettings):
+    """An untrained PRNet (the default 32-pixel patch) and its metadata: speed does not depend on training."""
+    from spectfsl.core.localisation.model_file import PRNetInfo
+    from spectfsl.core.models.prnet import PRNet
+
+    torch.manual_seed(0)
+    model = PRNet(32).to(device).eval()
+    return model, PRNetInfo(32, 16, model.hidden, 4.0, 100.0, 0.0)
+
+
+def _recorded_position_batches(model, call: Callable[[], object]) -> list[torch.Size]:
+    """The shapes of the patch batches `call` sends through `model.position`."""
+    shapes: list[torch.Size] = []
+    original = model.position
+
+    def recording(patches: torch.Tensor) -> torch.Tensor:
+        shapes.append(patches.shape)
+        return original(patches)
+
+    model.position = recording
+    try:
+        call()
+    finally:
+        del model.position  # back to the class's method
+    return shapes
+
+
+def _bare_positions(model, shapes: list[torch.Size], items: int, settings: BenchSettings, device: torch.device):
+    """The reference of the PRNet inference workloads: the position head on resident patch batches of
+    exactly the shapes one workload call produced."""
+    batches = [torch.rand(shape, device=device) for shape in shapes]
+
+    def step() -> int:
+        with torch.inference_mode(), precision_context(device, settings.precision):
+            for batch in batches:
+                model.position(batch)
+        return items
+
+    return step
+
+
+def prnet_offset_pairs(settings: BenchSettings, device: torch.device) -> Workload:
+    """`prnet offset` in bulk: anatomical offsets of `batch_size` point pairs on phantom slices (patch
+    extraction from the images, then the position head)."""
+    from spectfsl.core.localisation.grid import stack
+    from spectfsl.core.localisation.locate import anatomical_positions
+
+    model, info = _prnet(device, settings)
+    grids = _phantom_grids(16, info.pixel_mm)
+    images = stack(grids)
+    generator = torch.Generator().manual_seed(0)
+    pairs = settings.batch_size
+    indices = torch.randint(len(grids), (2 * pairs,), generator=generator)
+    side = torch.tensor(images.shape[-1:-3:-1], dtype=torch.float32)
+    points = torch.rand(2 * pairs, 2, generator=generator) * (side - 1)
+    pair_images = images[indices]
+
+    def step() -> int:
+        with precision_context(device, settings.precision):
+            positions = anatomical_positions(model, info, pair_images, points)
+        (positions[pairs:] - positions[:pairs]).numpy()
+        return pairs
+
+    shapes = _recorded_position_batches(model, step)
+    reference = _bare_positions(model, shapes, pairs, settings, device)
+    return Workload("prnet_offset", "prnet offset (point pairs)", "pairs/s", step, reference, "PRNet position head")
+
+
+def prnet_locate_targets(settings: BenchSettings, device: torch.device) -> Workload:
+    """`prnet locate`: one landmark in 16 target slices per call, 13 starts each making 5 moves (trained
+    models converged in 4-7 moves on the phantom; an untrained one would not stop early)."""
+    from spectfsl.core.localisation.locate import locate
+
+    model, info = _prnet(device, settings)
+    grids = _phantom_grids(17, info.pixel_mm)
+    stages = [(model, info)]
+    reference, targets = grids[0], grids[1:]
+    point = np.array(reference.pixels.shape[::-1]) / 2
+
+    def step() -> int:
+        with precision_context(device, settings.precision):
+            locate(stages, reference, reference.to_source(point), targets, max_steps=5)
+        return len(targets)
+
+    shapes = _recorded_position_batches(model, step)
+    bare = _bare_positions(model, shapes, len(targets), settings, device)
+    return Workload("prnet_locate", "prnet locate (targets)", "targets/s", step, bare, "PRNet position head")
+
+
+def prnet_train_steps(settings: BenchSettings, device: torch.device) -> Workload:
+    """`prnet train`: 10 training steps per call (16 pairs of 32-pixel patches, lambda 0), model set-up
+    included; the reference is 10 bare steps (forward, loss, backward, Adam) on a resident batch."""
     from spectfsl.core.localisation.training import PRNetSettings, train_prnet
+    from spectfsl.core.models.prnet import PRNet
 
     grids = _phantom_grids(16, 4.0)
     prnet_settings = PRNetSettings(epochs=1, iters=10)
@@ -187,55 +369,53 @@ def prnet_train_steps(settings: BenchSettings, device: torch.device) -> Callable
         train_prnet(grids, prnet_settings, device)
         return prnet_settings.iters
 
-    return step
-
-
-def prnet_locate_targets(settings: BenchSettings, device: torch.device) -> Callable[[], int]:
-    """`prnet locate`: one landmark in 16 target slices per call, 13 starts each making 5 moves (trained
-    models converged in 4-7 moves on the phantom; an untrained one would not stop early)."""
-    from spectfsl.core.localisation.locate import locate
-    from spectfsl.core.localisation.model_file import PRNetInfo
-    from spectfsl.core.models.prnet import PRNet
-
-    grids = _phantom_grids(17, 4.0)
     torch.manual_seed(0)
-    model = PRNet(32).to(device).eval()
-    stages = [(model, PRNetInfo(32, 16, model.hidden, 4.0, 100.0, 0.0))]
-    reference, targets = grids[0], grids[1:]
-    point = np.array(reference.pixels.shape[::-1]) / 2
+    model = PRNet(prnet_settings.patch, prnet_settings.channels).to(device).train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=prnet_settings.lr)
+    pairs = prnet_settings.batch_size
+    patches = torch.rand(2 * pairs, 1, prnet_settings.patch, prnet_settings.patch, device=device)
+    target = torch.rand(pairs, 2, device=device)
 
-    def step() -> int:
-        locate(stages, reference, reference.to_source(point), targets, max_steps=5)
-        return len(targets)
+    def bare() -> int:
+        for _ in range(prnet_settings.iters):
+            coordinates, _ = model(patches, reconstruct=False)
+            loss = F.mse_loss(coordinates[pairs:] - coordinates[:pairs], target)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        return prnet_settings.iters
 
-    return step
+    return Workload("prnet_train", "prnet train (steps)", "steps/s", step, bare, "bare PRNet training step")
+
+
+WORKLOADS = ("proto_predict", "prnet_offset", "prnet_locate", "prnet_train")
 
 
 def run_benchmarks(
     settings: BenchSettings, device: torch.device, on_workload: Callable[[str], None] | None = None
 ) -> list[Measurement]:
-    """Measure the backbone reference and every workload with `settings` on `device`."""
-    reference_step, _ = backbone_forward(settings, device)
+    """Measure every workload and its reference with `settings` on `device`."""
     with tempfile.TemporaryDirectory(prefix="spectfsl-bench-") as scratch:
-        workloads = [
-            ("backbone forward (reference)", "images/s", reference_step),
-            ("proto predict (files, end to end)", "images/s", proto_predict_files(settings, device, Path(scratch))),
-            ("prnet train", "steps/s", prnet_train_steps(settings, device)),
-            ("prnet locate", "targets/s", prnet_locate_targets(settings, device)),
+        builders = [
+            lambda: proto_predict_files(settings, device, Path(scratch)),
+            lambda: prnet_offset_pairs(settings, device),
+            lambda: prnet_locate_targets(settings, device),
+            lambda: prnet_train_steps(settings, device),
         ]
         results = []
-        for name, unit, step in workloads:
+        for build in builders:
+            workload = build()
             if on_workload is not None:
-                on_workload(name)
-            results.append(measure(name, unit, step, settings.seconds, device))
+                on_workload(workload.name)
+            results.append(measure(workload, settings.seconds, device))
     return results
 
 
 def bench_report(settings: BenchSettings, device: torch.device, results: list[Measurement]) -> tuple[dict, list[Table]]:
-    """The JSON document and the table of a run: each workload's rate and its ratio to the backbone."""
-    reference = results[0].rate
+    """The JSON document (SPEC schema) and the table of a run."""
     document = {
         "device": device_name(device),
+        "versions": library_versions(),
         "settings": {
             "batch_size": settings.batch_size,
             "size": settings.size,
@@ -243,34 +423,42 @@ def bench_report(settings: BenchSettings, device: torch.device, results: list[Me
             "compile": settings.compile,
             "seconds": settings.seconds,
         },
-        "versions": library_versions(),
         "workloads": [
             {
-                "name": r.workload,
-                "unit": r.unit,
-                "rate": r.rate,
-                "ratio_to_backbone": r.rate / reference,
-                "calls": r.calls,
-                "median_call_s": r.median_call_s,
+                "id": m.workload.id,
+                "name": m.workload.name,
+                "unit": m.workload.unit,
+                "throughput": m.timing.throughput,
+                "reference_throughput": m.reference.throughput,
+                "ratio": m.ratio,
+                "peak_memory_mb": m.peak_memory_mb,
+                "reference": m.workload.reference_name,
+                "calls": len(m.timing.durations),
+                "median_call_s": m.timing.median_call_s,
             }
-            for r in results
+            for m in results
         ],
     }
     rows = tuple(
         (
-            w["name"],
-            number(w["rate"], 1),
+            w["id"],
+            number(w["throughput"], 1),
+            number(w["reference_throughput"], 1),
             w["unit"],
-            number(w["ratio_to_backbone"]),
-            str(w["calls"]),
-            number(w["median_call_s"], 4),
+            number(w["ratio"]),
+            "" if w["peak_memory_mb"] is None else number(w["peak_memory_mb"], 0),
+            w["reference"],
         )
         for w in document["workloads"]
     )
     title = (
         f"spectfsl bench on {document['device']}, batch {settings.batch_size}, "
-        f"{settings.size}x{settings.size}, {settings.precision}"
+        f"{settings.size}x{settings.size}, {settings.precision}{', compiled' if settings.compile else ''}"
     )
-    note = ", ".join(f"{k} {v}" for k, v in document["versions"].items())
-    header = ("workload", "rate", "unit", "ratio to backbone", "calls", "median call (s)")
+    note = (
+        "ratio = throughput / reference (the workload's own network, bare, same run and settings); "
+        "medians of timed calls; peak memory: resident (CPU) or CUDA allocated, MiB. "
+        + ", ".join(f"{k} {v}" for k, v in document["versions"].items())
+    )
+    header = ("id", "throughput", "reference", "unit", "ratio", "peak MiB", "reference is")
     return document, [Table(title, header, rows, note)]

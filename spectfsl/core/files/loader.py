@@ -325,18 +325,18 @@ def _with_sidecar(path: Path, pixels: np.ndarray) -> SpectImage:
 
 
 def _read_npy(path: Path) -> SpectImage:
-    with reading(path, ".npy"):
-        with open(path, "rb") as handle:
-            if handle.read(6) != b"\x93NUMPY":
-                raise SpectfslError(f"{path}: not a .npy file (no NumPy header)")
-            handle.seek(0)
-            npy = np.lib.format
-            version = npy.read_magic(handle)
-            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-            shape, _, dtype = read_header(handle)
-            data_bytes = path.stat().st_size - handle.tell()
-        _check_npy_header(path, shape, dtype, data_bytes)
-        pixels = np.load(path, allow_pickle=False)
+    """A .npy file, its header checked before the array is read (no pickle, ever)."""
+    with reading(path, ".npy"), open(path, "rb") as handle:
+        if handle.read(6) != b"\x93NUMPY":
+            raise SpectfslError(f"{path}: not a .npy file (no NumPy header)")
+        handle.seek(0)
+        npy = np.lib.format
+        version = npy.read_magic(handle)
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(handle)
+        _check_npy_header(path, shape, dtype, path.stat().st_size - handle.tell())
+        data = np.fromfile(handle, dtype=dtype, count=math.prod(shape))
+        pixels = data.reshape(shape, order="F" if fortran_order else "C")
     return _with_sidecar(path, pixels)
 
 

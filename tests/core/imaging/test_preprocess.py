@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from spectfsl.core.imaging.preprocess import intensity_scale, normalise_intensity, resample_plane, sample_window
 
@@ -38,3 +39,15 @@ def test_resample_plane_keeps_physical_extent():
     resampled, spacing = resample_plane(plane, (6.4, 4.0), 2.0)
     assert resampled.shape == (64, 60)
     assert np.allclose(np.array(resampled.shape) * spacing, [128.0, 120.0])
+
+
+@pytest.mark.parametrize("top_left", [(0, 0), (3, -2), (-5, 7), (20, 20), (-40, 0)])
+def test_a_whole_pixel_window_is_copied_with_the_values_interpolation_gives(top_left):
+    from scipy import ndimage
+
+    plane = np.random.default_rng(0).random((24, 30)).astype(np.float32)
+    copied = sample_window(plane, top_left, (16, 16), (16, 16))
+    rows = top_left[0] + np.arange(16.0)
+    cols = top_left[1] + np.arange(16.0)
+    interpolated = ndimage.map_coordinates(plane, np.meshgrid(rows, cols, indexing="ij"), order=1, mode="constant")
+    np.testing.assert_array_equal(copied, interpolated.astype(np.float32))
