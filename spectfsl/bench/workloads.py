@@ -36,13 +36,19 @@ ROUNDS = 3
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """Batch size (images), image side (pixels), numeric precision, torch.compile, seconds per workload."""
+    """Batch size (images), image side (pixels), numeric precision, torch.compile, seconds per workload,
+    and channels-last memory format for the networks and their resident batches."""
 
     batch_size: int = 256
     size: int = 64
     precision: str = "fp32"
     compile: bool = False
     seconds: float = 10.0
+    channels_last: bool = False
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -190,6 +196,7 @@ def library_versions() -> dict[str, str]:
 def backbone_forward(settings: BenchSettings, device: torch.device, backbone: torch.nn.Module) -> Callable[[], int]:
     """ResNet-18's bare forward pass on a resident batch: `proto_predict`'s reference."""
     batch = torch.rand(settings.batch_size, 1, settings.size, settings.size, device=device)
+    batch = batch.to(memory_format=settings.memory_format)
 
     def step() -> int:
         with torch.inference_mode(), precision_context(device, settings.precision):
@@ -220,6 +227,7 @@ def proto_predict_files(settings: BenchSettings, device: torch.device, folder: P
     backbone = create_model("resnet18")
     classifier = PrototypicalClassifier(backbone, classes, "cl2n", device, settings.size)
     classifier.fit(rng.random((9, settings.size, settings.size)).astype(np.float32), classes * 3)
+    classifier.backbone.to(memory_format=settings.memory_format)
     if settings.compile:
         classifier.backbone = torch.compile(classifier.backbone)
     info = BankInfo(
@@ -257,7 +265,7 @@ def _phantom_grids(count: int, pixel_mm: float):
     from spectfsl.core.localisation.grid import grid_images
 
     volumes = []
-    for index in range(max(1, count // 8)):
+    for index in range(-(-count // 8)):  # 8 slices per patient, enough patients for `count`
         case = make_patient(index)
         volumes.append(
             SpectImage(
@@ -273,7 +281,7 @@ def _prnet(device: torch.device, settings: BenchSettings):
     from spectfsl.core.models.prnet import PRNet
 
     torch.manual_seed(0)
-    model = PRNet(32).to(device).eval()
+    model = PRNet(32).to(device, memory_format=settings.memory_format).eval()
     return model, PRNetInfo(32, 16, model.hidden, 4.0, 100.0, 0.0)
 
 
@@ -297,7 +305,7 @@ def _recorded_position_batches(model, call: Callable[[], object]) -> list[torch.
 def _bare_positions(model, shapes: list[torch.Size], items: int, settings: BenchSettings, device: torch.device):
     """The reference of the PRNet inference workloads: the position head on resident patch batches of
     exactly the shapes one workload call produced."""
-    batches = [torch.rand(shape, device=device) for shape in shapes]
+    batches = [torch.rand(shape, device=device).to(memory_format=settings.memory_format) for shape in shapes]
 
     def step() -> int:
         with torch.inference_mode(), precision_context(device, settings.precision):
@@ -370,10 +378,12 @@ def prnet_train_steps(settings: BenchSettings, device: torch.device) -> Workload
         return prnet_settings.iters
 
     torch.manual_seed(0)
-    model = PRNet(prnet_settings.patch, prnet_settings.channels).to(device).train()
+    model = PRNet(prnet_settings.patch, prnet_settings.channels).to(device, memory_format=settings.memory_format)
+    model.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=prnet_settings.lr)
     pairs = prnet_settings.batch_size
     patches = torch.rand(2 * pairs, 1, prnet_settings.patch, prnet_settings.patch, device=device)
+    patches = patches.to(memory_format=settings.memory_format)
     target = torch.rand(pairs, 2, device=device)
 
     def bare() -> int:
@@ -421,6 +431,7 @@ def bench_report(settings: BenchSettings, device: torch.device, results: list[Me
             "size": settings.size,
             "precision": settings.precision,
             "compile": settings.compile,
+            "channels_last": settings.channels_last,
             "seconds": settings.seconds,
         },
         "workloads": [
@@ -454,6 +465,7 @@ def bench_report(settings: BenchSettings, device: torch.device, results: list[Me
     title = (
         f"spectfsl bench on {document['device']}, batch {settings.batch_size}, "
         f"{settings.size}x{settings.size}, {settings.precision}{', compiled' if settings.compile else ''}"
+        f"{', channels-last' if settings.channels_last else ''}"
     )
     note = (
         "ratio = throughput / reference (the workload's own network, bare, same run and settings); "

@@ -15,6 +15,9 @@ def bench(
     size: Annotated[int, typer.Option(metavar="PX", min=16, help="Image side in pixels.")] = 64,
     precision: Annotated[str, typer.Option(metavar="fp32|bf16|fp16", help="Numeric precision (autocast).")] = "fp32",
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the backbone.")] = False,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="Channels-last memory format for networks and batches.")
+    ] = False,
     seconds: Annotated[
         float, typer.Option(metavar="S", callback=positive, help="Seconds of timed calls per workload.")
     ] = 10.0,
@@ -23,14 +26,15 @@ def bench(
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Measure images/s of each workload and its ratio to the backbone forward pass, with device and versions."""
+    """Throughput of each workload (stable ids: proto_predict, prnet_offset, prnet_locate, prnet_train)
+    next to its own network's bare pass in the same run and settings, their ratio and peak memory."""
     from spectfsl.bench.workloads import BenchSettings, bench_report, run_benchmarks
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.render import write_document
     from spectfsl.ui import info
 
-    settings = BenchSettings(batch_size, size, precision, compile, seconds)
+    settings = BenchSettings(batch_size, size, precision, compile, seconds, channels_last)
     check_new_output(out, overwrite)
     target = setup_device(device)
     results = run_benchmarks(settings, target, on_workload=lambda name: info(f"measuring {name} ..."))

@@ -7,19 +7,28 @@ import torch
 
 
 @pytest.mark.slow
-def test_bench_json_reports_every_workload_with_its_ratio_device_and_versions(cli_json):
-    report = cli_json("bench", "--seconds", 0.05, "--batch-size", 4, "--size", 32, "--device", "cpu")
-    reference, *workloads = report["workloads"]
-    assert reference["name"] == "backbone forward (reference)"
-    assert [w["name"] for w in workloads] == ["proto predict (files, end to end)", "prnet train", "prnet locate"]
+def test_bench_json_has_the_spec_schema_with_stable_ids(cli_json):
+    report = cli_json("bench", "--seconds", 0.3, "--batch-size", 4, "--size", 32, "--device", "cpu")
+    assert set(report) >= {"device", "versions", "settings", "workloads"}
+    ids = [w["id"] for w in report["workloads"]]
+    assert ids == ["proto_predict", "prnet_offset", "prnet_locate", "prnet_train"]
     for workload in report["workloads"]:
-        assert workload["calls"] >= 3 and workload["median_call_s"] > 0 and workload["rate"] > 0
-        assert workload["ratio_to_backbone"] == pytest.approx(workload["rate"] / reference["rate"])
-    assert report["settings"] == {"batch_size": 4, "size": 32, "precision": "fp32", "compile": False, "seconds": 0.05}
+        assert {"id", "name", "unit", "throughput", "reference_throughput", "ratio", "peak_memory_mb"} <= set(workload)
+        assert workload["throughput"] > 0 and workload["reference_throughput"] > 0 and workload["calls"] >= 3
+        assert workload["ratio"] == pytest.approx(workload["throughput"] / workload["reference_throughput"])
+        assert workload["peak_memory_mb"] > 0
+    assert report["settings"] == {
+        "batch_size": 4,
+        "size": 32,
+        "precision": "fp32",
+        "compile": False,
+        "channels_last": False,
+        "seconds": 0.3,
+    }
     assert report["device"].startswith("cpu") and {"torch", "spectfsl"} <= set(report["versions"])
 
 
-def test_a_rate_is_items_per_median_call_and_ignores_one_slow_call(monkeypatch):
+def test_a_throughput_is_items_per_median_call_and_ignores_one_slow_call(monkeypatch):
     from spectfsl.bench import workloads
 
     clock = {"now": 0.0, "calls": 0}
@@ -30,9 +39,32 @@ def test_a_rate_is_items_per_median_call_and_ignores_one_slow_call(monkeypatch):
         clock["now"] += 5.0 if clock["calls"] == 4 else 0.25  # one slow call among 0.25 s calls
         return 10
 
-    measured = workloads.measure("fake", "items/s", step, seconds=2.0, device=torch.device("cpu"))
-    assert measured.median_call_s == 0.25 and measured.rate == 40.0
-    assert measured.calls >= 3
+    timing = workloads.time_calls(step, 2.0, torch.device("cpu"))
+    assert timing.median_call_s == 0.25 and timing.throughput == 40.0
+
+
+def test_workload_and_reference_are_timed_in_alternating_windows(monkeypatch):
+    from spectfsl.bench import workloads
+
+    order = []
+    workload = workloads.Workload(
+        "fake", "fake", "items/s", lambda: order.append("w") or 4, lambda: order.append("r") or 8, "fake reference"
+    )
+    measured = workloads.measure(workload, 0.03, torch.device("cpu"))
+    timed = "".join(order[2 * workloads.WARMUP_CALLS :])
+    assert timed.count("wr") + timed.count("rw") >= 2 * workloads.ROUNDS - 1  # switches between them
+    assert measured.timing.items == 4 and measured.reference.items == 8
+
+
+def test_inference_references_replay_the_patch_batches_of_a_call():
+    from spectfsl.bench import workloads
+
+    settings = workloads.BenchSettings(batch_size=8, seconds=0.1)
+    workload = workloads.prnet_locate_targets(settings, torch.device("cpu"))
+    model, _ = workloads._prnet(torch.device("cpu"), settings)
+    shapes = workloads._recorded_position_batches(model, lambda: model.position(torch.rand(5, 1, 32, 32)))
+    assert shapes == [torch.Size([5, 1, 32, 32])] and "position" not in vars(model)
+    assert workload.reference() == workload.step() == 16  # 16 targets per call
 
 
 def test_bench_refuses_unknown_precision(cli):

@@ -23,8 +23,13 @@ MAX_IMAGE_MB_VARIABLE = "SPECTFSL_MAX_IMAGE_MB"
 #: 100 times a 512 x 512 x 1000 float32 CT-sized volume is not a SPECT scan; a header that claims
 #: more is far likelier to be corrupt than real.
 DEFAULT_MAX_IMAGE_MB = 1024
-#: Loggers of the readers; their messages about a file are collected instead of printed raw.
-LIBRARY_LOGGERS = ("nibabel", "nibabel.global", "pydicom", "PIL")
+#: Loggers of each kind of reader; their messages about a file are collected instead of printed raw.
+LIBRARY_LOGGERS = {
+    "DICOM": ("pydicom",),
+    "DICOM series": ("pydicom",),
+    "NIfTI": ("nibabel", "nibabel.global"),
+    "PNG": ("PIL",),
+}
 
 
 def max_image_bytes() -> int:
@@ -74,7 +79,7 @@ def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
     """
     collect = _Collect()
     saved = []
-    for name in LIBRARY_LOGGERS:
+    for name in LIBRARY_LOGGERS.get(kind, ()):
         logger = logging.getLogger(name)
         saved.append((logger, logger.handlers[:], logger.propagate))
         logger.handlers, logger.propagate = [collect], False

@@ -42,10 +42,11 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
     """The sidecar JSON of an image file, or {} when there is none."""
     sidecar = sidecar_path(path)
-    if not sidecar.is_file():
-        return {}
     try:
-        content = json.loads(sidecar.read_text())
+        with open(sidecar, encoding="utf-8") as handle:
+            content = json.load(handle)
+    except FileNotFoundError:
+        return {}
     except (OSError, ValueError) as error:
         raise SpectfslError(f"{sidecar}: unreadable sidecar JSON ({error})") from None
     if not isinstance(content, dict):
@@ -139,9 +140,11 @@ def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
     into one volume. Label maps, masks and files that are not images are skipped, with one warning
     that counts them (hidden files and what spectfsl writes beside images are skipped silently)."""
     files, label_maps, others = [], [], []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    found = sorted(p for p in folder.rglob("*") if not p.name.startswith(".") and p.is_file())
+    present = set(found)
+    for path in found:
         if not is_supported_file(path):
-            if not _written_beside_images(path):
+            if not _written_beside_images(path, present):
                 others.append(path)
         elif _is_label_map(path):
             label_maps.append(path)
@@ -158,11 +161,12 @@ def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
     return group_series(files)
 
 
-def _written_beside_images(path: Path) -> bool:
-    """A file spectfsl writes beside images (a sidecar JSON, a dataset's manifest.csv): skipped silently."""
+def _written_beside_images(path: Path, present: set[Path]) -> bool:
+    """A file spectfsl writes beside images (a sidecar JSON, a dataset's manifest.csv): skipped silently.
+    `present`: the files of the folder (no file system call per file)."""
     if path.name == "manifest.csv":
         return True
-    return path.suffix == ".json" and any(path.with_suffix(suffix).exists() for suffix in (".npy", ".png"))
+    return path.suffix == ".json" and any(path.with_suffix(suffix) in present for suffix in (".npy", ".png"))
 
 
 def _summary(folder: Path, paths: list[Path], one: str, many: str) -> str:

@@ -63,9 +63,9 @@ def _shifted_copy(plane: np.ndarray, top_left: tuple[int, int], out_shape: tuple
     source_rows = slice(max(row0, 0), min(row0 + out_shape[0], rows))
     source_cols = slice(max(col0, 0), min(col0 + out_shape[1], cols))
     if source_rows.start < source_rows.stop and source_cols.start < source_cols.stop:
-        out[
-            source_rows.start - row0 : source_rows.stop - row0, source_cols.start - col0 : source_cols.stop - col0
-        ] = plane[source_rows, source_cols]
+        out[source_rows.start - row0 : source_rows.stop - row0, source_cols.start - col0 : source_cols.stop - col0] = (
+            plane[source_rows, source_cols]
+        )
     return out
 
 
