@@ -7,7 +7,7 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 -d .whl pydicom==3.0.2 nibabel==5.4.2
 # and run this script with `.whl` carried. Usage: OUT=results bash benchmarks/gpu.sh [SECONDS]
-# A smoke run elsewhere: DEVICE=cpu SIZES=32 PRECISIONS=fp32 VARIANTS=plain DEMO=0 bash benchmarks/gpu.sh 0.2
+# A smoke run elsewhere: DEVICE=cpu BATCH=8 SIZES=32 PRECISIONS=fp32 VARIANTS=plain DEMO=0 bash benchmarks/gpu.sh 0.2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/gpu-results}
@@ -17,6 +17,7 @@ SIZES=${SIZES:-64 224}
 PRECISIONS=${PRECISIONS:-fp32 bf16}
 VARIANTS=${VARIANTS:-plain channels-last compile}
 DEMO=${DEMO:-1}
+BATCH=${BATCH:-256}
 mkdir -p "$OUT"
 
 if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
@@ -39,7 +40,7 @@ for size in $SIZES; do
       [ "$variant" = channels-last ] && flags+=(--channels-last)
       [ "$variant" = compile ] && flags+=(--compile)
       echo "== $name"
-      spectfsl -q bench --device "$DEVICE" --size "$size" --precision "$precision" --seconds "$SECONDS_PER_WORKLOAD" \
+      spectfsl -q bench --device "$DEVICE" --batch-size "$BATCH" --size "$size" --precision "$precision" --seconds "$SECONDS_PER_WORKLOAD" \
         "${flags[@]}" --format json --out "$OUT/$name.json" --overwrite || echo "$name failed" >&2
       runs+=("$OUT/$name.json")
     done

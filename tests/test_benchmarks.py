@@ -1,0 +1,51 @@
+"""The scripts under benchmarks/ run: the easyfsl peer comparison and the GPU script's smoke mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_easyfsl_peer_agrees_with_spectfsl_on_a_tiny_input():
+    pytest.importorskip("easyfsl")
+    done = subprocess.run(
+        [sys.executable, "benchmarks/peer_easyfsl.py", "--size", "32", "--queries", "12", "--shots", "2"]
+        + ["--repeats", "1", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["agreement"] == 1.0
+    assert result["spectfsl_queries_per_s"] > 0 and result["easyfsl_queries_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_gpu_script_runs_in_its_cpu_smoke_mode(tmp_path):
+    environment = {
+        **os.environ,
+        "OUT": str(tmp_path),
+        "DEVICE": "cpu",
+        "BATCH": "8",
+        "SIZES": "32",
+        "PRECISIONS": "fp32",
+        "VARIANTS": "plain channels-last",
+        "DEMO": "0",
+    }
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu.sh", "0.1"], cwd=REPO, env=environment, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads((tmp_path / "gpu-bench.json").read_text())
+    assert len(document["bench"]) == 2
+    table = (tmp_path / "gpu-bench.md").read_text()
+    assert "| 32 | fp32 | channels-last | proto_predict |" in table
