@@ -7,7 +7,7 @@ source image's pixels and the model grid's, and patches are cut from the grid bi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,21 +66,22 @@ def grid_images(images: Iterable[SpectImage], pixel_mm: float) -> list[GridImage
 
 def grid_entries(
     images: Iterable[SpectImage | BadInput], pixel_mm: float, skip_bad: bool = False
-) -> list[GridImage | BadInput]:
-    """`grid_images` that keeps bad inputs (`--skip-bad`) in their place; with `skip_bad`, an image
-    that cannot be put on the grid becomes one too (else its error stops the run)."""
-    entries: list[GridImage | BadInput] = []
+) -> Iterator[GridImage | BadInput]:
+    """Every 2D slice of `images` on the model grid, lazily, with bad inputs (`--skip-bad`) kept in
+    their place; with `skip_bad`, an image that cannot be put on the grid becomes one too (else its
+    error stops the run)."""
     for image in images:
         if isinstance(image, BadInput):
-            entries.append(image)
+            yield image
             continue
         try:
-            entries.extend(to_grid(plane, pixel_mm) for plane in normalised(image).slices())
+            planes = [to_grid(plane, pixel_mm) for plane in normalised(image).slices()]
         except SpectfslError as error:
             if not skip_bad:
                 raise
-            entries.append(BadInput(image.source, str(error)))
-    return entries
+            yield BadInput(image.source, str(error))
+            continue
+        yield from planes
 
 
 def load_grid(spec: str | os.PathLike, pixel_mm: float) -> GridImage:

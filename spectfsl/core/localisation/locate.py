@@ -8,7 +8,7 @@ grid (`PRNetInfo.pixel_mm`), and anatomical coordinates are in mm.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,14 +188,29 @@ def locate_rows(
     stages: Sequence[Stage],
     reference: GridImage,
     points: Sequence[tuple[str, Sequence[float]]],
-    targets: Sequence[GridImage | BadInput],
+    targets: Iterable[GridImage | BadInput],
     match_radius_mm: float = 0.0,
 ) -> Iterator[dict[str, Any]]:
     """`prnet locate`: one row per target and named point (x, y in target pixels, x_mm, y_mm in mm
     from the first pixel's centre, steps taken), in target order; a bad input (`--skip-bad`) gives
     one row with its `path` and `error` in its place. `match_radius_mm` > 0 then moves each point
-    to the best template match of the reference patch within that radius."""
-    grids = [target for target in targets if isinstance(target, GridImage)]
+    to the best template match of the reference patch within that radius.
+
+    Targets stream: they are read TARGETS_PER_BATCH at a time (the batches `locate` makes anyway),
+    so memory stays flat over any number of them.
+    """
+    chunk: list[GridImage | BadInput] = []
+    for target in targets:
+        chunk.append(target)
+        if sum(isinstance(entry, GridImage) for entry in chunk) == TARGETS_PER_BATCH:
+            yield from _chunk_rows(stages, reference, points, chunk, match_radius_mm)
+            chunk = []
+    if chunk:
+        yield from _chunk_rows(stages, reference, points, chunk, match_radius_mm)
+
+
+def _chunk_rows(stages, reference, points, chunk, match_radius_mm) -> Iterator[dict[str, Any]]:
+    grids = [target for target in chunk if isinstance(target, GridImage)]
     found = {name: locate(stages, reference, xy, grids) for name, xy in points}
     if match_radius_mm > 0:
         patch = stages[0][1].patch
@@ -203,7 +218,7 @@ def locate_rows(
             name: refine_by_matching(reference, xy, grids, found[name], patch, match_radius_mm) for name, xy in points
         }
     index = 0
-    for target in targets:
+    for target in chunk:
         if not isinstance(target, GridImage):
             yield {"path": target.path, "error": target.error}
             continue

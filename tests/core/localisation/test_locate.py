@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from spectfsl.core.image import SpectImage
@@ -49,3 +50,45 @@ def test_tiled_reconstruction_covers_the_whole_image_exactly():
     np.testing.assert_allclose(real, grid.pixels, atol=1e-6)  # the tiles are the image itself
     patch_real, patch_decoded = reconstruct(model, info, grid, (30.0, 25.0))
     assert patch_real.shape == patch_decoded.shape == (16, 16)
+
+
+def _stage():
+    torch.manual_seed(0)
+    model = PRNet(16, 4, 32).eval()
+    return [(model, PRNetInfo(16, 4, 32, 4.0, 100.0, 0.0))]
+
+
+def test_located_rows_stream_in_batches_and_equal_one_pass(monkeypatch):
+    from spectfsl.core.files.loader import BadInput
+    from spectfsl.core.localisation import locate as module
+
+    monkeypatch.setattr(module, "TARGETS_PER_BATCH", 2)
+    stages = _stage()
+    reference = to_grid(_blobs(), 4.0)
+    grids = [to_grid(_blobs(shift), 4.0) for shift in range(5)]
+    entries = [grids[0], BadInput("bad.dcm", "bad.dcm: unreadable"), *grids[1:]]
+    rows = list(module.locate_rows(stages, reference, [("lv", (20.0, 15.0))], iter(entries)))
+    whole = module.locate(stages, reference, (20.0, 15.0), grids)
+    assert [row.get("error") for row in rows] == [None, "bad.dcm: unreadable", None, None, None, None]
+    located = [row for row in rows if "error" not in row]
+    assert [(row["x"], row["y"], row["steps"]) for row in located] == [
+        (round(float(w.xy[0]), 2), round(float(w.xy[1]), 2), w.steps) for w in whole
+    ]
+
+
+def test_located_rows_come_before_a_later_target_is_read(monkeypatch):
+    from spectfsl.core.localisation import locate as module
+
+    monkeypatch.setattr(module, "TARGETS_PER_BATCH", 2)
+    stages = _stage()
+    reference = to_grid(_blobs(), 4.0)
+
+    def targets():
+        yield to_grid(_blobs(1), 4.0)
+        yield to_grid(_blobs(2), 4.0)
+        raise RuntimeError("the third target is read only after the first two are located")
+
+    rows = module.locate_rows(stages, reference, [("lv", (20.0, 15.0))], targets())
+    assert [next(rows)["path"], next(rows)["path"]] == ["blobs1", "blobs2"]
+    with pytest.raises(RuntimeError, match="third target"):
+        next(rows)
