@@ -12,13 +12,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from spectfsl.core.checkpoint import Checkpointer
-from spectfsl.core.data.datasets import LabelledImages
 from spectfsl.core.fewshot.bank import BankInfo
 from spectfsl.core.fewshot.episodes import FineTuneSettings, fine_tune, resolve_shape
 from spectfsl.core.fewshot.ood import CropProfile
@@ -30,6 +29,9 @@ from spectfsl.core.models.factory import create_model
 from spectfsl.core.models.weights import WeightsChoice, resolve_weights
 from spectfsl.core.prefetch import prefetched
 from spectfsl.errors import SpectfslError, SpectfslWarning
+
+if TYPE_CHECKING:  # datasets pulls in `prepare`'s imaging; `proto predict` needs none of it
+    from spectfsl.core.data.datasets import LabelledImages
 
 #: Measured on the phantom (benchmarks/proto_calibration.sh): without fine-tuning, l2 beat cl2n
 #: (0.883 vs 0.722); after episodic fine-tuning, cl2n had the best mean (0.979 vs 0.970 at 100 episodes).

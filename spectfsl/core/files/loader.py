@@ -140,7 +140,7 @@ def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
     into one volume. Label maps, masks and files that are not images are skipped, with one warning
     that counts them (hidden files and what spectfsl writes beside images are skipped silently)."""
     files, label_maps, others = [], [], []
-    found = sorted(p for p in folder.rglob("*") if not p.name.startswith(".") and p.is_file())
+    found = sorted((p for p in folder.rglob("*") if not p.name.startswith(".") and p.is_file()), key=_path_order)
     present = set(found)
     for path in found:
         if not is_supported_file(path):
@@ -159,6 +159,11 @@ def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
     if not files:
         raise SpectfslError(f"{folder}: folder holds no supported image file")
     return group_series(files)
+
+
+def _path_order(path: Path) -> tuple[str, ...]:
+    """The order of Paths (by their parts), computed once per path rather than per comparison."""
+    return path.parts
 
 
 def _written_beside_images(path: Path, present: set[Path]) -> bool:
