@@ -16,7 +16,7 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spectfsl.core.acceleration import Acceleration
 from spectfsl.core.models.factory import create_model
 from spectfsl.core.tables import Table, number
 from spectfsl.errors import SpectfslError
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_CALLS = 2
 #: Timed windows per workload and per reference, alternating.
 ROUNDS = 3
@@ -47,12 +47,15 @@ class BenchSettings:
     channels_last: bool = False
 
     @property
+    def acceleration(self) -> Acceleration:
+        return Acceleration(self.precision, self.compile, self.channels_last)
+
+    @property
     def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.channels_last else torch.contiguous_format
+        return self.acceleration.memory_format
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise SpectfslError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
+        Acceleration(self.precision)  # refuses an unknown precision
         if self.batch_size < 1 or self.size < 16 or self.seconds <= 0:
             raise SpectfslError("--batch-size must be >= 1, --size >= 16 and --seconds > 0")
 
@@ -163,16 +166,6 @@ def _peak_memory_mb(device: torch.device) -> float | None:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux kB; peak of the whole run
 
 
-@contextlib.contextmanager
-def precision_context(device: torch.device, precision: str) -> Iterator[None]:
-    dtype = PRECISIONS[precision]
-    if dtype is None:
-        yield
-        return
-    with torch.autocast(device_type=device.type, dtype=dtype):
-        yield
-
-
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -199,7 +192,7 @@ def backbone_forward(settings: BenchSettings, device: torch.device, backbone: to
     batch = batch.to(memory_format=settings.memory_format)
 
     def step() -> int:
-        with torch.inference_mode(), precision_context(device, settings.precision):
+        with torch.inference_mode():
             backbone(batch)
         return settings.batch_size
 
@@ -227,9 +220,7 @@ def proto_predict_files(settings: BenchSettings, device: torch.device, folder: P
     backbone = create_model("resnet18")
     classifier = PrototypicalClassifier(backbone, classes, "cl2n", device, settings.size)
     classifier.fit(rng.random((9, settings.size, settings.size)).astype(np.float32), classes * 3)
-    classifier.backbone.to(memory_format=settings.memory_format)
-    if settings.compile:
-        classifier.backbone = torch.compile(classifier.backbone)
+    classifier.accelerate(settings.acceleration)
     info = BankInfo(
         classes,
         "resnet18",
@@ -245,8 +236,7 @@ def proto_predict_files(settings: BenchSettings, device: torch.device, folder: P
     )
 
     def step() -> int:
-        with precision_context(device, settings.precision):
-            return sum(1 for _ in predict_images(classifier, info, [str(folder)], settings.batch_size))
+        return sum(1 for _ in predict_images(classifier, info, [str(folder)], settings.batch_size))
 
     return Workload(
         "proto_predict",
@@ -281,7 +271,8 @@ def _prnet(device: torch.device, settings: BenchSettings):
     from spectfsl.core.models.prnet import PRNet
 
     torch.manual_seed(0)
-    model = PRNet(32).to(device, memory_format=settings.memory_format).eval()
+    model = PRNet(32).to(device).eval()
+    settings.acceleration.prepare(model, "position")
     return model, PRNetInfo(32, 16, model.hidden, 4.0, 100.0, 0.0)
 
 
@@ -298,7 +289,7 @@ def _recorded_position_batches(model, call: Callable[[], object]) -> list[torch.
     try:
         call()
     finally:
-        del model.position  # back to the class's method
+        model.position = original  # the method as prepared
     return shapes
 
 
@@ -308,7 +299,7 @@ def _bare_positions(model, shapes: list[torch.Size], items: int, settings: Bench
     batches = [torch.rand(shape, device=device).to(memory_format=settings.memory_format) for shape in shapes]
 
     def step() -> int:
-        with torch.inference_mode(), precision_context(device, settings.precision):
+        with torch.inference_mode():
             for batch in batches:
                 model.position(batch)
         return items
@@ -333,8 +324,7 @@ def prnet_offset_pairs(settings: BenchSettings, device: torch.device) -> Workloa
     pair_images = images[indices]
 
     def step() -> int:
-        with precision_context(device, settings.precision):
-            positions = anatomical_positions(model, info, pair_images, points)
+        positions = anatomical_positions(model, info, pair_images, points)
         (positions[pairs:] - positions[:pairs]).numpy()
         return pairs
 
@@ -355,8 +345,7 @@ def prnet_locate_targets(settings: BenchSettings, device: torch.device) -> Workl
     point = np.array(reference.pixels.shape[::-1]) / 2
 
     def step() -> int:
-        with precision_context(device, settings.precision):
-            locate(stages, reference, reference.to_source(point), targets, max_steps=5)
+        locate(stages, reference, reference.to_source(point), targets, max_steps=5)
         return len(targets)
 
     shapes = _recorded_position_batches(model, step)

@@ -6,18 +6,26 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Device, DocumentFormat, OutFile, Overwrite, Quiet, positive
+from spectfsl.commands.options import (
+    ChannelsLast,
+    Compile,
+    Device,
+    DocumentFormat,
+    OutFile,
+    Overwrite,
+    Precision,
+    Quiet,
+    positive,
+)
 
 
 def bench(
     device: Device = "auto",
     batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Images per batch.")] = 256,
     size: Annotated[int, typer.Option(metavar="PX", min=16, help="Image side in pixels.")] = 64,
-    precision: Annotated[str, typer.Option(metavar="fp32|bf16|fp16", help="Numeric precision (autocast).")] = "fp32",
-    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the backbone.")] = False,
-    channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="Channels-last memory format for networks and batches.")
-    ] = False,
+    precision: Precision = "fp32",
+    compile: Compile = False,
+    channels_last: ChannelsLast = False,
     seconds: Annotated[
         float, typer.Option(metavar="S", callback=positive, help="Seconds of timed calls per workload.")
     ] = 10.0,

@@ -51,6 +51,20 @@ Device = Annotated[
     str, typer.Option(metavar="DEVICE", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
 ]
 
+Precision = Annotated[
+    str,
+    typer.Option(
+        metavar="fp32|bf16|fp16",
+        help="Numeric precision of the network (autocast). bf16/fp16 are faster on GPUs and round results slightly.",
+    ),
+]
+
+Compile = Annotated[
+    bool, typer.Option("--compile", help="torch.compile the network: a slower start (compiling), faster batches.")
+]
+
+ChannelsLast = Annotated[bool, typer.Option("--channels-last", help="Channels-last memory format for the network.")]
+
 Seed = Annotated[int, typer.Option(metavar="N", min=0, help="Random seed (repeatable on the same device).")]
 
 RowFormat = Annotated[str, typer.Option("--format", metavar="table|csv|json", help="How to print the results.")]

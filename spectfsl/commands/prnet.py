@@ -9,11 +9,14 @@ import typer
 
 from spectfsl.commands.options import (
     BadInputs,
+    ChannelsLast,
     CheckpointEvery,
+    Compile,
     Device,
     DocumentFormat,
     OutFile,
     Overwrite,
+    Precision,
     Quiet,
     Resume,
     RowFormat,
@@ -226,6 +229,9 @@ def locate(
     fmt: RowFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
+    precision: Precision = "fp32",
+    compile: Compile = False,
+    channels_last: ChannelsLast = False,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -234,6 +240,7 @@ def locate(
     Output columns: path (the target), name, x, y (pixels), x_mm, y_mm (mm from the first pixel's
     centre), steps.
     """
+    from spectfsl.core.acceleration import Acceleration
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
     from spectfsl.core.files.points import parse_named_point
@@ -243,7 +250,10 @@ def locate(
 
     check_format(fmt)
     check_new_output(out, overwrite)
+    acceleration = Acceleration(precision, compile, channels_last)
     stages = _cascade(model, refine, device)
+    for network, _ in stages:
+        acceleration.prepare(network, "position")
     pixel_mm = stages[0][1].pixel_mm
     reference = load_grid(ref, pixel_mm)
     points = [parse_named_point(text, f"point{i + 1}") for i, text in enumerate(point)]

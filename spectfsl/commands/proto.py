@@ -9,11 +9,14 @@ import typer
 
 from spectfsl.commands.options import (
     BadInputs,
+    ChannelsLast,
     CheckpointEvery,
+    Compile,
     Device,
     DocumentFormat,
     OutFile,
     Overwrite,
+    Precision,
     Quiet,
     Resume,
     RowFormat,
@@ -180,6 +183,9 @@ def predict(
     batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Images per forward pass.")] = 256,
     skip_bad: SkipBad = False,
     device: Device = "auto",
+    precision: Precision = "fp32",
+    compile: Compile = False,
+    channels_last: ChannelsLast = False,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -191,6 +197,7 @@ def predict(
     are which tissue, and is flagged ood when it does not look like the bank's crops (tissue and
     background fractions, intensity, roughness) or lies far from every prototype.
     """
+    from spectfsl.core.acceleration import Acceleration
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.bank import load_bank
     from spectfsl.core.fewshot.workflows import predict_images, prediction_columns
@@ -200,8 +207,10 @@ def predict(
 
     check_format(fmt)
     check_new_output(out, overwrite)
+    acceleration = Acceleration(precision, compile, channels_last)
     target = setup_device(device)
     classifier, info = load_bank(bank, target)
+    classifier.accelerate(acceleration)
     columns = prediction_columns(info.classes, skip_bad)
     bad = BadInputs()
     with (

@@ -304,3 +304,12 @@ def test_train_works_on_a_single_small_image(cli, tmp_path):
     result = cli("-q", "prnet", "train", tmp_path / "small.png", "--out", tmp_path / "m.safetensors", "--epochs", 2)
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "m.safetensors").is_file() and not (tmp_path / "m.safetensors.ckpt").exists()
+
+
+def test_locate_with_channels_last_gives_the_plain_rows_and_bf16_close_ones(cli_json, model, phantom_dir):
+    target, reference = f"{phantom_dir / 'P002' / 'spect.dcm'}@34", f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
+    common = (target, "--model", model, "--ref", reference, "--point", "lv=37,26")
+    plain = cli_json("prnet", "locate", *common)
+    assert cli_json("prnet", "locate", *common, "--channels-last") == plain
+    rounded = cli_json("prnet", "locate", *common, "--precision", "bf16")[0]
+    assert np.hypot(rounded["x"] - plain[0]["x"], rounded["y"] - plain[0]["y"]) <= 2

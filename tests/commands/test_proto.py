@@ -87,6 +87,23 @@ def test_predict_json_gives_every_frame_of_a_volume(cli, bank, phantom_dir, tmp_
     assert result.stdout == ""
 
 
+def test_predict_with_channels_last_gives_the_plain_numbers_bf16_the_same_classes(cli_json, bank, phantom_dataset):
+    crops = [str(p) for p in sorted(phantom_dataset.glob(f"*/{pseudonym('P003')}_*.npy"))[:12]]
+    plain = cli_json("proto", "predict", *crops, "--bank", bank)
+    channels_last = cli_json("proto", "predict", *crops, "--bank", bank, "--channels-last")
+    assert [row["predicted"] for row in channels_last] == [row["predicted"] for row in plain]
+    numbers = [[v for v in row.values() if isinstance(v, float)] for row in (*plain, *channels_last)]
+    assert np.allclose(numbers[: len(plain)], numbers[len(plain) :], rtol=1e-5, atol=1e-6)  # summation order only
+    rounded = cli_json("proto", "predict", *crops, "--bank", bank, "--precision", "bf16")
+    assert [row["predicted"] for row in rounded] == [row["predicted"] for row in plain]
+
+
+def test_predict_refuses_an_unknown_precision(cli, bank, phantom_dataset):
+    crop = next(phantom_dataset.glob("*/*.npy"))
+    result = cli("proto", "predict", crop, "--bank", bank, "--precision", "fp8")
+    assert result.exit_code == 2 and "--precision must be one of fp32, bf16, fp16" in result.stderr
+
+
 @pytest.mark.slow
 def test_evaluate_with_bank_reports_ci_recall_confusion_and_baselines(cli, cli_json, bank, phantom_dataset):
     report = cli_json(

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectfsl.core.acceleration import Acceleration, to_device
 from spectfsl.errors import SpectfslError
 
 FEATURE_TRANSFORMS = ("none", "l2", "cl2n")
@@ -85,7 +86,7 @@ def embed(
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(images), EMBED_BATCH):
-            batch = images[start : start + EMBED_BATCH].to(device, dtype=torch.float32)
+            batch = to_device(images[start : start + EMBED_BATCH], device)
             outputs.append(backbone(to_network_input(batch, input_size)).float().cpu())
     return torch.cat(outputs) if outputs else torch.empty(0, 0)
 
@@ -122,6 +123,11 @@ class PrototypicalClassifier:
         self.centre: torch.Tensor | None = None
         self.temperature = 1.0
         self.ood_threshold = float("inf")
+
+    def accelerate(self, acceleration: Acceleration) -> PrototypicalClassifier:
+        """Run the backbone with `acceleration` from now on (precision, torch.compile, channels-last)."""
+        acceleration.prepare(self.backbone)
+        return self
 
     def embed(self, images: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Raw backbone features of (N, H, W) images."""

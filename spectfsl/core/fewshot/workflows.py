@@ -171,25 +171,25 @@ def predict_images(
     """
     profile = CropProfile.from_dict(info.crop_profile) if info.crop_profile else None
     pending: list[tuple[str, int | None, np.ndarray]] = []
+    probability_columns = [f"p_{name}" for name in info.classes]
     warned = False
 
     def flush() -> Iterator[dict[str, Any]]:
         windows = np.stack([item[2] for item in pending])
         prediction = classifier.predict(windows)
         unlike = profile.outside(windows) if profile is not None else np.zeros(len(windows), dtype=bool)
-        for (source, frame, _), probabilities, distances, odd in zip(
-            pending, prediction.probabilities, prediction.distances, unlike
-        ):
-            best = int(probabilities.argmax())
+        best_classes = prediction.probabilities.argmax(dim=1).tolist()
+        rows = zip(pending, best_classes, prediction.probabilities.tolist(), prediction.distances.tolist(), unlike)
+        for (source, frame, _), best, probabilities, distances, odd in rows:
             row = {
                 "path": source,
                 "frame": frame,
                 "predicted": info.classes[best],
-                "probability": float(probabilities[best]),
-                "distance": float(distances[best]),
+                "probability": probabilities[best],
+                "distance": distances[best],
                 "ood": bool(distances[best] > classifier.ood_threshold or odd),
             }
-            row.update({f"p_{name}": float(p) for name, p in zip(info.classes, probabilities)})
+            row.update(zip(probability_columns, probabilities))
             yield row
         pending.clear()
 

@@ -31,20 +31,21 @@ SUPPORTED_SUFFIXES = (".dcm", ".npy", ".png") + NIFTI_SUFFIXES
 
 def sidecar_path(path: str | os.PathLike) -> Path:
     """`x.npy` -> `x.json`, `x.nii.gz` -> `x.json`."""
-    path = Path(path)
-    name = path.name
-    for suffix in SUPPORTED_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return path.with_name(name[: -len(suffix)] + ".json")
-    return path.with_name(name + ".json")
+    return Path(_sidecar_name(os.fspath(path)))
+
+
+def _sidecar_name(path: str) -> str:
+    lowered = path.lower()
+    suffix = next((suffix for suffix in SUPPORTED_SUFFIXES if lowered.endswith(suffix)), "")
+    return path[: len(path) - len(suffix)] + ".json"
 
 
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
     """The sidecar JSON of an image file, or {} when there is none."""
-    sidecar = sidecar_path(path)
+    sidecar = _sidecar_name(os.fspath(path))
     try:
-        with open(sidecar, encoding="utf-8") as handle:
-            content = json.load(handle)
+        with open(sidecar, "rb") as handle:
+            content = json.loads(handle.read())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as error:
@@ -140,8 +141,8 @@ def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
     into one volume. Label maps, masks and files that are not images are skipped, with one warning
     that counts them (hidden files and what spectfsl writes beside images are skipped silently)."""
     files, label_maps, others = [], [], []
-    found = sorted((p for p in folder.rglob("*") if not p.name.startswith(".") and p.is_file()), key=_path_order)
-    present = set(found)
+    found = sorted(_files_below(folder), key=_path_order)
+    present = {str(path) for path in found}
     for path in found:
         if not is_supported_file(path):
             if not _written_beside_images(path, present):
@@ -161,17 +162,30 @@ def _folder_inputs(folder: Path) -> list[Path | DicomSeries]:
     return group_series(files)
 
 
+def _files_below(folder: Path) -> Iterator[Path]:
+    """The files below `folder`, hidden ones (and hidden folders) left out. One directory listing per
+    folder: the entries' types come with the listing, with no file system call per file."""
+    with os.scandir(folder) as entries:
+        listed = [entry for entry in entries if not entry.name.startswith(".")]
+    for entry in listed:
+        if entry.is_file():
+            yield Path(entry.path)
+        elif entry.is_dir():
+            yield from _files_below(Path(entry.path))
+
+
 def _path_order(path: Path) -> tuple[str, ...]:
     """The order of Paths (by their parts), computed once per path rather than per comparison."""
     return path.parts
 
 
-def _written_beside_images(path: Path, present: set[Path]) -> bool:
+def _written_beside_images(path: Path, present: set[str]) -> bool:
     """A file spectfsl writes beside images (a sidecar JSON, a dataset's manifest.csv): skipped silently.
-    `present`: the files of the folder (no file system call per file)."""
+    `present`: the files of the folder as text (no file system call per file)."""
     if path.name == "manifest.csv":
         return True
-    return path.suffix == ".json" and any(path.with_suffix(suffix) in present for suffix in (".npy", ".png"))
+    text = str(path)
+    return text.endswith(".json") and any(text[:-5] + suffix in present for suffix in (".npy", ".png"))
 
 
 def _summary(folder: Path, paths: list[Path], one: str, many: str) -> str:
@@ -224,11 +238,7 @@ def load_image(spec: str | os.PathLike | DicomSeries, frame: int | None = None) 
                 f"{path}: is a folder of {len(items)} images; name one file, or folder#k for its k-th series"
             )
         return load_image(items[0][0], frame)
-    if not path.exists():
-        raise SpectfslError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise SpectfslError(f"{path}: file is empty")
-    return _select_frame(_read_file(path), frame, str(path))
+    return _select_frame(_load_input(path), frame, str(path))
 
 
 def _select_frame(image: SpectImage, frame: int | None, name: str) -> SpectImage:
@@ -275,7 +285,7 @@ def iter_images(specs: Iterable[str | os.PathLike], skip_bad: bool = False) -> I
             try:
                 if frame is None:
                     volume = None
-                    yield load_image(item)
+                    yield _load_input(item)
                     continue
                 if volume is None or volume[0] != item:
                     volume = (item, _load_or_error(item))
@@ -290,9 +300,24 @@ def iter_images(specs: Iterable[str | os.PathLike], skip_bad: bool = False) -> I
             yield image
 
 
+def _load_input(item: Path | DicomSeries) -> SpectImage:
+    """An input `expand_inputs` resolved (a file or a DICOM series), read without resolving it again."""
+    if isinstance(item, DicomSeries):
+        return read_dicom_series(item)
+    try:
+        size = item.stat().st_size
+    except FileNotFoundError:
+        raise SpectfslError(f"{item}: no such file") from None
+    except OSError as error:
+        raise SpectfslError(f"{item}: cannot read ({error.strerror or error})") from None
+    if size == 0:
+        raise SpectfslError(f"{item}: file is empty")
+    return _read_file(item)
+
+
 def _load_or_error(item: Path | DicomSeries) -> SpectImage | SpectfslError:
     try:
-        return load_image(item)
+        return _load_input(item)
     except SpectfslError as error:
         return error
 
@@ -338,15 +363,35 @@ def _read_npy(path: Path) -> SpectImage:
     with reading(path, ".npy"), open(path, "rb") as handle:
         if handle.read(6) != b"\x93NUMPY":
             raise SpectfslError(f"{path}: not a .npy file (no NumPy header)")
-        handle.seek(0)
-        npy = np.lib.format
-        version = npy.read_magic(handle)
-        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-        shape, fortran_order, dtype = read_header(handle)
-        _check_npy_header(path, shape, dtype, path.stat().st_size - handle.tell())
+        shape, fortran_order, dtype = _npy_header(handle)
+        _check_npy_header(path, shape, dtype, os.fstat(handle.fileno()).st_size - handle.tell())
         data = np.fromfile(handle, dtype=dtype, count=math.prod(shape))
         pixels = data.reshape(shape, order="F" if fortran_order else "C")
     return _with_sidecar(path, pixels)
+
+
+#: The header NumPy writes for a plain array (`np.save`), parsed without `ast` on the hot path.
+NPY_PLAIN_HEADER = re.compile(
+    rb"\{'descr': '([<>|=]?[a-z]\d{1,2})', 'fortran_order': (True|False), 'shape': \((\d+(?:, \d+)*),?\), \} *\n"
+)
+
+
+def _npy_header(handle) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) of the .npy file open in `handle` after its 6-byte magic string,
+    leaving it at the start of the data. A header as `np.save` writes it is parsed directly; any other
+    is left to NumPy's own reader."""
+    start = handle.tell() - 6
+    version = handle.read(2)
+    size_bytes = 2 if version[:1] == b"\x01" else 4
+    header = handle.read(int.from_bytes(handle.read(size_bytes), "little"))
+    plain = NPY_PLAIN_HEADER.fullmatch(header)
+    if plain is not None and version in (b"\x01\x00", b"\x02\x00"):
+        shape = tuple(int(side) for side in plain[3].split(b","))
+        return shape, plain[2] == b"True", np.dtype(plain[1].decode())
+    handle.seek(start)
+    npy = np.lib.format
+    read_header = npy.read_array_header_1_0 if npy.read_magic(handle) == (1, 0) else npy.read_array_header_2_0
+    return read_header(handle)
 
 
 def _check_npy_header(path: Path, shape: tuple[int, ...], dtype: np.dtype, data_bytes: int) -> None:

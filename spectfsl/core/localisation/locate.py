@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spectfsl.core.acceleration import to_device
 from spectfsl.core.files.loader import BadInput
 from spectfsl.core.localisation.grid import BODY_THRESHOLD, GridImage, extract_patches, stack
 from spectfsl.core.localisation.model_file import PRNetInfo, Stage, check_stages
@@ -42,7 +43,7 @@ def anatomical_positions(model: PRNet, info: PRNetInfo, images: torch.Tensor, po
     """(B, 1, H, W) grid images and (B, 2) model-pixel points -> (B, 2) anatomical coordinates in mm."""
     device = next(model.parameters()).device
     with torch.inference_mode():
-        patches = extract_patches(images, points.float(), info.patch).to(device)
+        patches = to_device(extract_patches(images, points.float(), info.patch), device)
         return model.position(patches).cpu() * info.offset_scale_mm
 
 

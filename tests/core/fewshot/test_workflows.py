@@ -78,6 +78,19 @@ def test_predictions_stream_in_input_order_with_every_frame_of_a_volume(dataset,
     assert all(abs(sum(r[f"p_{c}"] for c in CLASSES) - 1) < 1e-5 for r in rows)
 
 
+def test_streamed_predictions_from_files_equal_the_classifier_on_the_arrays(dataset):
+    """The optimised file path (fast .npy reader, whole-pixel windows, batched rows) changes no number."""
+    data = read_dataset(dataset)
+    classifier, info, _ = fit_bank(data, FitSettings(weights="random", fine_tune=FineTuneSettings(episodes=0)))
+    rows = list(predict_images(classifier, info, [str(dataset)], batch_size=64))  # one batch, as below
+    paths = [row["path"] for row in rows]
+    assert sorted(paths) == sorted(str(path) for path in dataset.glob("*/*.npy"))
+    direct = classifier.predict(np.stack([np.load(path) for path in paths]))
+    for row, probabilities, distances in zip(rows, direct.probabilities.tolist(), direct.distances.tolist()):
+        assert [row[f"p_{name}"] for name in info.classes] == probabilities
+        assert row["distance"] == distances[info.classes.index(row["predicted"])]
+
+
 def test_evaluation_runs_every_method_on_patient_disjoint_episodes(dataset):
     torch.manual_seed(0)
     embedding = weights_embedding("random", seed=0)

@@ -25,6 +25,31 @@ def test_npy_spacing_comes_from_sidecar(tmp_path):
     assert image.slice_spacing_mm == 4.0
 
 
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype="<f4").reshape(3, 4),
+        np.asfortranarray(np.arange(24, dtype="<f8").reshape(2, 3, 4)),
+        np.arange(20, dtype=">u2").reshape(4, 5),
+        np.arange(6, dtype=np.int64).reshape(2, 3) > 2,
+    ],
+    ids=["float32", "fortran-order-3d", "big-endian-uint16", "bool"],
+)
+def test_npy_files_read_as_numpy_reads_them(tmp_path, array):
+    np.save(tmp_path / "x.npy", array)
+    expected = np.load(tmp_path / "x.npy").astype(np.float32)
+    np.testing.assert_array_equal(load_image(tmp_path / "x.npy").pixels, expected)
+
+
+def test_a_npy_header_numpy_did_not_write_is_read_by_numpy(tmp_path):
+    header = b"{'shape': (2, 3), 'fortran_order': False, 'descr': '<f4'}"  # keys out of np.save's order
+    header += b" " * (63 - len(header) - 10) + b"\n"
+    values = np.arange(6, dtype="<f4")
+    prefix = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+    (tmp_path / "x.npy").write_bytes(prefix + header + values.tobytes())
+    np.testing.assert_array_equal(load_image(tmp_path / "x.npy").pixels, values.reshape(2, 3))
+
+
 def test_npy_without_sidecar_has_unknown_spacing(tmp_path):
     np.save(tmp_path / "x.npy", np.ones((4, 5)))
     assert load_image(tmp_path / "x.npy").pixel_spacing_mm is None
