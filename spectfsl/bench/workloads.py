@@ -280,6 +280,7 @@ def _recorded_position_batches(model, call: Callable[[], object]) -> list[torch.
     """The shapes of the patch batches `call` sends through `model.position`."""
     shapes: list[torch.Size] = []
     original = model.position
+    prepared = "position" in vars(model)  # an Acceleration replaced the method on this model
 
     def recording(patches: torch.Tensor) -> torch.Tensor:
         shapes.append(patches.shape)
@@ -289,7 +290,10 @@ def _recorded_position_batches(model, call: Callable[[], object]) -> list[torch.
     try:
         call()
     finally:
-        model.position = original  # the method as prepared
+        if prepared:
+            model.position = original
+        else:
+            del model.position  # back to the class's method
     return shapes
 
 

@@ -44,6 +44,8 @@ class Acceleration:
         float32 results when a lower precision is asked. The module's class, state dict and every
         other method are unchanged."""
         module.to(memory_format=self.memory_format)
+        if not self.compile and PRECISIONS[self.precision] is None:
+            return  # the method itself, untouched
         call = getattr(module, method)
         if self.compile:
             call = torch.compile(call)
