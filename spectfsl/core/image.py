@@ -9,6 +9,25 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class FileGeometry:
+    """How an image's array maps to its file's own voxel indices, and those to patient coordinates.
+
+    A file's voxel index is (x, y, z): DICOM column, row, frame; NIfTI i, j, k as stored; NumPy the
+    array's last, second-to-last and first axes. spectfsl's array is (slices, rows, cols) with rows
+    and cols possibly flipped against the file's y and x (NIfTI files are flipped towards L, P, S
+    so that anatomy faces the same way as in DICOM), and slices mapped to file frames by
+    `SpectImage.frames`. `affine` (4 x 4) maps a file voxel index (x, y, z, 1) to patient coordinates
+    in mm in `space`: "LPS" for DICOM, "RAS" (the NIfTI scanner space) for NIfTI; None where the file
+    does not say.
+    """
+
+    flip_x: bool = False
+    flip_y: bool = False
+    affine: np.ndarray | None = None
+    space: str | None = None
+
+
+@dataclass(frozen=True)
 class SpectImage:
     """A 2D slice or 3D volume with its geometry and provenance.
 
@@ -27,6 +46,7 @@ class SpectImage:
     frame: int | None = None
     frames: tuple[int, ...] | None = None
     normalisation: str | None = None
+    geometry: FileGeometry = FileGeometry()
 
     @property
     def is_volume(self) -> bool:
@@ -51,6 +71,55 @@ class SpectImage:
     def with_pixels(self, pixels: np.ndarray) -> SpectImage:
         """The same image (geometry, provenance) with other pixel values, as float32."""
         return replace(self, pixels=np.ascontiguousarray(pixels, dtype=np.float32))
+
+    def file_index(self, column: float, row: float, slice_index: float | None = None) -> tuple[float, float, float]:
+        """Array position (column, row[, slice]) -> the file's own voxel index (x, y, z). For a 2D
+        image z is its file frame (0 for a 2D file); for a volume, `slice_index` is required."""
+        rows, cols = self.pixels.shape[-2:]
+        x = cols - 1 - column if self.geometry.flip_x else column
+        y = rows - 1 - row if self.geometry.flip_y else row
+        if self.is_volume:
+            if slice_index is None:
+                raise ValueError("a volume position needs its slice index")
+            return x, y, self._frame_at(slice_index)
+        return x, y, float(self.frame or 0)
+
+    def array_index(self, x: float, y: float, z: float | None = None) -> tuple[float, float, float | None]:
+        """The file's voxel index (x, y[, z]) -> array position (column, row, slice); slice is None for a
+        2D image."""
+        rows, cols = self.pixels.shape[-2:]
+        column = cols - 1 - x if self.geometry.flip_x else x
+        row = rows - 1 - y if self.geometry.flip_y else y
+        if not self.is_volume:
+            return column, row, None
+        if z is None:
+            raise ValueError("a volume position needs its z")
+        frames = self.frames or (0,)
+        step = frames[1] - frames[0] if len(frames) > 1 else 1
+        return column, row, (z - frames[0]) / step
+
+    def _frame_at(self, slice_index: float) -> float:
+        """The file frame of array slice `slice_index` (fractional between slices); frames are evenly
+        numbered, forwards or backwards."""
+        frames = self.frames or tuple(range(self.n_frames))
+        step = frames[1] - frames[0] if len(frames) > 1 else 1
+        return frames[0] + slice_index * step
+
+    def file_mm(self, x: float, y: float, z: float | None = None) -> tuple[float | None, ...]:
+        """A file voxel index in mm from the centre of the file's first voxel (index 0) along the file's
+        own axes; None per axis where the spacing is unknown."""
+        row_mm, col_mm = self.pixel_spacing_mm or (None, None)
+        values = [x * col_mm if col_mm else None, y * row_mm if row_mm else None]
+        if z is not None:
+            values.append(z * self.slice_spacing_mm if self.slice_spacing_mm else None)
+        return tuple(values)
+
+    def patient_mm(self, x: float, y: float, z: float = 0.0) -> tuple[float, float, float] | None:
+        """A file voxel index in patient coordinates (mm, in `geometry.space`), or None when unknown."""
+        if self.geometry.affine is None:
+            return None
+        point = self.geometry.affine @ np.array([x, y, z, 1.0])
+        return float(point[0]), float(point[1]), float(point[2])
 
     @property
     def label(self) -> str:

@@ -17,7 +17,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, NuclearMedicineImageStorage
 
 from spectfsl.core.files.guard import check_claimed_size, finite_float32, reading
 from spectfsl.core.files.privacy import identity_of, pseudonym
-from spectfsl.core.image import SpectImage
+from spectfsl.core.image import FileGeometry, SpectImage
 from spectfsl.errors import SpectfslError
 
 _PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -55,6 +55,8 @@ def read_dicom(path: str | os.PathLike) -> SpectImage:
         slice_spacing, reversed_order = _slice_spacing(dataset)
         pixel_spacing = _pixel_spacing(dataset)
         patient = _patient(dataset, path.stem)
+        signed_spacing = None if slice_spacing is None else -slice_spacing if reversed_order else slice_spacing
+        affine = _patient_affine(dataset, _position(dataset), pixel_spacing, signed_spacing)
     frames: tuple[int, ...] | None = None
     if pixels.ndim == 3:
         frames = tuple(range(pixels.shape[0]))
@@ -70,7 +72,42 @@ def read_dicom(path: str | os.PathLike) -> SpectImage:
         source=str(path),
         patient=patient,
         frames=frames,
+        geometry=FileGeometry(affine=affine, space="LPS" if affine is not None else None),
     )
+
+
+def _geometry_item(dataset: Dataset, keyword: str):
+    """A geometry attribute at the top level, else in the first Detector Information item (NM)."""
+    value = dataset.get(keyword)
+    if value is None:
+        for item in dataset.get("DetectorInformationSequence", []) or []:
+            value = item.get(keyword)
+            if value is not None:
+                break
+    return value
+
+
+def _position(dataset: Dataset) -> np.ndarray | None:
+    value = _geometry_item(dataset, "ImagePositionPatient")
+    return None if value is None or len(value) != 3 else np.asarray(value, dtype=float)
+
+
+def _patient_affine(
+    dataset: Dataset, origin: np.ndarray | None, pixel_spacing: tuple[float, float] | None, slice_step: float | None
+) -> np.ndarray | None:
+    """4 x 4: file voxel (column, row, frame, 1) -> patient LPS mm, from ImageOrientationPatient and
+    ImagePositionPatient (of frame 0), PixelSpacing and the signed step between frames along the
+    slice normal; None when the file lacks any of them (a 2D image needs no step)."""
+    orientation = _geometry_item(dataset, "ImageOrientationPatient")
+    if orientation is None or len(orientation) != 6 or origin is None or pixel_spacing is None:
+        return None
+    along_row, along_column = np.asarray(orientation[:3], dtype=float), np.asarray(orientation[3:], dtype=float)
+    affine = np.eye(4)
+    affine[:3, 0] = along_row * pixel_spacing[1]
+    affine[:3, 1] = along_column * pixel_spacing[0]
+    affine[:3, 2] = np.cross(along_row, along_column) * (slice_step or 0.0)
+    affine[:3, 3] = origin
+    return affine
 
 
 def _read_dataset(path: Path, header_only: bool = False) -> Dataset:
@@ -194,13 +231,16 @@ def _read_series(series: DicomSeries) -> SpectImage:
             planes.append(_real_world_values(datasets[i], _decode_pixels(datasets[i], series.files[i])))
     if any(plane.ndim != 2 for plane in planes):
         raise SpectfslError(f"{series.label}: a series of single-frame files must hold 2D grey images")
+    pixel_spacing = _pixel_spacing(first)
+    affine = _patient_affine(datasets[order[0]], _position(datasets[order[0]]), pixel_spacing, slice_spacing)
     return SpectImage(
         pixels=finite_float32(series.label, np.stack(planes)),
-        pixel_spacing_mm=_pixel_spacing(first),
+        pixel_spacing_mm=pixel_spacing,
         slice_spacing_mm=slice_spacing,
         source=series.label,
         patient=_patient(first, Path(series.label).name),
         frames=tuple(range(len(planes))),
+        geometry=FileGeometry(affine=affine, space="LPS" if affine is not None else None),
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from spectfsl.core.files.atomic import atomic_file, write_text_atomic
 from spectfsl.core.files.dicom import DicomSeries, group_series, has_dicom_preamble, read_dicom, read_dicom_series
 from spectfsl.core.files.guard import check_claimed_size, finite_float32, reading
-from spectfsl.core.image import SpectImage
+from spectfsl.core.image import FileGeometry, SpectImage
 from spectfsl.errors import SpectfslError, SpectfslWarning
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -443,41 +443,53 @@ def _pillow_without_bomb_limit() -> Iterator[None]:
 
 
 def _read_nifti(path: Path) -> SpectImage:
+    """A 2D or 3D NIfTI image. The array is the file's (k, j, i), each axis flipped where it runs
+    towards R, A or I, so that anatomy faces as in a DICOM axial array (columns towards L, rows towards
+    P, slices towards S) and `PATH@N` stays the file's own slice k = N; no axis is swapped."""
     import nibabel as nib
-    from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform
+    from nibabel.orientations import io_orientation
 
     with reading(path, "NIfTI"):
         nifti = nib.load(path)
         check_claimed_size(path, nifti.shape, "its NIfTI header")
-        if len(nifti.shape) == 3:
-            # Reorient to L,P,S so the (slice, row, col) transpose matches a DICOM axial pixel array
-            # whose slices run along the normal (see spectfsl.core.files.dicom.read_dicom).
-            to_lps = ornt_transform(io_orientation(nifti.affine), axcodes2ornt(("L", "P", "S")))
-            nifti = nifti.as_reoriented(to_lps)
         data = np.asanyarray(nifti.dataobj)
         zooms = [float(z) for z in nifti.header.get_zooms()]
+        affine = np.asarray(nifti.affine, dtype=np.float64)
+        towards_lps = [_towards_lps(axis, direction) for axis, direction in io_orientation(affine)]
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
-    if data.ndim == 2:
-        pixels = data.transpose(1, 0)
-        pixel_spacing, slice_spacing = (zooms[1], zooms[0]), None
-    elif data.ndim == 3:
-        pixels = data.transpose(2, 1, 0)
-        pixel_spacing, slice_spacing = (zooms[1], zooms[0]), zooms[2]
-    else:
+    if data.ndim not in (2, 3):
         raise SpectfslError(f"{path}: expected a 2D or 3D NIfTI image, got shape {data.shape}")
-    if not np.issubdtype(pixels.dtype, np.number) or np.iscomplexobj(pixels):
-        raise SpectfslError(f"{path}: expected real numeric voxels, got dtype {pixels.dtype}")
+    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
+        raise SpectfslError(f"{path}: expected real numeric voxels, got dtype {data.dtype}")
+    flip_x, flip_y = not towards_lps[0], not towards_lps[1]
+    pixels = data.T  # (j, i) or (k, j, i)
+    pixels = pixels[..., :, ::-1] if flip_x else pixels
+    pixels = pixels[..., ::-1, :] if flip_y else pixels
+    frames = None
+    if pixels.ndim == 3:
+        frames = tuple(range(pixels.shape[0]))
+        if not towards_lps[2]:
+            pixels, frames = pixels[::-1], frames[::-1]
     name = path.name
     stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else path.stem
     return SpectImage(
         pixels=finite_float32(path, pixels),
-        pixel_spacing_mm=pixel_spacing,
-        slice_spacing_mm=slice_spacing,
+        pixel_spacing_mm=(zooms[1], zooms[0]),
+        slice_spacing_mm=zooms[2] if pixels.ndim == 3 else None,
         source=str(path),
         patient=_nifti_patient(stem),
-        frames=tuple(range(pixels.shape[0])) if pixels.ndim == 3 else None,
+        frames=frames,
+        geometry=FileGeometry(flip_x, flip_y, affine, "RAS"),
     )
+
+
+def _towards_lps(axis: float, direction: float) -> bool:
+    """Whether a file axis that nibabel's `io_orientation` maps to RAS `axis` (0, 1, 2) with sign
+    `direction` runs towards L, P or S (an axis it cannot place counts as running the right way)."""
+    if np.isnan(axis):
+        return True
+    return direction < 0 if int(axis) in (0, 1) else direction > 0
 
 
 def _nifti_patient(stem: str) -> str:
