@@ -313,3 +313,25 @@ def test_locate_with_channels_last_gives_the_plain_rows_and_bf16_close_ones(cli_
     assert cli_json("prnet", "locate", *common, "--channels-last") == plain
     rounded = cli_json("prnet", "locate", *common, "--precision", "bf16")[0]
     assert np.hypot(rounded["x"] - plain[0]["x"], rounded["y"] - plain[0]["y"]) <= 2
+
+
+def test_points_are_read_and_reported_in_each_files_own_indices(cli_json, model, phantom_dir, tmp_path):
+    """A target stored R,A (x and y reversed against a DICOM array): the same anatomy is found at
+    the mirrored file indices, and patient coordinates follow the file's affine."""
+    import nibabel as nib
+
+    from spectfsl.core.files.loader import load_image
+
+    reference = f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
+    target = load_image(f"{phantom_dir / 'P002' / 'spect.dcm'}@34")
+    rows, cols = target.pixels.shape
+    affine = np.diag([6.4, 6.4, 6.4, 1.0])  # i towards R, j towards A: the array's columns and rows reversed
+    nib.save(nib.Nifti1Image(target.pixels[::-1, ::-1].T.copy(), affine), tmp_path / "ras.nii.gz")
+    common = ("--model", model, "--ref", reference, "--point", "lv=37,26")
+    plain = cli_json("prnet", "locate", f"{phantom_dir / 'P002' / 'spect.dcm'}@34", *common)[0]
+    mirrored = cli_json("prnet", "locate", tmp_path / "ras.nii.gz", *common)[0]
+    assert mirrored["x"] == pytest.approx(cols - 1 - plain["x"], abs=0.02)
+    assert mirrored["y"] == pytest.approx(rows - 1 - plain["y"], abs=0.02)
+    assert mirrored["x_mm"] == pytest.approx(mirrored["x"] * 6.4, abs=0.02)
+    assert mirrored["space"] == "RAS" and mirrored["patient_x"] == pytest.approx(6.4 * mirrored["x"], abs=0.05)
+    assert plain["space"] == "LPS"

@@ -52,11 +52,12 @@ def test_nifti_points_and_slices_are_the_files_own(tmp_path, axcodes):
 def test_anatomy_faces_the_same_way_whatever_the_nifti_orientation(tmp_path):
     """An R,A,S file and its L,P,I twin (same anatomy, axes stored the other way) give one array."""
     data = np.random.default_rng(0).random((6, 7, 8)).astype(np.float32)
-    nib.save(nib.Nifti1Image(data, np.diag([-2.0, -3.0, 4.0, 1.0])), tmp_path / "ras.nii.gz")
-    nib.save(nib.Nifti1Image(data[::-1, ::-1, ::-1].copy(), np.diag([2.0, 3.0, -4.0, 1.0])), tmp_path / "lpi.nii.gz")
-    # the first affine says i runs towards R; the second stores the same voxels reversed
+    nib.save(nib.Nifti1Image(data, np.diag([2.0, 3.0, 4.0, 1.0])), tmp_path / "ras.nii.gz")
+    nib.save(nib.Nifti1Image(data[::-1, ::-1, ::-1].copy(), np.diag([-2.0, -3.0, -4.0, 1.0])), tmp_path / "lpi.nii.gz")
     ras, lpi = load_image(tmp_path / "ras.nii.gz"), load_image(tmp_path / "lpi.nii.gz")
+    assert nib.aff2axcodes(nib.load(tmp_path / "lpi.nii.gz").affine) == ("L", "P", "I")
     np.testing.assert_array_equal(ras.pixels, lpi.pixels)
+    assert ras.geometry.flip_x and ras.geometry.flip_y and not lpi.geometry.flip_x
 
 
 @pytest.mark.parametrize("negative_spacing", [False, True])

@@ -32,7 +32,8 @@ def load_landmarks(rows: Sequence[tuple[str, str, float, float]], pixel_mm: floa
     for image, name, x, y in rows:
         if image not in grids:
             grids[image] = load_grid(image, pixel_mm)
-        landmarks.append(Landmark(grids[image], name, np.array([x, y], dtype=np.float64)))
+        column, row, _ = grids[image].source.array_index(x, y)  # the file's indices -> array position
+        landmarks.append(Landmark(grids[image], name, np.array([column, row], dtype=np.float64)))
     return landmarks
 
 

@@ -17,6 +17,7 @@ import torch
 
 from spectfsl.core.acceleration import to_device
 from spectfsl.core.files.loader import BadInput
+from spectfsl.core.image import SpectImage
 from spectfsl.core.localisation.grid import BODY_THRESHOLD, GridImage, extract_patches, stack
 from spectfsl.core.localisation.model_file import PRNetInfo, Stage, check_stages
 from spectfsl.core.models.prnet import PRNet
@@ -31,12 +32,34 @@ TARGETS_PER_BATCH = 64
 
 
 def check_point(grid: GridImage, xy: Sequence[float], what: str = "point") -> np.ndarray:
-    """Refuse a point outside the image (exit 2); returns it as an array."""
+    """A point in the file's own pixel indices (x, y) as an array position (column, row) of the
+    source image; refused (exit 2) outside the image."""
     rows, cols = grid.source.pixels.shape
     x, y = float(xy[0]), float(xy[1])
     if not (-0.5 <= x <= cols - 0.5 and -0.5 <= y <= rows - 0.5):
         raise SpectfslError(f"{grid.source.label}: {what} {x:g},{y:g} is outside the image ({cols} x {rows} pixels)")
-    return np.array([x, y])
+    column, row, _ = grid.source.array_index(x, y)
+    return np.array([column, row])
+
+
+def file_point_columns(image: SpectImage, column: float, row: float, slice_index: float | None = None) -> dict:
+    """An array position of `image` as output columns: the file's voxel index (x, y[, z]), mm from the
+    file's first voxel (x_mm, ...), and patient coordinates where the file's geometry is known."""
+    x, y, z = image.file_index(column, row, slice_index)
+    values = {"x": x, "y": y} if slice_index is None else {"x": x, "y": y, "z": z}
+    millimetres = image.file_mm(*values.values())
+    values.update({f"{axis}_mm": mm for axis, mm in zip(values, millimetres)})
+    patient = image.patient_mm(x, y, z)
+    values["space"] = image.geometry.space if patient is not None else None
+    values.update(zip(PATIENT_COLUMNS, patient or (None, None, None)))
+    return {
+        key: None if value is None else round(float(value), 2) if key != "space" else value
+        for key, value in values.items()
+    }
+
+
+#: Patient coordinates (mm, in the file's `space`: LPS for DICOM, RAS for NIfTI) in point outputs.
+PATIENT_COLUMNS = ("patient_x", "patient_y", "patient_z")
 
 
 def anatomical_positions(model: PRNet, info: PRNetInfo, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -69,6 +92,7 @@ def predicted_offset(model: PRNet, info: PRNetInfo, first: GridImage, p1, second
     offset_mm = (positions[1] - positions[0]).numpy().astype(np.float64)
     offset_model_px = offset_mm / info.pixel_mm
     offset_px = offset_model_px / np.array([first.scale[1], first.scale[0]])
+    offset_px *= [-1 if first.source.geometry.flip_x else 1, -1 if first.source.geometry.flip_y else 1]
     spacing = first.source.pixel_spacing_mm
     if spacing is None:
         return Offset(float(offset_px[0]), float(offset_px[1]), None, None)
@@ -182,7 +206,7 @@ def refine_by_matching(
     return refined
 
 
-LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps")
+LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps", "space", *PATIENT_COLUMNS)
 
 
 def locate_rows(
@@ -225,16 +249,10 @@ def _chunk_rows(stages, reference, points, chunk, match_radius_mm) -> Iterator[d
             continue
         for name, _ in points:
             located = found[name][index]
-            mm = located.xy_mm if located.xy_mm is not None else (None, None)
-            yield {
-                "path": target.source.label,
-                "name": name,
-                "x": round(float(located.xy[0]), 2),
-                "y": round(float(located.xy[1]), 2),
-                "x_mm": None if mm[0] is None else round(float(mm[0]), 2),
-                "y_mm": None if mm[1] is None else round(float(mm[1]), 2),
-                "steps": located.steps,
-            }
+            row = {"path": target.source.label, "name": name}
+            row.update(file_point_columns(target.source, *located.xy))
+            row["steps"] = located.steps
+            yield {column: row[column] for column in LOCATE_COLUMNS}
         index += 1
 
 
