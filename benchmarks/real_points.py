@@ -11,7 +11,7 @@ from pathlib import Path
 
 from spectfsl.core.files.loader import load_image
 from spectfsl.core.files.points import write_points
-from spectfsl.core.imaging.masks import wall_landmarks
+from spectfsl.core.imaging.masks import wall_landmark_points
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     rows = []
     for mask in sorted(p for p in folder.glob("*.nii.gz") if "_" not in p.name):
         image = mask.with_name(mask.name.replace(".nii.gz", "_0000.nii.gz"))
-        index, points = wall_landmarks(load_image(mask).pixels > 0)
+        index, points = wall_landmark_points(load_image(mask))
         rows += [(f"{image}@{index}", name, round(x, 3), round(y, 3)) for name, (x, y) in points.items()]
     write_points(out, rows)
 

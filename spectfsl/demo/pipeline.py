@@ -30,7 +30,7 @@ from spectfsl.core.fewshot.workflows import FitSettings, choose_support, fit_ban
 from spectfsl.core.files.loader import load_image
 from spectfsl.core.files.points import read_points
 from spectfsl.core.imaging.heart import find_heart
-from spectfsl.core.imaging.masks import wall_landmarks
+from spectfsl.core.imaging.masks import wall_landmark_points
 from spectfsl.core.imaging.preprocess import normalised
 from spectfsl.core.localisation.evaluate import LocalisationResult, evaluate_localisation, load_landmarks
 from spectfsl.core.localisation.grid import grid_images, load_grid, to_grid
@@ -368,7 +368,7 @@ def locate_real_lv(demo: Demo) -> None:
     demo.results.prnet_real = _train_and_save(demo, grids, settings, path, "prnet_real")
     rows = []
     for image, mask in zip(images, masks):
-        index, points = wall_landmarks(load_image(mask).pixels > 0)
+        index, points = wall_landmark_points(load_image(mask))
         rows += [(f"{image}@{index}", name, x, y) for name, (x, y) in points.items()]
     demo.results.localisation_real = _localisation(demo, path, rows, "localisation_real")
 

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.morphology import convex_hull_image
 
+from spectfsl.core.image import SpectImage
 from spectfsl.errors import SpectfslError
 
 SURROUND_MM = (10.0, 30.0)
@@ -57,3 +58,11 @@ def wall_landmarks(wall: np.ndarray) -> tuple[int, dict[str, tuple[float, float]
         "lv_wall_centroid": (x, y),
         "lateral_wall": (float(cols[lateral].mean()), float(rows[lateral].mean())),
     }
+
+
+def wall_landmark_points(mask: SpectImage) -> tuple[int, dict[str, tuple[float, float]]]:
+    """`wall_landmarks` of a loaded 3D wall mask in its file's own indices: (the file's slice N,
+    {name: (x, y)}), so that `IMAGE@N` and the points name the same voxels in the matching image."""
+    index, points = wall_landmarks(mask.pixels > 0)
+    frame = int(round(mask.file_index(0, 0, index)[2]))
+    return frame, {name: mask.file_index(x, y, index)[:2] for name, (x, y) in points.items()}
