@@ -63,23 +63,42 @@ def train(
     images: Annotated[
         list[str],
         typer.Argument(
-            metavar="IMAGE", help="Unlabelled images (every slice of a volume is used).", show_default=False
+            metavar="IMAGE",
+            help="Unlabelled images: every slice of a volume is used (2D), or each volume (--dims 3).",
+            show_default=False,
         ),
     ],
     out: Annotated[
         Path, typer.Option("--out", metavar="MODEL", help="Model file to write (.safetensors).", show_default=False)
     ],
+    dims: Annotated[
+        int,
+        typer.Option(
+            metavar="2|3", help="2: learn from slices (the study); 3: from volumes, cubic patches, x,y,z points."
+        ),
+    ] = 2,
     patch: Annotated[
-        int, typer.Option(metavar="PX", min=16, help="Patch side in model pixels (a multiple of 16).")
-    ] = 32,
+        int | None,
+        typer.Option(
+            metavar="PX",
+            min=16,
+            help="Patch side in model pixels (a multiple of 16). Default: 32 (2D), 16 (3D).",
+            show_default=False,
+        ),
+    ] = None,
     epochs: Annotated[int, typer.Option(metavar="N", min=1, help="Epochs.")] = 50,
     iters: Annotated[int, typer.Option(metavar="N", min=1, help="Iterations per epoch.")] = 10,
     batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Point pairs per iteration.")] = 16,
     lr: Annotated[float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate.")] = 1e-3,
     pixel_mm: Annotated[
-        float,
-        typer.Option(metavar="MM", callback=positive, help="Model pixel size in mm (images are resampled to it)."),
-    ] = 4.0,
+        float | None,
+        typer.Option(
+            metavar="MM",
+            callback=positive,
+            help="Model pixel size in mm (images are resampled to it). Default: 4 (2D), 8 (3D).",
+            show_default=False,
+        ),
+    ] = None,
     offset_scale_mm: Annotated[
         float,
         typer.Option(metavar="MM", callback=positive, help="Offsets are divided by this (mm) to a unitless range."),
@@ -116,13 +135,15 @@ def train(
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
-    from spectfsl.core.localisation.grid import grid_images
+    from spectfsl.core.localisation.grid import grid_images, grid_volumes
     from spectfsl.core.localisation.model_file import save_prnet
-    from spectfsl.core.localisation.training import PRNetSettings, train_model
+    from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
     from spectfsl.ui import info, make_progress
 
+    defaults = default_settings(dims)
+    pixel_mm = pixel_mm or defaults.pixel_mm
     settings = PRNetSettings(
-        patch,
+        patch or defaults.patch,
         pixel_mm,
         offset_scale_mm,
         epochs,
@@ -130,12 +151,14 @@ def train(
         batch_size,
         lr,
         reconstruction_weight,
+        channels=defaults.channels,
         seed=seed,
         max_offset_mm=max_offset_mm,
+        dims=dims,
     )
     check_new_output(out, overwrite)
     target = setup_device(device)
-    grids = grid_images(iter_images(images), pixel_mm)
+    grids = (grid_volumes if dims == 3 else grid_images)(iter_images(images), pixel_mm)
     saver = checkpointer(out, checkpoint_every, resume, overwrite)
     with make_progress() as progress:
         task = progress.add_task("training PRNet", total=epochs * iters, status="")
@@ -147,7 +170,8 @@ def train(
         model, model_info = train_model(grids, settings, target, report, saver)
     save_prnet(out, model, model_info)
     saver.finish()
-    info(f"wrote {out}: trained on {len(grids)} slices, final epoch loss {model_info.training['final_loss']:.4f}")
+    what = "volumes" if dims == 3 else "slices"
+    info(f"wrote {out}: trained on {len(grids)} {what}, final epoch loss {model_info.training['final_loss']:.4f}")
 
 
 @prnet_app.command("offset")
@@ -201,19 +225,29 @@ def offset(
 def locate(
     targets: Annotated[
         list[str],
-        typer.Argument(metavar="TARGET", help="Target 2D images (files, folders, PATH@N).", show_default=False),
+        typer.Argument(
+            metavar="TARGET",
+            help="Target 2D images (files, folders, PATH@N); volumes for a 3D model.",
+            show_default=False,
+        ),
     ],
     model: ModelOption,
     ref: Annotated[
         str,
         typer.Option(
-            "--ref", metavar="IMAGE", help="Reference 2D image with the annotated point(s).", show_default=False
+            "--ref",
+            metavar="IMAGE",
+            help="Reference image (2D; a volume for a 3D model) with the annotated point(s).",
+            show_default=False,
         ),
     ],
     point: Annotated[
         list[str],
         typer.Option(
-            "--point", metavar="[NAME=]X,Y", help="A point in the reference (repeatable).", show_default=False
+            "--point",
+            metavar="[NAME=]X,Y[,Z]",
+            help="A point in the reference, in its file's voxel indices (repeatable).",
+            show_default=False,
         ),
     ],
     refine: Refine = None,
@@ -237,15 +271,17 @@ def locate(
 ) -> None:
     """Find the reference's annotated points in each target (one-shot, no labels needed for training).
 
-    Output columns: path (the target), name, x, y (pixels), x_mm, y_mm (mm from the first pixel's
-    centre), steps.
+    Output columns: path (the target), name, x, y[, z] (the target file's voxel indices), x_mm,
+    y_mm[, z_mm] (mm from its first voxel's centre), steps, and where the file's geometry is known
+    space (LPS for DICOM, RAS for NIfTI) and patient_x, patient_y, patient_z (mm). A 3D model
+    (`prnet train --dims 3`) takes volumes and x,y,z points.
     """
     from spectfsl.core.acceleration import Acceleration
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
     from spectfsl.core.files.points import parse_named_point
-    from spectfsl.core.localisation.grid import grid_entries, load_grid
-    from spectfsl.core.localisation.locate import LOCATE_COLUMNS, locate_rows
+    from spectfsl.core.localisation.grid import grid_entries, load_grid, load_grid_volume
+    from spectfsl.core.localisation.locate import locate_columns, locate_rows
     from spectfsl.render import check_format, row_output
 
     check_format(fmt)
@@ -254,11 +290,11 @@ def locate(
     stages = _cascade(model, refine, device)
     for network, _ in stages:
         acceleration.prepare(network, "position")
-    pixel_mm = stages[0][1].pixel_mm
-    reference = load_grid(ref, pixel_mm)
-    points = [parse_named_point(text, f"point{i + 1}") for i, text in enumerate(point)]
-    entries = grid_entries(iter_images(targets, skip_bad), pixel_mm, skip_bad)
-    columns = LOCATE_COLUMNS + (("error",) if skip_bad else ())
+    pixel_mm, dims = stages[0][1].pixel_mm, stages[0][1].dims
+    points = [parse_named_point(text, f"point{i + 1}", dims) for i, text in enumerate(point)]
+    reference = (load_grid_volume if dims == 3 else load_grid)(ref, pixel_mm)
+    entries = grid_entries(iter_images(targets, skip_bad), pixel_mm, skip_bad, dims)
+    columns = locate_columns(dims) + (("error",) if skip_bad else ())
     bad = BadInputs()
     with row_output(out, fmt, columns, title=f"located from {ref}", all_or_nothing=not skip_bad) as writer:
         for row in locate_rows(stages, reference, points, entries, match_radius_mm):

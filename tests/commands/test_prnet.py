@@ -335,3 +335,26 @@ def test_points_are_read_and_reported_in_each_files_own_indices(cli_json, model,
     assert mirrored["x_mm"] == pytest.approx(mirrored["x"] * 6.4, abs=0.02)
     assert mirrored["space"] == "RAS" and mirrored["patient_x"] == pytest.approx(6.4 * mirrored["x"], abs=0.05)
     assert plain["space"] == "LPS"
+
+
+def test_a_3d_model_trains_on_volumes_and_locates_xyz_points(cli, cli_json, model, phantom_dir, tmp_path):
+    volumes = [phantom_dir / p / "spect.dcm" for p in ("P001", "P002")]
+    path = tmp_path / "m3.safetensors"
+    trained = cli("-q", "prnet", "train", *volumes, "--dims", "3", "--out", path, "--epochs", "2", "--iters", "5")
+    assert trained.exit_code == 0, trained.stderr
+    from spectfsl.core.localisation.model_file import load_prnet
+
+    _, info = load_prnet(path)
+    assert info.dims == 3 and info.patch == 16 and info.pixel_mm == 8.0 and info.training["volumes"] == 2
+    common = ("--model", path, "--ref", volumes[0])
+    rows = cli_json(
+        "prnet", "locate", volumes[1], phantom_dir / "P003" / "spect.dcm", *common, "--point", "lv=37,26,34"
+    )
+    assert [list(row)[:9] for row in rows] == [["path", "name", "x", "y", "z", "x_mm", "y_mm", "z_mm", "steps"]] * 2
+    assert all(0 <= row["z"] < 64 and row["space"] == "LPS" for row in rows)
+    flat = cli("prnet", "locate", volumes[1], *common, "--point", "37,26")
+    assert flat.exit_code == 2 and "has 2 coordinates; a 3D model takes x,y,z" in flat.stderr
+    slice_target = cli("prnet", "locate", f"{volumes[1]}@34", *common, "--point", "37,26,34")
+    assert slice_target.exit_code == 2 and "a 3D model needs a volume" in slice_target.stderr
+    deep = cli("prnet", "locate", f"{volumes[1]}@34", "--model", model, "--ref", f"{volumes[0]}@34", "--point", "1,2,3")
+    assert deep.exit_code == 2 and "has 3 coordinates; a 2D image or model takes x,y" in deep.stderr

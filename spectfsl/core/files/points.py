@@ -10,21 +10,26 @@ from spectfsl.core.files.paths import entry_under
 from spectfsl.errors import SpectfslError
 
 
-def parse_point(text: str, option: str = "point") -> tuple[float, float]:
-    """'12.5,30' -> (12.5, 30.0): x = column, y = row, in pixels."""
+def parse_point(text: str, option: str = "point", dims: int = 2) -> tuple[float, ...]:
+    """'12.5,30' -> (12.5, 30.0), or with `dims` 3 '12.5,30,7' -> (12.5, 30.0, 7.0): the file's own
+    voxel index x, y[, z] (x = column, y = row, z = frame or slice)."""
     parts = text.split(",")
+    shape = "x,y" if dims == 2 else "x,y,z"
     try:
-        if len(parts) != 2:
+        if len(parts) != dims:
             raise ValueError
-        return float(parts[0]), float(parts[1])
+        return tuple(float(part) for part in parts)
     except ValueError:
-        raise SpectfslError(f"{option}: '{text}' is not a point x,y (pixels, x = column, y = row)") from None
+        if len(parts) in (2, 3) and len(parts) != dims:
+            model = f"a {dims}D model" if dims == 3 else "a 2D image or model"
+            raise SpectfslError(f"{option}: '{text}' has {len(parts)} coordinates; {model} takes {shape}") from None
+        raise SpectfslError(f"{option}: '{text}' is not a point {shape} (the file's voxel indices)") from None
 
 
-def parse_named_point(text: str, default_name: str) -> tuple[str, tuple[float, float]]:
+def parse_named_point(text: str, default_name: str, dims: int = 2) -> tuple[str, tuple[float, ...]]:
     """'apex=12,30' -> ('apex', (12.0, 30.0)); a point without a name gets `default_name`."""
     name, sep, point = text.rpartition("=")
-    return (name if sep and name else default_name), parse_point(point if sep else text, "--point")
+    return (name if sep and name else default_name), parse_point(point if sep else text, "--point", dims)
 
 
 def read_points(path: str | Path) -> list[tuple[str, str, float, float]]:

@@ -32,14 +32,19 @@ TARGETS_PER_BATCH = 64
 
 
 def check_point(grid: GridImage, xy: Sequence[float], what: str = "point") -> np.ndarray:
-    """A point in the file's own pixel indices (x, y) as an array position (column, row) of the
-    source image; refused (exit 2) outside the image."""
-    rows, cols = grid.source.pixels.shape
-    x, y = float(xy[0]), float(xy[1])
-    if not (-0.5 <= x <= cols - 0.5 and -0.5 <= y <= rows - 0.5):
-        raise SpectfslError(f"{grid.source.label}: {what} {x:g},{y:g} is outside the image ({cols} x {rows} pixels)")
-    column, row, _ = grid.source.array_index(x, y)
-    return np.array([column, row])
+    """A point in the file's own voxel indices (x, y[, z]) as an array position (column, row[, slice])
+    of the source image; refused (exit 2) outside the image or with the wrong number of coordinates."""
+    shape = grid.source.pixels.shape  # ([slices,] rows, cols)
+    point = [float(value) for value in xy]
+    text = ",".join(f"{value:g}" for value in point)
+    if len(point) != grid.dims:
+        kind = "a volume (3D model): x,y,z" if grid.dims == 3 else "a 2D image: x,y"
+        raise SpectfslError(f"{grid.source.label}: {what} {text} has {len(point)} coordinates; {kind}")
+    if not all(-0.5 <= value <= n - 0.5 for value, n in zip(point, shape[::-1])):
+        size = " x ".join(str(n) for n in shape[::-1])
+        raise SpectfslError(f"{grid.source.label}: {what} {text} is outside the image ({size} voxels)")
+    position = grid.source.array_index(*point)
+    return np.array(position[: grid.dims])
 
 
 def file_point_columns(image: SpectImage, column: float, row: float, slice_index: float | None = None) -> dict:
@@ -102,17 +107,18 @@ def predicted_offset(model: PRNet, info: PRNetInfo, first: GridImage, p1, second
 
 
 def body_centre(grid: GridImage) -> np.ndarray:
-    """Intensity-weighted centre (x, y, model pixels) of the body pixels."""
+    """Intensity-weighted centre (x, y[, z], model pixels) of the body pixels."""
     weights = np.where(grid.pixels >= BODY_THRESHOLD, grid.pixels, 0.0)
     if weights.sum() <= 0:
-        return np.array([grid.pixels.shape[1] / 2, grid.pixels.shape[0] / 2])
-    rows, cols = np.indices(grid.pixels.shape)
-    return np.array([(cols * weights).sum(), (rows * weights).sum()]) / weights.sum()
+        return np.array(grid.pixels.shape[::-1], dtype=np.float64) / 2
+    axes = np.indices(grid.pixels.shape)[::-1]  # x (columns) first
+    return np.array([(axis * weights).sum() for axis in axes]) / weights.sum()
 
 
 @dataclass(frozen=True)
 class Located:
-    """A located point in source pixels (x, y), in mm (None without spacing), and the steps it took."""
+    """A located point as a source array position (x, y[, z]), in mm (None without spacing), and the
+    steps it took."""
 
     xy: np.ndarray
     xy_mm: np.ndarray | None
@@ -151,13 +157,20 @@ def locate(
 
 
 def ring_points(centre: np.ndarray, radii_mm: Sequence[float], pixel_mm: float) -> np.ndarray:
-    """`centre` and rings of STARTS_PER_RING points at each non-zero radius (model pixels)."""
+    """`centre` and, at each non-zero radius (model pixels), a ring of STARTS_PER_RING points (2D) or
+    the six points along the axes, turned by the radius about z (3D)."""
     starts = [centre]
     for radius in radii_mm:
         if radius > 0:
             for k in range(STARTS_PER_RING):
                 angle = 2 * math.pi * k / STARTS_PER_RING + radius
-                starts.append(centre + radius / pixel_mm * np.array([math.cos(angle), math.sin(angle)]))
+                if len(centre) == 2:
+                    direction = np.array([math.cos(angle), math.sin(angle)])
+                else:
+                    turn = k // 2 * math.pi / 2 + radius  # +-x', +-y' (turned), +-z
+                    axis = [np.array([math.cos(turn), math.sin(turn), 0.0]), np.array([0.0, 0.0, 1.0])]
+                    direction = axis[k >= 4] * (1 if k % 2 == 0 else -1)
+                starts.append(centre + radius / pixel_mm * direction)
     return np.stack(starts)
 
 
@@ -173,7 +186,7 @@ def _follow(
     per_target = starts[0].shape[0]
     images = stack(targets).repeat_interleave(per_target, dim=0)
     positions = torch.tensor(np.concatenate(starts), dtype=torch.float32)
-    limits = torch.tensor([[t.pixels.shape[1] - 1, t.pixels.shape[0] - 1] for t in targets], dtype=torch.float32)
+    limits = torch.tensor([[n - 1 for n in t.pixels.shape[::-1]] for t in targets], dtype=torch.float32)
     limits = limits.repeat_interleave(per_target, dim=0)
     active = torch.ones(len(positions), dtype=torch.bool)
     steps = torch.zeros(len(positions), dtype=torch.long)
@@ -207,6 +220,12 @@ def refine_by_matching(
 
 
 LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps", "space", *PATIENT_COLUMNS)
+LOCATE_COLUMNS_3D = ("path", "name", "x", "y", "z", "x_mm", "y_mm", "z_mm", "steps", "space", *PATIENT_COLUMNS)
+
+
+def locate_columns(dims: int) -> tuple[str, ...]:
+    """`prnet locate`'s columns for a 2D or 3D model."""
+    return LOCATE_COLUMNS_3D if dims == 3 else LOCATE_COLUMNS
 
 
 def locate_rows(
@@ -252,7 +271,7 @@ def _chunk_rows(stages, reference, points, chunk, match_radius_mm) -> Iterator[d
             row = {"path": target.source.label, "name": name}
             row.update(file_point_columns(target.source, *located.xy))
             row["steps"] = located.steps
-            yield {column: row[column] for column in LOCATE_COLUMNS}
+            yield {column: row[column] for column in locate_columns(target.dims)}
         index += 1
 
 

@@ -32,6 +32,7 @@ class PRNetInfo:
     body_threshold: float = BODY_THRESHOLD
     normalisation: str = NORMALISATION
     training: dict[str, Any] = field(default_factory=dict)
+    dims: int = 2  # 2: slices and x,y points; 3: volumes and x,y,z points
 
 
 def save_prnet(path: str | os.PathLike, model: PRNet, info: PRNetInfo) -> None:
@@ -50,7 +51,7 @@ def load_prnet(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
     if info.reconstruction_weight < 0 or not 0 <= info.body_threshold < 1:
         raise SpectfslError(f"{path}: incompatible model: reconstruction weight or body threshold out of range")
     try:
-        model = PRNet(info.patch, info.channels, info.hidden)
+        model = PRNet(info.patch, info.channels, info.hidden, info.dims)
     except SpectfslError as error:
         raise SpectfslError(f"{path}: incompatible model: {error}") from None
     load_checked_state(model, tensors, path, "model")
@@ -69,6 +70,8 @@ def load_cascade(paths: Sequence[str | os.PathLike], device: torch.device | str 
 
 def check_stages(stages: Sequence[Stage]) -> float:
     """The common pixel size of a cascade of models (coarse first); refuses a mix of grids."""
+    if len({info.dims for _, info in stages}) != 1:
+        raise SpectfslError("the models of a cascade must all be 2D or all be 3D")
     sizes = {info.pixel_mm for _, info in stages}
     if len(sizes) != 1:
         raise SpectfslError(f"the models of a cascade must share one pixel size, got {sorted(sizes)} mm")

@@ -48,16 +48,32 @@ class PRNetSettings:
     channels: int = 16
     seed: int = 0
     max_offset_mm: float | None = None
+    dims: int = 2
 
     def __post_init__(self) -> None:
+        if self.dims not in (2, 3):
+            raise SpectfslError(f"--dims must be 2 or 3, got {self.dims}")
         if self.patch < 16 or self.patch % 16:
             raise SpectfslError(f"--patch must be a multiple of 16, got {self.patch}")
         if min(self.epochs, self.iters, self.batch_size) < 1 or self.pixel_mm <= 0 or self.offset_scale_mm <= 0:
             raise SpectfslError("--epochs, --iters and --batch-size must be >= 1; --pixel-mm and --offset-scale-mm > 0")
 
 
+def default_settings(dims: int) -> PRNetSettings:
+    """The default architecture and grid of a 2D or 3D model (training length is set separately).
+
+    3D: 16-voxel cubic patches on an 8 mm grid (a 128 mm field, like the 2D default's 32 pixels at
+    4 mm) and 8 channels in the first block, so that a training step on 2 CPU cores takes tens of
+    milliseconds rather than a second (32-voxel patches at 4 mm: about 30x the work).
+    """
+    if dims == 3:
+        return PRNetSettings(patch=16, pixel_mm=8.0, channels=8, dims=3)
+    return PRNetSettings(dims=dims)
+
+
 class PairSampler:
-    """Pairs of body points in the same slice (x, y in model pixels, with sub-pixel jitter)."""
+    """Pairs of body points in the same grid image, a slice or a volume ((x, y[, z]) in model pixels,
+    with sub-pixel jitter)."""
 
     def __init__(self, grids: list[GridImage], generator: torch.Generator, max_offset_px: float | None = None) -> None:
         self.body = [np.argwhere(g.pixels >= BODY_THRESHOLD)[:, ::-1].astype(np.float32) for g in grids]
@@ -68,7 +84,7 @@ class PairSampler:
         self.max_offset_px = max_offset_px
 
     def sample(self, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(image indices (B,), points i (B, 2), points j (B, 2))."""
+        """(image indices (B,), points i (B, dims), points j (B, dims))."""
         choice = torch.randint(len(self.usable), (count,), generator=self.generator)
         indices = torch.tensor([self.usable[i] for i in choice])
         first, second = [], []
@@ -81,7 +97,8 @@ class PairSampler:
                 candidates = body[near]
             first.append(pick)
             second.append(candidates[torch.randint(len(candidates), (1,), generator=self.generator)[0]])
-        jitter = torch.rand(2, count, 2, generator=self.generator) - 0.5
+        dims = self.body[self.usable[0]].shape[1]
+        jitter = torch.rand(2, count, dims, generator=self.generator) - 0.5
         return indices, torch.from_numpy(np.stack(first)) + jitter[0], torch.from_numpy(np.stack(second)) + jitter[1]
 
 
@@ -103,7 +120,9 @@ def train_prnet(
     images = stack(grids)
     max_offset_px = settings.max_offset_mm / settings.pixel_mm if settings.max_offset_mm else None
     sampler = PairSampler(grids, generator, max_offset_px)
-    model = PRNet(settings.patch, settings.channels).to(device).train()
+    if any(grid.dims != settings.dims for grid in grids):
+        raise SpectfslError(f"a {settings.dims}D model trains on {'volumes' if settings.dims == 3 else '2D slices'}")
+    model = PRNet(settings.patch, settings.channels, dims=settings.dims).to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     reconstruct = settings.reconstruction_weight > 0
     state = TrainingState(model, optimiser, generators={"pairs": generator})
@@ -123,7 +142,8 @@ def train_prnet(
             indices, first, second = sampler.sample(settings.batch_size)
             pair_images = images[torch.cat([indices, indices])]
             patches = extract_patches(pair_images, torch.cat([first, second]), settings.patch)
-            gain = 1.0 + 0.1 * (torch.rand(settings.batch_size, 1, 1, 1, generator=generator) * 2 - 1)
+            gain_shape = (settings.batch_size,) + (1,) * (settings.dims + 1)
+            gain = 1.0 + 0.1 * (torch.rand(gain_shape, generator=generator) * 2 - 1)
             patches = (patches * torch.cat([gain, gain])).to(device)
             coordinates, decoded = model(patches, reconstruct=reconstruct)
             predicted = coordinates[settings.batch_size :] - coordinates[: settings.batch_size]
@@ -161,7 +181,7 @@ def train_model(
         "lr": settings.lr,
         "seed": settings.seed,
         "max_offset_mm": settings.max_offset_mm,
-        "slices": len(grids),
+        "slices" if settings.dims == 2 else "volumes": len(grids),
         "world_size": 1,
         "epoch_losses": losses,
         "final_loss": losses[-1],
@@ -174,5 +194,6 @@ def train_model(
         settings.offset_scale_mm,
         settings.reconstruction_weight,
         training=record,
+        dims=settings.dims,
     )
     return model, info

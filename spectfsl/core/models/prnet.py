@@ -1,8 +1,9 @@
-"""PRNet (Propagation-Reconstruction Network), 2D: an encoder-decoder with skip connections.
+"""PRNet (Propagation-Reconstruction Network): an encoder-decoder with skip connections, 2D (the
+study's adaptation) or 3D (the original design, on cubic patches).
 
 The encoder (conv + InstanceNorm + ReLU blocks, 4 poolings) feeds a position head, fully connected
-layers that map a patch to 2D anatomical coordinates, and a decoder that reconstructs the patch.
-Any patch size that is a multiple of 16 works; the head's input size follows from it.
+layers that map a patch to anatomical coordinates (2 or 3), and a decoder that reconstructs the
+patch. Any patch size that is a multiple of 16 works; the head's input size follows from it.
 """
 
 from __future__ import annotations
@@ -19,58 +20,70 @@ POOLINGS = 4
 MAX_PATCH, MAX_CHANNELS, MAX_HIDDEN = 512, 256, 8192
 
 
-def _block(in_channels: int, out_channels: int, normalise: bool = True) -> nn.Sequential:
-    """Two conv + InstanceNorm + ReLU; without the norm where maps are 1x1 (16-pixel patches' bottleneck)."""
+#: The layers of each dimensionality: convolution, instance norm, max pooling, transposed convolution.
+LAYERS = {
+    2: (nn.Conv2d, nn.InstanceNorm2d, nn.MaxPool2d, nn.ConvTranspose2d),
+    3: (nn.Conv3d, nn.InstanceNorm3d, nn.MaxPool3d, nn.ConvTranspose3d),
+}
+
+
+def _block(in_channels: int, out_channels: int, dims: int, normalise: bool = True) -> nn.Sequential:
+    """Two conv + InstanceNorm + ReLU; without the norm where maps are 1 pixel (16-pixel patches' bottleneck)."""
+    conv, instance_norm = LAYERS[dims][:2]
 
     def norm() -> nn.Module:
-        return nn.InstanceNorm2d(out_channels, affine=True) if normalise else nn.Identity()
+        return instance_norm(out_channels, affine=True) if normalise else nn.Identity()
 
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        conv(in_channels, out_channels, 3, padding=1),
         norm(),
         nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        conv(out_channels, out_channels, 3, padding=1),
         norm(),
         nn.ReLU(inplace=True),
     )
 
 
 class PRNet(nn.Module):
-    """(B, 1, P, P) normalised patches -> ((B, 2) anatomical coordinates, (B, 1, P, P) reconstruction)."""
+    """(B, 1, P, P[, P]) normalised patches -> ((B, dims) anatomical coordinates, (B, 1, P, P[, P])
+    reconstruction); `dims` 2 (slices) or 3 (volumes)."""
 
-    def __init__(self, patch: int = 32, channels: int = 16, hidden: int = 256) -> None:
+    def __init__(self, patch: int = 32, channels: int = 16, hidden: int = 256, dims: int = 2) -> None:
         super().__init__()
-        for name, value in (("patch", patch), ("channels", channels), ("hidden", hidden)):
+        for name, value in (("patch", patch), ("channels", channels), ("hidden", hidden), ("dims", dims)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise SpectfslError(f"PRNet {name} must be an integer (got {value!r})")
+        if dims not in LAYERS:
+            raise SpectfslError(f"PRNet dims must be 2 or 3 (got {dims})")
         if patch < 16 or patch % 16 or patch > MAX_PATCH:
             raise SpectfslError(f"patch size must be a multiple of 16 up to {MAX_PATCH} (got {patch})")
         if not (1 <= channels <= MAX_CHANNELS and 4 <= hidden <= MAX_HIDDEN):
             raise SpectfslError(
                 f"PRNet channels must be 1-{MAX_CHANNELS} and hidden 4-{MAX_HIDDEN} (got {channels}, {hidden})"
             )
-        self.patch, self.channels, self.hidden = patch, channels, hidden
+        self.patch, self.channels, self.hidden, self.dims = patch, channels, hidden, dims
+        _, _, max_pool, transposed_conv = LAYERS[dims]
         widths = [channels * 2**level for level in range(POOLINGS + 1)]
         bottleneck_side = patch // 2**POOLINGS
         self.encoders = nn.ModuleList(
-            _block(1 if i == 0 else widths[i - 1], widths[i], normalise=i < POOLINGS or bottleneck_side > 1)
+            _block(1 if i == 0 else widths[i - 1], widths[i], dims, normalise=i < POOLINGS or bottleneck_side > 1)
             for i in range(POOLINGS + 1)
         )
-        self.pool = nn.MaxPool2d(2)
-        bottleneck = widths[-1] * bottleneck_side**2
+        self.pool = max_pool(2)
+        bottleneck = widths[-1] * bottleneck_side**dims
         self.position_head = nn.Sequential(
             nn.Flatten(),
             nn.Linear(bottleneck, hidden),
             nn.ReLU(inplace=True),
             nn.Linear(hidden, hidden // 4),
             nn.ReLU(inplace=True),
-            nn.Linear(hidden // 4, 2),
+            nn.Linear(hidden // 4, dims),
         )
         self.upsamplers = nn.ModuleList(
-            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(POOLINGS))
+            transposed_conv(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(POOLINGS))
         )
-        self.decoders = nn.ModuleList(_block(2 * widths[i], widths[i]) for i in reversed(range(POOLINGS)))
-        self.reconstruction_head = nn.Conv2d(widths[0], 1, 1)
+        self.decoders = nn.ModuleList(_block(2 * widths[i], widths[i], dims) for i in reversed(range(POOLINGS)))
+        self.reconstruction_head = LAYERS[dims][0](widths[0], 1, 1)
 
     @property
     def feature_dim(self) -> int:
@@ -86,7 +99,7 @@ class PRNet(nn.Module):
         return skips
 
     def position(self, patches: torch.Tensor) -> torch.Tensor:
-        """Anatomical coordinates (B, 2) of each patch's centre, unitless (offset scale stored with the model)."""
+        """Anatomical coordinates (B, dims) of each patch's centre, unitless (offset scale stored with the model)."""
         return self.position_head(self.encode(patches)[-1])
 
     def embedding(self, patches: torch.Tensor) -> torch.Tensor:
