@@ -386,7 +386,7 @@ def evaluate(
     check_format(fmt, DOCUMENT_FORMATS)
     check_new_output(out, overwrite)
     stages = _cascade(model, refine, device)
-    landmarks = load_landmarks(read_points(points), stages[0][1].pixel_mm)
+    landmarks = load_landmarks(read_points(points), stages[0][1].pixel_mm, stages[0][1].dims)
     result = evaluate_localisation(stages, landmarks, template_size)
     document = {
         "model": str(model),

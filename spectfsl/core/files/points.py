@@ -32,9 +32,10 @@ def parse_named_point(text: str, default_name: str, dims: int = 2) -> tuple[str,
     return (name if sep and name else default_name), parse_point(point if sep else text, "--point", dims)
 
 
-def read_points(path: str | Path) -> list[tuple[str, str, float, float]]:
-    """Rows (image, name, x, y) of a POINTS.csv; image paths are relative to the CSV's folder and must
-    stay inside it (no absolute path, no `..` or symbolic link out of it)."""
+def read_points(path: str | Path) -> list[tuple]:
+    """Rows (image, name, x, y) of a POINTS.csv, or (image, name, x, y, z) when it has a `z` column
+    (points in volumes, for 3D models); image paths are relative to the CSV's folder and must stay
+    inside it (no absolute path, no `..` or symbolic link out of it)."""
     path = Path(path)
     if not path.is_file():
         raise SpectfslError(f"{path}: no such file")
@@ -42,22 +43,26 @@ def read_points(path: str | Path) -> list[tuple[str, str, float, float]]:
         reader = csv.DictReader(handle)
         missing = {"image", "name", "x", "y"} - set(reader.fieldnames or [])
         if missing:
-            raise SpectfslError(f"{path}: missing column(s) {', '.join(sorted(missing))} (expected image,name,x,y)")
+            raise SpectfslError(f"{path}: missing column(s) {', '.join(sorted(missing))} (expected image,name,x,y[,z])")
+        axes = ("x", "y", "z") if "z" in (reader.fieldnames or []) else ("x", "y")
         rows = []
         for number, row in enumerate(reader, start=2):
             try:
-                x, y = float(row["x"]), float(row["y"])
-            except ValueError:
-                raise SpectfslError(f"{path}:{number}: x and y must be numbers") from None
+                coordinates = tuple(float(row[axis]) for axis in axes)
+            except (TypeError, ValueError):
+                names = "x and y" if len(axes) == 2 else "x, y and z"
+                raise SpectfslError(f"{path}:{number}: {names} must be numbers") from None
             image = row["image"] or ""
             entry_under(path.parent, image.rpartition("@")[0] or image, f"{path}:{number}")
-            rows.append((str(path.parent / image), row["name"], x, y))
+            rows.append((str(path.parent / image), row["name"], *coordinates))
     if not rows:
         raise SpectfslError(f"{path}: no points listed")
     return rows
 
 
-def write_points(path: str | Path, rows: list[tuple[str, str, float, float]]) -> None:
-    """POINTS.csv (image,name,x,y; image paths relative to the CSV's folder), written atomically."""
-    lines = ["image,name,x,y"] + [f"{image},{name},{x},{y}" for image, name, x, y in rows]
+def write_points(path: str | Path, rows: list[tuple]) -> None:
+    """POINTS.csv (image,name,x,y[,z]; image paths relative to the CSV's folder), written atomically;
+    rows of (image, name, x, y) or all of (image, name, x, y, z)."""
+    header = "image,name,x,y,z" if rows and len(rows[0]) == 5 else "image,name,x,y"
+    lines = [header] + [",".join(str(value) for value in row) for row in rows]
     write_text_atomic(path, "\n".join(lines) + "\n")

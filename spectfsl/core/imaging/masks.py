@@ -66,3 +66,51 @@ def wall_landmark_points(mask: SpectImage) -> tuple[int, dict[str, tuple[float, 
     index, points = wall_landmarks(mask.pixels > 0)
     frame = int(round(mask.file_index(0, 0, index)[2]))
     return frame, {name: mask.file_index(x, y, index)[:2] for name, (x, y) in points.items()}
+
+
+#: How far (mm) from each end of the wall along the long axis `wall_landmarks_3d` looks to tell the
+#: closed apex (wall near the axis) from the open base (a ring around it).
+END_MM = 10.0
+
+
+def wall_landmarks_3d(wall: np.ndarray, spacing_mm: tuple[float, float, float]) -> dict[str, tuple[float, ...]]:
+    """3D landmarks of an LV-wall mask ((slices, rows, cols) array of an axial scan, voxel spacing in
+    mm along those axes), as array positions (column, row, slice):
+
+    - `lv_centre`: the wall's centroid.
+    - `apex`: the wall voxel farthest along the LV long axis (the wall's first principal axis in mm)
+      from the base. The apex is the closed end: within END_MM of it the wall lies near the axis (a
+      cap), while at the open base it is a ring around the axis; the end whose wall voxels lie closer
+      to the axis is the apex. (No anatomical direction is assumed, so short-axis reorientations and
+      any file orientation work.)
+    - `lateral_wall`: the centroid of the wall voxels within one slice of the centroid's slice and on
+      the patient's left of it (larger column).
+    """
+    if wall.ndim != 3 or not wall.any():
+        raise SpectfslError("3D wall landmarks need a non-empty 3D wall mask")
+    voxels = np.argwhere(wall).astype(np.float64)  # (slice, row, col)
+    centroid = voxels.mean(axis=0)
+    in_mm = (voxels - centroid) * np.asarray(spacing_mm)
+    axis = np.linalg.svd(in_mm, full_matrices=False)[2][0]
+    along = in_mm @ axis
+    radial = np.linalg.norm(in_mm - along[:, None] * axis, axis=1)
+    near_max, near_min = along >= along.max() - END_MM, along <= along.min() + END_MM
+    if radial[near_min].mean() < radial[near_max].mean():
+        along = -along
+    apex = voxels[int(np.argmax(along))]
+    near = np.abs(voxels[:, 0] - centroid[0]) <= 1
+    lateral = voxels[near & (voxels[:, 2] > centroid[2])]
+    if not len(lateral):
+        raise SpectfslError("the wall mask has no voxels lateral to its centroid")
+    lateral_point = lateral.mean(axis=0)
+    return {
+        name: (float(point[2]), float(point[1]), float(point[0]))
+        for name, point in (("lv_centre", centroid), ("apex", apex), ("lateral_wall", lateral_point))
+    }
+
+
+def wall_landmark_points_3d(mask: SpectImage) -> dict[str, tuple[float, float, float]]:
+    """`wall_landmarks_3d` of a loaded wall mask in its file's own voxel indices (x, y, z)."""
+    spacing = (mask.slice_spacing_mm or 1.0, *(mask.pixel_spacing_mm or (1.0, 1.0)))
+    points = wall_landmarks_3d(mask.pixels > 0, spacing)
+    return {name: mask.file_index(*position) for name, position in points.items()}

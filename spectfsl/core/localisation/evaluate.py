@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spectfsl.core.localisation.grid import GridImage, load_grid
+from spectfsl.core.localisation.grid import GridImage, load_grid, load_grid_volume
 from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, locate, match_template, refine_by_matching, template_side
 from spectfsl.core.localisation.model_file import Stage
 from spectfsl.core.tables import Table, number, percent
@@ -25,15 +25,19 @@ class Landmark:
     xy: np.ndarray
 
 
-def load_landmarks(rows: Sequence[tuple[str, str, float, float]], pixel_mm: float) -> list[Landmark]:
-    """Landmarks from (image, name, x, y) rows (as `read_points` gives them), each image loaded once."""
+def load_landmarks(rows: Sequence[tuple], pixel_mm: float, dims: int = 2) -> list[Landmark]:
+    """Landmarks from (image, name, x, y[, z]) rows (as `read_points` gives them, in each file's own
+    voxel indices), each image loaded once: 2D images, or volumes for a 3D model."""
     grids: dict[str, GridImage] = {}
     landmarks = []
-    for image, name, x, y in rows:
+    for image, name, *coordinates in rows:
+        if len(coordinates) != dims:
+            shape = "x,y,z (a z column)" if dims == 3 else "x,y (no z column)"
+            raise SpectfslError(f"a {dims}D model is evaluated on points {shape}; {image} has {len(coordinates)}")
         if image not in grids:
-            grids[image] = load_grid(image, pixel_mm)
-        column, row, _ = grids[image].source.array_index(x, y)  # the file's indices -> array position
-        landmarks.append(Landmark(grids[image], name, np.array([column, row], dtype=np.float64)))
+            grids[image] = (load_grid_volume if dims == 3 else load_grid)(image, pixel_mm)
+        position = grids[image].source.array_index(*coordinates)[:dims]  # the file's indices -> array position
+        landmarks.append(Landmark(grids[image], name, np.array(position, dtype=np.float64)))
     return landmarks
 
 
@@ -64,20 +68,21 @@ class ErrorSummary:
 
 
 def _radial_error(target: GridImage, predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    px = float(np.hypot(*(predicted - truth)))
-    spacing = target.source.pixel_spacing_mm
-    if spacing is None:
-        return float("nan"), px
-    return float(np.hypot((predicted[0] - truth[0]) * spacing[1], (predicted[1] - truth[1]) * spacing[0])), px
+    """(error in mm, nan without spacing; error in target voxels), 2D or 3D."""
+    difference = np.asarray(predicted, dtype=np.float64) - truth
+    millimetres = target.source_mm(difference)
+    return float("nan") if millimetres is None else float(np.linalg.norm(millimetres)), float(
+        np.linalg.norm(difference)
+    )
 
 
 def naive_copy(reference: GridImage, point: np.ndarray, target: GridImage) -> np.ndarray:
-    """Naive baseline: the reference point's position in mm (or pixels) copied into the target."""
+    """Naive baseline: the reference point's position in mm (or voxels) copied into the target."""
     reference_mm = reference.source_mm(point)
-    spacing = target.source.pixel_spacing_mm
+    spacing = target.source_mm(np.ones(len(point)))
     if reference_mm is None or spacing is None:
         return np.asarray(point, dtype=np.float64)
-    return reference_mm / np.array([spacing[1], spacing[0]])
+    return reference_mm / spacing
 
 
 #: The methods compared on the same reference-target pairs, in the order they are reported.

@@ -330,10 +330,10 @@ def match_template(
     near: np.ndarray | None = None,
     radius_mm: float | None = None,
 ) -> np.ndarray:
-    """The target position (source pixels) that best matches, by normalised cross-correlation, a
-    square of `template_side(template_px)` model pixels around `point` in the reference. With `near`
-    and `radius_mm`, only positions within that distance of `near` (source pixels) count:
-    a local refinement of another method's answer."""
+    """The target position (source array position) that best matches, by normalised
+    cross-correlation, a square (2D) or cube (3D) of `template_side(template_px)` model pixels around
+    `point` in the reference. With `near` and `radius_mm`, only positions within that distance of
+    `near` count: a local refinement of another method's answer."""
     from skimage.feature import match_template as normalised_cross_correlation
 
     side = template_side(template_px)
@@ -341,9 +341,10 @@ def match_template(
     template = extract_patches(stack([reference]), centre, side)[0, 0].numpy()
     score = normalised_cross_correlation(target.pixels, template, pad_input=True, mode="constant", constant_values=0)
     if near is not None and radius_mm is not None:
-        rows, cols = np.indices(score.shape)
-        near_x, near_y = target.to_model(near)
-        pixel_mm = target.source.pixel_spacing_mm[0] / target.scale[0] if target.source.pixel_spacing_mm else 1.0
-        score = np.where(np.hypot(cols - near_x, rows - near_y) * pixel_mm <= radius_mm, score, -np.inf)
-    row, col = np.unravel_index(int(np.argmax(score)), score.shape)
-    return target.to_source(np.array([col, row], dtype=np.float64))
+        positions = np.indices(score.shape)[::-1]  # x (columns) first
+        near_model = target.to_model(near)
+        pixel_mm = target.source.pixel_spacing_mm[0] / target.scale[-2] if target.source.pixel_spacing_mm else 1.0
+        distance = np.sqrt(sum((axis - value) ** 2 for axis, value in zip(positions, near_model)))
+        score = np.where(distance * pixel_mm <= radius_mm, score, -np.inf)
+    best = np.unravel_index(int(np.argmax(score)), score.shape)
+    return target.to_source(np.array(best[::-1], dtype=np.float64))

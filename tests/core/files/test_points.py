@@ -10,7 +10,7 @@ from spectfsl.errors import SpectfslError
 
 def test_a_point_is_x_then_y():
     assert parse_point("12.5,30") == (12.5, 30.0)
-    for bad in ("12", "1,2,3", "a,b", ""):
+    for bad in ("12", "1,2,3,4", "a,b", ""):
         with pytest.raises(SpectfslError, match="--p1: .* is not a point x,y"):
             parse_point(bad, "--p1")
 
@@ -54,3 +54,19 @@ def test_bad_points_files_are_refused_with_the_reason(tmp_path, content, message
     (tmp_path / "p.csv").write_text(content)
     with pytest.raises(SpectfslError, match=message):
         read_points(tmp_path / "p.csv")
+
+
+def test_points_with_a_z_column_are_3d_and_round_trip(tmp_path):
+    rows = [(str(tmp_path / "scan.dcm"), "apex", 1.5, 2.0, 3.25), (str(tmp_path / "scan.dcm"), "lv", 4.0, 5.0, 6.0)]
+    (tmp_path / "scan.dcm").write_bytes(b"")
+    write_points(tmp_path / "points.csv", [("scan.dcm", *row[1:]) for row in rows])
+    assert (tmp_path / "points.csv").read_text().splitlines()[0] == "image,name,x,y,z"
+    assert read_points(tmp_path / "points.csv") == rows
+
+
+def test_a_point_with_the_wrong_number_of_coordinates_says_what_is_expected():
+    assert parse_point("1,2,3", dims=3) == (1.0, 2.0, 3.0)
+    with pytest.raises(SpectfslError, match="has 3 coordinates; a 2D image or model takes x,y"):
+        parse_point("1,2,3")
+    with pytest.raises(SpectfslError, match="has 2 coordinates; a 3D model takes x,y,z"):
+        parse_named_point("apex=1,2", "p", dims=3)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spectfsl.core.imaging.masks import derive_from_wall
+from spectfsl.core.files.loader import load_image
+from spectfsl.core.imaging.masks import derive_from_wall, wall_landmark_points_3d, wall_landmarks_3d
 from spectfsl.errors import SpectfslError
+from tests.conftest import SHARED_DATA, requires_real_data
 
 
 def _horseshoe() -> np.ndarray:
@@ -40,3 +42,35 @@ def test_volumes_are_derived_slice_by_slice_and_need_spacing():
     assert derived["ventricles"][0].any() and not derived["ventricles"][1].any()
     with pytest.raises(SpectfslError, match="pixel size"):
         derive_from_wall(volume, np.ones_like(volume), None)
+
+
+def _cup(apex_at_top: bool) -> np.ndarray:
+    """An LV-like wall along the slice axis: a ring open at one end, closed by a cap at the other."""
+    wall = np.zeros((30, 32, 32), dtype=bool)
+    rows, cols = np.indices((32, 32))
+    radius = np.hypot(rows - 15.5, cols - 15.5)
+    for index in range(5, 25):
+        wall[index] = (radius >= 6) & (radius <= 8)
+    cap = 24 if apex_at_top else 5
+    wall[cap] |= radius <= 8  # the closed end
+    return wall
+
+
+@pytest.mark.parametrize("apex_at_top", [True, False])
+def test_3d_landmarks_find_the_closed_end_as_the_apex(apex_at_top):
+    points = wall_landmarks_3d(_cup(apex_at_top), (4.0, 4.0, 4.0))
+    column, row, slice_index = points["apex"]
+    assert slice_index == (24 if apex_at_top else 5)
+    assert abs(points["lv_centre"][0] - 15.5) < 0.01 and abs(points["lv_centre"][1] - 15.5) < 0.01
+    assert points["lateral_wall"][0] > points["lv_centre"][0]
+
+
+@requires_real_data
+def test_3d_landmarks_of_the_real_masks_are_in_the_files_own_indices():
+    mask = load_image(SHARED_DATA / "mps-physionet" / "nifti" / "patient001.nii.gz")
+    points = wall_landmark_points_3d(mask)
+    x, y, z = points["lv_centre"]
+    column, row, slice_index = mask.array_index(x, y, z)
+    wall = np.argwhere(mask.pixels > 0).mean(axis=0)
+    assert (slice_index, row, column) == pytest.approx(tuple(wall))
+    assert z == pytest.approx(mask.frames[0] - wall[0])  # the L,P,I file's k runs against the array's slices
