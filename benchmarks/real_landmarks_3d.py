@@ -5,15 +5,14 @@
 - DICOM volumes (no masks): `lv_centre` only, found by spectfsl's heart finder
   (`spectfsl.core.imaging.heart.find_heart`): **not expert-made**, an automatic estimate.
 
-Usage: python benchmarks/real_landmarks_3d.py ../shared/data/mps-physionet OUT_DIR
-writes OUT_DIR/nifti/points3d.csv and OUT_DIR/dicom/points3d.csv, image paths relative to each
-CSV's folder (as `prnet evaluate --points` requires), so OUT_DIR/nifti and OUT_DIR/dicom link to the
-data folders rather than copying them.
+Usage: python benchmarks/real_landmarks_3d.py ../shared/data/mps-physionet benchmarks/points
+writes OUT_DIR/mps-physionet-{nifti,dicom,all}-3d.csv (`all`: both, so `lv_centre` is in all six
+volumes) with image paths relative to the dataset folder, for
+`spectfsl prnet evaluate --points OUT_DIR/mps-physionet-nifti-3d.csv --data-dir ../shared/data/mps-physionet`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -23,21 +22,12 @@ from spectfsl.core.imaging.heart import find_heart
 from spectfsl.core.imaging.masks import wall_landmark_points_3d
 
 
-def _linked_folder(source: Path, folder: Path) -> Path:
-    """`folder` holding a symbolic link `data` to `source`, so points can name files inside it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    link = folder / "data"
-    if not link.exists():
-        os.symlink(source.resolve(), link)
-    return folder
-
-
 def nifti_rows(folder: Path) -> list[tuple]:
     rows = []
     for mask in sorted(p for p in folder.glob("*.nii.gz") if "_" not in p.name):
         image = mask.name.replace(".nii.gz", "_0000.nii.gz")
         for name, (x, y, z) in wall_landmark_points_3d(load_image(mask)).items():
-            rows.append((f"data/{image}", name, round(x, 3), round(y, 3), round(z, 3)))
+            rows.append((f"{folder.name}/{image}", name, round(x, 3), round(y, 3), round(z, 3)))
     return rows
 
 
@@ -47,16 +37,19 @@ def dicom_rows(folder: Path) -> list[tuple]:
         volume = load_image(path)
         slice_index, row, column = find_heart(volume).centre
         x, y, z = volume.file_index(column, row, slice_index)
-        rows.append((f"data/{path.name}", "lv_centre", round(x, 3), round(y, 3), round(z, 3)))
+        rows.append((f"{folder.name}/{path.name}", "lv_centre", round(x, 3), round(y, 3), round(z, 3)))
     return rows
 
 
 def main() -> None:
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
-    for kind, rows_of in (("nifti", nifti_rows), ("dicom", dicom_rows)):
-        folder = _linked_folder(data / kind, out / kind)
-        write_points(folder / "points3d.csv", rows_of(data / kind))
-        print(f"wrote {folder / 'points3d.csv'}")
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"nifti": nifti_rows(data / "nifti"), "dicom": dicom_rows(data / "dicom")}
+    files["all"] = files["nifti"] + files["dicom"]  # lv_centre in all 6 volumes: 30 ordered pairs
+    for kind, rows in files.items():
+        path = out / f"{data.name}-{kind}-3d.csv"
+        write_points(path, rows)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

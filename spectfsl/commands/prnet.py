@@ -46,7 +46,10 @@ Refine = Annotated[
     ),
 ]
 Image2D = Annotated[
-    str, typer.Argument(metavar="IMAGE", help="A 2D image, or PATH@N for frame N of a volume.", show_default=False)
+    str,
+    typer.Argument(
+        metavar="IMAGE", help="A 2D image (PATH@N: frame N of a volume); a volume for a 3D model.", show_default=False
+    ),
 ]
 
 
@@ -90,6 +93,10 @@ def train(
     iters: Annotated[int, typer.Option(metavar="N", min=1, help="Iterations per epoch.")] = 10,
     batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Point pairs per iteration.")] = 16,
     lr: Annotated[float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate.")] = 1e-3,
+    lr_schedule: Annotated[
+        str,
+        typer.Option(metavar="constant|cosine", help="Learning rate over the run: constant, or cosine decay to 0."),
+    ] = "constant",
     pixel_mm: Annotated[
         float | None,
         typer.Option(
@@ -155,6 +162,7 @@ def train(
         seed=seed,
         max_offset_mm=max_offset_mm,
         dims=dims,
+        lr_schedule=lr_schedule,
     )
     check_new_output(out, overwrite)
     target = setup_device(device)
@@ -178,9 +186,12 @@ def train(
 def offset(
     image: Image2D,
     model: ModelOption,
-    p1: Annotated[str, typer.Option("--p1", metavar="X,Y", help="First point in pixels of IMAGE.", show_default=False)],
+    p1: Annotated[
+        str,
+        typer.Option("--p1", metavar="X,Y[,Z]", help="First point, IMAGE's voxel indices.", show_default=False),
+    ],
     p2: Annotated[
-        str, typer.Option("--p2", metavar="X,Y", help="Second point (in IMAGE2 if given).", show_default=False)
+        str, typer.Option("--p2", metavar="X,Y[,Z]", help="Second point (in IMAGE2 if given).", show_default=False)
     ],
     image2: Annotated[
         str | None,
@@ -197,26 +208,22 @@ def offset(
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Predicted vector p2 - p1 (px and mm of IMAGE); with --image2, where p2's anatomy lies relative to p1."""
+    """Predicted vector p2 - p1 (voxels and mm along IMAGE's file axes); with --image2, where p2's
+    anatomy lies relative to p1. A 3D model takes volumes and x,y,z points (and adds dz columns)."""
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import parse_point
-    from spectfsl.core.localisation.grid import load_grid
+    from spectfsl.core.localisation.grid import load_grid, load_grid_volume
     from spectfsl.core.localisation.locate import predicted_offset
     from spectfsl.render import check_format, row_output
 
     check_format(fmt)
     check_new_output(out, overwrite)
     [(network, info)] = _cascade(model, None, device)
-    first = load_grid(image, info.pixel_mm)
-    second = load_grid(image2, info.pixel_mm) if image2 else first
-    result = predicted_offset(network, info, first, parse_point(p1, "--p1"), second, parse_point(p2, "--p2"))
-    row = {
-        "dx_px": result.dx_px,
-        "dy_px": result.dy_px,
-        "dx_mm": result.dx_mm,
-        "dy_mm": result.dy_mm,
-        "distance_mm": result.distance_mm,
-    }
+    first_point, second_point = parse_point(p1, "--p1", info.dims), parse_point(p2, "--p2", info.dims)
+    load = load_grid_volume if info.dims == 3 else load_grid
+    first = load(image, info.pixel_mm)
+    second = load(image2, info.pixel_mm) if image2 else first
+    row = predicted_offset(network, info, first, first_point, second, second_point).as_row()
     with row_output(out, fmt, list(row), title="offset p2 - p1") as writer:
         writer.write(row)
 
@@ -316,7 +323,10 @@ def reconstruct(
     point: Annotated[
         str | None,
         typer.Option(
-            "--point", metavar="X,Y", help="Centre of the patch (default: the whole image, tiled).", show_default=False
+            "--point",
+            metavar="X,Y[,Z]",
+            help="Centre of the patch (default: the whole image, tiled; a 3D model needs it).",
+            show_default=False,
         ),
     ] = None,
     fmt: RowFormat = "table",
@@ -327,10 +337,11 @@ def reconstruct(
     """The study's Figure 1: a real patch (or the whole image) next to its reconstruction, with MSE and PSNR."""
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import parse_point
-    from spectfsl.core.localisation.grid import load_grid
+    from spectfsl.core.localisation.grid import load_grid, load_grid_volume
     from spectfsl.core.localisation.locate import mse_psnr
     from spectfsl.core.localisation.locate import reconstruct as reconstruct_grid
     from spectfsl.core.localisation.model_file import require_decoder
+    from spectfsl.errors import SpectfslError
     from spectfsl.figures import side_by_side
     from spectfsl.render import check_format, row_output
 
@@ -338,10 +349,14 @@ def reconstruct(
     check_new_output(out, overwrite)
     [(network, info)] = _cascade(model, None, device)
     require_decoder(info, model)
-    grid = load_grid(image, info.pixel_mm)
-    centre = parse_point(point, "--point") if point is not None else None
+    if info.dims == 3 and point is None:
+        raise SpectfslError(f"{model}: a 3D model reconstructs the cube around a point: give --point x,y,z")
+    grid = (load_grid_volume if info.dims == 3 else load_grid)(image, info.pixel_mm)
+    centre = parse_point(point, "--point", info.dims) if point is not None else None
     real, decoded = reconstruct_grid(network, info, grid, centre)
     mse, psnr = mse_psnr(real, decoded)
+    if info.dims == 3:  # the figure shows the cube's middle slice; MSE and PSNR are over the whole cube
+        real, decoded = real[len(real) // 2], decoded[len(decoded) // 2]
     side_by_side(out, [("real", real), ("reconstructed", decoded)], title=f"MSE {mse:.4g}, PSNR {psnr:.1f} dB")
     row = {"path": grid.source.label, "point": point or "whole image", "mse": mse, "psnr_db": psnr, "figure": str(out)}
     with row_output(None, fmt, list(row), title="reconstruction") as writer:
@@ -356,10 +371,18 @@ def evaluate(
         typer.Option(
             "--points",
             metavar="POINTS.csv",
-            help="CSV with columns image,name,x,y (image may be PATH@N; relative to the CSV's folder).",
+            help="CSV with columns image,name,x,y[,z] (image may be PATH@N; relative to the CSV's folder).",
             show_default=False,
         ),
     ],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Read the CSV's image paths relative to DIR instead (they must stay inside it).",
+            show_default=False,
+        ),
+    ] = None,
     refine: Refine = None,
     template_size: Annotated[
         int | None,
@@ -377,7 +400,8 @@ def evaluate(
     quiet: Quiet = False,
 ) -> None:
     """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and
-    template matching."""
+    template matching. A 3D model takes points in volumes (a z column) and compares with 3D naive and
+    3D template matching."""
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import read_points
     from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
@@ -386,7 +410,7 @@ def evaluate(
     check_format(fmt, DOCUMENT_FORMATS)
     check_new_output(out, overwrite)
     stages = _cascade(model, refine, device)
-    landmarks = load_landmarks(read_points(points), stages[0][1].pixel_mm, stages[0][1].dims)
+    landmarks = load_landmarks(read_points(points, data_dir), stages[0][1].pixel_mm, stages[0][1].dims)
     result = evaluate_localisation(stages, landmarks, template_size)
     document = {
         "model": str(model),

@@ -13,8 +13,9 @@ def test_phantom_writes_volume_labels_and_landmarks(cli, tmp_path):
     out = tmp_path / "ph"
     result = cli("phantom", "--out", out, "--patients", 2, "--matrix", 48, "--pixel-mm", 8.5, "--seed", 3)
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["P001", "P002", "points.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["P001", "P002", "points.csv", "points3d.csv"]
     assert "P001/spect.dcm@" in (out / "points.csv").read_text()
+    assert (out / "points3d.csv").read_text().startswith("image,name,x,y,z\nP001/spect.dcm,")
     volume = load_image(out / "P001" / "spect.dcm")
     labels = load_image(out / "P001" / "labels.npy")
     assert volume.pixels.shape == labels.pixels.shape == (48, 48, 48)

@@ -340,7 +340,8 @@ def test_points_are_read_and_reported_in_each_files_own_indices(cli_json, model,
 def test_a_3d_model_trains_on_volumes_and_locates_xyz_points(cli, cli_json, model, phantom_dir, tmp_path):
     volumes = [phantom_dir / p / "spect.dcm" for p in ("P001", "P002")]
     path = tmp_path / "m3.safetensors"
-    trained = cli("-q", "prnet", "train", *volumes, "--dims", "3", "--out", path, "--epochs", "2", "--iters", "5")
+    args = ("--dims", "3", "--out", path, "--epochs", "2", "--iters", "5", "--reconstruction-weight", "1")
+    trained = cli("-q", "prnet", "train", *volumes, *args, "--lr-schedule", "cosine")
     assert trained.exit_code == 0, trained.stderr
     from spectfsl.core.localisation.model_file import load_prnet
 
@@ -358,3 +359,27 @@ def test_a_3d_model_trains_on_volumes_and_locates_xyz_points(cli, cli_json, mode
     assert slice_target.exit_code == 2 and "a 3D model needs a volume" in slice_target.stderr
     deep = cli("prnet", "locate", f"{volumes[1]}@34", "--model", model, "--ref", f"{volumes[0]}@34", "--point", "1,2,3")
     assert deep.exit_code == 2 and "has 3 coordinates; a 2D image or model takes x,y" in deep.stderr
+    [offset] = cli_json("prnet", "offset", volumes[0], "--model", path, "--p1", "30,30,30", "--p2", "30,30,40")
+    assert list(offset) == ["dx_px", "dy_px", "dz_px", "dx_mm", "dy_mm", "dz_mm", "distance_mm"]
+    assert offset["dz_mm"] == pytest.approx(offset["dz_px"] * 6.4, abs=1e-6)
+    figure = tmp_path / "cube.png"
+    [shown] = cli_json("prnet", "reconstruct", volumes[0], "--model", path, "--point", "30,30,30", "--out", figure)
+    assert figure.is_file() and shown["mse"] >= 0
+    whole = cli("prnet", "reconstruct", volumes[0], "--model", path, "--out", tmp_path / "whole.png")
+    assert whole.exit_code == 2 and "give --point x,y,z" in whole.stderr
+
+
+def test_a_3d_model_is_evaluated_on_volume_points_beside_3d_baselines(cli, cli_json, phantom_dir, tmp_path):
+    path = tmp_path / "m3.safetensors"
+    volumes = [phantom_dir / p / "spect.dcm" for p in ("P001", "P002", "P003")]
+    trained = cli("-q", "prnet", "train", *volumes, "--dims", "3", "--out", path, "--epochs", "2", "--iters", "5")
+    assert trained.exit_code == 0, trained.stderr
+    points = tmp_path / "points.csv"  # the phantom's 3D points, read relative to the phantom with --data-dir
+    lines = (phantom_dir / "points3d.csv").read_text().splitlines()
+    points.write_text("\n".join([lines[0]] + [line for line in lines[1:] if line.startswith(("P001", "P002", "P003"))]))
+    report = cli_json("prnet", "evaluate", "--model", path, "--points", points, "--data-dir", phantom_dir)
+    centre = {row["method"]: row for row in report["landmarks"]["lv_centre"]}
+    assert set(centre) == {"prnet", "naive", "template matching", "prnet + local template matching"}
+    assert all(row["pairs"] == 6 and row["mre_mm"] is not None for row in centre.values())
+    flat = cli("prnet", "evaluate", "--model", path, "--points", phantom_dir / "points.csv")
+    assert flat.exit_code == 2 and "a 3D model is evaluated on points x,y,z" in flat.stderr

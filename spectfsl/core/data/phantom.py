@@ -184,6 +184,11 @@ def landmark_rows(case: PhantomCase, folder_name: str) -> list[tuple[str, str, f
     return rows
 
 
+def landmark_rows_3d(case: PhantomCase, folder_name: str) -> list[tuple[str, str, float, float, float]]:
+    """(image, name, x, y, z) rows for a 3D POINTS.csv: each landmark in the volume (3D models)."""
+    return [(f"{folder_name}/spect.dcm", name, x, y, z) for name, (x, y, z) in case.landmarks.items()]
+
+
 def write_phantom(
     folder: str | os.PathLike,
     patients: int = 12,
@@ -192,14 +197,17 @@ def write_phantom(
     voxel_mm: float = 6.4,
     on_patient: Callable[[int], None] | None = None,
 ) -> None:
-    """`spectfsl phantom`: `patients` cases under `folder/<patient>/` and every landmark in
-    `folder/points.csv`; `matrix` voxels per axis of `voxel_mm` mm. `on_patient(index)` reports progress."""
+    """`spectfsl phantom`: `patients` cases under `folder/<patient>/`, every landmark in
+    `folder/points.csv` (on the slice through it) and in `folder/points3d.csv` (in the volume);
+    `matrix` voxels per axis of `voxel_mm` mm. `on_patient(index)` reports progress."""
     folder = Path(folder)
-    rows = []
+    rows, rows_3d = [], []
     for index in range(patients):
         case = make_patient(index, seed=seed, matrix=matrix, voxel_mm=voxel_mm)
         write_case(case, folder / case.patient)
         rows += landmark_rows(case, case.patient)
+        rows_3d += landmark_rows_3d(case, case.patient)
         if on_patient is not None:
             on_patient(index)
     write_points(folder / "points.csv", rows)
+    write_points(folder / "points3d.csv", rows_3d)

@@ -32,13 +32,16 @@ def parse_named_point(text: str, default_name: str, dims: int = 2) -> tuple[str,
     return (name if sep and name else default_name), parse_point(point if sep else text, "--point", dims)
 
 
-def read_points(path: str | Path) -> list[tuple]:
+def read_points(path: str | Path, root: str | Path | None = None) -> list[tuple]:
     """Rows (image, name, x, y) of a POINTS.csv, or (image, name, x, y, z) when it has a `z` column
-    (points in volumes, for 3D models); image paths are relative to the CSV's folder and must stay
-    inside it (no absolute path, no `..` or symbolic link out of it)."""
+    (points in volumes, for 3D models); image paths are relative to `root` (default: the CSV's
+    folder) and must stay inside it (no absolute path, no `..` or symbolic link out of it)."""
     path = Path(path)
     if not path.is_file():
         raise SpectfslError(f"{path}: no such file")
+    root = Path(root) if root is not None else path.parent
+    if not root.is_dir():
+        raise SpectfslError(f"{root}: no such folder (--data-dir)")
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"image", "name", "x", "y"} - set(reader.fieldnames or [])
@@ -53,8 +56,8 @@ def read_points(path: str | Path) -> list[tuple]:
                 names = "x and y" if len(axes) == 2 else "x, y and z"
                 raise SpectfslError(f"{path}:{number}: {names} must be numbers") from None
             image = row["image"] or ""
-            entry_under(path.parent, image.rpartition("@")[0] or image, f"{path}:{number}")
-            rows.append((str(path.parent / image), row["name"], *coordinates))
+            entry_under(root, image.rpartition("@")[0] or image, f"{path}:{number}")
+            rows.append((str(root / image), row["name"], *coordinates))
     if not rows:
         raise SpectfslError(f"{path}: no points listed")
     return rows

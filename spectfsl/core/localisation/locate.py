@@ -77,32 +77,39 @@ def anatomical_positions(model: PRNet, info: PRNetInfo, images: torch.Tensor, po
 
 @dataclass(frozen=True)
 class Offset:
-    """p2 - p1 in source pixels of the first image and in mm (None where the spacing is unknown)."""
+    """p2 - p1 along the first image's file axes (x, y[, z]), in its voxels and in mm (None where the
+    spacing is unknown)."""
 
-    dx_px: float
-    dy_px: float
-    dx_mm: float | None
-    dy_mm: float | None
+    px: tuple[float, ...]
+    mm: tuple[float, ...] | None
 
     @property
     def distance_mm(self) -> float | None:
-        return None if self.dx_mm is None else math.hypot(self.dx_mm, self.dy_mm)
+        return None if self.mm is None else math.hypot(*self.mm)
+
+    def as_row(self) -> dict[str, float | None]:
+        """`dx_px, dy_px[, dz_px], dx_mm, dy_mm[, dz_mm], distance_mm`."""
+        axes = "xyz"[: len(self.px)]
+        row: dict[str, float | None] = {f"d{axis}_px": value for axis, value in zip(axes, self.px)}
+        row.update({f"d{axis}_mm": None if self.mm is None else value for axis, value in zip(axes, self.mm or self.px)})
+        row["distance_mm"] = self.distance_mm
+        return row
 
 
 def predicted_offset(model: PRNet, info: PRNetInfo, first: GridImage, p1, second: GridImage, p2) -> Offset:
-    """Where p2's anatomy (in `second`) lies relative to p1 (in `first`), by the network."""
+    """Where p2's anatomy (in `second`) lies relative to p1 (in `first`), by the network; points in
+    each file's own voxel indices, 2D or 3D as the model."""
     points = [first.to_model(check_point(first, p1, "--p1")), second.to_model(check_point(second, p2, "--p2"))]
     images = stack([first, second])
     positions = anatomical_positions(model, info, images, torch.tensor(np.stack(points)))
     offset_mm = (positions[1] - positions[0]).numpy().astype(np.float64)
-    offset_model_px = offset_mm / info.pixel_mm
-    offset_px = offset_model_px / np.array([first.scale[1], first.scale[0]])
-    offset_px *= [-1 if first.source.geometry.flip_x else 1, -1 if first.source.geometry.flip_y else 1]
-    spacing = first.source.pixel_spacing_mm
-    if spacing is None:
-        return Offset(float(offset_px[0]), float(offset_px[1]), None, None)
+    offset_px = offset_mm / info.pixel_mm / np.array(first.scale[::-1])  # array voxels of the first image
+    geometry = first.source.geometry
+    flips = [geometry.flip_x, geometry.flip_y, False][: len(offset_px)]
+    offset_px = offset_px * np.where(flips, -1.0, 1.0)  # along the file's own axes
+    millimetres = first.source_mm(offset_px)
     return Offset(
-        float(offset_px[0]), float(offset_px[1]), float(offset_px[0] * spacing[1]), float(offset_px[1] * spacing[0])
+        tuple(float(v) for v in offset_px), None if millimetres is None else tuple(float(v) for v in millimetres)
     )
 
 

@@ -19,6 +19,7 @@ lambda defaults to 0: on the phantom (500 steps) the reconstruction term made lo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -49,14 +50,28 @@ class PRNetSettings:
     seed: int = 0
     max_offset_mm: float | None = None
     dims: int = 2
+    lr_schedule: str = "constant"  # or "cosine": from lr down to 0 over the run
 
     def __post_init__(self) -> None:
         if self.dims not in (2, 3):
             raise SpectfslError(f"--dims must be 2 or 3, got {self.dims}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise SpectfslError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got '{self.lr_schedule}'")
         if self.patch < 16 or self.patch % 16:
             raise SpectfslError(f"--patch must be a multiple of 16, got {self.patch}")
         if min(self.epochs, self.iters, self.batch_size) < 1 or self.pixel_mm <= 0 or self.offset_scale_mm <= 0:
             raise SpectfslError("--epochs, --iters and --batch-size must be >= 1; --pixel-mm and --offset-scale-mm > 0")
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(settings: PRNetSettings, step: int, total: int) -> float:
+    """The learning rate of step `step` of `total`: constant, or cosine decay from `lr` towards 0 (a
+    function of the step alone, so a resumed run follows the same schedule)."""
+    if settings.lr_schedule == "cosine":
+        return settings.lr * 0.5 * (1 + math.cos(math.pi * step / total))
+    return settings.lr
 
 
 def default_settings(dims: int) -> PRNetSettings:
@@ -139,6 +154,8 @@ def train_prnet(
         while state.step < total:
             epoch, iteration = divmod(state.step, settings.iters)
             checkpointer.begin_step(state)
+            for group in optimiser.param_groups:
+                group["lr"] = scheduled_lr(settings, state.step, total)
             indices, first, second = sampler.sample(settings.batch_size)
             pair_images = images[torch.cat([indices, indices])]
             patches = extract_patches(pair_images, torch.cat([first, second]), settings.patch)
@@ -181,6 +198,7 @@ def train_model(
         "lr": settings.lr,
         "seed": settings.seed,
         "max_offset_mm": settings.max_offset_mm,
+        "lr_schedule": settings.lr_schedule,
         "slices" if settings.dims == 2 else "volumes": len(grids),
         "world_size": 1,
         "epoch_losses": losses,

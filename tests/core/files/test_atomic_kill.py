@@ -145,7 +145,7 @@ def test_a_killed_phantom_command_leaves_no_partial_folder(tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait()
         if out.exists():
-            assert sorted(p.name for p in out.iterdir()) == ["P001", "P002", "P003", "points.csv"]
+            assert sorted(p.name for p in out.iterdir()) == ["P001", "P002", "P003", "points.csv", "points3d.csv"]
             for patient in ("P001", "P002", "P003"):
                 assert sorted(p.name for p in (out / patient).iterdir()) == [
                     "labels.json",
