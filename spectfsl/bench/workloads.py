@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from spectfsl.core.acceleration import Acceleration
 from spectfsl.core.models.factory import create_model
+from spectfsl.core.models.prnet import PRNet
 from spectfsl.core.tables import Table, number
 from spectfsl.errors import SpectfslError
 
@@ -268,7 +269,6 @@ def _phantom_grids(count: int, pixel_mm: float):
 def _prnet(device: torch.device, settings: BenchSettings):
     """An untrained PRNet (the default 32-pixel patch) and its metadata: speed does not depend on training."""
     from spectfsl.core.localisation.model_file import PRNetInfo
-    from spectfsl.core.models.prnet import PRNet
 
     torch.manual_seed(0)
     model = PRNet(32).to(device).eval()
@@ -361,7 +361,6 @@ def prnet_train_steps(settings: BenchSettings, device: torch.device) -> Workload
     """`prnet train`: 10 training steps per call (16 pairs of 32-pixel patches, lambda 0), model set-up
     included; the reference is 10 bare steps (forward, loss, backward, Adam) on a resident batch."""
     from spectfsl.core.localisation.training import PRNetSettings, train_prnet
-    from spectfsl.core.models.prnet import PRNet
 
     grids = _phantom_grids(16, 4.0)
     prnet_settings = PRNetSettings(epochs=1, iters=10)
@@ -370,14 +369,24 @@ def prnet_train_steps(settings: BenchSettings, device: torch.device) -> Workload
         train_prnet(grids, prnet_settings, device)
         return prnet_settings.iters
 
+    bare = _bare_training(prnet_settings.patch, prnet_settings.channels, 2, prnet_settings, settings, device)
+    return Workload("prnet_train", "prnet train (steps)", "steps/s", step, bare, "bare PRNet training step")
+
+
+def _bare_training(patch: int, channels: int, dims: int, prnet_settings, settings: BenchSettings, device):
+    """The reference of the training workloads: `iters` bare steps (forward, loss, backward, Adam) on
+    a resident batch of `batch_size` pairs of patches."""
     torch.manual_seed(0)
-    model = PRNet(prnet_settings.patch, prnet_settings.channels).to(device, memory_format=settings.memory_format)
+    model = PRNet(patch, channels, dims=dims).to(device)
+    if dims == 2:
+        model = model.to(memory_format=settings.memory_format)
     model.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=prnet_settings.lr)
     pairs = prnet_settings.batch_size
-    patches = torch.rand(2 * pairs, 1, prnet_settings.patch, prnet_settings.patch, device=device)
-    patches = patches.to(memory_format=settings.memory_format)
-    target = torch.rand(pairs, 2, device=device)
+    patches = torch.rand(2 * pairs, 1, *(patch,) * dims, device=device)
+    if dims == 2:
+        patches = patches.to(memory_format=settings.memory_format)
+    target = torch.rand(pairs, dims, device=device)
 
     def bare() -> int:
         for _ in range(prnet_settings.iters):
@@ -388,10 +397,72 @@ def prnet_train_steps(settings: BenchSettings, device: torch.device) -> Workload
             optimiser.step()
         return prnet_settings.iters
 
-    return Workload("prnet_train", "prnet train (steps)", "steps/s", step, bare, "bare PRNet training step")
+    return bare
 
 
-WORKLOADS = ("proto_predict", "prnet_offset", "prnet_locate", "prnet_train")
+def _phantom_volumes(count: int, pixel_mm: float):
+    """Phantom patients' volumes on the cubic 3D PRNet grid (synthetic data the benchmark makes itself)."""
+    from spectfsl.core.data.phantom import make_patient
+    from spectfsl.core.image import SpectImage
+    from spectfsl.core.localisation.grid import grid_volumes
+
+    volumes = []
+    for index in range(count):
+        case = make_patient(index)
+        spacing = (case.voxel_mm, case.voxel_mm)
+        volumes.append(SpectImage(case.counts.astype(np.float32), spacing, case.voxel_mm, "phantom", case.patient))
+    return grid_volumes(volumes, pixel_mm)
+
+
+def _prnet3d(device: torch.device, settings: BenchSettings):
+    """An untrained 3D PRNet with the 3D defaults (16-voxel cubes at 8 mm) and its metadata."""
+    from spectfsl.core.localisation.model_file import PRNetInfo
+    from spectfsl.core.localisation.training import default_settings
+
+    defaults = default_settings(3)
+    torch.manual_seed(0)
+    model = PRNet(defaults.patch, defaults.channels, dims=3).to(device).eval()
+    settings.acceleration.prepare(model, "position")
+    info = PRNetInfo(defaults.patch, defaults.channels, model.hidden, defaults.pixel_mm, 100.0, 0.0, dims=3)
+    return model, info
+
+
+def prnet3d_locate_volumes(settings: BenchSettings, device: torch.device) -> Workload:
+    """`prnet locate` with a 3D model: one landmark in 4 phantom volumes per call, 13 starts each making
+    5 moves; the reference is the position head on the very patch batches a call made."""
+    from spectfsl.core.localisation.locate import locate
+
+    model, info = _prnet3d(device, settings)
+    grids = _phantom_volumes(5, info.pixel_mm)
+    reference, targets = grids[0], grids[1:]
+    point = np.array(reference.pixels.shape[::-1]) / 2
+
+    def step() -> int:
+        locate([(model, info)], reference, reference.to_source(point), targets, max_steps=5)
+        return len(targets)
+
+    shapes = _recorded_position_batches(model, step)
+    bare = _bare_positions(model, shapes, len(targets), settings, device)
+    return Workload("prnet3d_locate", "prnet locate, 3D (volumes)", "volumes/s", step, bare, "3D PRNet position head")
+
+
+def prnet3d_train_steps(settings: BenchSettings, device: torch.device) -> Workload:
+    """`prnet train --dims 3`: 10 training steps per call at the 3D defaults (16 pairs of 16-voxel
+    cubes), set-up included; the reference is 10 bare steps on a resident batch."""
+    from spectfsl.core.localisation.training import default_settings, train_prnet
+
+    train_settings = replace(default_settings(3), epochs=1, iters=10)
+    grids = _phantom_volumes(4, train_settings.pixel_mm)
+
+    def step() -> int:
+        train_prnet(grids, train_settings, device)
+        return train_settings.iters
+
+    bare = _bare_training(train_settings.patch, train_settings.channels, 3, train_settings, settings, device)
+    return Workload("prnet3d_train", "prnet train, 3D (steps)", "steps/s", step, bare, "bare 3D PRNet training step")
+
+
+WORKLOADS = ("proto_predict", "prnet_offset", "prnet_locate", "prnet_train", "prnet3d_locate", "prnet3d_train")
 
 
 def run_benchmarks(
@@ -404,6 +475,8 @@ def run_benchmarks(
             lambda: prnet_offset_pairs(settings, device),
             lambda: prnet_locate_targets(settings, device),
             lambda: prnet_train_steps(settings, device),
+            lambda: prnet3d_locate_volumes(settings, device),
+            lambda: prnet3d_train_steps(settings, device),
         ]
         results = []
         for build in builders:

@@ -135,7 +135,8 @@ class Located:
 def locate(
     stages: Sequence[Stage], reference: GridImage, point, targets: list[GridImage], max_steps: int = MAX_STEPS
 ) -> list[Located]:
-    """One-shot localisation: move starts in every target onto the anatomy of `point` in `reference`.
+    """One-shot localisation: move starts in every target onto the anatomy of `point` in `reference`
+    (an array position of the reference's source image: `check_point` converts a user's point).
 
     Each start moves by the predicted offset (the reference point's anatomical coordinates minus the
     start's) until the move is under half a model pixel or `max_steps`; the starts of a target are
@@ -144,7 +145,7 @@ def locate(
     Targets go through the network together, TARGETS_PER_BATCH at a time.
     """
     pixel_mm = check_stages(stages)
-    reference_point = torch.tensor(reference.to_model(check_point(reference, point))[None])
+    reference_point = torch.tensor(reference.to_model(np.asarray(point, dtype=np.float64))[None])
     goals = [anatomical_positions(model, info, stack([reference]), reference_point)[0] for model, info in stages]
     results = []
     for first in range(0, len(targets), TARGETS_PER_BATCH):
@@ -248,8 +249,9 @@ def locate_rows(
     to the best template match of the reference patch within that radius.
 
     Targets stream: they are read TARGETS_PER_BATCH at a time (the batches `locate` makes anyway),
-    so memory stays flat over any number of them.
+    so memory stays flat over any number of them. `points` are in the reference file's own indices.
     """
+    points = [(name, check_point(reference, xy)) for name, xy in points]  # the file's indices -> array
     chunk: list[GridImage | BadInput] = []
     for target in targets:
         chunk.append(target)
@@ -346,6 +348,9 @@ def match_template(
     side = template_side(template_px)
     centre = torch.tensor(reference.to_model(np.asarray(point, dtype=np.float64))[None], dtype=torch.float32)
     template = extract_patches(stack([reference]), centre, side)[0, 0].numpy()
+    # a target smaller than the template along an axis: the template's central part that fits (odd)
+    keep = [min(side, (n - 1) | 1) for n in target.pixels.shape]
+    template = template[tuple(slice((side - k) // 2, (side + k) // 2) for k in keep)]
     score = normalised_cross_correlation(target.pixels, template, pad_input=True, mode="constant", constant_values=0)
     if near is not None and radius_mm is not None:
         positions = np.indices(score.shape)[::-1]  # x (columns) first

@@ -76,3 +76,27 @@ def test_a_2d_training_refuses_volumes_on_the_3d_grid():
     grids = [to_grid_volume(_volume(), 4.0)]
     with pytest.raises(SpectfslError, match="a 2D model trains on 2D slices"):
         train_prnet(grids, PRNetSettings(patch=16, epochs=1, iters=1, channels=4))
+
+
+def test_evaluation_does_not_depend_on_how_a_file_stores_its_axes(tmp_path):
+    """The same anatomy stored L,P,S and L,P,I (slices reversed), with its points in each file's own
+    indices, gives the same localisation errors for every method."""
+    import nibabel as nib
+
+    from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
+
+    rows = {"lps": [], "lpi": []}
+    for index, shift in enumerate((0, 2, 4)):
+        data = _volume(shift, shape=(16, 20, 24)).pixels.T  # (i, j, k)
+        nib.save(nib.Nifti1Image(data, np.diag([-4.0, -4.0, 4.0, 1.0])), tmp_path / f"lps{index}.nii.gz")
+        nib.save(
+            nib.Nifti1Image(data[:, :, ::-1].copy(), np.diag([-4.0, -4.0, -4.0, 1.0])), tmp_path / f"lpi{index}.nii.gz"
+        )
+        x, y, z = 11.0 + shift / 2, 9.0, 5.0
+        rows["lps"].append((str(tmp_path / f"lps{index}.nii.gz"), "point", x, y, z))
+        rows["lpi"].append((str(tmp_path / f"lpi{index}.nii.gz"), "point", x, y, 15 - z))
+    torch.manual_seed(0)
+    model = PRNet(16, 4, 32, dims=3).eval()
+    info = PRNetInfo(16, 4, 32, 4.0, 100.0, 0.0, dims=3)
+    results = [evaluate_localisation([(model, info)], load_landmarks(rows[kind], 4.0, dims=3)) for kind in rows]
+    assert results[0].as_dict() == results[1].as_dict()
