@@ -33,10 +33,11 @@ from spectfsl.core.imaging.heart import find_heart
 from spectfsl.core.imaging.masks import wall_landmark_points
 from spectfsl.core.imaging.preprocess import normalised
 from spectfsl.core.localisation.evaluate import LocalisationResult, evaluate_localisation, load_landmarks
-from spectfsl.core.localisation.grid import grid_images, load_grid, to_grid
+from spectfsl.core.localisation.grid import grid_images, grid_volumes, load_grid, to_grid
+from spectfsl.core.localisation.landmarks import heart_landmark_rows, mask_landmark_rows
 from spectfsl.core.localisation.locate import locate, mse_psnr, reconstruct
 from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet
-from spectfsl.core.localisation.training import PRNetSettings, train_model
+from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
 from spectfsl.render import row_output
 from spectfsl.ui import warn
 
@@ -59,6 +60,7 @@ class DemoSettings:
     prnet_phantom_epochs: int = 100
     prnet_real_epochs: int = 200
     prnet_iters: int = 10
+    prnet3d_epochs: int = 50
     seed: int = 0
 
     @classmethod
@@ -145,6 +147,10 @@ class DemoResults:
     real_dicom: list[HeartFound] = field(default_factory=list)
     prnet_real: TrainingSummary | None = None
     localisation_real: LocalisationResult | None = None
+    prnet3d_phantom: TrainingSummary | None = None
+    localisation3d_phantom: LocalisationResult | None = None
+    prnet3d_real: TrainingSummary | None = None
+    localisation3d_real: LocalisationResult | None = None
     study_slice: list[SliceClassification] | None = None
 
 
@@ -179,12 +185,14 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
         ("proto evaluate and predict (patients 5-12)", evaluate_phantom),
         ("prnet train (patients 1-8)", train_phantom_prnet),
         ("prnet evaluate and reconstruct (patients 9-12)", evaluate_phantom_prnet),
+        ("prnet 3D: train (patients 1-8), locate (patients 9-12)", locate_phantom_3d),
     ]
     if demo.real_data is not None:
         steps += [
             ("real NIfTI: prepare and classify", classify_real_nifti),
             ("real DICOM: find the heart", find_real_hearts),
             ("real PRNet: train and locate the LV", locate_real_lv),
+            ("real PRNet 3D: train on the 6 volumes, locate the LV", locate_real_lv_3d),
             ("study PNG slice: classify", classify_study_slice),
         ]
     return steps
@@ -371,6 +379,50 @@ def locate_real_lv(demo: Demo) -> None:
         index, points = wall_landmark_points(load_image(mask))
         rows += [(f"{image}@{index}", name, x, y) for name, (x, y) in points.items()]
     demo.results.localisation_real = _localisation(demo, path, rows, "localisation_real")
+
+
+def _prnet3d_settings(demo: Demo) -> PRNetSettings:
+    """The 3D defaults (`prnet train --dims 3`), for `prnet3d_epochs` x `prnet_iters` steps."""
+    return replace(
+        default_settings(3),
+        epochs=demo.settings.prnet3d_epochs,
+        iters=demo.settings.prnet_iters,
+        seed=demo.settings.seed,
+    )
+
+
+def _localisation_3d(demo: Demo, model_path: Path, rows, key: str) -> LocalisationResult:
+    model, info = load_prnet(model_path, demo.device)
+    result = evaluate_localisation([(model, info)], load_landmarks(rows, info.pixel_mm, dims=3))
+    demo.save_json(f"{key}.json", result.as_dict())
+    return result
+
+
+def locate_phantom_3d(demo: Demo) -> None:
+    root = demo.out / "phantom"
+    settings = _prnet3d_settings(demo)
+    volumes = grid_volumes((load_image(root / p / "spect.dcm") for p in PRNET_TRAIN_PATIENTS), settings.pixel_mm)
+    path = demo.out / "prnet3d.safetensors"
+    demo.results.prnet3d_phantom = _train_and_save(demo, volumes, settings, path, "prnet3d_phantom")
+    rows = [
+        row
+        for row in read_points(root / "points3d.csv")
+        if Path(row[0]).parent.name in PRNET_TEST_PATIENTS and row[1] in ("lv_centre", "lv_apex")
+    ]
+    demo.results.localisation3d_phantom = _localisation_3d(demo, path, rows, "localisation3d_phantom")
+
+
+def locate_real_lv_3d(demo: Demo) -> None:
+    images, masks = _nifti(demo)
+    dicoms = sorted((demo.real_data / "mps-physionet" / "dicom").glob("*.dcm"))
+    if not images:
+        return
+    settings = _prnet3d_settings(demo)
+    volumes = grid_volumes((load_image(p) for p in dicoms + images), settings.pixel_mm)
+    path = demo.out / "prnet3d-real.safetensors"
+    demo.results.prnet3d_real = _train_and_save(demo, volumes, settings, path, "prnet3d_real")
+    rows = mask_landmark_rows([str(p) for p in images], masks) + heart_landmark_rows([str(p) for p in dicoms], dicoms)
+    demo.results.localisation3d_real = _localisation_3d(demo, path, rows, "localisation3d_real")
 
 
 def classify_study_slice(demo: Demo) -> None:

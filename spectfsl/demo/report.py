@@ -62,7 +62,7 @@ def summary_table(demo: Demo) -> Table:
         best = max(baselines, key=lambda m: m.mean, default=None)
         if best:
             rows.append((f"the same episodes, best trivial baseline ({best.name})", percent(best.mean), "not reported"))
-    for result, label in ((results.localisation_phantom, "phantom"), (results.localisation_real, "real NIfTI")):
+    for result, label in _localisation_results(results):
         for name, summaries in (result.as_dict() if result else {}).items():
             by_method = {s["method"]: s for s in summaries}
             rows.append(
@@ -79,20 +79,31 @@ def summary_table(demo: Demo) -> Table:
     )
 
 
+def _localisation_results(results) -> list[tuple]:
+    """Every localisation result with its label, 2D then 3D."""
+    return [
+        (results.localisation_phantom, "phantom"),
+        (results.localisation_real, "real NIfTI"),
+        (results.localisation3d_phantom, "phantom 3D"),
+        (results.localisation3d_real, "real 3D"),
+    ]
+
+
 def settings_text(demo: Demo) -> str:
     """The run's settings in words (not a Python repr)."""
     s = demo.settings
     return (
         f"{s.proto_episodes} fine-tuning episodes, {s.evaluation_episodes} evaluation episodes, PRNet "
         f"{s.prnet_phantom_epochs * s.prnet_iters} training steps on the phantom and "
-        f"{s.prnet_real_epochs * s.prnet_iters} on the real volumes, seed {s.seed}"
+        f"{s.prnet_real_epochs * s.prnet_iters} on the real volumes, 3D PRNet "
+        f"{s.prnet3d_epochs * s.prnet_iters} steps on each, seed {s.seed}"
     )
 
 
 def plain_findings(demo: Demo) -> list[str]:
     """Weak results, said plainly: where a method is no better than a trivial baseline, or wrong."""
     results, findings = demo.results, []
-    for result, label in ((results.localisation_phantom, "phantom"), (results.localisation_real, "real NIfTI")):
+    for result, label in _localisation_results(results):
         for name, summaries in (result.as_dict() if result else {}).items():
             by_method = {s["method"]: s for s in summaries}
             prnet, naive = by_method["prnet"]["mre_mm"], by_method["naive"]["mre_mm"]
@@ -187,8 +198,19 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             f"PSNR {r.reconstruction.psnr_db:.1f} dB",
         ),
         _figure("prnet_phantom_loss", "PRNet training loss"),
-        Block("h2", "Real data"),
     ]
+    if r.localisation3d_phantom:
+        blocks += [
+            Block("h2", "3D localisation (phantom)"),
+            Block(
+                "p",
+                f"3D PRNet (`prnet train --dims 3`: 16-voxel cubes on an 8 mm grid) trained on the "
+                f"{r.prnet3d_phantom.slices} volumes of patients P001-P008 ({r.prnet3d_phantom.steps} steps); "
+                "one-shot localisation in the volumes of P009-P012, next to 3D naive and 3D template matching.",
+            ),
+            *_tables(r.localisation3d_phantom.tables()),
+        ]
+    blocks.append(Block("h2", "Real data"))
     if demo.real_data is None:
         blocks.append(
             Block("p", "No real data found (looked for ../shared/data or --real-data): only the phantom was run.")
@@ -219,6 +241,17 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
         blocks += _tables(r.localisation_real.tables())
         blocks.append(_figure("localisation_real_overlay", "Reference point and located points (real)"))
         blocks.append(_figure("prnet_real_loss", "PRNet training loss (real data)"))
+    if r.localisation3d_real:
+        blocks += [
+            Block(
+                "p",
+                f"3D PRNet trained on the {r.prnet3d_real.slices} real volumes ({r.prnet3d_real.steps} steps). "
+                "Landmarks: LV centre, apex and lateral wall from the NIfTI patients' expert wall masks; the "
+                "DICOM volumes' LV centre from the heart finder (automatic, not expert-made). Three patients "
+                "with masks and three without are little data: read these as an indication, not a result.",
+            ),
+            *_tables(r.localisation3d_real.tables()),
+        ]
     if r.study_slice:
         rows = tuple((c.truth, c.predicted, f"{c.probability:.3f}", str(c.ood).lower()) for c in r.study_slice)
         title = "The study's PNG slice (pixel size unknown), its three crops classified by the phantom bank"
