@@ -17,6 +17,7 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 
 from spectfsl.core.device import setup_device
 from spectfsl.core.files.loader import iter_images
@@ -29,7 +30,7 @@ from spectfsl.core.localisation.training import PRNetSettings, default_settings,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("volumes", nargs="+")
-    parser.add_argument("--points", required=True)
+    parser.add_argument("--points", required=True, nargs="+", help="one or more POINTS.csv, each evaluated")
     parser.add_argument("--data-dir")
     parser.add_argument("--dims", type=int, default=3, choices=(2, 3))
     parser.add_argument("--steps", type=int, default=500)
@@ -47,7 +48,9 @@ def main() -> None:
     args.channels = args.channels or defaults.channels
     device = setup_device("cpu")
     grids = (grid_volumes if args.dims == 3 else grid_images)(iter_images(args.volumes), args.pixel_mm)
-    landmarks = load_landmarks(read_points(args.points, args.data_dir), args.pixel_mm, dims=args.dims)
+    landmark_sets = {
+        path: load_landmarks(read_points(path, args.data_dir), args.pixel_mm, args.dims) for path in args.points
+    }
     results = []
     for seed in args.seeds:
         settings = PRNetSettings(
@@ -65,7 +68,11 @@ def main() -> None:
         start = time.perf_counter()
         model, info = train_model(grids, settings, device)
         seconds = time.perf_counter() - start
-        summary = evaluate_localisation([(model, info)], landmarks).as_dict()
+        summary = {
+            f"{Path(path).stem}/{name}": rows
+            for path, landmarks in landmark_sets.items()
+            for name, rows in evaluate_localisation([(model, info)], landmarks).as_dict().items()
+        }
         results.append(summary)
         line = {"seed": seed, "train_s": round(seconds, 1), **vars(args), "landmarks": summary}
         print(json.dumps(line), flush=True)

@@ -14,7 +14,12 @@ from spectfsl.demo.report import write_report
 from tests.conftest import SHARED_DATA, requires_real_data
 
 SMALL = DemoSettings(
-    proto_episodes=5, evaluation_episodes=10, prnet_phantom_epochs=2, prnet_real_epochs=2, prnet_iters=5
+    proto_episodes=5,
+    evaluation_episodes=10,
+    prnet_phantom_epochs=2,
+    prnet_real_epochs=2,
+    prnet_iters=5,
+    prnet3d_epochs=2,
 )
 
 pytestmark = pytest.mark.slow
@@ -48,6 +53,9 @@ def test_phantom_demo_reports_its_own_results_and_every_figure(phantom_demo):
     assert html.count("data:image/png;base64,") == len(demo.figures)  # every figure is in the report
     assert all(f"figures/{name}.png" in text for name in demo.figures)
     assert "No real data found" in text and results.real_nifti is None
+    lv3d = {s["method"]: s for s in results.localisation3d_phantom.as_dict()["lv_centre"]}
+    assert "PRNet phantom 3D lv_centre: MRE mm" in text and lv3d["prnet"]["pairs"] == 12
+    assert "3D localisation (phantom)" in text and "(10 steps)" in text
     assert (tmp_path / "bank.safetensors").is_file() and (tmp_path / "predictions.csv").is_file()
 
 
@@ -89,3 +97,7 @@ def test_real_data_demo_adds_the_real_patients(tmp_path):
     assert set(results.localisation_real.as_dict()) == {"lv_wall_centroid", "lateral_wall"}
     assert "Real NIfTI patients" in text and "lv_wall_centroid" in text and "No real data found" not in text
     assert {"real_heart_boxes", "localisation_real_overlay", "prnet_real_loss"} <= set(demo.figures)
+    real3d = results.localisation3d_real.as_dict()
+    assert set(real3d) == {"lv_centre", "apex", "lateral_wall"}
+    assert real3d["lv_centre"][0]["pairs"] == 30 and real3d["apex"][0]["pairs"] == 6  # 6 volumes; 3 with masks
+    assert "not expert-made" in text and "PRNet real 3D lv_centre" in text

@@ -89,14 +89,25 @@ def train(
             show_default=False,
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option(metavar="N", min=1, help="Epochs.")] = 50,
+    epochs: Annotated[
+        int | None, typer.Option(metavar="N", min=1, help="Epochs. Default: 50 (2D), 60 (3D).", show_default=False)
+    ] = None,
     iters: Annotated[int, typer.Option(metavar="N", min=1, help="Iterations per epoch.")] = 10,
-    batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Point pairs per iteration.")] = 16,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N", min=1, help="Point pairs per iteration. Default: 16 (2D), 32 (3D).", show_default=False
+        ),
+    ] = None,
     lr: Annotated[float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate.")] = 1e-3,
     lr_schedule: Annotated[
-        str,
-        typer.Option(metavar="constant|cosine", help="Learning rate over the run: constant, or cosine decay to 0."),
-    ] = "constant",
+        str | None,
+        typer.Option(
+            metavar="constant|cosine",
+            help="Learning rate over the run: constant, or cosine decay to 0. Default: constant (2D), cosine (3D).",
+            show_default=False,
+        ),
+    ] = None,
     pixel_mm: Annotated[
         float | None,
         typer.Option(
@@ -149,20 +160,21 @@ def train(
 
     defaults = default_settings(dims)
     pixel_mm = pixel_mm or defaults.pixel_mm
+    epochs = epochs or defaults.epochs
     settings = PRNetSettings(
         patch or defaults.patch,
         pixel_mm,
         offset_scale_mm,
         epochs,
         iters,
-        batch_size,
+        batch_size or defaults.batch_size,
         lr,
         reconstruction_weight,
         channels=defaults.channels,
         seed=seed,
         max_offset_mm=max_offset_mm,
         dims=dims,
-        lr_schedule=lr_schedule,
+        lr_schedule=lr_schedule or defaults.lr_schedule,
     )
     check_new_output(out, overwrite)
     target = setup_device(device)
