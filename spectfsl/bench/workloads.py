@@ -300,7 +300,7 @@ def _recorded_position_batches(model, call: Callable[[], object]) -> list[torch.
 def _bare_positions(model, shapes: list[torch.Size], items: int, settings: BenchSettings, device: torch.device):
     """The reference of the PRNet inference workloads: the position head on resident patch batches of
     exactly the shapes one workload call produced."""
-    batches = [torch.rand(shape, device=device).to(memory_format=settings.memory_format) for shape in shapes]
+    batches = [settings.acceleration.laid_out(torch.rand(shape, device=device)) for shape in shapes]
 
     def step() -> int:
         with torch.inference_mode():

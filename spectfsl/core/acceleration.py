@@ -34,6 +34,12 @@ class Acceleration:
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
+    def laid_out(self, batch: torch.Tensor) -> torch.Tensor:
+        """`batch` in the memory format asked for: channels-last for 4D, its 5D form for 3D networks."""
+        if not self.channels_last:
+            return batch
+        return batch.to(memory_format=torch.channels_last_3d if batch.ndim == 5 else torch.channels_last)
+
     @property
     def plain(self) -> bool:
         return self == Acceleration()
@@ -43,7 +49,11 @@ class Acceleration:
         the memory format asked for, the method compiled when asked, and run under autocast with
         float32 results when a lower precision is asked. The module's class, state dict and every
         other method are unchanged."""
-        module.to(memory_format=self.memory_format)
+        volumetric = any(parameter.ndim == 5 for parameter in module.parameters())
+        if self.channels_last and volumetric:
+            module.to(memory_format=torch.channels_last_3d)  # 3D convolutions: the 5D layout
+        else:
+            module.to(memory_format=self.memory_format)
         if not self.compile and PRECISIONS[self.precision] is None:
             return  # the method itself, untouched
         call = getattr(module, method)

@@ -86,3 +86,15 @@ def test_an_unknown_precision_is_refused():
 def test_to_device_gives_float32_on_the_cpu():
     batch = to_device(torch.zeros(2, 3, dtype=torch.float64), torch.device("cpu"))
     assert batch.dtype == torch.float32 and batch.device.type == "cpu"
+
+
+def test_channels_last_applies_to_a_3d_network_as_its_5d_layout():
+    torch.manual_seed(0)
+    model = PRNet(16, 4, 32, dims=3).eval()
+    cubes = torch.rand(2, 1, 16, 16, 16)
+    with torch.inference_mode():
+        expected = model.position(cubes)
+    Acceleration(channels_last=True).prepare(model, "position")
+    assert model.encoders[0][0].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    with torch.inference_mode():
+        torch.testing.assert_close(model.position(cubes), expected, rtol=1e-4, atol=1e-5)
