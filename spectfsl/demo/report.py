@@ -209,6 +209,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
                 "one-shot localisation in the volumes of P009-P012, next to 3D naive and 3D template matching.",
             ),
             *_tables(r.localisation3d_phantom.tables()),
+            _figure("prnet3d_phantom_loss", "3D PRNet training loss (phantom)"),
         ]
     blocks.append(Block("h2", "Real data"))
     if demo.real_data is None:
@@ -251,6 +252,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
                 "with masks and three without are little data: read these as an indication, not a result.",
             ),
             *_tables(r.localisation3d_real.tables()),
+            _figure("prnet3d_real_loss", "3D PRNet training loss (real data)"),
         ]
     if r.study_slice:
         rows = tuple((c.truth, c.predicted, f"{c.probability:.3f}", str(c.ood).lower()) for c in r.study_slice)
