@@ -40,10 +40,6 @@ class Acceleration:
             return batch
         return batch.to(memory_format=torch.channels_last_3d if batch.ndim == 5 else torch.channels_last)
 
-    @property
-    def plain(self) -> bool:
-        return self == Acceleration()
-
     def prepare(self, module: nn.Module, method: str = "forward") -> None:
         """Make `module.<method>` (its forward pass, or e.g. PRNet's `position`) run this way: weights in
         the memory format asked for, the method compiled when asked, and run under autocast with
@@ -82,12 +78,6 @@ class Acceleration:
             return
         with torch.autocast(device_type=device.type, dtype=dtype):
             yield
-
-    def describe(self) -> str:
-        """'bf16, compiled, channels-last' (empty for the plain path)."""
-        parts = [self.precision] if self.precision != "fp32" else []
-        parts += ["compiled"] * self.compile + ["channels-last"] * self.channels_last
-        return ", ".join(parts)
 
 
 def _as_float32(value):
