@@ -90,7 +90,7 @@ def train(
         ),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option(metavar="N", min=1, help="Epochs. Default: 50 (2D), 60 (3D).", show_default=False)
+        int | None, typer.Option(metavar="N", min=1, help="Epochs. Default: 150 (2D), 60 (3D); the study: 50.", show_default=False)
     ] = None,
     iters: Annotated[int, typer.Option(metavar="N", min=1, help="Iterations per epoch.")] = 10,
     batch_size: Annotated[
@@ -104,7 +104,7 @@ def train(
         str | None,
         typer.Option(
             metavar="constant|cosine",
-            help="Learning rate over the run: constant, or cosine decay to 0. Default: constant (2D), cosine (3D).",
+            help="Learning rate over the run: constant, or cosine decay to 0. Default: cosine (the study: constant).",
             show_default=False,
         ),
     ] = None,

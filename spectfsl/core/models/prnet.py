@@ -27,7 +27,7 @@ LAYERS = {
 }
 
 
-def _block(in_channels: int, out_channels: int, dims: int, normalise: bool = True) -> nn.Sequential:
+def conv_block(in_channels: int, out_channels: int, dims: int, normalise: bool = True) -> nn.Sequential:
     """Two conv + InstanceNorm + ReLU; without the norm where maps are 1 pixel (16-pixel patches' bottleneck)."""
     conv, instance_norm = LAYERS[dims][:2]
 
@@ -66,7 +66,7 @@ class PRNet(nn.Module):
         widths = [channels * 2**level for level in range(POOLINGS + 1)]
         bottleneck_side = patch // 2**POOLINGS
         self.encoders = nn.ModuleList(
-            _block(1 if i == 0 else widths[i - 1], widths[i], dims, normalise=i < POOLINGS or bottleneck_side > 1)
+            conv_block(1 if i == 0 else widths[i - 1], widths[i], dims, normalise=i < POOLINGS or bottleneck_side > 1)
             for i in range(POOLINGS + 1)
         )
         self.pool = max_pool(2)
@@ -82,7 +82,7 @@ class PRNet(nn.Module):
         self.upsamplers = nn.ModuleList(
             transposed_conv(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(POOLINGS))
         )
-        self.decoders = nn.ModuleList(_block(2 * widths[i], widths[i], dims) for i in reversed(range(POOLINGS)))
+        self.decoders = nn.ModuleList(conv_block(2 * widths[i], widths[i], dims) for i in reversed(range(POOLINGS)))
         self.reconstruction_head = LAYERS[dims][0](widths[0], 1, 1)
 
     @property
