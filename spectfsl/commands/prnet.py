@@ -90,7 +90,8 @@ def train(
         ),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option(metavar="N", min=1, help="Epochs. Default: 150 (2D), 60 (3D); the study: 50.", show_default=False)
+        int | None,
+        typer.Option(metavar="N", min=1, help="Epochs. Default: 150 (2D), 60 (3D); the study: 50.", show_default=False),
     ] = None,
     iters: Annotated[int, typer.Option(metavar="N", min=1, help="Iterations per epoch.")] = 10,
     batch_size: Annotated[
