@@ -1,0 +1,105 @@
+"""Choose `segment fit` defaults by measurement: every choice of support scan(s), the other scans evaluated.
+
+Usage:
+  python benchmarks/segmentation.py --images ../shared/data/lvseg-mtu/P*_[rs]*[ts].nii.gz \
+      --labels-suffix _labels --classes 1=myocardium,2=cavity --methods finetune prototype --steps 300 --seeds 0
+  python benchmarks/segmentation.py --images ../shared/data/mps-physionet/nifti/*_0000.nii.gz \
+      --mask-suffix '' --strip _0000 --derive-from myocardium --methods finetune prototype
+
+Each image's label map (or wall mask) is found beside it by name. Prints one JSON line per (method,
+setting, seed, support) with the Dice and HD95 per class of each evaluated scan, the threshold
+baseline's on the same scans, and a last line per method with the mean, median and range of the
+per-support mean Dice over supports and seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from spectfsl.core.segmentation.support import choose_classes, load_labelled
+from spectfsl.core.segmentation.training import SegmentSettings
+from spectfsl.core.segmentation.workflows import evaluate_scans, fit_segmenter
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", nargs="+", required=True)
+    parser.add_argument("--labels-suffix", help="label map = image stem + this (e.g. _labels)")
+    parser.add_argument("--mask-suffix", help="wall mask = image stem (minus --strip) + this")
+    parser.add_argument("--strip", default="", help="removed from the image stem to name its mask")
+    parser.add_argument("--classes")
+    parser.add_argument("--derive-from")
+    parser.add_argument("--methods", nargs="+", default=["finetune"])
+    parser.add_argument("--steps", type=int, nargs="+", default=[300])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--shots", type=int, default=1)
+    parser.add_argument("--crop", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--channels", type=int, default=16)
+    args = parser.parse_args()
+
+    images = [Path(p) for p in args.images]
+
+    def companion(image: Path, suffix: str) -> Path:
+        stem = image.name.removesuffix(".nii.gz").removesuffix(args.strip)
+        return image.with_name(stem + suffix + ".nii.gz")
+
+    labels = [companion(p, args.labels_suffix) for p in images] if args.labels_suffix is not None else []
+    masks = {"myocardium": [companion(p, args.mask_suffix) for p in images]} if args.mask_suffix is not None else {}
+    classes = choose_classes(args.classes, labels, list(masks), args.derive_from)
+    scans = list(load_labelled(images, labels, classes, masks, args.derive_from))
+    supports = [scans[i : i + args.shots] for i in range(0, len(scans) - args.shots + 1, args.shots)]
+    summary: dict[str, list[dict[str, float]]] = {}
+    for method in args.methods:
+        for steps in args.steps:
+            for seed in args.seeds:
+                settings = SegmentSettings(
+                    method=method,
+                    steps=steps,
+                    seed=seed,
+                    crop=args.crop,
+                    batch_size=args.batch_size,
+                    channels=args.channels,
+                )
+                for support in supports:
+                    start = time.perf_counter()
+                    segmenter = fit_segmenter(support, classes, settings)
+                    fit_s = time.perf_counter() - start
+                    held_out = [s for s in scans if all(s is not t for t in support)]
+                    scores = list(evaluate_scans(segmenter, held_out, baselines_too=True))
+                    line = {
+                        "method": method,
+                        "steps": steps,
+                        "seed": seed,
+                        "support": [Path(image.source).name for image, _ in support],
+                        "fit_s": round(fit_s, 1),
+                        "scores": [
+                            {"method": s.method, "path": Path(s.path).name, "dice": s.dice, "hd95_mm": s.hd95_mm}
+                            for s in scores
+                        ],
+                    }
+                    print(json.dumps(line), flush=True)
+                    for who in (method, "threshold"):
+                        mine = [s for s in scores if s.method == who]
+                        means = {c: statistics.mean(s.dice[c] for s in mine) for c in mine[0].dice} if mine else {}
+                        summary.setdefault(f"{who}/{steps}" if who != "threshold" else who, []).append(means)
+    result = {}
+    for key, rows in summary.items():
+        result[key] = {
+            c: {
+                "mean": round(statistics.mean(r[c] for r in rows), 4),
+                "median": round(statistics.median(r[c] for r in rows), 4),
+                "min": round(min(r[c] for r in rows), 4),
+                "max": round(max(r[c] for r in rows), 4),
+            }
+            for c in rows[0]
+        }
+    print(json.dumps({"summary": result}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""`spectfsl segment fit | predict | evaluate`: few-shot tissue maps of whole scans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spectfsl.commands.options import (
+    BadInputs,
+    CheckpointEvery,
+    Device,
+    DocumentFormat,
+    OutFile,
+    Overwrite,
+    Quiet,
+    Resume,
+    RowFormat,
+    Seed,
+    SkipBad,
+    checkpointer,
+    positive,
+)
+
+segment_app = typer.Typer(
+    help="Few-shot tissue maps: label every voxel of a scan (LV myocardium, cavity, liver, ...) from "
+    "one to five labelled scans.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+Scans = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="SCAN",
+        help="Scans: volumes (DICOM, NIfTI, NPY) or 2D images; a folder stands for its files.",
+        show_default=False,
+    ),
+]
+Labels = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--labels",
+        metavar="LABELMAP",
+        help="Label map of each scan, in order (repeat the option): integer class ids on the scan's grid, 0 = background.",
+        show_default=False,
+    ),
+]
+Classes = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ID=NAME,...",
+        help="Names of the label maps' class ids, e.g. 1=myocardium,2=cavity. Default: every id found, "
+        "named 1=myocardium, 2=ventricles, 3=liver (others classN).",
+        show_default=False,
+    ),
+]
+Masks = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--mask",
+        metavar="NAME=PATH",
+        help="A binary mask of class NAME for each scan, in order (repeat per scan and class).",
+        show_default=False,
+    ),
+]
+DeriveFrom = Annotated[
+    str | None,
+    typer.Option(
+        metavar="NAME",
+        help="Wall class (e.g. myocardium) whose mask also gives the cavity it encloses, as class "
+        "'ventricles' (convex hull of the wall minus the wall, slice by slice).",
+        show_default=False,
+    ),
+]
+ModelOption = Annotated[
+    Path, typer.Option("--model", metavar="MODEL", help="Model file from `segment fit`.", show_default=False)
+]
+
+
+def _labelled(scans: list[str], labels, classes, masks, derive_from):
+    """(classes, lazily loaded (image, class-index map) pairs) from the command's options."""
+    from spectfsl.core.data.labelled import parse_mask_options
+    from spectfsl.core.files.loader import expand_inputs
+    from spectfsl.core.segmentation.support import choose_classes, load_labelled
+    from spectfsl.errors import SpectfslError
+
+    inputs = expand_inputs(scans)
+    if any(frame is not None for _, frame in inputs):
+        raise SpectfslError("segment takes whole scans: give the file, not PATH@N")
+    paths = [Path(str(item)) for item, _ in inputs]
+    mask_paths = parse_mask_options(masks or [])
+    if not labels and not mask_paths:
+        raise SpectfslError("give the scans' labels: --labels LABELMAP... or --mask NAME=PATH...")
+    chosen = choose_classes(classes, labels or [], list(mask_paths), derive_from)
+    return chosen, load_labelled(paths, labels or [], chosen, mask_paths, derive_from)
+
+
+@segment_app.command("fit")
+def fit(
+    scans: Scans,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="MODEL", help="Model file to write (.safetensors).", show_default=False)
+    ],
+    labels: Labels = None,
+    classes: Classes = None,
+    mask: Masks = None,
+    derive_from: DeriveFrom = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            metavar="finetune|prototype",
+            help="finetune: a small U-Net trained on the support scans; prototype: voxels take the class of "
+            "the nearest class prototype (masked average pooling of the network's embeddings).",
+        ),
+    ] = "finetune",
+    steps: Annotated[int, typer.Option(metavar="N", min=1, help="Training steps.")] = 200,
+    batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Augmented crops per step.")] = 2,
+    crop: Annotated[
+        int, typer.Option(metavar="VOXELS", min=8, help="Side of the training crops (the whole scan if smaller).")
+    ] = 24,
+    channels: Annotated[int, typer.Option(metavar="N", min=1, help="Channels of the network's first block.")] = 16,
+    lr: Annotated[float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate.")] = 1e-3,
+    seed: Seed = 0,
+    device: Device = "auto",
+    checkpoint_every: CheckpointEvery = 60.0,
+    resume: Resume = False,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Learn a tissue map from 1-5 labelled scans (2D or 3D); background is class 0.
+
+    Labels come as label maps (--labels, ids named by --classes), masks (--mask NAME=PATH), or a
+    wall mask whose cavity is derived (--derive-from). Training crops are rotated, scaled, and
+    varied in gain and noise. Ctrl-C saves a checkpoint beside --out; --resume continues it.
+    """
+    from spectfsl.core.device import setup_device
+    from spectfsl.core.files.atomic import check_new_output
+    from spectfsl.core.segmentation.model_file import save_segmenter
+    from spectfsl.core.segmentation.training import SegmentSettings
+    from spectfsl.core.segmentation.workflows import fit_segmenter
+    from spectfsl.ui import info, make_progress
+
+    settings = SegmentSettings(method, steps, batch_size, crop, channels, lr=lr, seed=seed)
+    check_new_output(out, overwrite)
+    target = setup_device(device)
+    chosen, labelled = _labelled(scans, labels, classes, mask, derive_from)
+    saver = checkpointer(out, checkpoint_every, resume, overwrite)
+    with make_progress() as progress:
+        task = progress.add_task("training", total=steps, status="")
+
+        def report(step: int, loss: float) -> None:
+            progress.update(task, completed=step, status=f"loss {loss:.4f}")
+
+        segmenter = fit_segmenter(labelled, chosen, settings, target, report, saver)
+    save_segmenter(out, segmenter)
+    saver.finish()
+    names = ", ".join(f"{i}={name}" for i, name in chosen.foreground)
+    support = len(segmenter.info.support_sha256)
+    info(f"wrote {out}: {settings.method}, {support} support scan(s), classes {names}")
+
+
+@segment_app.command("predict")
+def predict(
+    scans: Scans,
+    model: ModelOption,
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Folder for the label maps (<stem>_labels.nii.gz; created if needed).",
+            show_default=False,
+        ),
+    ],
+    dicom_seg: Annotated[
+        bool,
+        typer.Option(
+            "--dicom-seg", help="Also write <stem>_seg.dcm, a DICOM Segmentation referencing each DICOM input."
+        ),
+    ] = False,
+    fmt: RowFormat = "table",
+    skip_bad: SkipBad = False,
+    device: Device = "auto",
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Label every voxel of each scan: a uint8 label map on the scan's own voxel grid (class ids as
+    at fit time, 0 = background), as NIfTI with the scan's geometry so that it overlays the scan in
+    any viewer. Prints one row per scan: path, output, and voxels and ml per class."""
+    from spectfsl import __version__
+    from spectfsl.core.device import setup_device
+    from spectfsl.core.files.loader import BadInput, expand_inputs, iter_images
+    from spectfsl.core.segmentation.model_file import load_segmenter
+    from spectfsl.core.segmentation.workflows import check_compatible
+    from spectfsl.errors import SpectfslError
+    from spectfsl.render import check_format, row_output
+    from spectfsl.ui import make_progress, warn
+
+    check_format(fmt)
+    segmenter = load_segmenter(model, setup_device(device))
+    classes = segmenter.info.classes
+    outputs = _output_names(scans, expand_inputs, skip_bad)
+    for name in outputs.values():
+        for suffix in ("_labels.nii.gz", *(("_seg.dcm",) if dicom_seg else ())):
+            if (out_dir / f"{name}{suffix}").exists() and not overwrite:
+                raise SpectfslError(f"{out_dir / (name + suffix)}: file exists (pass --overwrite to replace it)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    columns = ["path", "output", *(["dicom_seg"] if dicom_seg else [])]
+    for _, name in classes.foreground:
+        columns += [f"{name}_voxels", f"{name}_ml"]
+    columns += ["error"] if skip_bad else []
+    bad = BadInputs()
+    with (
+        row_output(None, fmt, columns, title=f"tissue maps ({model.name})", all_or_nothing=not skip_bad) as writer,
+        make_progress() as progress,
+    ):
+        task = progress.add_task("segmenting", total=len(outputs), status="")
+        for image in iter_images(scans, skip_bad):
+            if isinstance(image, BadInput):
+                row = {"path": image.path, "error": image.error}
+            else:
+                try:
+                    row = _segment_one(image, segmenter, out_dir / outputs[image.source], dicom_seg, __version__)
+                    note = check_compatible(segmenter, image)
+                    if note:
+                        warn(note)
+                except SpectfslError as error:
+                    if not skip_bad:
+                        raise
+                    row = {"path": image.source, "error": str(error)}
+            bad.note(row)
+            writer.write(row)
+            progress.advance(task)
+
+    bad.finish()
+
+
+def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, version: str) -> dict:
+    from spectfsl.core.segmentation.output import write_dicom_seg, write_label_nifti
+    from spectfsl.core.segmentation.workflows import check_compatible, segment_image, volume_row
+
+    check_compatible(segmenter, image)
+    label_ids = segment_image(segmenter, image)
+    classes = segmenter.info.classes
+    nifti = stem.with_name(stem.name + "_labels.nii.gz")
+    write_label_nifti(nifti, image, label_ids)
+    row = {"path": image.source, "output": str(nifti)}
+    if dicom_seg:
+        seg = stem.with_name(stem.name + "_seg.dcm")
+        write_dicom_seg(seg, image, label_ids, classes.foreground, version)
+        row["dicom_seg"] = str(seg)
+    return {**row, **volume_row(image, label_ids, classes)}
+
+
+def _output_names(scans: list[str], expand_inputs, skip_bad: bool) -> dict[str, str]:
+    """Input source -> output stem (the file name without its extension); refuses two inputs of one stem."""
+    from spectfsl.errors import SpectfslError
+
+    names: dict[str, str] = {}
+    for spec in scans:
+        try:
+            items = expand_inputs([spec])
+        except SpectfslError:
+            if not skip_bad:
+                raise
+            continue
+        for item, frame in items:
+            if frame is not None:
+                raise SpectfslError(f"{spec}: segment takes whole scans; give the file, not PATH@N")
+            source = str(item)
+            name = Path(source).name
+            for extension in (".nii.gz", ".nii", ".dcm", ".npy", ".png"):
+                if name.lower().endswith(extension):
+                    name = name[: -len(extension)]
+                    break
+            if name in names.values() and source not in names:
+                raise SpectfslError(f"two inputs would both write {name}_labels.nii.gz; rename one, or run them apart")
+            names[source] = name
+    return names
+
+
+@segment_app.command("evaluate")
+def evaluate(
+    scans: Scans,
+    model: ModelOption,
+    labels: Labels = None,
+    classes: Classes = None,
+    mask: Masks = None,
+    derive_from: DeriveFrom = None,
+    baselines: Annotated[
+        bool,
+        typer.Option(
+            "--baselines",
+            help="Also score the intensity threshold (tuned on the support scans) with a convex-hull cavity.",
+        ),
+    ] = False,
+    other: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--compare",
+            metavar="MODEL",
+            help="Also score this model (e.g. the other method) on the same scans.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: DocumentFormat = "table",
+    out: OutFile = None,
+    device: Device = "auto",
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Dice and HD95 (mm) per class per scan against expert labels, and their mean with a 95%
+    confidence interval (Student's t over scans). A support scan of the model is refused."""
+    from spectfsl.core.device import setup_device
+    from spectfsl.core.files.atomic import check_new_output
+    from spectfsl.core.segmentation.model_file import load_segmenter
+    from spectfsl.core.segmentation.workflows import evaluate_scans
+    from spectfsl.render import DOCUMENT_FORMATS, check_format
+
+    check_format(fmt, DOCUMENT_FORMATS)
+    check_new_output(out, overwrite)
+    target = setup_device(device)
+    segmenter = load_segmenter(model, target)
+    chosen, labelled = _labelled(scans, labels, classes, mask, derive_from)
+    _check_same_classes(chosen, segmenter.info.classes)
+    others = []
+    for path in other or []:
+        compared = load_segmenter(path, target)
+        _check_same_classes(chosen, compared.info.classes)
+        others.append((f"{compared.info.method} ({path.name})", compared))
+    scores = list(evaluate_scans(segmenter, labelled, baselines, others))
+    _print_evaluation(scores, fmt, out)
+
+
+def _check_same_classes(given, model) -> None:
+    from spectfsl.errors import SpectfslError
+
+    if dict(given.foreground) != dict(model.foreground):
+        shown = ", ".join(f"{i}={n}" for i, n in model.foreground)
+        found = ", ".join(f"{i}={n}" for i, n in given.foreground)
+        raise SpectfslError(f"the labels give classes {found}; the model labels {shown} (use --classes to match)")
+
+
+def _print_evaluation(scores, fmt: str, out: Path | None) -> None:
+    from spectfsl.core.segmentation.workflows import evaluation_document, evaluation_tables
+    from spectfsl.render import write_document
+
+    write_document(out, fmt, evaluation_document(scores), evaluation_tables(scores))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(segment_app, name="segment")

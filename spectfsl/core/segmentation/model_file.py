@@ -1,0 +1,89 @@
+"""Segmentation model files (`spectfsl.segment/1` safetensors): the network, its prototypes (prototype
+method), the classes, the support scans' fingerprints and the tuned threshold baseline."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spectfsl.core.files.store import load_checked_state, load_with_info, save_tensors
+from spectfsl.core.imaging.preprocess import NORMALISATION
+from spectfsl.core.segmentation.network import SegNet
+from spectfsl.core.segmentation.support import SegmentClasses
+from spectfsl.core.segmentation.training import METHODS
+from spectfsl.errors import SpectfslError
+
+SEGMENT_FORMAT = "spectfsl.segment/1"
+PROTOTYPES = "prototypes"
+
+
+@dataclass
+class SegmentInfo:
+    """A model file's metadata.
+
+    `support_sha256`: fingerprints of the support scans' voxels, so that evaluation can refuse them;
+    `support_spacing_mm`: their voxel size (a scan of another size is labelled with a warning);
+    `threshold_fraction`: the intensity-threshold baseline tuned on the support scans.
+    """
+
+    method: str
+    dims: int
+    channels: int
+    embedding: int
+    class_ids: list[int]
+    class_names: list[str]
+    support_sha256: list[str]
+    support_spacing_mm: list[float] | None
+    threshold_fraction: float
+    normalisation: str = NORMALISATION
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> SegmentClasses:
+        return SegmentClasses(tuple(self.class_ids), tuple(self.class_names))
+
+
+@dataclass(frozen=True)
+class Segmenter:
+    """A loaded model: network (eval mode), prototypes (None for fine-tuning), metadata."""
+
+    network: SegNet
+    prototypes: torch.Tensor | None
+    info: SegmentInfo
+
+
+def save_segmenter(path: str | os.PathLike, segmenter: Segmenter) -> None:
+    """Write the model as `spectfsl.segment/1` safetensors (atomic)."""
+    tensors = dict(segmenter.network.state_dict())
+    if segmenter.prototypes is not None:
+        tensors[PROTOTYPES] = segmenter.prototypes
+    save_tensors(path, tensors, SEGMENT_FORMAT, asdict(segmenter.info))
+
+
+def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") -> Segmenter:
+    """Read a model file; refuses other formats and inconsistent contents (exit 2)."""
+    path = Path(path)
+    tensors, info, _ = load_with_info(path, SEGMENT_FORMAT, SegmentInfo)
+    try:
+        classes = info.classes
+    except SpectfslError as error:
+        raise SpectfslError(f"{path}: incompatible model: {error}") from None
+    if info.method not in METHODS or info.normalisation != NORMALISATION:
+        raise SpectfslError(f"{path}: incompatible model: method '{info.method}', normalisation '{info.normalisation}'")
+    prototypes = tensors.pop(PROTOTYPES, None)
+    outputs = len(classes.ids) if info.method == "finetune" else info.embedding
+    if (prototypes is None) != (info.method == "finetune") or (
+        prototypes is not None and tuple(prototypes.shape) != (len(classes.ids), info.embedding)
+    ):
+        raise SpectfslError(f"{path}: incompatible model: prototypes do not match the method and classes")
+    try:
+        network = SegNet(outputs, info.channels, info.dims)
+    except SpectfslError as error:
+        raise SpectfslError(f"{path}: incompatible model: {error}") from None
+    load_checked_state(network, tensors, path, "model")
+    device = torch.device(device)
+    return Segmenter(network.to(device).eval(), None if prototypes is None else prototypes.to(device), info)

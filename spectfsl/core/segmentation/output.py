@@ -1,0 +1,147 @@
+"""Label maps on the input's own voxel grid: NIfTI with the input's geometry, and DICOM SEG.
+
+spectfsl's arrays may be flipped and their slices reordered against the file (see
+`spectfsl.core.image.FileGeometry`); `file_order` undoes that, so voxel (i, j, k) of the label map
+is voxel (i, j, k) of the input: NIfTI i, j, k; DICOM column, row, frame; NPY last, second-to-last
+and first axes. The NIfTI affine is the input's (a NIfTI input), its DICOM geometry turned from LPS
+to RAS (a DICOM input), or the voxel size alone where the file has no geometry.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from spectfsl.core.files.atomic import atomic_file
+from spectfsl.core.image import SpectImage
+from spectfsl.errors import SpectfslError
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def file_order(image: SpectImage, array: np.ndarray) -> np.ndarray:
+    """An array on `image`'s array grid -> the same values in the file's voxel order ((frames,) rows, cols)."""
+    out = array[..., ::-1] if image.geometry.flip_x else array
+    out = out[..., ::-1, :] if image.geometry.flip_y else out
+    if image.is_volume and image.frames is not None:
+        ordered = np.empty_like(out)
+        ordered[np.asarray(image.frames) - min(image.frames)] = out
+        out = ordered
+    return np.ascontiguousarray(out)
+
+
+def nifti_affine(image: SpectImage) -> np.ndarray:
+    """The affine of a label map in the file's voxel order: (i, j, k) = (column, row, frame) -> RAS mm."""
+    affine = image.geometry.affine
+    if affine is not None:
+        return affine.copy() if image.geometry.space == "RAS" else LPS_TO_RAS @ affine
+    row_mm, col_mm = image.pixel_spacing_mm or (1.0, 1.0)
+    return np.diag([col_mm, row_mm, image.slice_spacing_mm or 1.0, 1.0])
+
+
+def write_label_nifti(path: str | os.PathLike, image: SpectImage, label_ids: np.ndarray) -> None:
+    """Write `label_ids` (uint8, on `image`'s array grid) as a NIfTI that overlays the input file (atomic)."""
+    import nibabel as nib
+
+    data = file_order(image, label_ids.astype(np.uint8)).T  # (i, j[, k])
+    nifti = nib.Nifti1Image(data, nifti_affine(image))
+    nifti.header.set_data_dtype(np.uint8)
+    nifti.header.set_xyzt_units("mm")
+    data = nifti.to_bytes()
+    if str(path).lower().endswith(".gz"):
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    with atomic_file(path) as temporary:
+        Path(temporary).write_bytes(data)
+
+
+#: SNOMED CT codes of the classes spectfsl knows by name (others: "Tissue" with the class name as label).
+_PROPERTY_CODES = {
+    "myocardium": ("74281007", "Myocardium structure"),
+    "ventricles": ("21814001", "Cardiac ventricular structure"),
+    "cavity": ("21814001", "Cardiac ventricular structure"),
+    "liver": ("10200004", "Liver structure"),
+}
+
+
+def write_dicom_seg(
+    path: str | os.PathLike, image: SpectImage, label_ids: np.ndarray, classes: Sequence[tuple[int, str]], version: str
+) -> None:
+    """A DICOM Segmentation (binary, one segment per class) referencing the DICOM input `image` (highdicom)."""
+    try:
+        import highdicom as hd
+        import pydicom
+        from pydicom.dataset import Dataset
+        from pydicom.sequence import Sequence as DicomSequence
+        from pydicom.sr.codedict import codes
+        from pydicom.sr.coding import Code
+    except ImportError:
+        raise SpectfslError("--dicom-seg needs highdicom: pip install 'spectfsl[dicom-seg]'") from None
+    source = pydicom.dcmread(image.source)
+    if "FrameOfReferenceUID" not in source or image.geometry.affine is None or image.geometry.space != "LPS":
+        raise SpectfslError(f"{image.source}: --dicom-seg needs a DICOM input with a frame of reference and geometry")
+    source = _as_enhanced(copy.copy(source), image.geometry.affine, hd, Dataset, DicomSequence)
+    labels = file_order(image, label_ids)
+    if labels.ndim == 2:
+        labels = labels[None]
+    present = [(class_id, name) for class_id, name in classes if (labels == class_id).any()]
+    if not present:
+        raise SpectfslError(f"{image.source}: no voxel is labelled, so there is no segment to write as DICOM SEG")
+    descriptions = []
+    for number, (_, name) in enumerate(present, start=1):
+        code, meaning = _PROPERTY_CODES.get(name, ("85756007", "Tissue"))
+        descriptions.append(
+            hd.seg.SegmentDescription(
+                segment_number=number,
+                segment_label=name,
+                segmented_property_category=codes.SCT.Tissue,
+                segmented_property_type=Code(code, "SCT", meaning),
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+                algorithm_identification=hd.AlgorithmIdentificationSequence(
+                    name="spectfsl segment", version=version, family=codes.cid7162.ArtificialIntelligence
+                ),
+            )
+        )
+    masks = np.stack([labels == class_id for class_id, _ in present], axis=-1).astype(np.uint8)
+    segmentation = hd.seg.Segmentation(
+        source_images=[source],
+        pixel_array=masks,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=9901,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="spectfsl",
+        manufacturer_model_name="spectfsl segment",
+        software_versions=version,
+        device_serial_number="none",
+    )
+    with atomic_file(path) as temporary:
+        segmentation.save_as(str(temporary))
+
+
+def _as_enhanced(source, affine: np.ndarray, hd, Dataset, DicomSequence):
+    """The NM source as highdicom reads a multi-frame image: plane orientation and pixel measures
+    shared, one plane position per frame, all from the geometry spectfsl read (the NM Detector
+    Information Sequence, or the top level)."""
+    frames = int(getattr(source, "NumberOfFrames", 1) or 1)
+    columns, rows, step = (float(np.linalg.norm(affine[:3, axis])) for axis in range(3))
+    shared = Dataset()
+    shared.PlaneOrientationSequence = hd.PlaneOrientationSequence(
+        hd.CoordinateSystemNames.PATIENT, [*(affine[:3, 0] / columns), *(affine[:3, 1] / rows)]
+    )
+    shared.PixelMeasuresSequence = hd.PixelMeasuresSequence(pixel_spacing=[rows, columns], slice_thickness=step)
+    source.SharedFunctionalGroupsSequence = DicomSequence([shared])
+    per_frame = []
+    for frame in range(frames):
+        item = Dataset()
+        position = affine[:3, :3] @ np.array([0.0, 0.0, float(frame)]) + affine[:3, 3]
+        item.PlanePositionSequence = hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT, position)
+        per_frame.append(item)
+    source.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+    return source

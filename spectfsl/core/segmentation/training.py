@@ -1,0 +1,256 @@
+"""`segment fit`: learn a tissue map from one to five labelled scans.
+
+Two methods share one small U-Net (`SegNet`) and one training loop over augmented crops of the
+support scans (random rotation and scaling, intensity gain, noise):
+
+- `finetune`: the network's last layer scores the classes; cross-entropy + soft Dice.
+- `prototype`: the network embeds each voxel; in every step one augmented crop gives per-class
+  prototypes by masked average pooling and the other crop's voxels are labelled by the nearest
+  prototype (softmax over negative squared distances, as in Prototypical Networks), and back again
+  (PANet's prototype alignment). After training the prototypes are the support scans' class means;
+  a voxel of a new scan takes the class of its nearest prototype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
+from spectfsl.core.localisation.training import scheduled_lr
+from spectfsl.core.segmentation.network import SegNet
+from spectfsl.errors import SpectfslError
+
+METHODS = ("finetune", "prototype")
+#: Fraction of training crops centred on a labelled (non-background) voxel.
+FOREGROUND_CROPS = 0.75
+MAX_ROTATION_DEG, MAX_SCALE = 15.0, 0.1
+
+
+@dataclass(frozen=True)
+class SupportScan:
+    """A support scan for training: normalised intensities and class indices (0 = background, 1..K in
+    the order of the model's classes), both shaped (rows, cols) or (slices, rows, cols)."""
+
+    pixels: np.ndarray
+    labels: np.ndarray
+    source: str
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    """Training settings; `crop` in voxels per side (the whole scan where it is smaller)."""
+
+    method: str = "finetune"
+    steps: int = 300
+    batch_size: int = 2
+    crop: int = 32
+    channels: int = 16
+    embedding: int = 16
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise SpectfslError(f"--method must be one of {', '.join(METHODS)}, got '{self.method}'")
+        if min(self.steps, self.batch_size) < 1 or self.crop < 8 or self.lr <= 0:
+            raise SpectfslError("--steps and --batch-size must be >= 1, --crop >= 8 and --lr > 0")
+        if self.method == "prototype" and self.batch_size < 2:
+            raise SpectfslError("the prototype method needs --batch-size 2 or more (one crop gives the prototypes)")
+
+
+def network_for(settings: SegmentSettings, classes: int, dims: int) -> SegNet:
+    """The network of a method: class scores (finetune) or embeddings (prototype)."""
+    outputs = classes if settings.method == "finetune" else settings.embedding
+    return SegNet(outputs, settings.channels, dims)
+
+
+def fit_network(
+    scans: Sequence[SupportScan],
+    classes: int,
+    settings: SegmentSettings,
+    device: torch.device | str = "cpu",
+    on_step: Callable[[int, float], None] | None = None,
+    checkpointer: Checkpointer | None = None,
+) -> tuple[SegNet, torch.Tensor | None, list[float]]:
+    """Train on the support scans: (network in eval mode, prototypes (classes, embedding) or None, losses).
+
+    `classes` counts background; `on_step(step, loss)` reports progress; `checkpointer` saves (and
+    with --resume restores) the run's state.
+    """
+    dims = scans[0].pixels.ndim
+    if any(scan.pixels.ndim != dims for scan in scans):
+        raise SpectfslError("support scans must all be 2D images or all be volumes")
+    device = torch.device(device)
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    model = network_for(settings, classes, dims).to(device).train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    state = TrainingState(model, optimiser, generators={"crops": generator})
+    checkpointer = checkpointer or Checkpointer()
+    identity = {
+        "kind": "segment fit",
+        "settings": asdict(settings),
+        "classes": classes,
+        "inputs_sha256": fingerprint(*[a for scan in scans for a in (scan.pixels, scan.labels)]),
+        "initial_model_sha256": fingerprint(*model.state_dict().values()),
+    }
+    sampler = CropSampler(scans, settings.crop, generator)
+    checkpointer.start(state, identity)
+    with checkpointer.signals():
+        while state.step < settings.steps:
+            checkpointer.begin_step(state)
+            for group in optimiser.param_groups:
+                group["lr"] = scheduled_lr(settings, state.step, settings.steps)
+            images, labels = sampler.sample(settings.batch_size)
+            images, labels = augment(images, labels, generator)
+            outputs = model(images.to(device))
+            labels = labels.to(device)
+            if settings.method == "finetune":
+                loss = dense_loss(outputs, labels, classes)
+            else:
+                loss = prototype_episode_loss(outputs, labels, classes)
+            checkpointer.check_loss(state, loss, f"step {state.step + 1}")
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            checkpointer.end_step(state, loss.item())
+            if on_step is not None:
+                on_step(state.step, state.losses[-1])
+    model.eval()
+    prototypes = support_prototypes(model, scans, classes, device) if settings.method == "prototype" else None
+    return model, prototypes, state.losses
+
+
+class CropSampler:
+    """Random crops of the support scans, most of them centred on a labelled voxel."""
+
+    def __init__(self, scans: Sequence[SupportScan], crop: int, generator: torch.Generator) -> None:
+        self.scans = scans
+        self.generator = generator
+        dims = scans[0].pixels.ndim
+        self.size = tuple(min(crop, min(scan.pixels.shape[axis] for scan in scans)) for axis in range(dims))
+        self.foreground = [np.argwhere(scan.labels > 0) for scan in scans]
+
+    def sample(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(count, 1, *crop) float intensities and (count, *crop) int64 class indices."""
+        images, labels = [], []
+        for _ in range(count):
+            index = int(torch.randint(len(self.scans), (1,), generator=self.generator))
+            scan, foreground = self.scans[index], self.foreground[index]
+            shape = scan.pixels.shape
+            if len(foreground) and float(torch.rand(1, generator=self.generator)) < FOREGROUND_CROPS:
+                centre = foreground[int(torch.randint(len(foreground), (1,), generator=self.generator))]
+            else:
+                centre = [int(torch.randint(n, (1,), generator=self.generator)) for n in shape]
+            corner = [min(max(int(c) - s // 2, 0), n - s) for c, s, n in zip(centre, self.size, shape)]
+            window = tuple(slice(c, c + s) for c, s in zip(corner, self.size))
+            images.append(torch.from_numpy(scan.pixels[window].copy()))
+            labels.append(torch.from_numpy(scan.labels[window].astype(np.int64)))
+        return torch.stack(images)[:, None], torch.stack(labels)
+
+
+def augment(
+    images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random rotation (up to 15 degrees about each axis) and scaling (+-10%), intensity gain
+    (+-20%) and Gaussian noise; labels follow the geometry by nearest-neighbour sampling."""
+    count, dims = images.shape[0], images.ndim - 2
+    matrices = torch.stack([_random_matrix(dims, generator) for _ in range(count)])
+    theta = torch.cat([matrices, torch.zeros(count, dims, 1)], dim=2)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    labels = F.grid_sample(labels[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    gain = 1.0 + 0.2 * (torch.rand((count,) + (1,) * (dims + 1), generator=generator) * 2 - 1)
+    noise = 0.03 * torch.randn(images.shape, generator=generator)
+    return (images * gain + noise).clamp_(min=0.0), labels[:, 0].long()
+
+
+def _random_matrix(dims: int, generator: torch.Generator) -> torch.Tensor:
+    """A rotation (about every axis for 3D) times an isotropic scale."""
+    angles = (torch.rand(1 if dims == 2 else 3, generator=generator) * 2 - 1) * math.radians(MAX_ROTATION_DEG)
+    scale = 1.0 + MAX_SCALE * (float(torch.rand(1, generator=generator)) * 2 - 1)
+    matrix = torch.eye(dims)
+    planes = [(0, 1)] if dims == 2 else [(0, 1), (0, 2), (1, 2)]
+    for angle, (a, b) in zip(angles.tolist(), planes):
+        rotation = torch.eye(dims)
+        rotation[a, a] = rotation[b, b] = math.cos(angle)
+        rotation[a, b], rotation[b, a] = -math.sin(angle), math.sin(angle)
+        matrix = rotation @ matrix
+    return matrix * scale
+
+
+def dense_loss(scores: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """Cross-entropy plus (1 - soft Dice) averaged over the foreground classes."""
+    probabilities = scores.softmax(dim=1)
+    one_hot = F.one_hot(labels, classes).movedim(-1, 1).float()
+    axes = tuple(range(2, scores.ndim))
+    overlap = (probabilities * one_hot).sum(axes)
+    size = probabilities.sum(axes) + one_hot.sum(axes)
+    dice = (2 * overlap + 1.0) / (size + 1.0)
+    return F.cross_entropy(scores, labels) + (1 - dice[:, 1:]).mean()
+
+
+def masked_prototypes(
+    embeddings: torch.Tensor, labels: torch.Tensor, classes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class mean embedding over the voxels of each class: ((classes, D), (classes,) present)."""
+    flat = embeddings.movedim(1, -1).reshape(-1, embeddings.shape[1])
+    one_hot = F.one_hot(labels.reshape(-1), classes).float()
+    counts = one_hot.sum(0)
+    sums = one_hot.T @ flat
+    return sums / counts.clamp(min=1)[:, None], counts > 0
+
+
+def prototype_scores(embeddings: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
+    """(B, D, *spatial) embeddings -> (B, classes, *spatial) negative squared distances to each prototype."""
+    flat = embeddings.movedim(1, -1)
+    distances = (flat.pow(2).sum(-1, keepdim=True) - 2 * flat @ prototypes.T + prototypes.pow(2).sum(-1)).clamp(min=0)
+    return (-distances).movedim(-1, 1)
+
+
+def prototype_episode_loss(embeddings: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """Half the crops give prototypes for the other half, and back (PANet's alignment); a class absent
+    from the giving crops takes the receiving crops' own mean."""
+    half = embeddings.shape[0] // 2
+    first, second = slice(0, half), slice(half, None)
+    loss = embeddings.new_zeros(())
+    for give, take in ((first, second), (second, first)):
+        given, present = masked_prototypes(embeddings[give], labels[give], classes)
+        own, _ = masked_prototypes(embeddings[take], labels[take], classes)
+        prototypes = torch.where(present[:, None], given, own)
+        loss = loss + dense_loss(prototype_scores(embeddings[take], prototypes), labels[take], classes)
+    return loss / 2
+
+
+@torch.no_grad()
+def support_prototypes(model: SegNet, scans: Sequence[SupportScan], classes: int, device: torch.device) -> torch.Tensor:
+    """The class prototypes of the trained network: each class's mean embedding over all support voxels."""
+    sums, counts = None, torch.zeros(classes)
+    for scan in scans:
+        embeddings = model(torch.from_numpy(scan.pixels)[None, None].to(device)).cpu()
+        means, _ = masked_prototypes(embeddings, torch.from_numpy(scan.labels.astype(np.int64))[None], classes)
+        scan_counts = torch.bincount(torch.from_numpy(scan.labels.astype(np.int64)).reshape(-1), minlength=classes)
+        weighted = means * scan_counts[:, None]
+        sums = weighted if sums is None else sums + weighted
+        counts += scan_counts
+    if (counts == 0).any():
+        raise SpectfslError("a class has no voxel in any support scan")
+    return sums / counts[:, None]
+
+
+@torch.no_grad()
+def label_indices(
+    model: SegNet, prototypes: torch.Tensor | None, pixels: np.ndarray, device: torch.device
+) -> np.ndarray:
+    """Class indices (0 = background) of every voxel of normalised `pixels`, same shape, uint8."""
+    outputs = model(torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None, None].to(device))
+    if prototypes is not None:
+        outputs = prototype_scores(outputs, prototypes.to(outputs.device))
+    return outputs.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()

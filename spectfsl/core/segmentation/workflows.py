@@ -1,0 +1,253 @@
+"""`segment fit`, `segment predict` and `segment evaluate` as library calls."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from spectfsl.core.checkpoint import Checkpointer, fingerprint
+from spectfsl.core.image import SpectImage
+from spectfsl.core.imaging.preprocess import normalise_intensity
+from spectfsl.core.segmentation import baselines
+from spectfsl.core.segmentation.metrics import dice, hd95, mean_ci
+from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo
+from spectfsl.core.segmentation.support import SegmentClasses, support_scan
+from spectfsl.core.segmentation.training import SegmentSettings, fit_network, label_indices
+from spectfsl.core.tables import Table, number
+from spectfsl.errors import SpectfslError
+
+#: Most support scans a fit takes: few-shot, and the scans are held in memory together.
+MAX_SUPPORT = 5
+#: Relative difference of voxel size above which a scan is labelled with a warning.
+SPACING_TOLERANCE = 0.25
+#: The wall class the threshold baseline stands for, and the cavity class it derives by convex hull.
+WALL_NAMES = ("myocardium",)
+CAVITY_NAMES = ("ventricles", "cavity")
+
+
+def voxel_spacing(image: SpectImage) -> tuple[float, ...] | None:
+    """Voxel size in mm along the array's axes (slices, rows, cols) or (rows, cols); None if unknown."""
+    if image.pixel_spacing_mm is None:
+        return None
+    if image.is_volume:
+        return (image.slice_spacing_mm or image.pixel_spacing_mm[0], *image.pixel_spacing_mm)
+    return tuple(image.pixel_spacing_mm)
+
+
+def scan_fingerprint(image: SpectImage) -> str:
+    """What identifies a scan's voxels (whatever its file is called)."""
+    return fingerprint(image.pixels)
+
+
+def fit_segmenter(
+    labelled: Iterable[tuple[SpectImage, np.ndarray]],
+    classes: SegmentClasses,
+    settings: SegmentSettings,
+    device: torch.device | str = "cpu",
+    on_step: Callable[[int, float], None] | None = None,
+    checkpointer: Checkpointer | None = None,
+) -> Segmenter:
+    """Train on 1-5 labelled scans ((image, class-index map) pairs) and describe the model."""
+    pairs = list(labelled)
+    if not 1 <= len(pairs) <= MAX_SUPPORT:
+        raise SpectfslError(f"segment fit takes 1 to {MAX_SUPPORT} labelled scans, got {len(pairs)}")
+    scans = [support_scan(image, indices) for image, indices in pairs]
+    for index, name in classes.foreground:
+        if not any((scan.labels == classes.ids.index(index)).any() for scan in scans):
+            raise SpectfslError(f"class '{name}' (id {index}) has no voxel in any support scan")
+    network, prototypes, losses = fit_network(scans, len(classes.ids), settings, device, on_step, checkpointer)
+    spacings = {voxel_spacing(image) for image, _ in pairs}
+    info = SegmentInfo(
+        method=settings.method,
+        dims=pairs[0][0].pixels.ndim,
+        channels=settings.channels,
+        embedding=settings.embedding,
+        class_ids=list(classes.ids),
+        class_names=list(classes.names),
+        support_sha256=[scan_fingerprint(image) for image, _ in pairs],
+        support_spacing_mm=list(next(iter(spacings))) if len(spacings) == 1 and None not in spacings else None,
+        threshold_fraction=_tuned_threshold(scans, classes),
+        training={
+            **asdict(settings),
+            "support": [Path(image.source).name for image, _ in pairs],
+            "world_size": 1,
+            "losses": losses,
+            "final_loss": losses[-1],
+        },
+    )
+    return Segmenter(network, prototypes, info)
+
+
+def _tuned_threshold(scans, classes: SegmentClasses) -> float:
+    wall = _class_index(classes, WALL_NAMES)
+    if wall is None:
+        return math.nan
+    return baselines.tune_fraction([(scan.pixels, scan.labels == wall) for scan in scans])
+
+
+def _class_index(classes: SegmentClasses, names: Sequence[str]) -> int | None:
+    return next((index for index, name in enumerate(classes.names) if name in names), None)
+
+
+def check_compatible(segmenter: Segmenter, image: SpectImage) -> str | None:
+    """Refuse an image of the wrong dimensionality; a warning (or None) when its voxel size differs."""
+    if image.pixels.ndim != segmenter.info.dims:
+        kind = "volumes" if segmenter.info.dims == 3 else "2D images"
+        raise SpectfslError(f"{image.label}: this model labels {kind} (trained on {segmenter.info.dims}D scans)")
+    expected, found = segmenter.info.support_spacing_mm, voxel_spacing(image)
+    if expected and found and any(abs(f - e) > SPACING_TOLERANCE * e for e, f in zip(expected, found)):
+        shown = "x".join(f"{v:g}" for v in found)
+        trained = "x".join(f"{v:g}" for v in expected)
+        return f"{image.label}: voxels of {shown} mm, the support scans' {trained} mm: labels may be poor"
+    return None
+
+
+def segment_image(segmenter: Segmenter, image: SpectImage) -> np.ndarray:
+    """Class ids (uint8, as given at fit time, 0 = background) of every voxel, in the image's array order."""
+    device = next(segmenter.network.parameters()).device
+    indices = label_indices(segmenter.network, segmenter.prototypes, normalise_intensity(image.pixels), device)
+    return segmenter.info.classes.ids_of(indices)
+
+
+def volume_row(image: SpectImage, label_ids: np.ndarray, classes: SegmentClasses) -> dict[str, Any]:
+    """Per class: voxels and volume in ml (mm^3 / 1000; None where the voxel size is unknown)."""
+    spacing = voxel_spacing(image)
+    voxel_ml = float(np.prod(spacing)) / 1000.0 if spacing and image.is_volume else None
+    row: dict[str, Any] = {}
+    for class_id, name in classes.foreground:
+        count = int((label_ids == class_id).sum())
+        row[f"{name}_voxels"] = count
+        row[f"{name}_ml"] = round(count * voxel_ml, 3) if voxel_ml is not None else None
+    return row
+
+
+@dataclass(frozen=True)
+class ScanScore:
+    """One method's scores on one scan, per class name: Dice and HD95 (mm; voxels when unknown)."""
+
+    method: str
+    path: str
+    dice: dict[str, float]
+    hd95_mm: dict[str, float]
+
+
+def score(
+    method: str, path: str, predicted: np.ndarray, reference: np.ndarray, names: dict[int, str], spacing
+) -> ScanScore:
+    """Dice and HD95 per class of a label map (class ids) against the reference (class ids)."""
+    spacing = spacing or (1.0,) * predicted.ndim
+    dices = {name: dice(predicted == i, reference == i) for i, name in names.items()}
+    distances = {name: hd95(predicted == i, reference == i, spacing) for i, name in names.items()}
+    return ScanScore(method, path, dices, distances)
+
+
+def threshold_labels(segmenter: Segmenter, image: SpectImage) -> np.ndarray | None:
+    """The tuned intensity-threshold baseline's label map (class ids), or None without a myocardium class."""
+    classes = segmenter.info.classes
+    wall_index = _class_index(classes, WALL_NAMES)
+    if wall_index is None or not math.isfinite(segmenter.info.threshold_fraction):
+        return None
+    wall = baselines.threshold_wall(normalise_intensity(image.pixels), segmenter.info.threshold_fraction)
+    labels = np.zeros(image.pixels.shape, dtype=np.uint8)
+    labels[wall] = classes.ids[wall_index]
+    cavity_index = _class_index(classes, CAVITY_NAMES)
+    spacing = voxel_spacing(image)
+    if cavity_index is not None and spacing is not None:
+        labels[baselines.threshold_cavity(wall, spacing[-2:])] = classes.ids[cavity_index]
+    return labels
+
+
+def evaluate_scans(
+    segmenter: Segmenter,
+    labelled: Iterable[tuple[SpectImage, np.ndarray]],
+    baselines_too: bool = False,
+    others: Sequence[tuple[str, Segmenter]] = (),
+) -> Iterator[ScanScore]:
+    """Scores of the model (and with `baselines_too` the threshold baseline, and `others`) on each
+    labelled scan (image, class-index map); a support scan is refused."""
+    classes = segmenter.info.classes
+    names = dict(classes.foreground)
+    support = set(segmenter.info.support_sha256)
+    for image, indices in labelled:
+        if scan_fingerprint(image) in support:
+            raise SpectfslError(f"{image.label} is one of the model's support scans: evaluate on other scans")
+        reference = classes.ids_of(indices)
+        spacing = voxel_spacing(image)
+        yield score(segmenter.info.method, image.source, segment_image(segmenter, image), reference, names, spacing)
+        for label, other in others:
+            yield score(label, image.source, segment_image(other, image), reference, names, spacing)
+        if baselines_too:
+            threshold = threshold_labels(segmenter, image)
+            if threshold is not None:
+                yield score("threshold", image.source, threshold, reference, names, spacing)
+
+
+def summarise(scores: Sequence[ScanScore]) -> list[dict[str, Any]]:
+    """Per method and class: mean Dice and HD95 with 95% CI half-widths, and the number of scans."""
+    rows = []
+    for method in dict.fromkeys(s.method for s in scores):
+        mine = [s for s in scores if s.method == method]
+        for name in mine[0].dice:
+            dice_mean, dice_ci = mean_ci([s.dice[name] for s in mine])
+            hd_mean, hd_ci = mean_ci([s.hd95_mm[name] for s in mine])
+            rows.append(
+                {
+                    "method": method,
+                    "class": name,
+                    "scans": len(mine),
+                    "dice": dice_mean,
+                    "dice_ci95": dice_ci,
+                    "hd95_mm": hd_mean,
+                    "hd95_ci95": hd_ci,
+                }
+            )
+    return rows
+
+
+def evaluation_document(scores: Sequence[ScanScore]) -> dict[str, Any]:
+    """`segment evaluate --format json`: every scan's scores and the summary per method and class."""
+    return {
+        "scans": [{"method": s.method, "path": s.path, "dice": s.dice, "hd95_mm": s.hd95_mm} for s in scores],
+        "summary": summarise(scores),
+    }
+
+
+def evaluation_tables(scores: Sequence[ScanScore]) -> list[Table]:
+    """The summary table (mean +- 95% CI over scans) and one row per scan, method and class."""
+    summary = Table(
+        "segmentation: mean over scans (95% CI)",
+        ("method", "class", "scans", "Dice", "HD95 mm"),
+        tuple(
+            (
+                row["method"],
+                row["class"],
+                str(row["scans"]),
+                _with_ci(row["dice"], row["dice_ci95"], 3),
+                _with_ci(row["hd95_mm"], row["hd95_ci95"], 1),
+            )
+            for row in summarise(scores)
+        ),
+        "HD95: 95th percentile of the distances between the two surfaces; an empty prediction has none "
+        "and is left out of the HD95 mean (its Dice is 0).",
+    )
+    per_scan = Table(
+        "per scan",
+        ("method", "scan", "class", "Dice", "HD95 mm"),
+        tuple(
+            (s.method, Path(s.path).name, name, number(s.dice[name], 3), number(s.hd95_mm[name], 1))
+            for s in scores
+            for name in s.dice
+        ),
+    )
+    return [summary, per_scan]
+
+
+def _with_ci(mean: float, half: float, digits: int) -> str:
+    text = number(mean, digits)
+    return f"{text} +- {number(half, digits)}" if text and math.isfinite(half) else text
