@@ -43,7 +43,8 @@ Labels = Annotated[
     typer.Option(
         "--labels",
         metavar="LABELMAP",
-        help="Label map of each scan, in order (repeat the option): integer class ids on the scan's grid, 0 = background.",
+        help="Label map of each scan, in order (repeat the option): integer class ids on the scan's grid, "
+        "0 = background.",
         show_default=False,
     ),
 ]
