@@ -142,3 +142,25 @@ def heart_boxes(path: str | os.PathLike, volumes: Sequence, boxes: Sequence) -> 
         axis.set_title(f"slices {z0}-{z1 - 1}", fontsize=8)
         axis.axis("off")
     save_figure(figure, path)
+
+
+def label_overlays(
+    path: str | os.PathLike, panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]], classes: Sequence[str]
+) -> None:
+    """Slices with the reference labels (solid contours) and the predicted ones (dashed), one colour
+    per class: panels of (title, image, reference class indices, predicted class indices)."""
+    plt = _pyplot()
+    colours = ["tab:red", "tab:cyan", "tab:green", "tab:orange", "tab:purple"]
+    figure, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6))
+    for axis, (title, image, reference, predicted) in zip(np.atleast_1d(axes), panels):
+        axis.imshow(image, cmap="gray", vmin=0, vmax=float(np.percentile(image, 99.5)) or 1.0, interpolation="nearest")
+        for index, colour in zip(range(1, len(classes)), colours):
+            for labels, style in ((reference, "solid"), (predicted, "dashed")):
+                if (labels == index).any():
+                    axis.contour(labels == index, levels=[0.5], colors=[colour], linestyles=style, linewidths=1.2)
+        axis.set_title(title, fontsize=9)
+        axis.axis("off")
+    handles = [plt.Line2D([], [], color=c, label=name) for name, c in zip(classes[1:], colours)]
+    handles += [plt.Line2D([], [], color="k", label="expert"), plt.Line2D([], [], color="k", ls="--", label="spectfsl")]
+    figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    save_figure(figure, path)

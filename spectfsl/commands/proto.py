@@ -195,7 +195,9 @@ def predict(
     fixed window around one tissue, masked by default). Any other image, a whole slice of a scan
     included, is classified as a whole from its central window; it says nothing about which pixels
     are which tissue, and is flagged ood when it does not look like the bank's crops (tissue and
-    background fractions, intensity, roughness) or lies far from every prototype.
+    background fractions, intensity, roughness) or lies far from every prototype. A volume is
+    classified slice by slice, each slice as a whole. To label the voxels of a scan (which are
+    myocardium, cavity, liver), use `spectfsl segment`.
     """
     from spectfsl.core.acceleration import Acceleration
     from spectfsl.core.device import setup_device

@@ -38,6 +38,9 @@ from spectfsl.core.localisation.landmarks import heart_landmark_rows, mask_landm
 from spectfsl.core.localisation.locate import locate, mse_psnr, reconstruct
 from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
+from spectfsl.core.segmentation.support import choose_classes, load_labelled
+from spectfsl.core.segmentation.training import SegmentSettings
+from spectfsl.core.segmentation.workflows import ScanScore, evaluate_scans, fit_segmenter, segment_image
 from spectfsl.render import row_output
 from spectfsl.ui import warn
 
@@ -62,6 +65,7 @@ class DemoSettings:
     prnet_iters: int = 10
     prnet_lr_schedule: str = "cosine"
     prnet3d_epochs: int = 12  # 120 steps of 32 pairs: a fifth of `prnet train --dims 3`, for the time budget
+    segment_steps: int = 80  # `segment fit` takes 200
     seed: int = 0
 
     @classmethod
@@ -75,6 +79,7 @@ class DemoSettings:
             prnet_real_epochs=50,
             prnet_lr_schedule="constant",
             prnet3d_epochs=default_settings(3).epochs,
+            segment_steps=SegmentSettings().steps,
         )
 
 
@@ -161,6 +166,8 @@ class DemoResults:
     prnet3d_real: TrainingSummary | None = None
     localisation3d_real: LocalisationResult | None = None
     study_slice: list[SliceClassification] | None = None
+    segmentation_phantom: list[ScanScore] | None = None
+    segmentation_real: list[ScanScore] | None = None
 
 
 @dataclass
@@ -195,6 +202,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
         ("prnet train (patients 1-8)", train_phantom_prnet),
         ("prnet evaluate and reconstruct (patients 9-12)", evaluate_phantom_prnet),
         ("prnet 3D: train (patients 1-8), locate (patients 9-12)", locate_phantom_3d),
+        ("segment: fit on patient 1, evaluate patients 2-12", segment_phantom),
     ]
     if demo.real_data is not None:
         steps += [
@@ -202,6 +210,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
             ("real DICOM: find the heart", find_real_hearts),
             ("real PRNet: train and locate the LV", locate_real_lv),
             ("real PRNet 3D: train on the 6 volumes, locate the LV", locate_real_lv_3d),
+            ("real NIfTI: segment, one support patient, 3 rotations", segment_real_nifti),
             ("study PNG slice: classify", classify_study_slice),
         ]
     return steps
@@ -453,3 +462,49 @@ def classify_study_slice(demo: Demo) -> None:
     demo.results.study_slice = [
         SliceClassification(Path(r["path"]).parent.name, r["predicted"], r["probability"], r["ood"]) for r in rows
     ]
+
+
+def _segment_settings(demo: Demo) -> SegmentSettings:
+    return replace(SegmentSettings(), steps=demo.settings.segment_steps, seed=demo.settings.seed)
+
+
+def _overlay_panel(title: str, image, reference_ids: np.ndarray, predicted_ids: np.ndarray, classes) -> tuple:
+    """The axial slice with the most reference foreground, as class indices for the overlay figure."""
+    index = int(np.argmax((reference_ids > 0).reshape(len(reference_ids), -1).sum(axis=1)))
+    to_index = {class_id: i for i, class_id in enumerate(classes.ids)}
+    as_index = np.vectorize(lambda v: to_index.get(int(v), 0), otypes=[np.uint8])
+    return title, image.pixels[index], as_index(reference_ids[index]), as_index(predicted_ids[index])
+
+
+def segment_phantom(demo: Demo) -> None:
+    """`segment fit` on one phantom patient, `segment evaluate` (with the threshold baseline) on the others."""
+    root = demo.out / "phantom"
+    patients = sorted(p.name for p in root.iterdir() if p.is_dir())
+    scans = [root / p / "spect.dcm" for p in patients]
+    labels = [root / p / "labels.npy" for p in patients]
+    classes = choose_classes(PHANTOM_CLASSES, labels, [], None)
+    labelled = list(load_labelled(scans, labels, classes, {}, None))
+    segmenter = fit_segmenter(labelled[:1], classes, _segment_settings(demo), demo.device)
+    demo.results.segmentation_phantom = list(evaluate_scans(segmenter, labelled[1:], baselines_too=True))
+    image, indices = labelled[1]
+    panel = _overlay_panel(patients[1], image, classes.ids_of(indices), segment_image(segmenter, image), classes)
+    figures.label_overlays(demo.figure("segment_phantom_overlay"), [panel], classes.names)
+
+
+def segment_real_nifti(demo: Demo) -> None:
+    """One NIfTI patient as support (expert wall, cavity derived), the other two evaluated; every rotation."""
+    images, masks = _nifti(demo)
+    if len(images) < 2:
+        return
+    classes = choose_classes(None, [], ["myocardium"], "myocardium")
+    labelled = list(load_labelled(images, [], classes, {"myocardium": masks}, "myocardium"))
+    scores, panels = [], []
+    for support in range(len(labelled)):
+        segmenter = fit_segmenter([labelled[support]], classes, _segment_settings(demo), demo.device)
+        held_out = [pair for i, pair in enumerate(labelled) if i != support]
+        scores += evaluate_scans(segmenter, held_out, baselines_too=True)
+        image, indices = held_out[0]
+        title = f"{images[support].name.split('_')[0]} -> {Path(image.source).name.split('_')[0]}"
+        panels.append(_overlay_panel(title, image, classes.ids_of(indices), segment_image(segmenter, image), classes))
+    demo.results.segmentation_real = scores
+    figures.label_overlays(demo.figure("segment_real_overlay"), panels, classes.names)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spectfsl.core.files.atomic import write_text_atomic
+from spectfsl.core.segmentation.workflows import evaluation_tables, summarise
 from spectfsl.core.tables import Table, number, percent
 from spectfsl.demo.pipeline import STUDY, Demo
 
@@ -73,6 +74,20 @@ def summary_table(demo: Demo) -> Table:
                     "not reported",
                 )
             )
+    for scores, label in ((results.segmentation_phantom, "phantom"), (results.segmentation_real, "real NIfTI")):
+        for row in summarise(scores or []):
+            if row["method"] != "threshold":
+                threshold = next(
+                    (t for t in summarise(scores) if t["method"] == "threshold" and t["class"] == row["class"]), None
+                )
+                baseline = f" (threshold {number(threshold['dice'], 3)})" if threshold else ""
+                rows.append(
+                    (
+                        f"segment {label} {row['class']}: Dice, 1 support scan (tuned threshold baseline)",
+                        f"{number(row['dice'], 3)}{baseline}",
+                        "not reported",
+                    )
+                )
     title = "spectfsl demo: results next to the study"
     return Table(
         title, ("measure", "spectfsl (phantom unless said)", "study (its real slices)"), tuple(rows), SUMMARY_NOTE
@@ -96,7 +111,7 @@ def settings_text(demo: Demo) -> str:
         f"{s.proto_episodes} fine-tuning episodes, {s.evaluation_episodes} evaluation episodes, PRNet "
         f"{s.prnet_phantom_epochs * s.prnet_iters} training steps on the phantom and "
         f"{s.prnet_real_epochs * s.prnet_iters} on the real volumes, 3D PRNet "
-        f"{s.prnet3d_epochs * s.prnet_iters} steps on each, seed {s.seed}"
+        f"{s.prnet3d_epochs * s.prnet_iters} steps on each, segment fit {s.segment_steps} steps, seed {s.seed}"
     )
 
 
@@ -211,6 +226,19 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             *_tables(r.localisation3d_phantom.tables()),
             _figure("prnet3d_phantom_loss", "3D PRNet training loss (phantom)"),
         ]
+    if r.segmentation_phantom:
+        blocks += [
+            Block("h2", "Tissue maps (phantom)"),
+            Block(
+                "p",
+                "`segment fit` on patient P001 alone (myocardium, ventricles, liver; "
+                f"{demo.settings.segment_steps} steps), `segment evaluate --baselines` on P002-P012. threshold: "
+                "the largest region above a fraction of the 99.5th percentile tuned on the support scan "
+                "(myocardium), the convex hull of that region slice by slice minus it (ventricles); it has no liver.",
+            ),
+            Block("table", table=evaluation_tables(r.segmentation_phantom)[0]),
+            _figure("segment_phantom_overlay", "Expert (solid) and spectfsl (dashed) labels, a held-out patient"),
+        ]
     blocks.append(Block("h2", "Real data"))
     if demo.real_data is None:
         blocks.append(
@@ -253,6 +281,18 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             ),
             *_tables(r.localisation3d_real.tables()),
             _figure("prnet3d_real_loss", "3D PRNet training loss (real data)"),
+        ]
+    if r.segmentation_real:
+        blocks += [
+            Block(
+                "p",
+                "Tissue maps of the real NIfTI patients: `segment fit --mask myocardium=WALL --derive-from "
+                f"myocardium` on one patient ({demo.settings.segment_steps} steps), the other two evaluated, each "
+                "patient the support once (6 scores per class). The cavity is derived from the expert wall, not "
+                "drawn by an expert. Three patients are little data.",
+            ),
+            Block("table", table=evaluation_tables(r.segmentation_real)[0]),
+            _figure("segment_real_overlay", "Expert (solid) and spectfsl (dashed) labels: support -> evaluated"),
         ]
     if r.study_slice:
         rows = tuple((c.truth, c.predicted, f"{c.probability:.3f}", str(c.ood).lower()) for c in r.study_slice)

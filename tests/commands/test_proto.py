@@ -85,6 +85,7 @@ def test_predict_json_gives_every_frame_of_a_volume(cli, bank, phantom_dir, tmp_
     assert [row["frame"] for row in rows] == list(range(64))
     assert all(abs(sum(v for k, v in row.items() if k.startswith("p_")) - 1) < 1e-4 for row in rows)
     assert result.stdout == ""
+    assert "each of its 64 slices is classified as a whole" in result.stderr and "segment predict" in result.stderr
 
 
 def test_predict_with_channels_last_gives_the_plain_numbers_bf16_the_same_classes(cli_json, bank, phantom_dataset):

@@ -199,8 +199,10 @@ def predict_images(
             if isinstance(image, BadInput):
                 yield image
                 continue
-            for plane in normalised(image).slices():
+            for index, plane in enumerate(normalised(image).slices()):
                 unlike = None if _crop_sized(plane, info) else _not_a_crop(plane, info)
+                if image.is_volume and index == 0:
+                    unlike = "; ".join(filter(None, [_volume_note(image), unlike]))
                 yield plane.source, plane.frame, unlike, centred_window(plane, info.size, info.spacing_mm)
 
     # Reading ahead in a thread pays where the network runs elsewhere (a GPU); on the CPU the network
@@ -222,6 +224,13 @@ def predict_images(
             yield from flush()
     if pending:
         yield from flush()
+
+
+def _volume_note(image: SpectImage) -> str:
+    return (
+        f"{image.source} is a volume: each of its {image.n_frames} slices is classified as a whole (one row per "
+        "slice); `spectfsl segment predict` labels its voxels"
+    )
 
 
 #: An input counts as crop-sized when its field differs from the bank's crops by at most this fraction.

@@ -90,10 +90,10 @@ def load_labelled(
     derive_from: str | None,
 ) -> Iterator[tuple[SpectImage, np.ndarray]]:
     """Each image (raw counts) with its class-index map, lazily."""
-    from_labels = {i: name for i, name in classes.foreground if name not in masks and name != DERIVED_CLASS}
+    elsewhere = set(masks) | ({DERIVED_CLASS} if derive_from else set())
+    from_labels = {i: name for i, name in classes.foreground if name not in elsewhere}
     inputs = [(Path(path), None) for path in images]
-    derive = derive_from if derive_from else None
-    for scan in labelled_scans(inputs, list(labels), from_labels or None, masks, derive):
+    for scan in labelled_scans(inputs, list(labels), from_labels or None, masks, derive_from):
         yield scan.image, classes.index_map(scan.masks, scan.image.pixels.shape)
 
 

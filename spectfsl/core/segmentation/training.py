@@ -47,9 +47,9 @@ class SegmentSettings:
     """Training settings; `crop` in voxels per side (the whole scan where it is smaller)."""
 
     method: str = "finetune"
-    steps: int = 300
+    steps: int = 200
     batch_size: int = 2
-    crop: int = 32
+    crop: int = 24
     channels: int = 16
     embedding: int = 16
     lr: float = 1e-3

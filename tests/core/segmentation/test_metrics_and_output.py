@@ -124,3 +124,18 @@ def test_dicom_seg_references_the_source_and_holds_the_labels(tmp_path):
     assert {2} <= {
         int(f.SegmentIdentificationSequence[0].ReferencedSegmentNumber) for f in seg.PerFrameFunctionalGroupsSequence
     }
+
+
+def test_label_map_classes_keep_their_ids_whatever_their_names(tmp_path):
+    """A label map's class named like the derived cavity ('ventricles') is read from the map, not dropped."""
+    from spectfsl.core.segmentation.support import choose_classes, load_labelled
+
+    pixels = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    labels = np.zeros((4, 5, 6), dtype=np.uint8)
+    labels[1, 1:3, 1:3], labels[2, 2:4, 2:4], labels[3, 0, 0] = 1, 2, 3
+    nib.save(nib.Nifti1Image(pixels, np.eye(4)), tmp_path / "scan.nii.gz")
+    nib.save(nib.Nifti1Image(labels, np.eye(4)), tmp_path / "labels.nii.gz")
+    classes = choose_classes(None, [tmp_path / "labels.nii.gz"], [], None)
+    assert classes.names == ("background", "myocardium", "ventricles", "liver") and classes.ids == (0, 1, 2, 3)
+    [(image, indices)] = load_labelled([tmp_path / "scan.nii.gz"], [tmp_path / "labels.nii.gz"], classes, {}, None)
+    assert [int((indices == i).sum()) for i in range(4)] == [111, 4, 4, 1]
