@@ -29,17 +29,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", nargs="+", required=True)
     parser.add_argument("--labels-suffix", help="label map = image stem + this (e.g. _labels)")
+    parser.add_argument("--labels-name", help="label map = this file beside the image (e.g. labels.npy)")
     parser.add_argument("--mask-suffix", help="wall mask = image stem (minus --strip) + this")
     parser.add_argument("--strip", default="", help="removed from the image stem to name its mask")
     parser.add_argument("--classes")
     parser.add_argument("--derive-from")
     parser.add_argument("--methods", nargs="+", default=["finetune"])
-    parser.add_argument("--steps", type=int, nargs="+", default=[300])
+    defaults = SegmentSettings()
+    parser.add_argument("--steps", type=int, nargs="+", default=[defaults.steps])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--shots", type=int, default=1)
-    parser.add_argument("--crop", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--supports", type=int, help="only the first N choices of support")
+    parser.add_argument("--crop", type=int, default=defaults.crop)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--channels", type=int, default=defaults.channels)
     args = parser.parse_args()
 
     images = [Path(p) for p in args.images]
@@ -49,10 +52,13 @@ def main() -> None:
         return image.with_name(stem + suffix + ".nii.gz")
 
     labels = [companion(p, args.labels_suffix) for p in images] if args.labels_suffix is not None else []
+    if args.labels_name:
+        labels = [p.with_name(args.labels_name) for p in images]
     masks = {"myocardium": [companion(p, args.mask_suffix) for p in images]} if args.mask_suffix is not None else {}
     classes = choose_classes(args.classes, labels, list(masks), args.derive_from)
     scans = list(load_labelled(images, labels, classes, masks, args.derive_from))
     supports = [scans[i : i + args.shots] for i in range(0, len(scans) - args.shots + 1, args.shots)]
+    supports = supports[: args.supports] if args.supports else supports
     summary: dict[str, list[dict[str, float]]] = {}
     for method in args.methods:
         for steps in args.steps:

@@ -4,9 +4,10 @@ A workload is a callable that processes one batch and returns how many items it 
 reference does the same items' network work on resident tensors and nothing else (the ResNet-18
 forward pass for `proto_predict`; the PRNet position head on the very patch batches a call made
 for `prnet_offset` and `prnet_locate`; a bare PRNet training step on a resident batch for
-`prnet_train`). Both are warmed up, then timed in alternating windows (so a slow spell of a shared
-machine hits both); a throughput is items per call over the median call time, so one slow call
-does not skew it. `ratio` = throughput / reference throughput.
+`prnet_train`; the segmentation network's forward pass on a resident volume for
+`segment_predict`). Both are warmed up, then timed in alternating windows (so a slow spell of a
+shared machine hits both); a throughput is items per call over the median call time, so one slow
+call does not skew it. `ratio` = throughput / reference throughput.
 """
 
 from __future__ import annotations
@@ -462,7 +463,55 @@ def prnet3d_train_steps(settings: BenchSettings, device: torch.device) -> Worklo
     return Workload("prnet3d_train", "prnet train, 3D (steps)", "steps/s", step, bare, "bare 3D PRNet training step")
 
 
-WORKLOADS = ("proto_predict", "prnet_offset", "prnet_locate", "prnet_train", "prnet3d_locate", "prnet3d_train")
+def segment_predict_volume(settings: BenchSettings, device: torch.device, scratch: Path) -> Workload:
+    """`segment predict` on a 64^3 phantom DICOM: read, normalise, label every voxel, write the NIfTI
+    label map, count voxels per class; the reference is the network's forward pass on the resident volume."""
+    from spectfsl.core.data.phantom import make_patient
+    from spectfsl.core.files.dicom import write_nm_volume
+    from spectfsl.core.files.loader import load_image
+    from spectfsl.core.imaging.preprocess import normalise_intensity
+    from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo
+    from spectfsl.core.segmentation.output import write_label_nifti
+    from spectfsl.core.segmentation.training import SegmentSettings, network_for
+    from spectfsl.core.segmentation.workflows import segment_image, volume_row
+
+    case = make_patient(0)
+    path = scratch / "segment.dcm"
+    write_nm_volume(path, np.clip(case.counts, 0, 65535).astype(np.uint16), case.voxel_mm, case.patient)
+    fit = SegmentSettings()
+    torch.manual_seed(0)
+    network = network_for(fit, 4, 3).to(device).eval()
+    names = ["background", "myocardium", "ventricles", "liver"]
+    info = SegmentInfo("finetune", 3, fit.channels, fit.embedding, [0, 1, 2, 3], names, [], None, float("nan"))
+    segmenter = Segmenter(network, None, info)
+    voxels = int(np.prod(case.counts.shape))
+
+    def step() -> int:
+        image = load_image(path)
+        labels = segment_image(segmenter, image)
+        write_label_nifti(scratch / "segment_labels.nii.gz", image, labels)
+        volume_row(image, labels, info.classes)
+        return voxels
+
+    resident = torch.from_numpy(normalise_intensity(case.counts.astype(np.float32)))[None, None].to(device)
+
+    @torch.no_grad()
+    def bare() -> int:
+        network(resident)
+        return voxels
+
+    return Workload("segment_predict", "segment predict, 64^3 volume", "voxels/s", step, bare, "segmentation network")
+
+
+WORKLOADS = (
+    "proto_predict",
+    "prnet_offset",
+    "prnet_locate",
+    "prnet_train",
+    "prnet3d_locate",
+    "prnet3d_train",
+    "segment_predict",
+)
 
 
 def run_benchmarks(
@@ -477,6 +526,7 @@ def run_benchmarks(
             lambda: prnet_train_steps(settings, device),
             lambda: prnet3d_locate_volumes(settings, device),
             lambda: prnet3d_train_steps(settings, device),
+            lambda: segment_predict_volume(settings, device, Path(scratch)),
         ]
         results = []
         for build in builders:

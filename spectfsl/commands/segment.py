@@ -223,10 +223,10 @@ def predict(
                 row = {"path": image.path, "error": image.error}
             else:
                 try:
-                    row = _segment_one(image, segmenter, out_dir / outputs[image.source], dicom_seg, __version__)
                     note = check_compatible(segmenter, image)
                     if note:
                         warn(note)
+                    row = _segment_one(image, segmenter, out_dir / outputs[image.source], dicom_seg, __version__)
                 except SpectfslError as error:
                     if not skip_bad:
                         raise
@@ -240,9 +240,8 @@ def predict(
 
 def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, version: str) -> dict:
     from spectfsl.core.segmentation.output import write_dicom_seg, write_label_nifti
-    from spectfsl.core.segmentation.workflows import check_compatible, segment_image, volume_row
+    from spectfsl.core.segmentation.workflows import segment_image, volume_row
 
-    check_compatible(segmenter, image)
     label_ids = segment_image(segmenter, image)
     classes = segmenter.info.classes
     nifti = stem.with_name(stem.name + "_labels.nii.gz")

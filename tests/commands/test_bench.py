@@ -11,7 +11,14 @@ def test_bench_json_has_the_spec_schema_with_stable_ids(cli_json):
     report = cli_json("bench", "--seconds", 0.3, "--batch-size", 4, "--size", 32, "--device", "cpu")
     assert set(report) >= {"device", "versions", "settings", "workloads"}
     ids = [w["id"] for w in report["workloads"]]
-    assert ids == ["proto_predict", "prnet_offset", "prnet_locate", "prnet_train", "prnet3d_locate", "prnet3d_train"]
+    assert ids == [
+        "proto_predict",
+        "prnet_offset",
+        "prnet_locate",
+        "prnet_train",
+        "prnet3d_locate",
+        "prnet3d_train",
+    ] + ["segment_predict"]
     for workload in report["workloads"]:
         assert {"id", "name", "unit", "throughput", "reference_throughput", "ratio", "peak_memory_mb"} <= set(workload)
         assert workload["throughput"] > 0 and workload["reference_throughput"] > 0 and workload["calls"] >= 3

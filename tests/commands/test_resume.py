@@ -86,3 +86,18 @@ def test_proto_fit_stopped_by_sigterm_resumes_to_the_same_bank(phantom_dataset, 
     resumed = spectfsl("-q", "proto", "fit", *common, "--out", out, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert max_difference(tmp_path / "whole.safetensors", out) < TOLERANCE
+
+
+def test_segment_fit_interrupted_resumes_to_the_same_model(tmp_path):
+    from tests.commands.test_segment import _shell_scan
+
+    scan, labels = _shell_scan(tmp_path, "s0", seed=0)
+    common = [scan, "--labels", labels, "--steps", 40, "--crop", 16, "--channels", 8, "--device", "cpu", "--seed", 2]
+    whole = spectfsl("-q", "segment", "fit", *common, "--out", tmp_path / "whole.safetensors")
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "resumed.safetensors"
+    stopped = interrupt(["segment", "fit", *common, "--out", out])
+    assert stopped.returncode == 130, stopped.stderr
+    resumed = spectfsl("-q", "segment", "fit", *common, "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert max_difference(tmp_path / "whole.safetensors", out) < TOLERANCE

@@ -115,3 +115,22 @@ def test_bad_options_are_refused_with_a_reason(cli, fitted, tmp_path):
     assert bad_method.exit_code == 2 and "--method" in bad_method.stderr
     two_d = cli(*["segment", "predict", f"{scans[1][0]}@3", "--model", str(model), "--out", str(tmp_path / "o")])
     assert two_d.exit_code == 2 and "whole scans" in two_d.stderr
+
+
+def test_predict_dicom_seg_for_a_dicom_input_and_a_clear_refusal_for_nifti(cli, fitted, tmp_path):
+    highdicom = pytest.importorskip("highdicom")
+    from spectfsl.core.files.dicom import write_nm_volume
+
+    folder, scans, model = fitted
+    counts = np.asarray(nib.load(scans[1][0]).dataobj).T  # (k, j, i) as (frames, rows, columns)
+    dicom = tmp_path / "scan.dcm"
+    write_nm_volume(dicom, np.clip(counts, 0, None).astype(np.uint16), voxel_mm=4.0, patient_id="P9")
+    out = tmp_path / "maps"
+    result = cli("segment", "predict", dicom, "--model", model, "--out", out, "--dicom-seg", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert row["dicom_seg"] == str(out / "scan_seg.dcm") and row["output"] == str(out / "scan_labels.nii.gz")
+    seg = highdicom.seg.segread(out / "scan_seg.dcm")
+    assert {d.SegmentLabel for d in seg.SegmentSequence} <= {"myocardium", "cavity"}
+    refused = cli("segment", "predict", scans[1][0], "--model", model, "--out", tmp_path / "n", "--dicom-seg")
+    assert refused.exit_code == 2 and "--dicom-seg takes a multi-frame DICOM file" in refused.stderr

@@ -81,9 +81,11 @@ def write_dicom_seg(
         from pydicom.sr.coding import Code
     except ImportError:
         raise SpectfslError("--dicom-seg needs highdicom: pip install 'spectfsl[dicom-seg]'") from None
+    if image.geometry.space != "LPS" or image.geometry.affine is None or not Path(image.source).is_file():
+        raise SpectfslError(f"{image.source}: --dicom-seg takes a multi-frame DICOM file with its geometry")
     source = pydicom.dcmread(image.source)
-    if "FrameOfReferenceUID" not in source or image.geometry.affine is None or image.geometry.space != "LPS":
-        raise SpectfslError(f"{image.source}: --dicom-seg needs a DICOM input with a frame of reference and geometry")
+    if "FrameOfReferenceUID" not in source:
+        raise SpectfslError(f"{image.source}: --dicom-seg needs the source's Frame of Reference UID, and it has none")
     source = _as_enhanced(copy.copy(source), image.geometry.affine, hd, Dataset, DicomSequence)
     labels = file_order(image, label_ids)
     if labels.ndim == 2:
