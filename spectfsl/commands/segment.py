@@ -116,8 +116,8 @@ def fit(
             "the nearest class prototype (masked average pooling of the network's embeddings).",
         ),
     ] = "finetune",
-    steps: Annotated[int, typer.Option(metavar="N", min=1, help="Training steps.")] = 200,
-    batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Augmented crops per step.")] = 2,
+    steps: Annotated[int, typer.Option(metavar="N", min=1, help="Training steps.")] = 500,
+    batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Augmented crops per step.")] = 4,
     crop: Annotated[
         int, typer.Option(metavar="VOXELS", min=8, help="Side of the training crops (the whole scan if smaller).")
     ] = 24,

@@ -58,14 +58,14 @@ class DemoSettings:
     defaults, which gets more out of a short run). The phantom model keeps the reconstruction loss
     (lambda 1) for Figure 1; the real-data model drops it (faster, better localisation)."""
 
-    proto_episodes: int = 60
+    proto_episodes: int = 50
     evaluation_episodes: int = 300
     prnet_phantom_epochs: int = 40
     prnet_real_epochs: int = 60
     prnet_iters: int = 10
     prnet_lr_schedule: str = "cosine"
-    prnet3d_epochs: int = 12  # 120 steps of 32 pairs: a fifth of `prnet train --dims 3`, for the time budget
-    segment_steps: int = 80  # `segment fit` takes 200
+    prnet3d_epochs: int = 10  # 100 steps of 32 pairs: a sixth of `prnet train --dims 3`, for the time budget
+    segment_steps: int = 60  # `segment fit` takes 500
     seed: int = 0
 
     @classmethod

@@ -92,7 +92,23 @@ def test_segment_fit_interrupted_resumes_to_the_same_model(tmp_path):
     from tests.commands.test_segment import _shell_scan
 
     scan, labels = _shell_scan(tmp_path, "s0", seed=0)
-    common = [scan, "--labels", labels, "--steps", 40, "--crop", 16, "--channels", 8, "--device", "cpu", "--seed", 2]
+    common = [
+        scan,
+        "--labels",
+        labels,
+        "--steps",
+        40,
+        "--batch-size",
+        2,
+        "--crop",
+        16,
+        "--channels",
+        8,
+        "--device",
+        "cpu",
+        "--seed",
+        2,
+    ]
     whole = spectfsl("-q", "segment", "fit", *common, "--out", tmp_path / "whole.safetensors")
     assert whole.returncode == 0, whole.stderr
     out = tmp_path / "resumed.safetensors"

@@ -10,7 +10,7 @@ import pytest
 
 from spectfsl.cli import main
 
-FAST = ["--steps", "40", "--crop", "16", "--channels", "8", "--device", "cpu"]
+FAST = ["--steps", "40", "--batch-size", "2", "--crop", "16", "--channels", "8", "--device", "cpu"]
 
 
 def _shell_scan(folder, name: str, seed: int, shape=(20, 20, 20)) -> tuple:
@@ -134,3 +134,27 @@ def test_predict_dicom_seg_for_a_dicom_input_and_a_clear_refusal_for_nifti(cli, 
     assert {d.SegmentLabel for d in seg.SegmentSequence} <= {"myocardium", "cavity"}
     refused = cli("segment", "predict", scans[1][0], "--model", model, "--out", tmp_path / "n", "--dicom-seg")
     assert refused.exit_code == 2 and "--dicom-seg takes a multi-frame DICOM file" in refused.stderr
+
+
+def test_prototype_method_fits_and_compares_on_the_same_scans(cli, fitted, tmp_path):
+    folder, scans, model = fitted
+    proto = tmp_path / "proto.safetensors"
+    fit = cli(
+        "-q", "segment", "fit", scans[0][0], "--labels", scans[0][1], "--method", "prototype", "--out", proto, *FAST
+    )
+    assert fit.exit_code == 0, fit.stderr
+    from spectfsl.core.segmentation.model_file import load_segmenter
+
+    loaded = load_segmenter(proto)
+    assert loaded.info.method == "prototype" and tuple(loaded.prototypes.shape) == (3, loaded.info.embedding)
+    assert loaded.info.class_names == ["background", "myocardium", "ventricles"]  # default names of ids 1, 2
+    result = cli(
+        "segment", "evaluate", scans[1][0], "--labels", scans[1][1], "--model", proto, "--compare", model,
+        "--format", "json", "--device", "cpu",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "use --classes to match" in result.stderr  # the two models name id 2 apart
+    renamed = cli(
+        "segment", "evaluate", scans[1][0], "--labels", scans[1][1], "--model", proto, "--format", "json",
+    )  # fmt: skip
+    assert renamed.exit_code == 0, renamed.stderr
+    assert {row["method"] for row in json.loads(renamed.stdout)["summary"]} == {"prototype"}

@@ -13,6 +13,7 @@ support scans (random rotation and scaling, intensity gain, noise):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -27,8 +28,9 @@ from spectfsl.core.segmentation.network import SegNet
 from spectfsl.errors import SpectfslError
 
 METHODS = ("finetune", "prototype")
-#: Fraction of training crops centred on a labelled (non-background) voxel.
-FOREGROUND_CROPS = 0.75
+#: Fraction of training crops centred on a labelled voxel (of a foreground class drawn uniformly, so
+#: that a small class such as the myocardium is seen as often as a large one such as the liver).
+FOREGROUND_CROPS = 0.5
 MAX_ROTATION_DEG, MAX_SCALE = 15.0, 0.1
 
 
@@ -47,8 +49,8 @@ class SegmentSettings:
     """Training settings; `crop` in voxels per side (the whole scan where it is smaller)."""
 
     method: str = "finetune"
-    steps: int = 200
-    batch_size: int = 2
+    steps: int = 500
+    batch_size: int = 4
     crop: int = 24
     channels: int = 16
     embedding: int = 16
@@ -129,24 +131,28 @@ def fit_network(
 
 
 class CropSampler:
-    """Random crops of the support scans, most of them centred on a labelled voxel."""
+    """Random crops of the support scans, most of them centred on a voxel of a random foreground class."""
 
     def __init__(self, scans: Sequence[SupportScan], crop: int, generator: torch.Generator) -> None:
         self.scans = scans
         self.generator = generator
         dims = scans[0].pixels.ndim
         self.size = tuple(min(crop, min(scan.pixels.shape[axis] for scan in scans)) for axis in range(dims))
-        self.foreground = [np.argwhere(scan.labels > 0) for scan in scans]
+        self.by_class = [
+            [voxels for voxels in (np.argwhere(scan.labels == c) for c in np.unique(scan.labels) if c) if len(voxels)]
+            for scan in scans
+        ]
 
     def sample(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(count, 1, *crop) float intensities and (count, *crop) int64 class indices."""
         images, labels = [], []
         for _ in range(count):
             index = int(torch.randint(len(self.scans), (1,), generator=self.generator))
-            scan, foreground = self.scans[index], self.foreground[index]
+            scan, by_class = self.scans[index], self.by_class[index]
             shape = scan.pixels.shape
-            if len(foreground) and float(torch.rand(1, generator=self.generator)) < FOREGROUND_CROPS:
-                centre = foreground[int(torch.randint(len(foreground), (1,), generator=self.generator))]
+            if by_class and float(torch.rand(1, generator=self.generator)) < FOREGROUND_CROPS:
+                voxels = by_class[int(torch.randint(len(by_class), (1,), generator=self.generator))]
+                centre = voxels[int(torch.randint(len(voxels), (1,), generator=self.generator))]
             else:
                 centre = [int(torch.randint(n, (1,), generator=self.generator)) for n in shape]
             corner = [min(max(int(c) - s // 2, 0), n - s) for c, s, n in zip(centre, self.size, shape)]
@@ -187,14 +193,19 @@ def _random_matrix(dims: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def dense_loss(scores: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
-    """Cross-entropy plus (1 - soft Dice) averaged over the foreground classes."""
+    """Cross-entropy plus (1 - soft Dice) over the batch, averaged over the foreground classes present
+    in it (a class absent from every crop would otherwise dominate the loss)."""
     probabilities = scores.softmax(dim=1)
     one_hot = F.one_hot(labels, classes).movedim(-1, 1).float()
-    axes = tuple(range(2, scores.ndim))
+    axes = (0, *range(2, scores.ndim))
     overlap = (probabilities * one_hot).sum(axes)
-    size = probabilities.sum(axes) + one_hot.sum(axes)
-    dice = (2 * overlap + 1.0) / (size + 1.0)
-    return F.cross_entropy(scores, labels) + (1 - dice[:, 1:]).mean()
+    reference = one_hot.sum(axes)
+    dice = (2 * overlap + 1.0) / (probabilities.sum(axes) + reference + 1.0)
+    present = reference[1:] > 0
+    loss = F.cross_entropy(scores, labels)
+    if present.any():
+        loss = loss + (1 - dice[1:][present]).mean()
+    return loss
 
 
 def masked_prototypes(
@@ -245,12 +256,43 @@ def support_prototypes(model: SegNet, scans: Sequence[SupportScan], classes: int
     return sums / counts[:, None]
 
 
+#: Windows per forward pass at inference (small 3D windows run far faster batched on CPUs).
+WINDOW_BATCH = 8
+
+
 @torch.no_grad()
 def label_indices(
-    model: SegNet, prototypes: torch.Tensor | None, pixels: np.ndarray, device: torch.device
+    model: SegNet, prototypes: torch.Tensor | None, pixels: np.ndarray, window: int, device: torch.device
 ) -> np.ndarray:
-    """Class indices (0 = background) of every voxel of normalised `pixels`, same shape, uint8."""
-    outputs = model(torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None, None].to(device))
-    if prototypes is not None:
-        outputs = prototype_scores(outputs, prototypes.to(outputs.device))
-    return outputs.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+    """Class indices (0 = background) of every voxel of normalised `pixels`, same shape, uint8.
+
+    The network sees windows of the training crops' size (overlapping by about a sixth, scores
+    averaged), so that its instance normalisation meets the statistics it was trained on; a scan no
+    larger than a window is labelled in one pass.
+    """
+    volume = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None].to(device)
+    spatial = volume.shape[1:]
+    sizes = [min(window, n) for n in spatial]
+    corners = list(itertools.product(*[_window_starts(n, size) for n, size in zip(spatial, sizes)]))
+    regions = [tuple(slice(c, c + size) for c, size in zip(corner, sizes)) for corner in corners]
+    totals, counts = None, torch.zeros(spatial, device=device)
+    for first in range(0, len(regions), WINDOW_BATCH):
+        batch = regions[first : first + WINDOW_BATCH]
+        outputs = model(torch.stack([volume[(slice(None), *region)] for region in batch]))
+        if prototypes is not None:
+            outputs = prototype_scores(outputs, prototypes.to(outputs.device))
+        if totals is None:
+            totals = torch.zeros((outputs.shape[1], *spatial), device=device)
+        for region, output in zip(batch, outputs):
+            totals[(slice(None), *region)] += output
+            counts[region] += 1
+    return (totals / counts).argmax(dim=0).to(torch.uint8).cpu().numpy()
+
+
+def _window_starts(length: int, size: int) -> list[int]:
+    """Window corners along one axis, evenly spread from 0 to flush with the end, at most 5/6 of a
+    window apart."""
+    if length <= size:
+        return [0]
+    count = math.ceil((length - size) / max(size * 5 // 6, 1)) + 1
+    return sorted({round(i * (length - size) / (count - 1)) for i in range(count)})

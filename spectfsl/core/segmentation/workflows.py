@@ -111,7 +111,9 @@ def check_compatible(segmenter: Segmenter, image: SpectImage) -> str | None:
 def segment_image(segmenter: Segmenter, image: SpectImage) -> np.ndarray:
     """Class ids (uint8, as given at fit time, 0 = background) of every voxel, in the image's array order."""
     device = next(segmenter.network.parameters()).device
-    indices = label_indices(segmenter.network, segmenter.prototypes, normalise_intensity(image.pixels), device)
+    window = int(segmenter.info.training.get("crop", SegmentSettings().crop))
+    pixels = normalise_intensity(image.pixels)
+    indices = label_indices(segmenter.network, segmenter.prototypes, pixels, window, device)
     return segmenter.info.classes.ids_of(indices)
 
 
