@@ -232,7 +232,8 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             Block(
                 "p",
                 "`segment fit` on patient P001 alone (myocardium, ventricles, liver; "
-                f"{demo.settings.segment_steps} steps), `segment evaluate --baselines` on P002-P012. threshold: "
+                f"{demo.settings.segment_steps} steps for the demo's time budget; `segment fit` trains 500, "
+                "and README, Accuracy, has its figures), `segment evaluate --baselines` on P002-P012. threshold: "
                 "the largest region above a fraction of the 99.5th percentile tuned on the support scan "
                 "(myocardium), the convex hull of that region slice by slice minus it (ventricles); it has no liver.",
             ),
