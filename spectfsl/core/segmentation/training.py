@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
+from spectfsl.core.fewshot.prototypes import squared_distances
 from spectfsl.core.localisation.training import scheduled_lr
 from spectfsl.core.segmentation.network import SegNet
 from spectfsl.errors import SpectfslError
@@ -222,8 +223,8 @@ def masked_prototypes(
 def prototype_scores(embeddings: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
     """(B, D, *spatial) embeddings -> (B, classes, *spatial) negative squared distances to each prototype."""
     flat = embeddings.movedim(1, -1)
-    distances = (flat.pow(2).sum(-1, keepdim=True) - 2 * flat @ prototypes.T + prototypes.pow(2).sum(-1)).clamp(min=0)
-    return (-distances).movedim(-1, 1)
+    distances = squared_distances(flat.reshape(-1, flat.shape[-1]), prototypes)
+    return (-distances).reshape(*flat.shape[:-1], -1).movedim(-1, 1)
 
 
 def prototype_episode_loss(embeddings: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
