@@ -7,7 +7,7 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 -d .whl pydicom==3.0.2 nibabel==5.4.2
 # and run this script with `.whl` carried. Usage: OUT=results bash benchmarks/gpu.sh [SECONDS]
-# A smoke run elsewhere: DEVICE=cpu BATCH=8 SIZES=32 PRECISIONS=fp32 VARIANTS=plain DEMO=0 bash benchmarks/gpu.sh 0.2
+# A smoke run elsewhere: DEVICE=cpu BATCH=8 SIZES=32 PRECISIONS=fp32 VARIANTS=plain DEMO=0 ONLY=proto_predict bash benchmarks/gpu.sh 0.2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/gpu-results}
@@ -18,6 +18,7 @@ PRECISIONS=${PRECISIONS:-fp32 bf16}
 VARIANTS=${VARIANTS:-plain channels-last compile}
 DEMO=${DEMO:-1}
 BATCH=${BATCH:-256}
+ONLY=${ONLY:-}  # workload ids to measure (all when empty)
 mkdir -p "$OUT"
 
 if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
@@ -39,6 +40,7 @@ for size in $SIZES; do
       flags=()
       [ "$variant" = channels-last ] && flags+=(--channels-last)
       [ "$variant" = compile ] && flags+=(--compile)
+      for id in $ONLY; do flags+=(--only "$id"); done
       echo "== $name"
       spectfsl -q bench --device "$DEVICE" --batch-size "$BATCH" --size "$size" --precision "$precision" --seconds "$SECONDS_PER_WORKLOAD" \
         "${flags[@]}" --format json --out "$OUT/$name.json" --overwrite || echo "$name failed" >&2

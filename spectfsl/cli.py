@@ -92,9 +92,28 @@ def main(argv: list[str] | None = None) -> int:
         return _run(argv)
 
 
+def _command_words(argv: list[str]) -> list[str]:
+    """The command path in `argv` (`prnet train`): its first words, after the root's flags."""
+    words = []
+    for token in argv:
+        if token.startswith("-"):
+            if words:
+                break
+            continue
+        words.append(token)
+        if len(words) == 2:
+            break
+    return words
+
+
 def _run(argv: list[str] | None) -> int:
+    from spectfsl.core import distributed
+
     app = build_app()
     try:
+        if distributed.launched().active:
+            distributed.check_command(_command_words(sys.argv[1:] if argv is None else argv))
+            Settings.quiet = Settings.quiet or not distributed.launched().is_main  # rank 0 speaks for all
         result = app(args=argv, prog_name="spectfsl", standalone_mode=False)
         return result if isinstance(result, int) else EXIT_OK
     except typer.Exit as done:
@@ -130,6 +149,8 @@ def _run(argv: list[str] | None) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+    finally:
+        distributed.leave()
 
 
 def _output_closed() -> int:

@@ -40,6 +40,7 @@ def test_gpu_script_runs_in_its_cpu_smoke_mode(tmp_path):
         "PRECISIONS": "fp32",
         "VARIANTS": "channels-last",
         "DEMO": "0",
+        "ONLY": "proto_predict",  # every workload runs in tests/commands/test_bench.py
     }
     done = subprocess.run(
         ["bash", "benchmarks/gpu.sh", "0.1"], cwd=REPO, env=environment, capture_output=True, text=True, timeout=600

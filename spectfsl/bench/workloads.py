@@ -17,7 +17,7 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -515,22 +515,31 @@ WORKLOADS = (
 
 
 def run_benchmarks(
-    settings: BenchSettings, device: torch.device, on_workload: Callable[[str], None] | None = None
+    settings: BenchSettings,
+    device: torch.device,
+    on_workload: Callable[[str], None] | None = None,
+    only: Sequence[str] | None = None,
 ) -> list[Measurement]:
-    """Measure every workload and its reference with `settings` on `device`."""
+    """Measure every workload (or those whose ids are in `only`, in WORKLOADS order) and its
+    reference with `settings` on `device`."""
+    unknown = sorted(set(only or ()) - set(WORKLOADS))
+    if unknown:
+        raise SpectfslError(f"--only: no workload {', '.join(unknown)} (ids: {', '.join(WORKLOADS)})")
     with tempfile.TemporaryDirectory(prefix="spectfsl-bench-") as scratch:
-        builders = [
-            lambda: proto_predict_files(settings, device, Path(scratch)),
-            lambda: prnet_offset_pairs(settings, device),
-            lambda: prnet_locate_targets(settings, device),
-            lambda: prnet_train_steps(settings, device),
-            lambda: prnet3d_locate_volumes(settings, device),
-            lambda: prnet3d_train_steps(settings, device),
-            lambda: segment_predict_volume(settings, device, Path(scratch)),
-        ]
+        builders = {
+            "proto_predict": lambda: proto_predict_files(settings, device, Path(scratch)),
+            "prnet_offset": lambda: prnet_offset_pairs(settings, device),
+            "prnet_locate": lambda: prnet_locate_targets(settings, device),
+            "prnet_train": lambda: prnet_train_steps(settings, device),
+            "prnet3d_locate": lambda: prnet3d_locate_volumes(settings, device),
+            "prnet3d_train": lambda: prnet3d_train_steps(settings, device),
+            "segment_predict": lambda: segment_predict_volume(settings, device, Path(scratch)),
+        }
         results = []
-        for build in builders:
-            workload = build()
+        for workload_id in WORKLOADS:
+            if only and workload_id not in only:
+                continue
+            workload = builders[workload_id]()
             if on_workload is not None:
                 on_workload(workload.name)
             results.append(measure(workload, settings.seconds, device))

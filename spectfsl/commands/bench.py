@@ -29,6 +29,15 @@ def bench(
     seconds: Annotated[
         float, typer.Option(metavar="S", callback=positive, help="Seconds of timed calls per workload.")
     ] = 10.0,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="ID",
+            help="Measure only this workload (repeatable; ids as listed above).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: DocumentFormat = "table",
     out: OutFile = None,
     overwrite: Overwrite = False,
@@ -46,7 +55,7 @@ def bench(
     settings = BenchSettings(batch_size, size, precision, compile, seconds, channels_last)
     check_new_output(out, overwrite)
     target = setup_device(device)
-    results = run_benchmarks(settings, target, on_workload=lambda name: info(f"measuring {name} ..."))
+    results = run_benchmarks(settings, target, lambda name: info(f"measuring {name} ..."), only)
     document, tables = bench_report(settings, target, results)
     write_document(out, fmt, document, tables)
 

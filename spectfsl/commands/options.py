@@ -8,6 +8,7 @@ one release as hidden options that print a deprecation warning (`deprecated`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -134,13 +135,14 @@ class BadInputs:
         self.bad = 0
         self.rows = 0
 
-    def note(self, row: dict[str, Any]) -> None:
+    def note(self, row: dict[str, Any], say: bool = True) -> None:
         from spectfsl.ui import warn
 
         self.rows += 1
         if row.get("error"):
             self.bad += 1
-            warn(f"skipped: {row['error']}")
+            if say:
+                warn(f"skipped: {row['error']}")
 
     def finish(self) -> None:
         """Exit 2 (after the output is complete) when any input was bad."""
@@ -148,3 +150,56 @@ class BadInputs:
             from spectfsl.errors import SpectfslError
 
             raise SpectfslError(f"{self.bad} of {self.rows} rows are inputs that could not be read (see their error)")
+
+
+def write_rows(
+    specs: list[str],
+    rows_for: Callable[[list[str]], Iterable[dict[str, Any]]],
+    out: Path | None,
+    fmt: str,
+    columns: list[str],
+    title: str,
+    skip_bad: bool,
+    on_row: Callable[[], None] | None = None,
+    group: int = 1,
+) -> None:
+    """The rows of a batch command over IMAGE arguments `specs`, written by `row_output`, then exit 2
+    if any input was bad (`--skip-bad`).
+
+    The inputs are listed once (folders expanded to their files: `input_units`); `rows_for` takes a
+    list of them and starts a new batch every `group` inputs. One process streams `rows_for(all)`.
+    Under torchrun each rank runs `rows_for` on its block of whole groups and rank 0 writes every
+    rank's rows in input order: the output is the one process's, row for row (see
+    `spectfsl.core.distributed`).
+    """
+    from spectfsl.core import distributed
+    from spectfsl.render import row_output
+
+    bad = BadInputs()
+    units = distributed.input_units(specs)
+    if not distributed.current().active:
+        with row_output(out, fmt, columns, title=title, all_or_nothing=not skip_bad) as writer:
+            for row in rows_for(units):
+                bad.note(row)
+                writer.write(row)
+                if on_row is not None:
+                    on_row()
+        bad.finish()
+        return
+    mine = distributed.share(units, group)
+    rows = distributed.gather_rows(_counted(rows_for(mine), on_row))
+    if distributed.current().is_main:
+        with row_output(out, fmt, columns, title=title, all_or_nothing=not skip_bad) as writer:
+            for row in rows:
+                bad.note(row)
+                writer.write(row)
+    # rank 0 has said which inputs were skipped; every rank ends with its exit code
+    bad.rows, bad.bad = distributed.broadcast((bad.rows, bad.bad))
+    bad.finish()
+
+
+def _counted(rows: Iterable[dict[str, Any]], on_row: Callable[[], None] | None) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        yield row
+        if on_row is not None:
+            on_row()

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from spectfsl.commands.options import (
-    BadInputs,
     ChannelsLast,
     CheckpointEvery,
     Compile,
@@ -24,6 +23,7 @@ from spectfsl.commands.options import (
     SkipBad,
     checkpointer,
     positive,
+    write_rows,
 )
 
 prnet_app = typer.Typer(
@@ -151,6 +151,7 @@ def train(
     Ctrl-C (or SIGTERM) saves a checkpoint beside --out and exits 130; the same command with
     --resume continues and ends with the weights an uninterrupted run would have.
     """
+    from spectfsl.core import distributed
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
@@ -189,7 +190,8 @@ def train(
             progress.update(task, completed=done, status=f"epoch {epoch + 1}/{epochs} loss {loss:.4f}")
 
         model, model_info = train_model(grids, settings, target, report, saver)
-    save_prnet(out, model, model_info)
+    if distributed.current().is_main:  # under torchrun: one writer
+        save_prnet(out, model, model_info)
     saver.finish()
     what = "volumes" if dims == 3 else "slices"
     info(f"wrote {out}: trained on {len(grids)} {what}, final epoch loss {model_info.training['final_loss']:.4f}")
@@ -272,6 +274,15 @@ def locate(
     ],
     refine: Refine = None,
     skip_bad: SkipBad = False,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Targets located together, read and moved as one batch [default: 64]; lower it to save memory.",
+            show_default=False,
+        ),
+    ] = None,
     match_radius_mm: Annotated[
         float,
         typer.Option(
@@ -297,14 +308,16 @@ def locate(
     (`prnet train --dims 3`) takes volumes and x,y,z points.
     """
     from spectfsl.core.acceleration import Acceleration
+    from spectfsl.core.distributed import in_groups
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
     from spectfsl.core.files.points import parse_named_point
     from spectfsl.core.localisation.grid import grid_entries, load_grid, load_grid_volume
-    from spectfsl.core.localisation.locate import locate_columns, locate_rows
-    from spectfsl.render import check_format, row_output
+    from spectfsl.core.localisation.locate import TARGETS_PER_BATCH, locate_columns, locate_rows
+    from spectfsl.render import check_format
 
     check_format(fmt)
+    batch_size = batch_size or TARGETS_PER_BATCH
     check_new_output(out, overwrite)
     acceleration = Acceleration(precision, compile, channels_last)
     stages = _cascade(model, refine, device)
@@ -313,14 +326,14 @@ def locate(
     pixel_mm, dims = stages[0][1].pixel_mm, stages[0][1].dims
     points = [parse_named_point(text, f"point{i + 1}", dims) for i, text in enumerate(point)]
     reference = (load_grid_volume if dims == 3 else load_grid)(ref, pixel_mm)
-    entries = grid_entries(iter_images(targets, skip_bad), pixel_mm, skip_bad, dims)
-    columns = locate_columns(dims) + (("error",) if skip_bad else ())
-    bad = BadInputs()
-    with row_output(out, fmt, columns, title=f"located from {ref}", all_or_nothing=not skip_bad) as writer:
-        for row in locate_rows(stages, reference, points, entries, match_radius_mm):
-            bad.note(row)
-            writer.write(row)
-    bad.finish()
+    columns = list(locate_columns(dims)) + (["error"] if skip_bad else [])
+
+    def rows_for(specs: list[str]):
+        for group in in_groups(specs, batch_size):  # a new batch every group: the same numbers when sharded
+            entries = grid_entries(iter_images(group, skip_bad), pixel_mm, skip_bad, dims)
+            yield from locate_rows(stages, reference, points, entries, match_radius_mm, batch_size)
+
+    write_rows(targets, rows_for, out, fmt, columns, f"located from {ref}", skip_bad, group=batch_size)
 
 
 @prnet_app.command("reconstruct")

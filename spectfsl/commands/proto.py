@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from spectfsl.commands.options import (
-    BadInputs,
     ChannelsLast,
     CheckpointEvery,
     Compile,
@@ -26,6 +25,7 @@ from spectfsl.commands.options import (
     deprecated,
     hidden_alias,
     positive,
+    write_rows,
 )
 
 proto_app = typer.Typer(
@@ -123,6 +123,7 @@ def fit(
     Ctrl-C (or SIGTERM) during fine-tuning saves a checkpoint beside --out and exits 130; the same
     command with --resume continues and ends with the bank an uninterrupted run would have.
     """
+    from spectfsl.core import distributed
     from spectfsl.core.data.datasets import read_dataset
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.bank import save_bank
@@ -154,7 +155,8 @@ def fit(
         classifier, bank_info, weights_choice = fit_bank(data, settings, target, report, saver)
     if weights_choice.warning:
         warn(weights_choice.warning)
-    save_bank(out, classifier, bank_info, weights_choice)
+    if distributed.current().is_main:  # under torchrun: one writer
+        save_bank(out, classifier, bank_info, weights_choice)
     saver.finish()
     counts = ", ".join(f"{name} {int(n)}" for name, n in zip(bank_info.classes, classifier.counts))
     final = bank_info.training["final_loss"]
@@ -204,7 +206,7 @@ def predict(
     from spectfsl.core.fewshot.bank import load_bank
     from spectfsl.core.fewshot.workflows import predict_images, prediction_columns
     from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.render import check_format, row_output
+    from spectfsl.render import check_format
     from spectfsl.ui import make_progress
 
     check_format(fmt)
@@ -214,17 +216,19 @@ def predict(
     classifier, info = load_bank(bank, target)
     classifier.accelerate(acceleration)
     columns = prediction_columns(info.classes, skip_bad)
-    bad = BadInputs()
-    with (
-        row_output(out, fmt, columns, title=f"predictions ({bank.name})", all_or_nothing=not skip_bad) as writer,
-        make_progress() as progress,
-    ):
+    with make_progress() as progress:
         task = progress.add_task("classifying", total=None, status="")
-        for row in predict_images(classifier, info, images, batch_size, skip_bad):
-            bad.note(row)
-            writer.write(row)
-            progress.advance(task)
-    bad.finish()
+        write_rows(
+            images,
+            lambda specs: predict_images(classifier, info, specs, batch_size, skip_bad),
+            out,
+            fmt,
+            columns,
+            f"predictions ({bank.name})",
+            skip_bad,
+            on_row=lambda: progress.advance(task),
+            group=batch_size,
+        )
 
 
 @proto_app.command("evaluate")

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from spectfsl.commands.options import (
-    BadInputs,
     CheckpointEvery,
     Device,
     DocumentFormat,
@@ -21,6 +20,7 @@ from spectfsl.commands.options import (
     SkipBad,
     checkpointer,
     positive,
+    write_rows,
 )
 
 segment_app = typer.Typer(
@@ -136,6 +136,7 @@ def fit(
     wall mask whose cavity is derived (--derive-from). Training crops are rotated, scaled, and
     varied in gain and noise. Ctrl-C saves a checkpoint beside --out; --resume continues it.
     """
+    from spectfsl.core import distributed
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.segmentation.model_file import save_segmenter
@@ -155,7 +156,8 @@ def fit(
             progress.update(task, completed=step, status=f"loss {loss:.4f}")
 
         segmenter = fit_segmenter(labelled, chosen, settings, target, report, saver)
-    save_segmenter(out, segmenter)
+    if distributed.current().is_main:  # under torchrun: one writer
+        save_segmenter(out, segmenter)
     saver.finish()
     names = ", ".join(f"{i}={name}" for i, name in chosen.foreground)
     support = len(segmenter.info.support_sha256)
@@ -196,7 +198,7 @@ def predict(
     from spectfsl.core.segmentation.model_file import load_segmenter
     from spectfsl.core.segmentation.workflows import check_compatible
     from spectfsl.errors import SpectfslError
-    from spectfsl.render import check_format, row_output
+    from spectfsl.render import check_format
     from spectfsl.ui import make_progress, warn
 
     check_format(fmt)
@@ -212,30 +214,26 @@ def predict(
     for _, name in classes.foreground:
         columns += [f"{name}_voxels", f"{name}_ml"]
     columns += ["error"] if skip_bad else []
-    bad = BadInputs()
-    with (
-        row_output(None, fmt, columns, title=f"tissue maps ({model.name})", all_or_nothing=not skip_bad) as writer,
-        make_progress() as progress,
-    ):
-        task = progress.add_task("segmenting", total=len(outputs), status="")
-        for image in iter_images(scans, skip_bad):
-            if isinstance(image, BadInput):
-                row = {"path": image.path, "error": image.error}
-            else:
-                try:
-                    note = check_compatible(segmenter, image)
-                    if note:
-                        warn(note)
-                    row = _segment_one(image, segmenter, out_dir / outputs[image.source], dicom_seg, __version__)
-                except SpectfslError as error:
-                    if not skip_bad:
-                        raise
-                    row = {"path": image.source, "error": str(error)}
-            bad.note(row)
-            writer.write(row)
-            progress.advance(task)
 
-    bad.finish()
+    def rows_for(specs: list[str]):
+        for image in iter_images(specs, skip_bad):
+            if isinstance(image, BadInput):
+                yield {"path": image.path, "error": image.error}
+                continue
+            try:
+                note = check_compatible(segmenter, image)
+                if note:
+                    warn(note)
+                yield _segment_one(image, segmenter, out_dir / outputs[image.source], dicom_seg, __version__)
+            except SpectfslError as error:
+                if not skip_bad:
+                    raise
+                yield {"path": image.source, "error": str(error)}
+
+    with make_progress() as progress:
+        task = progress.add_task("segmenting", total=len(outputs), status="")
+        title = f"tissue maps ({model.name})"
+        write_rows(scans, rows_for, None, fmt, columns, title, skip_bad, on_row=lambda: progress.advance(task))
 
 
 def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, version: str) -> dict:

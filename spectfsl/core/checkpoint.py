@@ -10,6 +10,11 @@ differs from the new run's is refused.
 
 A loss that is not finite stops training: the state before that step (the last good one) is saved
 and the run ends with an error naming it.
+
+Under torchrun (several processes, see `spectfsl.core.distributed`) every step's loss is averaged
+over the ranks, and whether to save or stop is decided for all ranks at once (rank 0's clock, a
+signal on any rank); rank 0 writes the checkpoint with every rank's random generators and reads it
+back for all of them on --resume. The world size is part of the run's identity.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import signal
 import time
@@ -29,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from spectfsl.core import distributed
 from spectfsl.core.files.store import load_tensors, save_tensors
 from spectfsl.errors import SpectfslError
 
@@ -102,6 +109,7 @@ class Checkpointer:
         self.last_save = time.monotonic()
         self._rng_at_step_start: dict[str, Any] = {}
         self._buffers_at_step_start: dict[str, torch.Tensor] = {}
+        self._save_due = False
 
     # -- signals ---------------------------------------------------------------------------------
 
@@ -137,19 +145,39 @@ class Checkpointer:
         `identity` (JSON) says what is trained on what: the loop's kind, its settings, hashes of its
         inputs and of the initial model (`fingerprint`). A checkpoint of another identity is refused.
         """
+        if distributed.current().active:
+            identity = {**identity, "world_size": distributed.current().world_size}
         self.identity = json.loads(json.dumps(identity))  # as it reads back from the file
         if self.path is None:
             return
+        found = distributed.broadcast(self._read_on_main())  # rank 0 reads; every rank gets the same
+        if isinstance(found, str):
+            raise SpectfslError(found)
+        if found is not None:
+            self._restore(state, *found)
+
+    def _read_on_main(self) -> str | tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """Rank 0's view of the checkpoint: (tensors, metadata) to resume from, None to start
+        afresh, or the user error that refuses the run."""
+        if not distributed.current().is_main:
+            return None
         if not self.resume:
             if self.path.exists() and not self.start_over:
-                raise SpectfslError(
+                return (
                     f"{self.path}: an interrupted run left this checkpoint; pass --resume to continue it, "
                     "or --overwrite to start over"
                 )
-            return
+            return None
         if not self.path.is_file():
-            raise SpectfslError(f"{self.path}: no checkpoint to resume (the run finished, or never started)")
-        self._restore(state)
+            return f"{self.path}: no checkpoint to resume (the run finished, or never started)"
+        try:
+            tensors, metadata = load_tensors(self.path, CHECKPOINT_FORMAT)
+        except SpectfslError as error:
+            return str(error)
+        found = metadata.get("identity")
+        if found != self.identity:
+            return f"{self.path}: checkpoint of another run ({_difference(found, self.identity)}); refused"
+        return tensors, metadata
 
     def begin_step(self, state: TrainingState) -> None:
         """At the start of a step: remember the generators and buffers, in case its loss is not finite."""
@@ -157,10 +185,24 @@ class Checkpointer:
             self._rng_at_step_start = _generator_states(state)
             self._buffers_at_step_start = {k: b.detach().clone() for k, b in state.model.named_buffers()}
 
-    def check_loss(self, state: TrainingState, loss: torch.Tensor, where: str) -> None:
-        """Stop with an error when `loss` is not finite, saving the last good state (before this step)."""
-        if bool(torch.isfinite(loss.detach()).all()):
-            return
+    def check_loss(self, state: TrainingState, loss: torch.Tensor, where: str) -> float:
+        """The step's loss (averaged over the ranks under torchrun); stop with an error when it is not
+        finite, saving the last good state (before this step)."""
+        value = float(loss.detach())
+        if distributed.current().active:
+            due = self.path is not None and time.monotonic() - self.last_save >= self.interval_s
+            asked = self.stop_signal is not None
+            total, saves, stops = distributed.sum_across(
+                [value, float(due and distributed.current().is_main), asked], loss.device
+            )
+            value = total / distributed.current().world_size
+            self._save_due = saves > 0
+            if stops and self.stop_signal is None:
+                self.stop_signal = signal.SIGTERM  # another rank was asked to stop: all stop together
+        elif self.path is not None:
+            self._save_due = time.monotonic() - self.last_save >= self.interval_s
+        if math.isfinite(value):
+            return value
         saved = ""
         if self.path is not None:
             with torch.no_grad():
@@ -179,8 +221,7 @@ class Checkpointer:
         state.losses.append(loss)
         if self.path is None:  # no checkpoints: no signal handlers either, so nothing asks to stop
             return
-        due = time.monotonic() - self.last_save >= self.interval_s
-        if due or self.stop_signal is not None:
+        if self._save_due or self.stop_signal is not None:
             self._save(state, _generator_states(state))
         if self.stop_signal is not None:
             name = signal.Signals(self.stop_signal).name
@@ -191,12 +232,16 @@ class Checkpointer:
 
     def finish(self) -> None:
         """After the output is written: the checkpoint has served its purpose."""
-        if self.path is not None:
+        if self.path is not None and distributed.current().is_main:
             self.path.unlink(missing_ok=True)
 
     # -- file ------------------------------------------------------------------------------------
 
     def _save(self, state: TrainingState, generators: dict[str, Any]) -> None:
+        every_rank = distributed.all_gather(generators)  # every rank takes part; rank 0 writes
+        self.last_save = time.monotonic()
+        if not distributed.current().is_main:
+            return
         tensors = {f"model.{k}": v for k, v in state.model.state_dict().items()}
         optimiser = state.optimiser.state_dict()
         scalars: dict[str, dict[str, Any]] = {}
@@ -206,25 +251,25 @@ class Checkpointer:
                     tensors[f"optimiser.{index}.{name}"] = value
                 else:
                     scalars.setdefault(str(index), {})[name] = value
-        for name, value in generators["torch"].items():
-            tensors[f"rng.{name}"] = value
+        for rank, states in enumerate(every_rank):
+            for name, value in states["torch"].items():
+                tensors[f"{_rank_prefix(rank)}rng.{name}"] = value
         metadata = {
             "identity": self.identity,
             "step": state.step,
             "losses": state.losses,
             "optimiser_groups": optimiser["param_groups"],
             "optimiser_scalars": scalars,
-            "numpy_rng": generators["numpy"],
+            "numpy_rng": every_rank[0]["numpy"],
         }
+        if len(every_rank) > 1:
+            metadata["numpy_rng_of_ranks"] = [states["numpy"] for states in every_rank]
         save_tensors(self.path, tensors, CHECKPOINT_FORMAT, metadata)
-        self.last_save = time.monotonic()
 
-    def _restore(self, state: TrainingState) -> None:
-        tensors, metadata = load_tensors(self.path, CHECKPOINT_FORMAT)
-        found = metadata.get("identity")
-        if found != self.identity:
-            difference = _difference(found, self.identity)
-            raise SpectfslError(f"{self.path}: checkpoint of another run ({difference}); refused")
+    def _restore(self, state: TrainingState, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
+        rank = distributed.current().rank
+        prefix = _rank_prefix(rank)
+        numpy_states = metadata["numpy_rng_of_ranks"][rank] if rank else metadata.get("numpy_rng")
         try:
             model_state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
             state.model.load_state_dict(model_state)
@@ -237,14 +282,19 @@ class Checkpointer:
                 optimiser_state.setdefault(int(index), {}).update(values)
             state.optimiser.load_state_dict({"state": optimiser_state, "param_groups": metadata["optimiser_groups"]})
             for name, generator in state.generators.items():
-                generator.set_state(tensors[f"rng.{name}"])
-            torch.set_rng_state(tensors["rng.global"])
+                generator.set_state(tensors[f"{prefix}rng.{name}"])
+            torch.set_rng_state(tensors[f"{prefix}rng.global"])
             for name, generator in state.numpy_generators.items():
-                generator.bit_generator.state = metadata["numpy_rng"][name]
+                generator.bit_generator.state = numpy_states[name]
             state.step = int(metadata["step"])
             state.losses = [float(x) for x in metadata["losses"]]
         except (KeyError, ValueError, TypeError, RuntimeError) as error:
             raise SpectfslError(f"{self.path}: corrupt checkpoint ({type(error).__name__}: {error})") from None
+
+
+def _rank_prefix(rank: int) -> str:
+    """Where a rank's generators are kept in a checkpoint: rank 0's as in a one-process run."""
+    return f"rank{rank}." if rank else ""
 
 
 def _generator_states(state: TrainingState) -> dict[str, Any]:
@@ -258,9 +308,12 @@ def _difference(found: Any, expected: dict[str, Any]) -> str:
     """Which part of a run's identity differs, in words."""
     if not isinstance(found, dict):
         return "no identity recorded"
-    for key in expected:
-        if found.get(key) != expected[key]:
-            if isinstance(expected[key], dict) and isinstance(found.get(key), dict):
+    for key in [*expected, *(k for k in found if k not in expected)]:
+        if found.get(key) != expected.get(key):
+            if key == "world_size":  # a one-process run records none
+                before, now = found.get(key) or 1, expected.get(key) or 1
+                return f"it was run by {before} processes (world_size), this run has {now}"
+            if isinstance(expected.get(key), dict) and isinstance(found.get(key), dict):
                 changed = sorted(
                     name
                     for name in set(expected[key]) | set(found[key])

@@ -66,6 +66,8 @@ class DemoSettings:
     prnet_lr_schedule: str = "cosine"
     prnet3d_epochs: int = 10  # 100 steps of 32 pairs: a sixth of `prnet train --dims 3`, for the time budget
     segment_steps: int = 60  # `segment fit` takes 500
+    segment_evaluated: int = 11  # phantom patients evaluated (all but the support)
+    segment_rotations: int = 3  # real NIfTI patients taken as the support in turn (all three)
     seed: int = 0
 
     @classmethod
@@ -485,7 +487,8 @@ def segment_phantom(demo: Demo) -> None:
     classes = choose_classes(PHANTOM_CLASSES, labels, [], None)
     labelled = list(load_labelled(scans, labels, classes, {}, None))
     segmenter = fit_segmenter(labelled[:1], classes, _segment_settings(demo), demo.device)
-    demo.results.segmentation_phantom = list(evaluate_scans(segmenter, labelled[1:], baselines_too=True))
+    evaluated = labelled[1 : 1 + demo.settings.segment_evaluated]
+    demo.results.segmentation_phantom = list(evaluate_scans(segmenter, evaluated, baselines_too=True))
     image, indices = labelled[1]
     panel = _overlay_panel(patients[1], image, classes.ids_of(indices), segment_image(segmenter, image), classes)
     figures.label_overlays(demo.figure("segment_phantom_overlay"), [panel], classes.names)
@@ -499,7 +502,7 @@ def segment_real_nifti(demo: Demo) -> None:
     classes = choose_classes(None, [], ["myocardium"], "myocardium")
     labelled = list(load_labelled(images, [], classes, {"myocardium": masks}, "myocardium"))
     scores, panels = [], []
-    for support in range(len(labelled)):
+    for support in range(min(demo.settings.segment_rotations, len(labelled))):
         segmenter = fit_segmenter([labelled[support]], classes, _segment_settings(demo), demo.device)
         held_out = [pair for i, pair in enumerate(labelled) if i != support]
         scores += evaluate_scans(segmenter, held_out, baselines_too=True)

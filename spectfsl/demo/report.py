@@ -233,7 +233,8 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
                 "p",
                 "`segment fit` on patient P001 alone (myocardium, ventricles, liver; "
                 f"{demo.settings.segment_steps} steps for the demo's time budget; `segment fit` trains 500, "
-                "and README, Accuracy, has its figures), `segment evaluate --baselines` on P002-P012. threshold: "
+                "and README, Accuracy, has its figures), `segment evaluate --baselines` on the next "
+                f"{demo.settings.segment_evaluated} patients. threshold: "
                 "the largest region above a fraction of the 99.5th percentile tuned on the support scan "
                 "(myocardium), the convex hull of that region slice by slice minus it (ventricles); it has no liver.",
             ),
@@ -288,8 +289,9 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             Block(
                 "p",
                 "Tissue maps of the real NIfTI patients: `segment fit --mask myocardium=WALL --derive-from "
-                f"myocardium` on one patient ({demo.settings.segment_steps} steps), the other two evaluated, each "
-                "patient the support once (6 scores per class). The cavity is derived from the expert wall, not "
+                f"myocardium` on one patient ({demo.settings.segment_steps} steps), the other two evaluated, "
+                f"{len(r.segmentation_real) // 4} patient(s) taken as the support in turn "
+                f"({len(r.segmentation_real) // 2} scores per class). The cavity is derived from the expert wall, not "
                 "drawn by an expert. Three patients are little data.",
             ),
             Block("table", table=evaluation_tables(r.segmentation_real)[0]),

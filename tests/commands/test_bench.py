@@ -77,3 +77,10 @@ def test_inference_references_replay_the_patch_batches_of_a_call():
 def test_bench_refuses_unknown_precision(cli):
     result = cli("bench", "--precision", "int3")
     assert result.exit_code == 2 and "--precision" in result.stderr
+
+
+def test_only_measures_the_chosen_workloads_and_refuses_unknown_ids(cli, cli_json):
+    report = cli_json("bench", "--only", "prnet_offset", "--seconds", 0.2, "--batch-size", 4, "--size", 32)
+    assert [w["id"] for w in report["workloads"]] == ["prnet_offset"]
+    refused = cli("bench", "--only", "prnet_offsets", "--seconds", 0.2)
+    assert refused.exit_code == 2 and "no workload prnet_offsets" in refused.stderr

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectfsl.core import distributed
 from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
 from spectfsl.core.fewshot.ood import TISSUE_LEVEL
 from spectfsl.core.fewshot.prototypes import class_prototypes, squared_distances, to_network_input, transform_features
@@ -224,8 +225,8 @@ def fine_tune(
     of each episode; `on_episode(index, loss, accuracy)` reports progress; `checkpointer` saves
     (and with --resume restores) the run's state.
     """
-    sampler = EpisodeSampler(labels, class_names, settings.shape, seed=settings.seed)
-    generator = torch.Generator().manual_seed(settings.seed)
+    sampler = EpisodeSampler(labels, class_names, settings.shape, seed=distributed.rank_seed(settings.seed))
+    generator = torch.Generator().manual_seed(distributed.rank_seed(settings.seed))
     backbone.to(device).train()
     optimiser = torch.optim.Adam(backbone.parameters(), lr=settings.lr)
     state = TrainingState(
@@ -240,6 +241,7 @@ def fine_tune(
         "initial_model_sha256": fingerprint(*backbone.state_dict().values()),
     }
     checkpointer.start(state, identity)
+    network = distributed.replicate(backbone, device)
     with checkpointer.signals():
         while state.step < settings.episodes:
             index = state.step
@@ -249,7 +251,7 @@ def fine_tune(
             batch = to_network_input(images[order].to(device), input_size)
             if settings.augment:
                 batch = augment(batch, generator)
-            features = backbone(batch)
+            features = network(batch)
             n_support = len(episode.support)
             _, support_targets = np.unique(episode.support_labels, return_inverse=True)
             classes_in_episode = np.unique(episode.support_labels)
@@ -259,11 +261,11 @@ def fine_tune(
             )
             logits = -squared_distances(features[n_support:], prototypes)
             loss = F.cross_entropy(logits, query_targets)
-            checkpointer.check_loss(state, loss, f"episode {index + 1}")
+            value = checkpointer.check_loss(state, loss, f"episode {index + 1}")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            checkpointer.end_step(state, loss.item())
+            checkpointer.end_step(state, value)
             if on_episode is not None:
                 accuracy = float((logits.argmax(dim=1) == query_targets).float().mean())
                 on_episode(index, state.losses[-1], accuracy)

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from spectfsl.core import distributed
 from spectfsl.core.checkpoint import Checkpointer
+from spectfsl.core.distributed import in_groups
 from spectfsl.core.fewshot.bank import BankInfo
 from spectfsl.core.fewshot.episodes import FineTuneSettings, fine_tune, resolve_shape
 from spectfsl.core.fewshot.ood import CropProfile
@@ -122,7 +124,7 @@ def fit_bank(
         "lr": settings.fine_tune.lr,
         "seed": settings.seed,
         "support_images": len(support.labels),
-        "world_size": 1,
+        "world_size": distributed.current().world_size,
         "final_loss": losses[-1] if losses else None,
         "losses": losses,
     }
@@ -162,6 +164,10 @@ def predict_images(
 ) -> Iterator[dict[str, Any]]:
     """One row per 2D image (every frame of a volume), in input order, streaming in batches.
 
+    A batch never spans two groups of `batch_size` inputs (IMAGE arguments), so each group's
+    numbers are the same wherever the run starts: a torchrun rank given whole groups prints what
+    one process prints for them, digit for digit (kernels round differently with batch size).
+
     With `skip_bad`, an input that cannot be read gives a row with its `path` and `error` in its
     place, and the rest is classified; without it, its SpectfslError stops the run.
 
@@ -193,23 +199,30 @@ def predict_images(
             yield row
         pending.clear()
 
-    def windows() -> Iterator[tuple[str, int | None, str | None, np.ndarray] | BadInput]:
-        """Each image read, normalised and cut to the bank's window (in a background thread)."""
-        for image in iter_images(specs, skip_bad):
-            if isinstance(image, BadInput):
-                yield image
-                continue
-            for index, plane in enumerate(normalised(image).slices()):
-                unlike = None if _crop_sized(plane, info) else _not_a_crop(plane, info)
-                if image.is_volume and index == 0:
-                    unlike = "; ".join(filter(None, [_volume_note(image), unlike]))
-                yield plane.source, plane.frame, unlike, centred_window(plane, info.size, info.spacing_mm)
+    def windows() -> Iterator[tuple[str, int | None, str | None, np.ndarray] | BadInput | None]:
+        """Each image read, normalised and cut to the bank's window (in a background thread); None
+        at the end of each group of inputs."""
+        for group in in_groups(list(specs), batch_size):
+            for image in iter_images(group, skip_bad):
+                if isinstance(image, BadInput):
+                    yield image
+                    continue
+                for index, plane in enumerate(normalised(image).slices()):
+                    unlike = None if _crop_sized(plane, info) else _not_a_crop(plane, info)
+                    if image.is_volume and index == 0:
+                        unlike = "; ".join(filter(None, [_volume_note(image), unlike]))
+                    yield plane.source, plane.frame, unlike, centred_window(plane, info.size, info.spacing_mm)
+            yield None
 
     # Reading ahead in a thread pays where the network runs elsewhere (a GPU); on the CPU the network
     # already uses every core: on 2 cores, `proto_predict` ran at 0.79 of its network with a reader
     # thread and 0.81 without (benchmarks: bench, 5 x 3 calls each).
     inputs = windows() if classifier.device.type == "cpu" else prefetched(windows(), depth=2 * batch_size)
     for item in inputs:
+        if item is None:
+            if pending:
+                yield from flush()
+            continue
         if isinstance(item, BadInput):
             if pending:
                 yield from flush()

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spectfsl.core import distributed
 from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
 from spectfsl.core.localisation.grid import BODY_THRESHOLD, GridImage, extract_patches, stack
 from spectfsl.core.localisation.model_file import PRNetInfo
@@ -141,7 +142,7 @@ def train_prnet(
     """
     device = torch.device(device)
     torch.manual_seed(settings.seed)
-    generator = torch.Generator().manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(distributed.rank_seed(settings.seed))
     images = stack(grids)
     max_offset_px = settings.max_offset_mm / settings.pixel_mm if settings.max_offset_mm else None
     sampler = PairSampler(grids, generator, max_offset_px)
@@ -159,6 +160,7 @@ def train_prnet(
         "initial_model_sha256": fingerprint(*model.state_dict().values()),
     }
     checkpointer.start(state, identity)
+    network = distributed.replicate(model, device, unused_parameters=not reconstruct)
     total = settings.epochs * settings.iters
     with checkpointer.signals():
         while state.step < total:
@@ -172,17 +174,17 @@ def train_prnet(
             gain_shape = (settings.batch_size,) + (1,) * (settings.dims + 1)
             gain = 1.0 + 0.1 * (torch.rand(gain_shape, generator=generator) * 2 - 1)
             patches = (patches * torch.cat([gain, gain])).to(device)
-            coordinates, decoded = model(patches, reconstruct=reconstruct)
+            coordinates, decoded = network(patches, reconstruct=reconstruct)
             predicted = coordinates[settings.batch_size :] - coordinates[: settings.batch_size]
             target = ((second - first) * settings.pixel_mm / settings.offset_scale_mm).to(device)
             loss = F.mse_loss(predicted, target)
             if reconstruct:
                 loss = loss + settings.reconstruction_weight * F.mse_loss(decoded, patches)
-            checkpointer.check_loss(state, loss, f"epoch {epoch + 1}, iteration {iteration + 1}")
+            value = checkpointer.check_loss(state, loss, f"epoch {epoch + 1}, iteration {iteration + 1}")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            checkpointer.end_step(state, loss.item())
+            checkpointer.end_step(state, value)
             if on_step is not None:
                 on_step(epoch, iteration, state.losses[-1])
     epoch_losses = [
@@ -210,7 +212,7 @@ def train_model(
         "max_offset_mm": settings.max_offset_mm,
         "lr_schedule": settings.lr_schedule,
         "slices" if settings.dims == 2 else "volumes": len(grids),
-        "world_size": 1,
+        "world_size": distributed.current().world_size,
         "epoch_losses": losses,
         "final_loss": losses[-1],
     }

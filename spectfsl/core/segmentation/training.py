@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spectfsl.core import distributed
 from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
 from spectfsl.core.fewshot.prototypes import squared_distances
 from spectfsl.core.localisation.training import scheduled_lr
@@ -92,7 +93,7 @@ def fit_network(
         raise SpectfslError("support scans must all be 2D images or all be volumes")
     device = torch.device(device)
     torch.manual_seed(settings.seed)
-    generator = torch.Generator().manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(distributed.rank_seed(settings.seed))
     model = network_for(settings, classes, dims).to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     state = TrainingState(model, optimiser, generators={"crops": generator})
@@ -106,6 +107,7 @@ def fit_network(
     }
     sampler = CropSampler(scans, settings.crop, generator)
     checkpointer.start(state, identity)
+    network = distributed.replicate(model, device)
     with checkpointer.signals():
         while state.step < settings.steps:
             checkpointer.begin_step(state)
@@ -113,17 +115,17 @@ def fit_network(
                 group["lr"] = scheduled_lr(settings, state.step, settings.steps)
             images, labels = sampler.sample(settings.batch_size)
             images, labels = augment(images, labels, generator)
-            outputs = model(images.to(device))
+            outputs = network(images.to(device))
             labels = labels.to(device)
             if settings.method == "finetune":
                 loss = dense_loss(outputs, labels, classes)
             else:
                 loss = prototype_episode_loss(outputs, labels, classes)
-            checkpointer.check_loss(state, loss, f"step {state.step + 1}")
+            value = checkpointer.check_loss(state, loss, f"step {state.step + 1}")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            checkpointer.end_step(state, loss.item())
+            checkpointer.end_step(state, value)
             if on_step is not None:
                 on_step(state.step, state.losses[-1])
     model.eval()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spectfsl.core import distributed
 from spectfsl.core.checkpoint import Checkpointer, fingerprint
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import normalise_intensity
@@ -76,7 +77,7 @@ def fit_segmenter(
         training={
             **asdict(settings),
             "support": [Path(image.source).name for image, _ in pairs],
-            "world_size": 1,
+            "world_size": distributed.current().world_size,
             "losses": losses,
             "final_loss": losses[-1],
         },
