@@ -110,6 +110,7 @@ class Checkpointer:
         self._rng_at_step_start: dict[str, Any] = {}
         self._buffers_at_step_start: dict[str, torch.Tensor] = {}
         self._save_due = False
+        self._stop_agreed = False
 
     # -- signals ---------------------------------------------------------------------------------
 
@@ -197,6 +198,9 @@ class Checkpointer:
             )
             value = total / distributed.current().world_size
             self._save_due = saves > 0
+            # Only this agreement counts: a signal arriving later in the step waits for the next one,
+            # or the ranks would part ways (one saving, the others stepping on).
+            self._stop_agreed = stops > 0
             if stops and self.stop_signal is None:
                 self.stop_signal = signal.SIGTERM  # another rank was asked to stop: all stop together
         elif self.path is not None:
@@ -221,9 +225,10 @@ class Checkpointer:
         state.losses.append(loss)
         if self.path is None:  # no checkpoints: no signal handlers either, so nothing asks to stop
             return
-        if self._save_due or self.stop_signal is not None:
+        stop = self._stop_agreed if distributed.current().active else self.stop_signal is not None
+        if self._save_due or stop:
             self._save(state, _generator_states(state))
-        if self.stop_signal is not None:
+        if stop:
             name = signal.Signals(self.stop_signal).name
             raise TrainingInterrupted(
                 f"{name}: training interrupted after step {state.step}; checkpoint saved to {self.path}; "

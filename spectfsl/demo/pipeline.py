@@ -60,8 +60,8 @@ class DemoSettings:
 
     proto_episodes: int = 50
     evaluation_episodes: int = 300
-    prnet_phantom_epochs: int = 40
-    prnet_real_epochs: int = 60
+    prnet_phantom_epochs: int = 20  # 200 steps with the reconstruction loss (Figure 1)
+    prnet_real_epochs: int = 30
     prnet_iters: int = 10
     prnet_lr_schedule: str = "cosine"
     prnet3d_epochs: int = 10  # 100 steps of 32 pairs: a sixth of `prnet train --dims 3`, for the time budget

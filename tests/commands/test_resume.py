@@ -55,7 +55,7 @@ def max_difference(first: Path, second: Path) -> float:
 def test_prnet_train_interrupted_by_ctrl_c_resumes_to_the_same_weights(phantom_dir, tmp_path):
     common = [
         f"{phantom_dir / 'P001' / 'spect.dcm'}@28-36",
-        "--epochs", 12, "--iters", 10, "--batch-size", 8, "--device", "cpu", "--seed", 3,
+        "--epochs", 8, "--iters", 10, "--batch-size", 4, "--patch", 16, "--device", "cpu", "--seed", 3,
     ]  # fmt: skip
     whole = spectfsl("-q", "prnet", "train", *common, "--out", tmp_path / "whole.safetensors")
     assert whole.returncode == 0, whole.stderr
@@ -74,7 +74,7 @@ def test_prnet_train_interrupted_by_ctrl_c_resumes_to_the_same_weights(phantom_d
 
 
 def test_proto_fit_stopped_by_sigterm_resumes_to_the_same_bank(phantom_dataset, tmp_path):
-    common = [phantom_dataset, "--episodes", 16, "--weights", "random", "--device", "cpu", "--seed", 1]
+    common = [phantom_dataset, "--episodes", 8, "--weights", "random", "--device", "cpu", "--seed", 1]
     whole = spectfsl("-q", "proto", "fit", *common, "--out", tmp_path / "whole.safetensors")
     assert whole.returncode == 0, whole.stderr
     out = tmp_path / "resumed.safetensors"

@@ -242,18 +242,19 @@ def locate_rows(
     points: Sequence[tuple[str, Sequence[float]]],
     targets: Iterable[GridImage | BadInput],
     match_radius_mm: float = 0.0,
-    targets_per_batch: int = TARGETS_PER_BATCH,
+    targets_per_batch: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """`prnet locate`: one row per target and named point (x, y in target pixels, x_mm, y_mm in mm
     from the first pixel's centre, steps taken), in target order; a bad input (`--skip-bad`) gives
     one row with its `path` and `error` in its place. `match_radius_mm` > 0 then moves each point
     to the best template match of the reference patch within that radius.
 
-    Targets stream: they are read and located `targets_per_batch` at a time (at most
+    Targets stream: they are read and located `targets_per_batch` (default TARGETS_PER_BATCH) at a time (at most
     TARGETS_PER_BATCH go through the network together), so memory stays flat over any number of
     them. `points` are in the reference file's own indices.
     """
     points = [(name, check_point(reference, xy)) for name, xy in points]  # the file's indices -> array
+    targets_per_batch = targets_per_batch or TARGETS_PER_BATCH
     chunk: list[GridImage | BadInput] = []
     for target in targets:
         chunk.append(target)
