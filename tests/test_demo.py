@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,8 @@ def _run(tmp_path, real_data) -> tuple[Demo, str, str]:
 
 @pytest.fixture(scope="module")
 def phantom_demo(tmp_path_factory) -> tuple[Demo, str, str]:
-    """One small phantom-only demo run, shared by the tests that read its report."""
-    return _run(tmp_path_factory.mktemp("demo"), None)
+    """One small demo run (with the real data when it is there), shared by the tests that read its report."""
+    return _run(tmp_path_factory.mktemp("demo"), SHARED_DATA if SHARED_DATA.is_dir() else None)
 
 
 def test_phantom_demo_reports_its_own_results_and_every_figure(phantom_demo):
@@ -55,7 +56,6 @@ def test_phantom_demo_reports_its_own_results_and_every_figure(phantom_demo):
     assert all(path.read_bytes()[:4] == b"\x89PNG" for path in demo.figures.values())
     assert html.count("data:image/png;base64,") == len(demo.figures)  # every figure is in the report
     assert all(f"figures/{name}.png" in text for name in demo.figures)
-    assert "No real data found" in text and results.real_nifti is None
     lv3d = {s["method"]: s for s in results.localisation3d_phantom.as_dict()["lv_centre"]}
     assert "PRNet phantom 3D lv_centre: MRE mm" in text and lv3d["prnet"]["pairs"] == 12
     assert "3D localisation (phantom)" in text and "(10 steps)" in text
@@ -97,9 +97,23 @@ def plain_findings_expected(demo) -> list[str]:
     return expected
 
 
+def test_without_real_data_the_report_says_so_and_shows_the_phantom_alone(phantom_demo):
+    demo = phantom_demo[0]
+    real = ("real_nifti", "prnet_real", "localisation_real", "prnet3d_real", "localisation3d_real", "study_slice")
+    phantom_only = replace(
+        demo,
+        real_data=None,
+        results=replace(demo.results, real_dicom=[], segmentation_real=None, **dict.fromkeys(real)),
+    )
+    markdown, _ = write_report(phantom_only, 1.0)
+    text = markdown.read_text()
+    assert "No real data found" in text and "Real NIfTI patients" not in text
+    assert "PRNet phantom 3D lv_centre" in text
+
+
 @requires_real_data
-def test_real_data_demo_adds_the_real_patients(tmp_path):
-    demo, text, _ = _run(tmp_path, SHARED_DATA)
+def test_real_data_demo_adds_the_real_patients(phantom_demo):
+    demo, text, _ = phantom_demo
     results = demo.results
     assert results.real_nifti.classes == ["extracardiac", "myocardium", "ventricles"]
     assert results.real_nifti.patients == 3 and len(results.real_dicom) == 3
