@@ -274,8 +274,8 @@ class Checkpointer:
     def _restore(self, state: TrainingState, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
         rank = distributed.current().rank
         prefix = _rank_prefix(rank)
-        numpy_states = metadata["numpy_rng_of_ranks"][rank] if rank else metadata.get("numpy_rng")
         try:
+            numpy_states = metadata["numpy_rng_of_ranks"][rank] if rank else metadata["numpy_rng"]
             model_state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
             state.model.load_state_dict(model_state)
             optimiser_state: dict[Any, dict[str, Any]] = {}
