@@ -59,11 +59,12 @@ def test_commands_that_would_repeat_their_job_are_refused_under_torchrun(monkeyp
         distributed.check_command(["proto", "evaluate"])
 
 
-def test_cli_refuses_an_unsupported_command_under_torchrun(monkeypatch, cli):
+def test_cli_refuses_an_unsupported_command_under_torchrun(monkeypatch, cli, tmp_path):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
-    result = cli("-q", "phantom", "--out", "nowhere")
+    result = cli("-q", "phantom", "--out", tmp_path / "ph")
     assert result.exit_code == 2 and "does not run under torchrun" in result.stderr
+    assert not (tmp_path / "ph").exists()
 
 
 @pytest.mark.parametrize("count", [0, 1, 5, 6, 7])
