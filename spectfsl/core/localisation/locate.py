@@ -362,4 +362,23 @@ def match_template(
         distance = np.sqrt(sum((axis - value) ** 2 for axis, value in zip(positions, near_model)))
         score = np.where(distance * pixel_mm <= radius_mm, score, -np.inf)
     best = np.unravel_index(int(np.argmax(score)), score.shape)
-    return target.to_source(np.array(best[::-1], dtype=np.float64))
+    return target.to_source(subpixel_peak(score, best)[::-1])
+
+
+def subpixel_peak(score: np.ndarray, best: tuple[int, ...]) -> np.ndarray:
+    """The peak of `score` near its best pixel `best`, refined along each axis by the vertex of the
+    parabola through the best pixel and its two neighbours (array axis order). An axis where a
+    neighbour is missing or not finite, or the score is not curved downwards, keeps the pixel; the
+    shift is at most half a pixel. Without it a match lands on the model grid's pixels: on the 8 mm
+    3D grid, rounding alone is off by 3.8 mm on average (uniformly placed points)."""
+    peak = np.array(best, dtype=np.float64)
+    for axis, index in enumerate(best):
+        if not 0 < index < score.shape[axis] - 1:
+            continue
+        before, centre, after = (
+            float(score[tuple(index + d if a == axis else i for a, i in enumerate(best))]) for d in (-1, 0, 1)
+        )
+        curvature = before - 2 * centre + after
+        if np.isfinite([before, after]).all() and curvature < 0:
+            peak[axis] += float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+    return peak

@@ -9,15 +9,15 @@ import torch
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import NORMALISATION
 from spectfsl.core.localisation.grid import to_grid
-from spectfsl.core.localisation.locate import match_template, reconstruct, template_side
+from spectfsl.core.localisation.locate import match_template, reconstruct, subpixel_peak, template_side
 from spectfsl.core.localisation.model_file import PRNetInfo
 from spectfsl.core.models.prnet import PRNet
 
 
-def _blobs(shift_x: int = 0, shape=(40, 50)) -> SpectImage:
+def _blobs(shift_x: float = 0, shape=(40, 50)) -> SpectImage:
     """Three Gaussian blobs of different sizes on a noisy background, moved `shift_x` pixels along x."""
     rows, cols = np.indices(shape)
-    pixels = 0.05 + 0.02 * np.random.default_rng(shift_x).random(shape).astype(np.float32)
+    pixels = 0.05 + 0.02 * np.random.default_rng(round(shift_x)).random(shape).astype(np.float32)
     for (y, x), sigma in zip([(12, 15), (25, 30), (30, 12)], [2.0, 3.5, 1.5]):
         pixels += np.exp(-((rows - y) ** 2 + (cols - x - shift_x) ** 2) / (2 * sigma**2)).astype(np.float32)
     return SpectImage(pixels, (2.0, 2.0), None, f"blobs{shift_x}", "P", normalisation=NORMALISATION)
@@ -31,6 +31,21 @@ def test_template_matching_finds_a_translated_landmark():
     reference, target = to_grid(_blobs(), 2.0), to_grid(_blobs(shift_x=6), 2.0)
     found = match_template(reference, (30.0, 25.0), target, template_px=15)
     np.testing.assert_allclose(found, [36.0, 25.0], atol=0.5)
+
+
+def test_template_matching_finds_a_shift_between_pixels():
+    """The correlation peak is refined between pixels: a 6.4-pixel shift is not rounded to 6."""
+    reference, target = to_grid(_blobs(), 2.0), to_grid(_blobs(shift_x=6.4), 2.0)
+    found = match_template(reference, (30.0, 25.0), target, template_px=15)
+    np.testing.assert_allclose(found, [36.4, 25.0], atol=0.15)
+
+
+def test_subpixel_peak_keeps_the_pixel_where_a_neighbour_is_missing():
+    score = np.array([[0.0, 0.2, 0.1], [0.3, 1.0, 0.5], [0.2, -np.inf, 0.2]])
+    np.testing.assert_allclose(subpixel_peak(score, (1, 1)), [1.0, 1.0 + 0.5 * (0.3 - 0.5) / (0.3 - 2 + 0.5)])
+    assert subpixel_peak(score, (0, 1))[0] == 0.0  # on the edge: no neighbour before it
+    flat = np.zeros((3, 3))
+    np.testing.assert_array_equal(subpixel_peak(flat, (1, 1)), [1.0, 1.0])  # no curvature: no shift
 
 
 def test_local_template_matching_stays_within_its_radius():
