@@ -20,6 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
+from spectfsl.core.segmentation import training
 from spectfsl.core.segmentation.support import choose_classes, load_labelled
 from spectfsl.core.segmentation.training import SegmentSettings
 from spectfsl.core.segmentation.workflows import evaluate_scans, fit_segmenter
@@ -43,7 +44,9 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=defaults.crop)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--channels", type=int, default=defaults.channels)
+    parser.add_argument("--max-gain", type=float, default=training.MAX_GAIN, help="intensity gain augmentation")
     args = parser.parse_args()
+    training.MAX_GAIN = args.max_gain
 
     images = [Path(p) for p in args.images]
 
@@ -81,6 +84,8 @@ def main() -> None:
                         "method": method,
                         "steps": steps,
                         "seed": seed,
+                        "crop": args.crop,
+                        "max_gain": args.max_gain,
                         "support": [Path(image.source).name for image, _ in support],
                         "fit_s": round(fit_s, 1),
                         "scores": [

@@ -40,14 +40,27 @@ def derive_from_wall(
     return {"ventricles": cavity, "extracardiac": surround}
 
 
+def largest_component(wall: np.ndarray) -> np.ndarray:
+    """The largest 26-connected (8-connected in 2D) part of a wall mask: the LV wall is one shell, and
+    an expert mask can carry islands away from it (one of the PhysioNet patients' masks has two, 618
+    and 68 voxels beside 3,024), which would pull the centroid and tilt the long axis."""
+    labels, count = ndimage.label(wall, structure=np.ones((3,) * wall.ndim))
+    if count <= 1:
+        return wall.astype(bool)
+    sizes = np.bincount(labels.ravel())[1:]
+    return labels == int(np.argmax(sizes)) + 1
+
+
 def wall_landmarks(wall: np.ndarray) -> tuple[int, dict[str, tuple[float, float]]]:
-    """Landmarks of a 3D LV-wall mask, on the slice through the wall's centroid: (slice, {name: (x, y)}).
+    """Landmarks of a 3D LV-wall mask (its largest connected part), on the slice through the wall's
+    centroid: (slice, {name: (x, y)}).
 
     `lv_wall_centroid`: the 3D centroid's (x, y) (x = column, y = row, pixels).
     `lateral_wall`: the centroid of that slice's wall pixels on the patient's left of it (larger x).
     """
     if wall.ndim != 3 or not wall.any():
         raise SpectfslError("wall landmarks need a non-empty 3D wall mask")
+    wall = largest_component(wall)
     z, y, x = (float(c) for c in np.argwhere(wall).mean(axis=0))
     index = int(round(z))
     rows, cols = np.nonzero(wall[index])
@@ -74,8 +87,8 @@ END_MM = 10.0
 
 
 def wall_landmarks_3d(wall: np.ndarray, spacing_mm: tuple[float, float, float]) -> dict[str, tuple[float, ...]]:
-    """3D landmarks of an LV-wall mask ((slices, rows, cols) array of an axial scan, voxel spacing in
-    mm along those axes), as array positions (column, row, slice):
+    """3D landmarks of an LV-wall mask (its largest connected part; (slices, rows, cols) array of an
+    axial scan, voxel spacing in mm along those axes), as array positions (column, row, slice):
 
     - `lv_centre`: the wall's centroid.
     - `apex`: the wall voxel farthest along the LV long axis (the wall's first principal axis in mm)
@@ -88,7 +101,7 @@ def wall_landmarks_3d(wall: np.ndarray, spacing_mm: tuple[float, float, float]) 
     """
     if wall.ndim != 3 or not wall.any():
         raise SpectfslError("3D wall landmarks need a non-empty 3D wall mask")
-    voxels = np.argwhere(wall).astype(np.float64)  # (slice, row, col)
+    voxels = np.argwhere(largest_component(wall)).astype(np.float64)  # (slice, row, col)
     centroid = voxels.mean(axis=0)
     in_mm = (voxels - centroid) * np.asarray(spacing_mm)
     axis = np.linalg.svd(in_mm, full_matrices=False)[2][0]

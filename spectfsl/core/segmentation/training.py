@@ -34,6 +34,8 @@ METHODS = ("finetune", "prototype")
 #: that a small class such as the myocardium is seen as often as a large one such as the liver).
 FOREGROUND_CROPS = 0.5
 MAX_ROTATION_DEG, MAX_SCALE = 15.0, 0.1
+#: Intensity augmentation: a gain of 1 +- MAX_GAIN and Gaussian noise of NOISE_SD (normalised units).
+MAX_GAIN, NOISE_SD = 0.2, 0.03
 
 
 @dataclass(frozen=True)
@@ -168,16 +170,16 @@ class CropSampler:
 def augment(
     images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random rotation (up to 15 degrees about each axis) and scaling (+-10%), intensity gain
-    (+-20%) and Gaussian noise; labels follow the geometry by nearest-neighbour sampling."""
+    """Random rotation (up to MAX_ROTATION_DEG about each axis) and scaling (+-MAX_SCALE), intensity
+    gain (+-MAX_GAIN) and Gaussian noise; labels follow the geometry by nearest-neighbour sampling."""
     count, dims = images.shape[0], images.ndim - 2
     matrices = torch.stack([_random_matrix(dims, generator) for _ in range(count)])
     theta = torch.cat([matrices, torch.zeros(count, dims, 1)], dim=2)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     labels = F.grid_sample(labels[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    gain = 1.0 + 0.2 * (torch.rand((count,) + (1,) * (dims + 1), generator=generator) * 2 - 1)
-    noise = 0.03 * torch.randn(images.shape, generator=generator)
+    gain = 1.0 + MAX_GAIN * (torch.rand((count,) + (1,) * (dims + 1), generator=generator) * 2 - 1)
+    noise = NOISE_SD * torch.randn(images.shape, generator=generator)
     return (images * gain + noise).clamp_(min=0.0), labels[:, 0].long()
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spectfsl.core.files.loader import load_image
-from spectfsl.core.imaging.masks import derive_from_wall, wall_landmark_points_3d, wall_landmarks_3d
+from spectfsl.core.imaging.masks import derive_from_wall, wall_landmark_points_3d, wall_landmarks, wall_landmarks_3d
 from spectfsl.errors import SpectfslError
 from tests.conftest import SHARED_DATA, requires_real_data
 
@@ -63,6 +63,16 @@ def test_3d_landmarks_find_the_closed_end_as_the_apex(apex_at_top):
     assert slice_index == (24 if apex_at_top else 5)
     assert abs(points["lv_centre"][0] - 15.5) < 0.01 and abs(points["lv_centre"][1] - 15.5) < 0.01
     assert points["lateral_wall"][0] > points["lv_centre"][0]
+
+
+def test_landmarks_ignore_islands_of_the_mask_away_from_the_wall():
+    """An island (as in a real expert mask) would pull the centroid and flip the long axis's ends."""
+    clean = _cup(apex_at_top=True)
+    with_island = clean.copy()
+    with_island[0:4, 0:12, 0:12] = True  # a block beyond the open base, as large as a fifth of the wall
+    assert with_island.sum() > 1.2 * clean.sum()
+    assert wall_landmarks_3d(with_island, (4.0, 4.0, 4.0)) == wall_landmarks_3d(clean, (4.0, 4.0, 4.0))
+    assert wall_landmarks(with_island) == wall_landmarks(clean)
 
 
 @requires_real_data
