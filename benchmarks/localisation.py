@@ -24,6 +24,7 @@ from spectfsl.core.files.loader import iter_images
 from spectfsl.core.files.points import read_points
 from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
 from spectfsl.core.localisation.grid import grid_images, grid_volumes
+from spectfsl.core.localisation.locate import LOCAL_MATCH_MM
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
 
 
@@ -41,6 +42,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-schedule", default="constant")
+    parser.add_argument(
+        "--match-radii", type=float, nargs="+", default=[LOCAL_MATCH_MM], help="local matching radii (mm) to report"
+    )
     args = parser.parse_args()
     defaults = default_settings(args.dims)
     args.pixel_mm = args.pixel_mm or defaults.pixel_mm
@@ -68,11 +72,15 @@ def main() -> None:
         start = time.perf_counter()
         model, info = train_model(grids, settings, device)
         seconds = time.perf_counter() - start
-        summary = {
-            f"{Path(path).stem}/{name}": rows
-            for path, landmarks in landmark_sets.items()
-            for name, rows in evaluate_localisation([(model, info)], landmarks).as_dict().items()
-        }
+        summary = {}
+        for path, landmarks in landmark_sets.items():
+            for radius in args.match_radii:
+                result = evaluate_localisation([(model, info)], landmarks, match_radius_mm=radius).as_dict()
+                for name, rows in result.items():
+                    local = dict(rows[-1], method=f"{rows[-1]['method']} {radius:g} mm")
+                    # the other methods do not depend on the radius: reported once
+                    rows = [*rows[:-1], local] if radius == args.match_radii[0] else [local]
+                    summary.setdefault(f"{Path(path).stem}/{name}", []).extend(rows)
         results.append(summary)
         line = {"seed": seed, "train_s": round(seconds, 1), **vars(args), "landmarks": summary}
         print(json.dumps(line), flush=True)

@@ -1,7 +1,8 @@
 """Choose `segment fit` defaults by measurement: every choice of support scan(s), the other scans evaluated.
 
 Usage:
-  python benchmarks/segmentation.py --images ../shared/data/lvseg-mtu/P*_[rs]*[ts].nii.gz \
+  python benchmarks/segmentation.py --supports 4 \
+      --images ../shared/data/lvseg-mtu/P*_rest.nii.gz ../shared/data/lvseg-mtu/P*_stress.nii.gz \
       --labels-suffix _labels --classes 1=myocardium,2=cavity --methods finetune prototype --steps 300 --seeds 0
   python benchmarks/segmentation.py --images ../shared/data/mps-physionet/nifti/*_0000.nii.gz \
       --mask-suffix '' --strip _0000 --derive-from myocardium --methods finetune prototype

@@ -132,11 +132,14 @@ class LocalisationResult:
 
 
 def evaluate_localisation(
-    stages: Sequence[Stage], landmarks: list[Landmark], template_px: int | None = None
+    stages: Sequence[Stage],
+    landmarks: list[Landmark],
+    template_px: int | None = None,
+    match_radius_mm: float = LOCAL_MATCH_MM,
 ) -> LocalisationResult:
     """Leave-one-out one-shot localisation per landmark name: each image as reference for all others,
     next to the naive and template-matching baselines on the same pairs. The template defaults to the
-    model's patch."""
+    model's patch; `match_radius_mm` is the local template matching's radius around PRNet's answer."""
     template_px = template_px or stages[0][1].patch
     by_name: dict[str, list[Landmark]] = {}
     for landmark in landmarks:
@@ -150,7 +153,9 @@ def evaluate_localisation(
             targets = [case for case in cases if case is not reference]
             target_grids = [t.grid for t in targets]
             found = locate(stages, reference.grid, reference.xy, target_grids)
-            matched = refine_by_matching(reference.grid, reference.xy, target_grids, found, template_px, LOCAL_MATCH_MM)
+            matched = refine_by_matching(
+                reference.grid, reference.xy, target_grids, found, template_px, match_radius_mm
+            )
             for target, located, refined in zip(targets, found, matched):
                 predictions = {
                     "prnet": located.xy,
