@@ -119,8 +119,13 @@ def fit(
     steps: Annotated[int, typer.Option(metavar="N", min=1, help="Training steps.")] = 500,
     batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Augmented crops per step.")] = 4,
     crop: Annotated[
-        int, typer.Option(metavar="VOXELS", min=8, help="Side of the training crops (the whole scan if smaller).")
-    ] = 24,
+        int,
+        typer.Option(
+            metavar="VOXELS",
+            min=8,
+            help="Side of the training crops and of the windows labelled at prediction (the whole scan if smaller).",
+        ),
+    ] = 32,
     channels: Annotated[int, typer.Option(metavar="N", min=1, help="Channels of the network's first block.")] = 16,
     lr: Annotated[float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate.")] = 1e-3,
     seed: Seed = 0,

@@ -66,6 +66,7 @@ class DemoSettings:
     prnet_lr_schedule: str = "cosine"
     prnet3d_epochs: int = 10  # 100 steps of 32 pairs: a sixth of `prnet train --dims 3`, for the time budget
     segment_steps: int = 60  # `segment fit` takes 500
+    segment_crop: int = 24  # `segment fit` takes 32 (2.4 times the voxels per step)
     segment_evaluated: int = 11  # phantom patients evaluated (all but the support)
     segment_rotations: int = 3  # real NIfTI patients taken as the support in turn (all three)
     seed: int = 0
@@ -82,6 +83,7 @@ class DemoSettings:
             prnet_lr_schedule="constant",
             prnet3d_epochs=default_settings(3).epochs,
             segment_steps=SegmentSettings().steps,
+            segment_crop=SegmentSettings().crop,
         )
 
 
@@ -467,7 +469,9 @@ def classify_study_slice(demo: Demo) -> None:
 
 
 def _segment_settings(demo: Demo) -> SegmentSettings:
-    return replace(SegmentSettings(), steps=demo.settings.segment_steps, seed=demo.settings.seed)
+    return replace(
+        SegmentSettings(), steps=demo.settings.segment_steps, crop=demo.settings.segment_crop, seed=demo.settings.seed
+    )
 
 
 def _overlay_panel(title: str, image, reference_ids: np.ndarray, predicted_ids: np.ndarray, classes) -> tuple:

@@ -55,7 +55,7 @@ class SegmentSettings:
     method: str = "finetune"
     steps: int = 500
     batch_size: int = 4
-    crop: int = 24
+    crop: int = 32
     channels: int = 16
     embedding: int = 16
     lr: float = 1e-3
