@@ -11,6 +11,7 @@ import pytest
 
 from spectfsl.core.files.loader import load_image, save_npy
 from spectfsl.core.imaging.preprocess import normalised
+from spectfsl.core.localisation.locate import LOCAL_MATCH_MM
 from tests.conftest import SHARED_DATA, requires_real_data
 
 # every test here shares a PRNet trained for 150 steps (about 30 s on 2 cores)
@@ -147,7 +148,14 @@ def test_locate_with_local_matching_stays_within_the_radius(cli, cli_json, model
         ]
         return np.array([row["x_mm"], row["y_mm"]])
 
-    assert np.hypot(*(located("--match-radius-mm", 10) - located())) <= 10 + 6.4
+    alone = located("--match-radius-mm", 0)
+    assert np.hypot(*(located("--match-radius-mm", 10) - alone)) <= 10 + 6.4
+    assert np.hypot(*(located() - alone)) <= LOCAL_MATCH_MM + 6.4  # on by default, at LOCAL_MATCH_MM
+
+
+def test_locate_matches_locally_by_default(cli):
+    """The option's default (a literal, so that `--help` needs no torch) is the library's radius."""
+    assert f"[default: {LOCAL_MATCH_MM};" in " ".join(cli("prnet", "locate", "--help").stdout.split())
 
 
 def test_locate_on_the_phantom_beats_the_naive_baseline(cli, model, phantom_dir, tmp_path):
