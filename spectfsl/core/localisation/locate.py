@@ -29,8 +29,8 @@ MAX_STEPS = 20
 STOP_PX = 0.5
 #: Radius (mm) of the local template matching after PRNet (`prnet locate --match-radius-mm`, the
 #: fourth row of `prnet evaluate`): 25 mm was best or level with the best of 15, 25 and 40 mm on the
-#: real volumes' LV centre in 3 seeds (README, Accuracy); 15 mm often left the answer outside the
-#: window, 40 mm let it jump to a distant look-alike on the lateral wall.
+#: real volumes' LV centre in 3 seeds (README, Accuracy); 15 mm was worse on the LV centre and the
+#: apex, 40 mm on the lateral wall.
 LOCAL_MATCH_MM = 25.0
 TARGETS_PER_BATCH = 64
 
