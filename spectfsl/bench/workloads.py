@@ -514,6 +514,20 @@ WORKLOADS = (
 )
 
 
+def build_workload(workload_id: str, settings: BenchSettings, device: torch.device, scratch: Path) -> Workload:
+    """The workload `workload_id` (one of WORKLOADS), ready to call; files it needs go under `scratch`."""
+    builders = {
+        "proto_predict": lambda: proto_predict_files(settings, device, scratch),
+        "prnet_offset": lambda: prnet_offset_pairs(settings, device),
+        "prnet_locate": lambda: prnet_locate_targets(settings, device),
+        "prnet_train": lambda: prnet_train_steps(settings, device),
+        "prnet3d_locate": lambda: prnet3d_locate_volumes(settings, device),
+        "prnet3d_train": lambda: prnet3d_train_steps(settings, device),
+        "segment_predict": lambda: segment_predict_volume(settings, device, scratch),
+    }
+    return builders[workload_id]()
+
+
 def run_benchmarks(
     settings: BenchSettings,
     device: torch.device,
@@ -526,20 +540,11 @@ def run_benchmarks(
     if unknown:
         raise SpectfslError(f"--only: no workload {', '.join(unknown)} (ids: {', '.join(WORKLOADS)})")
     with tempfile.TemporaryDirectory(prefix="spectfsl-bench-") as scratch:
-        builders = {
-            "proto_predict": lambda: proto_predict_files(settings, device, Path(scratch)),
-            "prnet_offset": lambda: prnet_offset_pairs(settings, device),
-            "prnet_locate": lambda: prnet_locate_targets(settings, device),
-            "prnet_train": lambda: prnet_train_steps(settings, device),
-            "prnet3d_locate": lambda: prnet3d_locate_volumes(settings, device),
-            "prnet3d_train": lambda: prnet3d_train_steps(settings, device),
-            "segment_predict": lambda: segment_predict_volume(settings, device, Path(scratch)),
-        }
         results = []
         for workload_id in WORKLOADS:
             if only and workload_id not in only:
                 continue
-            workload = builders[workload_id]()
+            workload = build_workload(workload_id, settings, device, Path(scratch))
             if on_workload is not None:
                 on_workload(workload.name)
             results.append(measure(workload, settings.seconds, device))

@@ -5,20 +5,26 @@ from __future__ import annotations
 import pytest
 import torch
 
+STABLE_IDS = [
+    "proto_predict",
+    "prnet_offset",
+    "prnet_locate",
+    "prnet_train",
+    "prnet3d_locate",
+    "prnet3d_train",
+    "segment_predict",
+]
 
-@pytest.mark.slow
+
 def test_bench_json_has_the_spec_schema_with_stable_ids(cli_json):
-    report = cli_json("bench", "--seconds", 0.3, "--batch-size", 4, "--size", 32, "--device", "cpu")
+    from spectfsl.bench.workloads import WORKLOADS
+
+    assert list(WORKLOADS) == STABLE_IDS  # the order `bench` runs and reports them in
+    cheap = ["proto_predict", "prnet_offset"]  # every workload runs in the next test, untimed
+    only = [word for workload_id in cheap for word in ("--only", workload_id)]
+    report = cli_json("bench", *only, "--seconds", 0.3, "--batch-size", 4, "--size", 32, "--device", "cpu")
     assert set(report) >= {"device", "versions", "settings", "workloads"}
-    ids = [w["id"] for w in report["workloads"]]
-    assert ids == [
-        "proto_predict",
-        "prnet_offset",
-        "prnet_locate",
-        "prnet_train",
-        "prnet3d_locate",
-        "prnet3d_train",
-    ] + ["segment_predict"]
+    assert [w["id"] for w in report["workloads"]] == cheap
     for workload in report["workloads"]:
         assert {"id", "name", "unit", "throughput", "reference_throughput", "ratio", "peak_memory_mb"} <= set(workload)
         assert workload["throughput"] > 0 and workload["reference_throughput"] > 0 and workload["calls"] >= 3
@@ -33,6 +39,17 @@ def test_bench_json_has_the_spec_schema_with_stable_ids(cli_json):
         "seconds": 0.3,
     }
     assert report["device"].startswith("cpu") and {"torch", "spectfsl"} <= set(report["versions"])
+
+
+@pytest.mark.slow
+def test_every_workload_and_its_reference_run_and_count_their_items(tmp_path):
+    from spectfsl.bench.workloads import BenchSettings, build_workload
+
+    settings = BenchSettings(batch_size=4, size=32, seconds=0.1)
+    for workload_id in STABLE_IDS:
+        workload = build_workload(workload_id, settings, torch.device("cpu"), tmp_path)
+        assert workload.id == workload_id and workload.unit.endswith("/s") and workload.reference_name
+        assert workload.step() > 0 and workload.reference() > 0, workload_id
 
 
 def test_a_throughput_is_items_per_median_call_and_ignores_one_slow_call(monkeypatch):
