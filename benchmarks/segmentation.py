@@ -27,6 +27,11 @@ from spectfsl.core.segmentation.training import SegmentSettings
 from spectfsl.core.segmentation.workflows import evaluate_scans, fit_segmenter
 
 
+def short(path: str) -> str:
+    """A scan's folder and file name (the phantom's scans are all `P<id>/spect.dcm`)."""
+    return "/".join(Path(path).parts[-2:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", nargs="+", required=True)
@@ -86,11 +91,12 @@ def main() -> None:
                         "steps": steps,
                         "seed": seed,
                         "crop": args.crop,
+                        "batch_size": segmenter.info.training["batch_size"],
                         "max_gain": args.max_gain,
-                        "support": [Path(image.source).name for image, _ in support],
+                        "support": [short(image.source) for image, _ in support],
                         "fit_s": round(fit_s, 1),
                         "scores": [
-                            {"method": s.method, "path": Path(s.path).name, "dice": s.dice, "hd95_mm": s.hd95_mm}
+                            {"method": s.method, "path": short(s.path), "dice": s.dice, "hd95_mm": s.hd95_mm}
                             for s in scores
                         ],
                     }

@@ -1,4 +1,5 @@
-"""The scripts under benchmarks/ run: the easyfsl peer comparison and the GPU script's smoke mode."""
+"""The scripts under benchmarks/ run: the easyfsl peer comparison, the segmentation benchmark and
+the GPU script's smoke mode."""
 
 from __future__ import annotations
 
@@ -50,3 +51,19 @@ def test_gpu_script_runs_in_its_cpu_smoke_mode(tmp_path):
     assert len(document["bench"]) == 1
     table = (tmp_path / "gpu-bench.md").read_text()
     assert "| 32 | fp32 | channels-last | proto_predict |" in table
+
+
+def test_segmentation_benchmark_names_each_phantom_scan_and_the_batch_it_used(phantom_dir):
+    scans = [str(phantom_dir / p / "spect.dcm") for p in ("P001", "P002")]
+    done = subprocess.run(
+        [sys.executable, "benchmarks/segmentation.py", "--images", *scans, "--labels-name", "labels.npy"]
+        + ["--supports", "1", "--steps", "2", "--crop", "48", "--channels", "4"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    run, summary = [json.loads(line) for line in done.stdout.splitlines()]
+    assert run["support"] == ["P001/spect.dcm"] and run["batch_size"] == 1  # 4 x 32^3 / 48^3 voxels, rounded
+    assert {s["path"] for s in run["scores"]} == {"P002/spect.dcm"} and "finetune/2" in summary["summary"]

@@ -117,7 +117,16 @@ def fit(
         ),
     ] = "finetune",
     steps: Annotated[int, typer.Option(metavar="N", min=1, help="Training steps.")] = 500,
-    batch_size: Annotated[int, typer.Option(metavar="N", min=1, help="Augmented crops per step.")] = 4,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Augmented crops per step [default: 4, fewer of crops larger than 32 voxels per side, "
+            "to hold about as many voxels: 2 of 40^3].",
+            show_default=False,
+        ),
+    ] = None,
     crop: Annotated[
         int,
         typer.Option(
@@ -125,7 +134,7 @@ def fit(
             min=8,
             help="Side of the training crops and of the windows labelled at prediction (the whole scan if smaller).",
         ),
-    ] = 32,
+    ] = 40,
     channels: Annotated[int, typer.Option(metavar="N", min=1, help="Channels of the network's first block.")] = 16,
     lr: Annotated[float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate.")] = 1e-3,
     seed: Seed = 0,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -36,6 +36,8 @@ FOREGROUND_CROPS = 0.5
 MAX_ROTATION_DEG, MAX_SCALE = 15.0, 0.1
 #: Intensity augmentation: a gain of 1 +- MAX_GAIN and Gaussian noise of NOISE_SD (normalised units).
 MAX_GAIN, NOISE_SD = 0.2, 0.03
+#: Crops per step by default: STEP_CROPS, or as many larger crops as hold about their voxels (2 of 40^3).
+STEP_CROPS, STEP_CROP_SIDE = 4, 32
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,13 @@ class SupportScan:
 
 @dataclass(frozen=True)
 class SegmentSettings:
-    """Training settings; `crop` in voxels per side (the whole scan where it is smaller)."""
+    """Training settings; `crop` in voxels per side (the whole scan where it is smaller); `batch_size`
+    None: chosen from the crop size (`with_batch_size`)."""
 
     method: str = "finetune"
     steps: int = 500
-    batch_size: int = 4
-    crop: int = 32
+    batch_size: int | None = None
+    crop: int = 40
     channels: int = 16
     embedding: int = 16
     lr: float = 1e-3
@@ -65,10 +68,27 @@ class SegmentSettings:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise SpectfslError(f"--method must be one of {', '.join(METHODS)}, got '{self.method}'")
-        if min(self.steps, self.batch_size) < 1 or self.crop < 8 or self.lr <= 0:
+        if min(self.steps, self.batch_size or 1) < 1 or self.crop < 8 or self.lr <= 0:
             raise SpectfslError("--steps and --batch-size must be >= 1, --crop >= 8 and --lr > 0")
-        if self.method == "prototype" and self.batch_size < 2:
+        if self.method == "prototype" and self.batch_size is not None and self.batch_size < 2:
             raise SpectfslError("the prototype method needs --batch-size 2 or more (one crop gives the prototypes)")
+
+
+def crop_shape(crop: int, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    """The training crops' shape: `crop` voxels per side, or the smallest scan's side where smaller."""
+    return tuple(min(crop, min(shape[axis] for shape in shapes)) for axis in range(len(shapes[0])))
+
+
+def with_batch_size(settings: SegmentSettings, shapes: Sequence[tuple[int, ...]]) -> SegmentSettings:
+    """`settings` with its batch size chosen where it is None: STEP_CROPS crops, fewer where they are
+    larger than STEP_CROP_SIDE per side so that a step holds about as many voxels (at least 1, or 2
+    for the prototype method)."""
+    if settings.batch_size is not None:
+        return settings
+    sides = [max(side, STEP_CROP_SIDE) for side in crop_shape(settings.crop, shapes)]
+    least = 2 if settings.method == "prototype" else 1
+    crops = STEP_CROPS * STEP_CROP_SIDE ** len(sides) / math.prod(sides)
+    return replace(settings, batch_size=max(least, round(crops)))
 
 
 def network_for(settings: SegmentSettings, classes: int, dims: int) -> SegNet:
@@ -94,6 +114,7 @@ def fit_network(
     if any(scan.pixels.ndim != dims for scan in scans):
         raise SpectfslError("support scans must all be 2D images or all be volumes")
     device = torch.device(device)
+    settings = with_batch_size(settings, [scan.pixels.shape for scan in scans])
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(distributed.rank_seed(settings.seed))
     model = network_for(settings, classes, dims).to(device).train()
@@ -141,8 +162,7 @@ class CropSampler:
     def __init__(self, scans: Sequence[SupportScan], crop: int, generator: torch.Generator) -> None:
         self.scans = scans
         self.generator = generator
-        dims = scans[0].pixels.ndim
-        self.size = tuple(min(crop, min(scan.pixels.shape[axis] for scan in scans)) for axis in range(dims))
+        self.size = crop_shape(crop, [scan.pixels.shape for scan in scans])
         self.by_class = [
             [voxels for voxels in (np.argwhere(scan.labels == c) for c in np.unique(scan.labels) if c) if len(voxels)]
             for scan in scans

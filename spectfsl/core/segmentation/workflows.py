@@ -19,7 +19,7 @@ from spectfsl.core.segmentation import baselines
 from spectfsl.core.segmentation.metrics import dice, hd95, mean_ci
 from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo
 from spectfsl.core.segmentation.support import SegmentClasses, support_scan
-from spectfsl.core.segmentation.training import SegmentSettings, fit_network, label_indices
+from spectfsl.core.segmentation.training import SegmentSettings, fit_network, label_indices, with_batch_size
 from spectfsl.core.tables import Table, number
 from spectfsl.errors import SpectfslError
 
@@ -62,6 +62,7 @@ def fit_segmenter(
     for index, name in classes.foreground:
         if not any((scan.labels == classes.ids.index(index)).any() for scan in scans):
             raise SpectfslError(f"class '{name}' (id {index}) has no voxel in any support scan")
+    settings = with_batch_size(settings, [scan.pixels.shape for scan in scans])
     network, prototypes, losses = fit_network(scans, len(classes.ids), settings, device, on_step, checkpointer)
     spacings = {voxel_spacing(image) for image, _ in pairs}
     info = SegmentInfo(
