@@ -1,4 +1,4 @@
-"""The scripts under benchmarks/ run: the easyfsl peer comparison, the segmentation benchmark and
+"""The scripts under benchmarks/ run: the easyfsl peer comparison, the segmentation benchmark and timing,
 the GPU script's smoke mode."""
 
 from __future__ import annotations
@@ -67,3 +67,15 @@ def test_segmentation_benchmark_names_each_phantom_scan_and_the_batch_it_used(ph
     run, summary = [json.loads(line) for line in done.stdout.splitlines()]
     assert run["support"] == ["P001/spect.dcm"] and run["batch_size"] == 1  # 4 x 32^3 / 48^3 voxels, rounded
     assert {s["path"] for s in run["scores"]} == {"P002/spect.dcm"} and "finetune/2" in summary["summary"]
+
+
+def test_segment_predict_timing_prints_a_median_per_window_size():
+    done = subprocess.run(
+        [sys.executable, "benchmarks/segment_predict_time.py", "--crops", "40", "--runs", "1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("crop 40: median ") and done.stdout.count("\n") == 1
