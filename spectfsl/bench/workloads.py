@@ -463,9 +463,12 @@ def prnet3d_train_steps(settings: BenchSettings, device: torch.device) -> Worklo
     return Workload("prnet3d_train", "prnet train, 3D (steps)", "steps/s", step, bare, "bare 3D PRNet training step")
 
 
-def segment_predict_volume(settings: BenchSettings, device: torch.device, scratch: Path) -> Workload:
-    """`segment predict` on a 64^3 phantom DICOM: read, normalise, label every voxel, write the NIfTI
-    label map, count voxels per class; the reference is the network's forward pass on the resident volume."""
+def segment_predict_volume(
+    settings: BenchSettings, device: torch.device, scratch: Path, crop: int | None = None
+) -> Workload:
+    """`segment predict` on a 64^3 phantom DICOM: read, normalise, label every voxel (in windows of
+    `crop`, default `segment fit`'s), write the NIfTI label map, count voxels per class; the reference
+    is the network's forward pass on the resident volume."""
     from spectfsl.core.data.phantom import make_patient
     from spectfsl.core.files.dicom import write_nm_volume
     from spectfsl.core.files.loader import load_image
@@ -478,11 +481,12 @@ def segment_predict_volume(settings: BenchSettings, device: torch.device, scratc
     case = make_patient(0)
     path = scratch / "segment.dcm"
     write_nm_volume(path, np.clip(case.counts, 0, 65535).astype(np.uint16), case.voxel_mm, case.patient)
-    fit = SegmentSettings()
+    fit = SegmentSettings() if crop is None else SegmentSettings(crop=crop)
     torch.manual_seed(0)
     network = network_for(fit, 4, 3).to(device).eval()
     names = ["background", "myocardium", "ventricles", "liver"]
     info = SegmentInfo("finetune", 3, fit.channels, fit.embedding, [0, 1, 2, 3], names, [], None, float("nan"))
+    info.training["crop"] = fit.crop
     segmenter = Segmenter(network, None, info)
     voxels = int(np.prod(case.counts.shape))
 
