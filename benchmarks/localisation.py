@@ -7,7 +7,8 @@ Usage:
       --data-dir ../shared/data/mps-physionet --steps 500 --seeds 0 1 2 [--pixel-mm 8 --patch 16 ...] \
       VOLUME...
 
-Prints one JSON line per seed (settings, training seconds, every landmark's summary per method)
+Prints one JSON line per seed (settings, training seconds, the final training loss, the offset error
+and correlation per axis on random pairs within the evaluated images, every landmark's summary per method)
 and a last line with the median and range of each method's MRE per landmark over the seeds.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 from spectfsl.core.device import setup_device
 from spectfsl.core.files.loader import iter_images
 from spectfsl.core.files.points import read_points
-from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
+from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks, pair_offset_check
 from spectfsl.core.localisation.grid import grid_images, grid_volumes
 from spectfsl.core.localisation.locate import LOCAL_MATCH_MM
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-schedule", default="constant")
+    parser.add_argument("--head-activation", help="default: the model's (2D relu, 3D leaky_relu)")
     parser.add_argument(
         "--match-radii", type=float, nargs="+", default=[LOCAL_MATCH_MM], help="local matching radii (mm) to report"
     )
@@ -50,6 +52,7 @@ def main() -> None:
     args.pixel_mm = args.pixel_mm or defaults.pixel_mm
     args.patch = args.patch or defaults.patch
     args.channels = args.channels or defaults.channels
+    args.head_activation = args.head_activation or defaults.head_activation
     device = setup_device("cpu")
     grids = (grid_volumes if args.dims == 3 else grid_images)(iter_images(args.volumes), args.pixel_mm)
     landmark_sets = {
@@ -68,11 +71,14 @@ def main() -> None:
             seed=seed,
             dims=args.dims,
             lr_schedule=args.lr_schedule,
+            head_activation=args.head_activation,
         )
         start = time.perf_counter()
         model, info = train_model(grids, settings, device)
         seconds = time.perf_counter() - start
         summary = {}
+        held_out = {id(landmark.grid): landmark.grid for rows in landmark_sets.values() for landmark in rows}
+        check = pair_offset_check(model, info, list(held_out.values()))
         for path, landmarks in landmark_sets.items():
             for radius in args.match_radii:
                 result = evaluate_localisation([(model, info)], landmarks, match_radius_mm=radius).as_dict()
@@ -82,7 +88,8 @@ def main() -> None:
                     rows = [*rows[:-1], local] if radius == args.match_radii[0] else [local]
                     summary.setdefault(f"{Path(path).stem}/{name}", []).extend(rows)
         results.append(summary)
-        line = {"seed": seed, "train_s": round(seconds, 1), **vars(args), "landmarks": summary}
+        training = {"final_loss": round(info.training["final_loss"], 5), "pair_offsets": check}
+        line = {"seed": seed, "train_s": round(seconds, 1), **training, **vars(args), "landmarks": summary}
         print(json.dumps(line), flush=True)
     spread = {}
     for name in results[0]:

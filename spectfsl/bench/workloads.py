@@ -378,7 +378,7 @@ def _bare_training(patch: int, channels: int, dims: int, prnet_settings, setting
     """The reference of the training workloads: `iters` bare steps (forward, loss, backward, Adam) on
     a resident batch of `batch_size` pairs of patches."""
     torch.manual_seed(0)
-    model = PRNet(patch, channels, dims=dims).to(device)
+    model = PRNet(patch, channels, dims=dims, head_activation=prnet_settings.head_activation).to(device)
     if dims == 2:
         model = model.to(memory_format=settings.memory_format)
     model.train()
@@ -422,9 +422,19 @@ def _prnet3d(device: torch.device, settings: BenchSettings):
 
     defaults = default_settings(3)
     torch.manual_seed(0)
-    model = PRNet(defaults.patch, defaults.channels, dims=3).to(device).eval()
+    model = PRNet(defaults.patch, defaults.channels, dims=3, head_activation=defaults.head_activation)
+    model = model.to(device).eval()
     settings.acceleration.prepare(model, "position")
-    info = PRNetInfo(defaults.patch, defaults.channels, model.hidden, defaults.pixel_mm, 100.0, 0.0, dims=3)
+    info = PRNetInfo(
+        defaults.patch,
+        defaults.channels,
+        model.hidden,
+        defaults.pixel_mm,
+        100.0,
+        0.0,
+        dims=3,
+        head_activation=defaults.head_activation,
+    )
     return model, info
 
 

@@ -139,6 +139,15 @@ def train(
             show_default=False,
         ),
     ] = None,
+    head_activation: Annotated[
+        str | None,
+        typer.Option(
+            metavar="relu|leaky_relu",
+            help="The position head's activation. Default: relu (2D, the study's), leaky_relu (3D: with relu "
+            "a run can lose a whole axis).",
+            show_default=False,
+        ),
+    ] = None,
     seed: Seed = 0,
     device: Device = "auto",
     checkpoint_every: CheckpointEvery = 60.0,
@@ -177,6 +186,7 @@ def train(
         max_offset_mm=max_offset_mm,
         dims=dims,
         lr_schedule=lr_schedule or defaults.lr_schedule,
+        head_activation=head_activation or defaults.head_activation,
     )
     check_new_output(out, overwrite)
     target = setup_device(device)

@@ -55,7 +55,7 @@ def test_train_writes_a_model_with_its_training_record(model):
     _, info = load_prnet(model)
     losses = info.training["epoch_losses"]
     assert len(losses) == 15 and losses[-1] < losses[0]
-    assert info.pixel_mm == 6.4 and info.patch == 32
+    assert info.pixel_mm == 6.4 and info.patch == 32 and info.head_activation == "relu"
 
 
 def test_offset_reports_px_and_mm(cli_json, model, phantom_dir):
@@ -355,6 +355,9 @@ def test_a_3d_model_trains_on_volumes_and_locates_xyz_points(cli, cli_json, mode
 
     _, info = load_prnet(path)
     assert info.dims == 3 and info.patch == 16 and info.pixel_mm == 8.0 and info.training["volumes"] == 2
+    assert info.head_activation == "leaky_relu"  # the 3D default (a 2D model keeps the study's ReLU)
+    odd = cli("prnet", "train", *volumes, *args[:2], "--out", tmp_path / "odd.safetensors", "--head-activation", "tanh")
+    assert odd.exit_code == 2 and "--head-activation must be one of relu, leaky_relu" in odd.stderr
     common = ("--model", path, "--ref", volumes[0])
     rows = cli_json(
         "prnet", "locate", volumes[1], phantom_dir / "P003" / "spect.dcm", *common, "--point", "lv=37,26,34"

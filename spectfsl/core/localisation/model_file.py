@@ -33,6 +33,7 @@ class PRNetInfo:
     normalisation: str = NORMALISATION
     training: dict[str, Any] = field(default_factory=dict)
     dims: int = 2  # 2: slices and x,y points; 3: volumes and x,y,z points
+    head_activation: str = "relu"  # files written before the option have a ReLU head
 
 
 def save_prnet(path: str | os.PathLike, model: PRNet, info: PRNetInfo) -> None:
@@ -51,7 +52,7 @@ def load_prnet(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
     if info.reconstruction_weight < 0 or not 0 <= info.body_threshold < 1:
         raise SpectfslError(f"{path}: incompatible model: reconstruction weight or body threshold out of range")
     try:
-        model = PRNet(info.patch, info.channels, info.hidden, info.dims)
+        model = PRNet(info.patch, info.channels, info.hidden, info.dims, info.head_activation)
     except SpectfslError as error:
         raise SpectfslError(f"{path}: incompatible model: {error}") from None
     load_checked_state(model, tensors, path, "model")

@@ -36,5 +36,8 @@ def _read_weights(name: str, path: Path) -> tuple[dict[str, Any], dict]:
         from spectfsl.core.localisation.model_file import load_prnet
 
         trained, info = load_prnet(path)
-        return {"patch": info.patch, "channels": info.channels, "hidden": info.hidden}, trained.state_dict()
+        options = {"patch": info.patch, "channels": info.channels, "hidden": info.hidden}
+        if info.head_activation != "relu":
+            options["head_activation"] = info.head_activation
+        return options, trained.state_dict()
     return {}, load_state_dict(path)

@@ -4,6 +4,10 @@ study's adaptation) or 3D (the original design, on cubic patches).
 The encoder (conv + InstanceNorm + ReLU blocks, 4 poolings) feeds a position head, fully connected
 layers that map a patch to anatomical coordinates (2 or 3), and a decoder that reconstructs the
 patch. Any patch size that is a multiple of 16 works; the head's input size follows from it.
+
+The head's hidden layers use ReLU (the study's 2D model) or leaky ReLU (`head_activation`; the 3D
+default): with ReLU a 3D run can lose a whole output axis when the head's units feeding it die early
+in training (issue 12: one phantom seed in three predicted a constant y).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ POOLINGS = 4
 #: Architecture bounds: far above any useful PRNet, low enough that a corrupt file cannot make a
 #: model allocate gigabytes before its weights are checked.
 MAX_PATCH, MAX_CHANNELS, MAX_HIDDEN = 512, 256, 8192
+#: The position head's activations by name; a model file records its own ("relu" when it does not).
+HEAD_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
 
 
 #: The layers of each dimensionality: convolution, instance norm, max pooling, transposed convolution.
@@ -48,13 +54,18 @@ class PRNet(nn.Module):
     """(B, 1, P, P[, P]) normalised patches -> ((B, dims) anatomical coordinates, (B, 1, P, P[, P])
     reconstruction); `dims` 2 (slices) or 3 (volumes)."""
 
-    def __init__(self, patch: int = 32, channels: int = 16, hidden: int = 256, dims: int = 2) -> None:
+    def __init__(
+        self, patch: int = 32, channels: int = 16, hidden: int = 256, dims: int = 2, head_activation: str = "relu"
+    ) -> None:
         super().__init__()
         for name, value in (("patch", patch), ("channels", channels), ("hidden", hidden), ("dims", dims)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise SpectfslError(f"PRNet {name} must be an integer (got {value!r})")
         if dims not in LAYERS:
             raise SpectfslError(f"PRNet dims must be 2 or 3 (got {dims})")
+        if head_activation not in HEAD_ACTIVATIONS:
+            names = ", ".join(HEAD_ACTIVATIONS)
+            raise SpectfslError(f"PRNet head activation must be one of {names} (got {head_activation!r})")
         if patch < 16 or patch % 16 or patch > MAX_PATCH:
             raise SpectfslError(f"patch size must be a multiple of 16 up to {MAX_PATCH} (got {patch})")
         if not (1 <= channels <= MAX_CHANNELS and 4 <= hidden <= MAX_HIDDEN):
@@ -62,6 +73,8 @@ class PRNet(nn.Module):
                 f"PRNet channels must be 1-{MAX_CHANNELS} and hidden 4-{MAX_HIDDEN} (got {channels}, {hidden})"
             )
         self.patch, self.channels, self.hidden, self.dims = patch, channels, hidden, dims
+        self.head_activation = head_activation
+        activation = HEAD_ACTIVATIONS[head_activation]
         _, _, max_pool, transposed_conv = LAYERS[dims]
         widths = [channels * 2**level for level in range(POOLINGS + 1)]
         bottleneck_side = patch // 2**POOLINGS
@@ -74,9 +87,9 @@ class PRNet(nn.Module):
         self.position_head = nn.Sequential(
             nn.Flatten(),
             nn.Linear(bottleneck, hidden),
-            nn.ReLU(inplace=True),
+            activation(inplace=True),
             nn.Linear(hidden, hidden // 4),
-            nn.ReLU(inplace=True),
+            activation(inplace=True),
             nn.Linear(hidden // 4, dims),
         )
         self.upsamplers = nn.ModuleList(
@@ -124,13 +137,16 @@ class PRNetEmbedding(nn.Module):
     the default PRNet field (32 px at 4 mm = 128 mm) exactly.
     """
 
-    def __init__(self, patch: int = 32, channels: int = 16, hidden: int = 256) -> None:
+    def __init__(self, patch: int = 32, channels: int = 16, hidden: int = 256, head_activation: str = "relu") -> None:
         super().__init__()
-        self.prnet = PRNet(patch, channels, hidden)
+        self.prnet = PRNet(patch, channels, hidden, head_activation=head_activation)
 
     @property
     def options(self) -> dict:
-        return {"patch": self.prnet.patch, "channels": self.prnet.channels, "hidden": self.prnet.hidden}
+        options = {"patch": self.prnet.patch, "channels": self.prnet.channels, "hidden": self.prnet.hidden}
+        if self.prnet.head_activation != "relu":  # banks written before the option read as ReLU
+            options["head_activation"] = self.prnet.head_activation
+        return options
 
     def load_pretrained(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load a trained PRNet's weights (the state dict of a `PRNet`)."""

@@ -8,6 +8,7 @@ import torch
 
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import NORMALISATION
+from spectfsl.core.localisation.evaluate import pair_offset_check
 from spectfsl.core.localisation.grid import extract_patches, to_grid_volume
 from spectfsl.core.localisation.locate import body_centre, locate, ring_points
 from spectfsl.core.localisation.model_file import PRNetInfo
@@ -70,6 +71,13 @@ def test_a_short_3d_training_run_learns_offsets_and_locates_a_shifted_point():
     assert [found.xy.shape for found in located] == [(3,), (3,)]
     centre = body_centre(grids[0])
     assert centre.shape == (3,)
+    check = pair_offset_check(model, info, grids)
+    assert min(check["correlation"]) > 0.2 and len(check["rms_error_mm"]) == 3  # every axis learns something
+    with torch.no_grad():
+        model.position_head[-1].weight[1] = 0  # y no longer depends on the patch: a lost axis
+    collapsed = pair_offset_check(model, info, grids)
+    assert collapsed["correlation"][1] == 0.0 and collapsed["correlation"][0] == check["correlation"][0]
+    assert collapsed["rms_error_mm"][1] > check["rms_error_mm"][1]
 
 
 def test_a_2d_training_refuses_volumes_on_the_3d_grid():
