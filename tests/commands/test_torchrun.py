@@ -43,9 +43,29 @@ def torchrun(*args: object) -> subprocess.CompletedProcess:
     )
 
 
-def one_process(*args: object) -> tuple[int, str]:
-    """`spectfsl ARGS` in one process with the cores one of the two ranks gets (on the CPU a kernel
-    splits its sums by thread, so only runs with the same threads per process agree digit for digit)."""
+@pytest.fixture
+def one_process(cli):
+    """`spectfsl ARGS` in this process with the threads one of the two ranks gets (torchrun gives each
+    rank one thread; on the CPU a kernel splits its sums by thread, so only runs with the same threads
+    per process agree digit for digit). Returns (exit code, stdout)."""
+    import torch
+
+    def run(*args: object) -> tuple[int, str]:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            result = cli(*args)
+        finally:
+            torch.set_num_threads(threads)
+        return result.exit_code, result.stdout
+
+    return run
+
+
+def separate_process(*args: object) -> tuple[int, str]:
+    """`spectfsl ARGS` in a new process on the cores one of the two ranks gets: for commands whose
+    numbers also go through NumPy's own thread pool (template matching), which `torch.set_num_threads`
+    does not reach."""
     cores = sorted(os.sched_getaffinity(0))
     share = set(cores[: max(1, len(cores) // 2)])
     result = subprocess.run(
@@ -53,7 +73,7 @@ def one_process(*args: object) -> tuple[int, str]:
         capture_output=True,
         text=True,
         timeout=LAUNCH_TIMEOUT_S,
-        env=_environment(),
+        env={**_environment(), "OMP_NUM_THREADS": "1"},
         preexec_fn=lambda: os.sched_setaffinity(0, share),
     )
     return result.returncode, result.stdout
@@ -97,7 +117,7 @@ def test_ddp_proto_fit_writes_one_bank_that_records_two_processes(ddp_bank):
 
 
 def test_sharded_proto_predict_prints_the_one_process_rows_skipping_the_same_bad_input(
-    ddp_bank, phantom_dataset, phantom_dir, tmp_path
+    ddp_bank, phantom_dataset, phantom_dir, tmp_path, one_process
 ):
     bank = ddp_bank[0]
     bad = tmp_path / "bad.npy"
@@ -134,14 +154,14 @@ def test_sharded_prnet_locate_prints_the_one_process_rows(prnet_model, phantom_d
     targets = [f"{phantom_dir / p / 'spect.dcm'}@{k}" for p in ("P002", "P003", "P004") for k in (30, 33)]
     args = ["prnet", "locate", *targets, "--model", prnet_model, "--ref", f"{phantom_dir / 'P001' / 'spect.dcm'}@32"]
     args += ["--point", "lv=30,30", "--format", "csv", "--device", "cpu", "--batch-size", 2]
-    code, expected = one_process(*args)
+    code, expected = separate_process(*args)
     assert code == 0
     sharded = torchrun(*args)
     assert sharded.returncode == 0, sharded.stderr
     assert sharded.stdout == expected and expected.count("\n") == 7
 
 
-def test_ddp_segment_fit_then_sharded_predict_writes_the_one_process_label_maps(tmp_path):
+def test_ddp_segment_fit_then_sharded_predict_writes_the_one_process_label_maps(tmp_path, one_process):
     from tests.commands.test_segment import FAST, _shell_scan
 
     scans = [_shell_scan(tmp_path, f"s{i}", seed=i) for i in range(4)]
@@ -150,11 +170,10 @@ def test_ddp_segment_fit_then_sharded_predict_writes_the_one_process_label_maps(
     assert fitted.returncode == 0, fitted.stderr
     assert training_record(model)["world_size"] == 2
     targets = [scan for scan, _ in scans[1:]]
-    code, expected = one_process(
-        "segment", "predict", *targets, "--model", model, "--out", tmp_path / "one", "--format", "csv"
-    )
+    predict = ("segment", "predict", *targets, "--model", model, "--format", "csv", "--device", "cpu")
+    code, expected = one_process(*predict, "--out", tmp_path / "one")
     assert code == 0
-    sharded = torchrun("segment", "predict", *targets, "--model", model, "--out", tmp_path / "two", "--format", "csv")
+    sharded = torchrun(*predict, "--out", tmp_path / "two")
     assert sharded.returncode == 0, sharded.stderr
     assert sharded.stdout == expected.replace(str(tmp_path / "one"), str(tmp_path / "two"))
     for scan in targets:
@@ -162,7 +181,7 @@ def test_ddp_segment_fit_then_sharded_predict_writes_the_one_process_label_maps(
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
 
-def test_interrupted_ddp_training_resumes_to_the_uninterrupted_weights(prnet_model, phantom_dir, tmp_path):
+def test_interrupted_ddp_training_resumes_to_the_uninterrupted_weights(prnet_model, phantom_dir, tmp_path, cli):
     common = ["prnet", "train", f"{phantom_dir / 'P001' / 'spect.dcm'}@28-36", *PRNET]
     out = tmp_path / "resumed.safetensors"
     process = subprocess.Popen(
@@ -182,11 +201,8 @@ def test_interrupted_ddp_training_resumes_to_the_uninterrupted_weights(prnet_mod
     process.wait(timeout=LAUNCH_TIMEOUT_S)
     checkpoint = Path(str(out) + ".ckpt")
     assert checkpoint.is_file() and not out.exists(), "".join(lines)
-    one_rank = subprocess.run(
-        [sys.executable, "-m", "spectfsl", *map(str, common), "--out", out, "--resume"],
-        capture_output=True, text=True, timeout=LAUNCH_TIMEOUT_S,
-    )  # fmt: skip
-    assert one_rank.returncode == 2 and "world_size" in one_rank.stderr  # trained by 2 processes: refused
+    one_rank = cli(*common, "--out", out, "--resume")  # in this process: one rank
+    assert one_rank.exit_code == 2 and "world_size" in one_rank.stderr  # trained by 2 processes: refused
     resumed = torchrun("-q", *common, "--out", out, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert max_difference(prnet_model, out) < TOLERANCE
