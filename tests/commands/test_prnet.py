@@ -219,7 +219,7 @@ def test_a_bank_is_not_a_model(cli, phantom_dir, tmp_path):
             "--p2",
             "2,2",
         ),
-        "expected spectfsl.prnet/1",
+        "expected spectfsl.prnet/2",
     )
 
 

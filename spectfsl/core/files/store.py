@@ -35,7 +35,11 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, Any], file_format: 
 
 
 def load_tensors(path: str | os.PathLike, file_format: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(tensors, metadata) of a spectfsl safetensors file; refuses another format or a newer version."""
+    """(tensors, metadata) of a spectfsl safetensors file; refuses another format or a newer version.
+
+    `file_format` names the newest version the caller reads (`spectfsl.prnet/2`); older versions of
+    the same format are read too (a writer uses the lowest version whose readers understand the file).
+    """
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -54,7 +58,7 @@ def load_tensors(path: str | os.PathLike, file_format: str) -> tuple[dict[str, A
     found_kind, _, found_version = found.partition("/")
     if found_kind != kind:
         raise SpectfslError(f"{path}: is a {found} file, expected {file_format}")
-    if found_version != version:
+    if not (found_version.isdigit() and 1 <= int(found_version) <= int(version)):
         raise SpectfslError(
             f"{path}: format version {found} is not supported by spectfsl {__version__} (expects {file_format})"
         )

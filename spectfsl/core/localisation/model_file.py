@@ -1,4 +1,9 @@
-"""PRNet model files (`spectfsl.prnet/1` safetensors): metadata, saving, loading and checks."""
+"""PRNet model files (`spectfsl.prnet/1` and `/2` safetensors): metadata, saving, loading and checks.
+
+Version 2 marks a model whose position head is not ReLU (`head_activation`): a spectfsl from before
+that field would read such a file as ReLU and compute something else, so it must refuse it. A ReLU
+model is still written as version 1, which every spectfsl reads.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from spectfsl.core.localisation.grid import BODY_THRESHOLD
 from spectfsl.core.models.prnet import PRNet
 from spectfsl.errors import SpectfslError
 
-PRNET_FORMAT = "spectfsl.prnet/1"
+PRNET_FORMAT = "spectfsl.prnet/2"  # the newest version read; versions 1 and 2 are read
 
 
 @dataclass
@@ -37,14 +42,19 @@ class PRNetInfo:
 
 
 def save_prnet(path: str | os.PathLike, model: PRNet, info: PRNetInfo) -> None:
-    """Write the model and its metadata as `spectfsl.prnet/1` safetensors (atomic)."""
-    save_tensors(path, model.state_dict(), PRNET_FORMAT, asdict(info))
+    """Write the model and its metadata as safetensors (atomic): `spectfsl.prnet/1` for a ReLU head,
+    `/2` otherwise."""
+    version = 1 if info.head_activation == "relu" else 2
+    save_tensors(path, model.state_dict(), f"spectfsl.prnet/{version}", asdict(info))
 
 
 def load_prnet(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[PRNet, PRNetInfo]:
     """Read a model file; refuses other formats and inconsistent contents (exit 2)."""
     path = Path(path)
-    tensors, info, _ = load_with_info(path, PRNET_FORMAT, PRNetInfo)
+    tensors, info, metadata = load_with_info(path, PRNET_FORMAT, PRNetInfo)
+    if metadata["format"] == "spectfsl.prnet/1" and info.head_activation != "relu":
+        head = info.head_activation
+        raise SpectfslError(f"{path}: corrupt spectfsl.prnet/1 metadata: a '{head}' head needs version 2")
     if info.normalisation != NORMALISATION:
         raise SpectfslError(f"{path}: incompatible model: unsupported normalisation '{info.normalisation}'")
     if info.pixel_mm <= 0 or info.offset_scale_mm <= 0:

@@ -36,12 +36,17 @@ def test_missing_metadata_fields_are_refused(tmp_path):
         load_with_info(tmp_path / "toy.safetensors", "spectfsl.toy/1", ToyInfo)
 
 
-def test_other_formats_and_newer_versions_are_refused(tmp_path):
+def test_other_formats_and_newer_versions_are_refused_older_ones_read(tmp_path):
     save_tensors(tmp_path / "a.safetensors", {"w": torch.zeros(1)}, "spectfsl.toy/2", {})
     with pytest.raises(SpectfslError, match="format version spectfsl.toy/2 is not supported"):
         load_tensors(tmp_path / "a.safetensors", "spectfsl.toy/1")
     with pytest.raises(SpectfslError, match="is a spectfsl.toy/2 file, expected spectfsl.bank/1"):
         load_tensors(tmp_path / "a.safetensors", "spectfsl.bank/1")
+    save_tensors(tmp_path / "old.safetensors", {"w": torch.zeros(1)}, "spectfsl.toy/1", {})
+    assert load_tensors(tmp_path / "old.safetensors", "spectfsl.toy/2")[1]["format"] == "spectfsl.toy/1"  # older: read
+    save_tensors(tmp_path / "odd.safetensors", {"w": torch.zeros(1)}, "spectfsl.toy/x", {})
+    with pytest.raises(SpectfslError, match="format version spectfsl.toy/x is not supported"):
+        load_tensors(tmp_path / "odd.safetensors", "spectfsl.toy/2")
     (tmp_path / "junk.safetensors").write_bytes(b"not safetensors at all")
     with pytest.raises(SpectfslError, match="not a readable safetensors file"):
         load_tensors(tmp_path / "junk.safetensors", "spectfsl.toy/1")
