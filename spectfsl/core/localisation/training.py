@@ -111,6 +111,15 @@ def default_settings(dims: int) -> PRNetSettings:
     return PRNetSettings(dims=dims, epochs=150, lr_schedule="cosine")
 
 
+def training_layout(settings: PRNetSettings, device: torch.device) -> torch.memory_format:
+    """The memory layout of a training run's weights and patches: channels-last for 3D on the CPU
+    (same arithmetic, oneDNN's faster 3D convolution gradients: a training step on the six real volumes
+    took 258 ms against 333 ms on 2 cores), the default layout elsewhere (not measured there)."""
+    if settings.dims == 3 and torch.device(device).type == "cpu":
+        return torch.channels_last_3d
+    return torch.contiguous_format
+
+
 class PairSampler:
     """Pairs of body points in the same grid image, a slice or a volume ((x, y[, z]) in model pixels,
     with sub-pixel jitter)."""
@@ -163,7 +172,8 @@ def train_prnet(
     if any(grid.dims != settings.dims for grid in grids):
         raise SpectfslError(f"a {settings.dims}D model trains on {'volumes' if settings.dims == 3 else '2D slices'}")
     model = PRNet(settings.patch, settings.channels, dims=settings.dims, head_activation=settings.head_activation)
-    model = model.to(device).train()
+    layout = training_layout(settings, device)
+    model = model.to(device, memory_format=layout).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     reconstruct = settings.reconstruction_weight > 0
     state = TrainingState(model, optimiser, generators={"pairs": generator})
@@ -188,7 +198,7 @@ def train_prnet(
             patches = extract_patches(pair_images, torch.cat([first, second]), settings.patch)
             gain_shape = (settings.batch_size,) + (1,) * (settings.dims + 1)
             gain = 1.0 + 0.1 * (torch.rand(gain_shape, generator=generator) * 2 - 1)
-            patches = (patches * torch.cat([gain, gain])).to(device)
+            patches = (patches * torch.cat([gain, gain])).to(device).contiguous(memory_format=layout)
             coordinates, decoded = network(patches, reconstruct=reconstruct)
             predicted = coordinates[settings.batch_size :] - coordinates[: settings.batch_size]
             target = ((second - first) * settings.pixel_mm / settings.offset_scale_mm).to(device)
@@ -206,7 +216,7 @@ def train_prnet(
         float(np.mean(state.losses[epoch * settings.iters : (epoch + 1) * settings.iters]))
         for epoch in range(settings.epochs)
     ]
-    return model.eval(), epoch_losses
+    return model.to(memory_format=torch.contiguous_format).eval(), epoch_losses
 
 
 def train_model(
