@@ -77,8 +77,8 @@ def main() -> None:
         model, info = train_model(grids, settings, device)
         seconds = time.perf_counter() - start
         summary = {}
-        held_out = {id(landmark.grid): landmark.grid for rows in landmark_sets.values() for landmark in rows}
-        check = pair_offset_check(model, info, list(held_out.values()))
+        evaluated = {id(landmark.grid): landmark.grid for rows in landmark_sets.values() for landmark in rows}
+        check = pair_offset_check(model, info, list(evaluated.values()))
         for path, landmarks in landmark_sets.items():
             for radius in args.match_radii:
                 result = evaluate_localisation([(model, info)], landmarks, match_radius_mm=radius).as_dict()

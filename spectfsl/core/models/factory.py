@@ -37,7 +37,5 @@ def _read_weights(name: str, path: Path) -> tuple[dict[str, Any], dict]:
 
         trained, info = load_prnet(path)
         options = {"patch": info.patch, "channels": info.channels, "hidden": info.hidden}
-        if info.head_activation != "relu":
-            options["head_activation"] = info.head_activation
-        return options, trained.state_dict()
+        return options | {"head_activation": info.head_activation}, trained.state_dict()
     return {}, load_state_dict(path)

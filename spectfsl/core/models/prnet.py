@@ -63,7 +63,7 @@ class PRNet(nn.Module):
                 raise SpectfslError(f"PRNet {name} must be an integer (got {value!r})")
         if dims not in LAYERS:
             raise SpectfslError(f"PRNet dims must be 2 or 3 (got {dims})")
-        if head_activation not in HEAD_ACTIVATIONS:
+        if not isinstance(head_activation, str) or head_activation not in HEAD_ACTIVATIONS:
             names = ", ".join(HEAD_ACTIVATIONS)
             raise SpectfslError(f"PRNet head activation must be one of {names} (got {head_activation!r})")
         if patch < 16 or patch % 16 or patch > MAX_PATCH:
