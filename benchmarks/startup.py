@@ -1,4 +1,6 @@
-"""Median wall time of `spectfsl --help` next to `python -c "import torch"`, and of a 12-patient phantom.
+"""Median wall time of `spectfsl --help` next to `python -c "import torch"`, of a 12-patient phantom, and
+of a one-step `prnet train` through the console script (which ends the process at once after a torch
+command) against the same command ending with the interpreter's ordinary shutdown.
 
 Usage: python benchmarks/startup.py [--runs 7]
 """
@@ -44,10 +46,19 @@ def main() -> None:
             ],
             runs,
         )
+        train = ["prnet", "train", f"{scratch}/ph/P001/spect.dcm@30", "--epochs", "1", "--iters", "1"]
+        train += ["--batch-size", "2", "--out", f"{scratch}/m.safetensors", "--overwrite", "-q"]
+        ordinary = "import sys; from spectfsl.cli import main; sys.exit(main())"
+        ends = {"quick": [sys.executable, "-m", "spectfsl"], "ordinary": [sys.executable, "-c", ordinary]}
+        train_s = {name: median_seconds([*start, *train], runs) for name, start in ends.items()}
     print(f"spectfsl --help           median {help_s:.3f} s over {runs} runs")
     print(f'python -c "import torch"  median {torch_s:.3f} s over {runs} runs')
     print(f"ratio help/torch          {help_s / torch_s:.2f}")
     print(f"spectfsl phantom (12 patients, 64^3) median {phantom_s:.3f} s over {runs} runs")
+    print(
+        f"prnet train, one step: console script {train_s['quick']:.3f} s, ordinary shutdown "
+        f"{train_s['ordinary']:.3f} s (medians of {runs})"
+    )
 
 
 if __name__ == "__main__":

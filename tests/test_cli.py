@@ -36,6 +36,25 @@ def test_python_dash_m_runs_the_cli():
     assert result.stdout.strip() == f"spectfsl {__version__}"
 
 
+def _ending(code: int, lines: int) -> str:
+    """A script that imports torch, prints `lines` lines (the last ones still in stdout's buffer) and one
+    line to stderr, then ends as the console script does."""
+    return (
+        "import sys, torch\n"
+        "from spectfsl.cli import end_process\n"
+        f"for _ in range({lines}): print('row')\n"
+        "print('done', file=sys.stderr)\n"
+        f"end_process({code})\n"
+    )
+
+
+def test_the_quick_ending_after_torch_delivers_all_output_and_the_exit_code():
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout keeps a buffer to lose
+    result = subprocess.run([sys.executable, "-c", _ending(3, 200_000)], capture_output=True, text=True, env=buffered)
+    assert result.returncode == 3
+    assert result.stdout == "row\n" * 200_000 and result.stderr == "done\n"
+
+
 def test_usage_error_exits_2_with_one_error_line(cli):
     result = cli("phantom")
     assert result.exit_code == 2
