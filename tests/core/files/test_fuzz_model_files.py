@@ -1,8 +1,13 @@
 """Hostile bank and model files: every metadata entry given wrong JSON types, huge or non-finite
-values, and every tensor made NaN, reshaped, retyped or emptied. Each file is refused with the user
-error, or loads and then works; nothing else (no internal error, no giant allocation)."""
+values; every tensor of the file's own (a bank's prototypes) made NaN, reshaped, retyped and emptied,
+and every network parameter reshaped and also made NaN, retyped or emptied (one of the three, drawn
+per parameter with a fixed seed: a network holds about ninety weights and biases, and each kind meets
+every change). Each file is refused with the user error, or loads and then works;
+nothing else (no internal error, no giant allocation)."""
 
 from __future__ import annotations
+
+import random
 
 import numpy as np
 import pytest
@@ -75,8 +80,12 @@ def cases(path, file_format):
     for key in metadata:
         for value in WRONG_VALUES:
             yield f"metadata {key}={str(value)[:12]!r}", tensors, {**metadata, key: value}
+    draw = random.Random(0)
     for name, tensor in tensors.items():
-        for change in TENSOR_CHANGES:
+        changes = TENSOR_CHANGES  # the file's own tensors (a bank's prototypes, counts, centre): every change
+        if name.endswith((".weight", ".bias")):  # a network's parameters: reshaped, and one other change
+            changes = ("shape", draw.choice([c for c in TENSOR_CHANGES if c != "shape"]))
+        for change in changes:
             changed = dict(tensors)
             if change == "nan":
                 changed[name] = torch.full_like(tensor, float("nan"), dtype=torch.float32)
