@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spectfsl.core.files.atomic import write_text_atomic
+from spectfsl.core.segmentation.training import SegmentSettings
 from spectfsl.core.segmentation.workflows import evaluation_tables, summarise
 from spectfsl.core.tables import Table, number, percent
 from spectfsl.demo.pipeline import STUDY, Demo
@@ -232,7 +233,8 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             Block(
                 "p",
                 "`segment fit` on patient P001 alone (myocardium, ventricles, liver; "
-                f"{demo.settings.segment_steps} steps for the demo's time budget; `segment fit` trains 500, "
+                f"{demo.settings.segment_steps} steps for the demo's time budget; `segment fit` trains "
+                f"{SegmentSettings().steps}, "
                 "and README, Accuracy, has its figures), `segment evaluate --baselines` on the next "
                 f"{demo.settings.segment_evaluated} patients. threshold: "
                 "the largest region above a fraction of the 99.5th percentile tuned on the support scan "
