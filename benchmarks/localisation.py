@@ -45,7 +45,10 @@ def main() -> None:
     parser.add_argument("--lr-schedule", default="constant")
     parser.add_argument("--head-activation", help="default: the model's (2D relu, 3D leaky_relu)")
     parser.add_argument(
-        "--match-radii", type=float, nargs="+", default=[LOCAL_MATCH_MM], help="local matching radii (mm) to report"
+        "--match-radii",
+        type=float,
+        nargs="+",
+        help="local matching radii (mm) to report (default: the model's, LOCAL_MATCH_MM)",
     )
     args = parser.parse_args()
     defaults = default_settings(args.dims)
@@ -53,6 +56,7 @@ def main() -> None:
     args.patch = args.patch or defaults.patch
     args.channels = args.channels or defaults.channels
     args.head_activation = args.head_activation or defaults.head_activation
+    args.match_radii = args.match_radii or [LOCAL_MATCH_MM[args.dims]]
     device = setup_device("cpu")
     grids = (grid_volumes if args.dims == 3 else grid_images)(iter_images(args.volumes), args.pixel_mm)
     landmark_sets = {

@@ -45,6 +45,20 @@ Refine = Annotated[
         show_default=False,
     ),
 ]
+#: The defaults are LOCAL_MATCH_MM's (written out, not imported: `--help` stays free of torch).
+MatchRadius = Annotated[
+    float | None,
+    typer.Option(
+        metavar="MM",
+        min=0.0,
+        help=(
+            "Move PRNet's answer to the best template match of the reference patch within this many mm "
+            "(0: PRNet alone) [default: 25 for a 2D model, 40 for a 3D model; chosen by measurement, "
+            "README, Accuracy]."
+        ),
+        show_default=False,
+    ),
+]
 Image2D = Annotated[
     str,
     typer.Argument(
@@ -293,17 +307,7 @@ def locate(
             show_default=False,
         ),
     ] = None,
-    match_radius_mm: Annotated[
-        float,
-        typer.Option(
-            metavar="MM",
-            min=0.0,
-            help=(
-                "Then move each point to the best template match of the reference patch within this many mm "
-                "(0: PRNet alone). The default was chosen on real volumes (README, Accuracy)."
-            ),
-        ),
-    ] = 25.0,  # LOCAL_MATCH_MM (not imported here: --help stays free of torch)
+    match_radius_mm: MatchRadius = None,
     fmt: RowFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
@@ -326,7 +330,7 @@ def locate(
     from spectfsl.core.files.loader import iter_images
     from spectfsl.core.files.points import parse_named_point
     from spectfsl.core.localisation.grid import grid_entries, load_grid, load_grid_volume
-    from spectfsl.core.localisation.locate import TARGETS_PER_BATCH, locate_columns, locate_rows
+    from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, TARGETS_PER_BATCH, locate_columns, locate_rows
     from spectfsl.render import check_format
 
     check_format(fmt)
@@ -337,6 +341,7 @@ def locate(
     for network, _ in stages:
         acceleration.prepare(network, "position")
     pixel_mm, dims = stages[0][1].pixel_mm, stages[0][1].dims
+    match_radius_mm = LOCAL_MATCH_MM[dims] if match_radius_mm is None else match_radius_mm
     points = [parse_named_point(text, f"point{i + 1}", dims) for i, text in enumerate(point)]
     reference = (load_grid_volume if dims == 3 else load_grid)(ref, pixel_mm)
     columns = list(locate_columns(dims)) + (["error"] if skip_bad else [])
@@ -432,6 +437,7 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    match_radius_mm: MatchRadius = None,
     fmt: DocumentFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
@@ -450,12 +456,13 @@ def evaluate(
     check_new_output(out, overwrite)
     stages = _cascade(model, refine, device)
     landmarks = load_landmarks(read_points(points, data_dir), stages[0][1].pixel_mm, stages[0][1].dims)
-    result = evaluate_localisation(stages, landmarks, template_size)
+    result = evaluate_localisation(stages, landmarks, template_size, match_radius_mm)
     document = {
         "model": str(model),
         "refine": [str(p) for p in refine or []],
         "points": str(points),
         "template_px": result.template_px,
+        "match_radius_mm": result.match_radius_mm,
         "landmarks": result.as_dict(),
     }
     write_document(out, fmt, document, result.tables())

@@ -150,18 +150,21 @@ def test_locate_with_local_matching_stays_within_the_radius(cli, cli_json, model
 
     alone = located("--match-radius-mm", 0)
     assert np.hypot(*(located("--match-radius-mm", 10) - alone)) <= 10 + 6.4
-    assert np.hypot(*(located() - alone)) <= LOCAL_MATCH_MM + 6.4  # on by default, at LOCAL_MATCH_MM
+    assert np.hypot(*(located() - alone)) <= LOCAL_MATCH_MM[2] + 6.4  # on by default, at LOCAL_MATCH_MM
 
 
 def test_locate_matches_locally_by_default(cli):
-    """The option's default (a literal, so that `--help` needs no torch) is the library's radius."""
-    assert f"[default: {LOCAL_MATCH_MM};" in " ".join(cli("prnet", "locate", "--help").stdout.split())
+    """The option's default (literals, so that `--help` needs no torch) are the library's radii."""
+    for command in ("locate", "evaluate"):
+        shown = " ".join(cli("prnet", command, "--help").stdout.split())
+        assert f"[default: {LOCAL_MATCH_MM[2]:g} for a 2D model, {LOCAL_MATCH_MM[3]:g} for a 3D model;" in shown
 
 
 def test_locate_on_the_phantom_beats_the_naive_baseline(cli, model, phantom_dir, tmp_path):
     points = _points(phantom_dir, ("P001", "P002", "P003", "P004"))
     result = cli("prnet", "evaluate", "--model", model, "--points", points, "--format", "json")
     assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["match_radius_mm"] == LOCAL_MATCH_MM[2] == 25  # a 2D model's default radius
     summaries = {s["method"]: s for s in json.loads(result.stdout)["landmarks"]["lv_centre"]}
     assert summaries["prnet"]["pairs"] == 12
     assert summaries["prnet"]["mre_mm"] < summaries["naive"]["mre_mm"]
@@ -389,6 +392,7 @@ def test_a_3d_model_is_evaluated_on_volume_points_beside_3d_baselines(cli, cli_j
     lines = (phantom_dir / "points3d.csv").read_text().splitlines()
     points.write_text("\n".join([lines[0]] + [line for line in lines[1:] if line.startswith(("P001", "P002", "P003"))]))
     report = cli_json("prnet", "evaluate", "--model", path, "--points", points, "--data-dir", phantom_dir)
+    assert report["match_radius_mm"] == LOCAL_MATCH_MM[3] == 40  # a 3D model's default radius
     centre = {row["method"]: row for row in report["landmarks"]["lv_centre"]}
     assert set(centre) == {"prnet", "naive", "template matching", "prnet + local template matching"}
     assert all(row["pairs"] == 6 and row["mre_mm"] is not None for row in centre.values())

@@ -98,21 +98,25 @@ def naive_copy(reference: GridImage, point: np.ndarray, target: GridImage) -> np
 #: The methods compared on the same reference-target pairs, in the order they are reported.
 METHODS = ("prnet", "naive", "template matching", "prnet + local template matching")
 
-#: What each method means, for a reader of the tables.
-METHOD_NOTE = (
-    "MRE: mean radial error. naive: the reference point's mm position copied into the target. "
-    "template matching: normalised cross-correlation of the reference patch over the whole target. "
-    "prnet + local template matching: PRNet's answer moved to the best template match within "
-    f"{LOCAL_MATCH_MM:g} mm."
-)
+
+def method_note(match_radius_mm: float) -> str:
+    """What each method means, for a reader of the tables."""
+    return (
+        "MRE: mean radial error. naive: the reference point's mm position copied into the target. "
+        "template matching: normalised cross-correlation of the reference patch over the whole target. "
+        "prnet + local template matching: PRNet's answer moved to the best template match within "
+        f"{match_radius_mm:g} mm."
+    )
 
 
 @dataclass
 class LocalisationResult:
-    """Per landmark name, the error summary of each method; and the template side used (model pixels)."""
+    """Per landmark name, the error summary of each method; the template side used (model pixels) and
+    the local matching's radius (mm)."""
 
     landmarks: dict[str, list[ErrorSummary]]
     template_px: int
+    match_radius_mm: float
 
     def as_dict(self) -> dict[str, list[dict[str, float | int | None]]]:
         return {name: [summary.as_dict() for summary in summaries] for name, summaries in self.landmarks.items()}
@@ -136,7 +140,8 @@ class LocalisationResult:
             )
             title = f"{name}: leave-one-out one-shot localisation ({summaries[0]['pairs']} pairs)"
             header = ("method", "MRE mm", "sd mm", "median mm", "<= 5 mm", "<= 10 mm", "MRE px")
-            note = METHOD_NOTE if index == len(landmarks) - 1 else ""  # the terms, once, under the last table
+            last = index == len(landmarks) - 1
+            note = method_note(self.match_radius_mm) if last else ""  # the terms, once, under the last table
             tables.append(Table(title, header, rows, note))
         return tables
 
@@ -170,12 +175,15 @@ def evaluate_localisation(
     stages: Sequence[Stage],
     landmarks: list[Landmark],
     template_px: int | None = None,
-    match_radius_mm: float = LOCAL_MATCH_MM,
+    match_radius_mm: float | None = None,
 ) -> LocalisationResult:
     """Leave-one-out one-shot localisation per landmark name: each image as reference for all others,
     next to the naive and template-matching baselines on the same pairs. The template defaults to the
-    model's patch; `match_radius_mm` is the local template matching's radius around PRNet's answer."""
+    model's patch; `match_radius_mm` is the local template matching's radius around PRNet's answer
+    (default: LOCAL_MATCH_MM for the model's dimensionality)."""
     template_px = template_px or stages[0][1].patch
+    if match_radius_mm is None:
+        match_radius_mm = LOCAL_MATCH_MM[stages[0][1].dims]
     by_name: dict[str, list[Landmark]] = {}
     for landmark in landmarks:
         by_name.setdefault(landmark.name, []).append(landmark)
@@ -203,4 +211,4 @@ def evaluate_localisation(
                     summaries[method].errors_mm.append(mm)
                     summaries[method].errors_px.append(px)
         results[name] = list(summaries.values())
-    return LocalisationResult(results, template_side(template_px))
+    return LocalisationResult(results, template_side(template_px), match_radius_mm)

@@ -27,11 +27,13 @@ START_RADII_MM = (0.0, 15.0, 30.0)
 STARTS_PER_RING = 6
 MAX_STEPS = 20
 STOP_PX = 0.5
-#: Radius (mm) of the local template matching after PRNet (`prnet locate --match-radius-mm`, the
-#: fourth row of `prnet evaluate`): 25 mm was best or level with the best of 15, 25 and 40 mm on the
-#: real volumes' LV centre in 3 seeds (README, Accuracy); 15 mm was worse on the LV centre and the
-#: apex, 40 mm on the lateral wall.
-LOCAL_MATCH_MM = 25.0
+#: Radius (mm) of the local template matching after PRNet, by the model's dimensionality (`prnet locate
+#: --match-radius-mm`, the fourth row of `prnet evaluate`), chosen from 15, 25 and 40 mm over 3 seeds
+#: (README, Accuracy). 2D: 25 mm, best or level with the best on the real slices' LV centre and wall
+#: centroid. 3D: 40 mm, the lowest errors summed over the phantom's LV centre and apex and the real
+#: volumes' LV centre, apex and lateral wall (PRNet alone is off by 15-40 mm there, beyond 25 mm's reach),
+#: though 25 mm was 1-2 mm better on the real LV centre and lateral wall.
+LOCAL_MATCH_MM = {2: 25.0, 3: 40.0}
 TARGETS_PER_BATCH = 64
 
 
