@@ -28,9 +28,9 @@ STARTS_PER_RING = 6
 MAX_STEPS = 20
 STOP_PX = 0.5
 #: Radius (mm) of the local template matching after PRNet, by the model's dimensionality (`prnet locate
-#: --match-radius-mm`, the fourth row of `prnet evaluate`), chosen from 15, 25 and 40 mm over 3 seeds
-#: (README, Accuracy). 2D: 25 mm, best or level with the best on the real slices' LV centre and wall
-#: centroid. 3D: 40 mm, the lowest errors summed over the phantom's LV centre and apex and the real
+#: --match-radius-mm`, the fourth row of `prnet evaluate`), chosen by measurement over 3 seeds
+#: (README, Accuracy). 2D: 25 mm of 15 and 25, best or level with the best on the real slices' LV
+#: centre and wall centroid. 3D: 40 mm, the lowest errors summed over the phantom's LV centre and apex and the real
 #: volumes' LV centre, apex and lateral wall (PRNet alone is off by 15-40 mm there, beyond 25 mm's reach),
 #: though 25 mm was 1-2 mm better on the real LV centre and lateral wall.
 LOCAL_MATCH_MM = {2: 25.0, 3: 40.0}
