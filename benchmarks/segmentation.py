@@ -51,8 +51,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--channels", type=int, default=defaults.channels)
     parser.add_argument("--max-gain", type=float, default=training.MAX_GAIN, help="intensity gain augmentation")
+    parser.add_argument(
+        "--resolution",
+        type=float,
+        default=training.MAX_SHARPEN,
+        help="resolution augmentation: largest blur sigma (voxels) and sharpening amount (0: off)",
+    )
     args = parser.parse_args()
     training.MAX_GAIN = args.max_gain
+    training.MAX_BLUR_SIGMA = training.MAX_SHARPEN = args.resolution
 
     images = [Path(p) for p in args.images]
 
@@ -93,6 +100,7 @@ def main() -> None:
                         "crop": args.crop,
                         "batch_size": segmenter.info.training["batch_size"],
                         "max_gain": args.max_gain,
+                        "resolution": args.resolution,
                         "support": [short(image.source) for image, _ in support],
                         "fit_s": round(fit_s, 1),
                         "scores": [

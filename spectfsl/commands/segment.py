@@ -147,8 +147,9 @@ def fit(
     """Learn a tissue map from 1-5 labelled scans (2D or 3D); background is class 0.
 
     Labels come as label maps (--labels, ids named by --classes), masks (--mask NAME=PATH), or a
-    wall mask whose cavity is derived (--derive-from). Training crops are rotated, scaled, and
-    varied in gain and noise. Ctrl-C saves a checkpoint beside --out; --resume continues it.
+    wall mask whose cavity is derived (--derive-from). Training crops are blurred or sharpened,
+    rotated, scaled, and varied in gain and noise. Ctrl-C saves a checkpoint beside --out; --resume
+    continues it.
     """
     from spectfsl.core import distributed
     from spectfsl.core.device import setup_device

@@ -1,7 +1,7 @@
 """`segment fit`: learn a tissue map from one to five labelled scans.
 
 Two methods share one small U-Net (`SegNet`) and one training loop over augmented crops of the
-support scans (random rotation and scaling, intensity gain, noise):
+support scans (random rotation and scaling, blurring or sharpening, intensity gain, noise):
 
 - `finetune`: the network's last layer scores the classes; cross-entropy + soft Dice.
 - `prototype`: the network embeds each voxel; in every step one augmented crop gives per-class
@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from spectfsl.core import distributed
 from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
@@ -36,6 +37,10 @@ FOREGROUND_CROPS = 0.5
 MAX_ROTATION_DEG, MAX_SCALE = 15.0, 0.1
 #: Intensity augmentation: a gain of 1 +- MAX_GAIN and Gaussian noise of NOISE_SD (normalised units).
 MAX_GAIN, NOISE_SD = 0.2, 0.03
+#: Resolution augmentation, so that scans reconstructed sharper or smoother than the support look
+#: alike to the network: half the crops are blurred (Gaussian, sigma up to MAX_BLUR_SIGMA voxels), the
+#: other half sharpened (unsharp mask of sigma SHARPEN_SIGMA voxels, amount up to MAX_SHARPEN).
+MAX_BLUR_SIGMA, SHARPEN_SIGMA, MAX_SHARPEN = 0.6, 1.0, 0.6
 #: Crops per step by default: STEP_CROPS, or as many larger crops as hold about their voxels (2 of 40^3).
 STEP_CROPS, STEP_CROP_SIDE = 4, 32
 
@@ -190,9 +195,11 @@ class CropSampler:
 def augment(
     images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random rotation (up to MAX_ROTATION_DEG about each axis) and scaling (+-MAX_SCALE), intensity
-    gain (+-MAX_GAIN) and Gaussian noise; labels follow the geometry by nearest-neighbour sampling."""
+    """Random blurring or sharpening, rotation (up to MAX_ROTATION_DEG about each axis) and scaling
+    (+-MAX_SCALE), intensity gain (+-MAX_GAIN) and Gaussian noise; labels follow the geometry by
+    nearest-neighbour sampling."""
     count, dims = images.shape[0], images.ndim - 2
+    images = torch.stack([_change_resolution(image, generator) for image in images])
     matrices = torch.stack([_random_matrix(dims, generator) for _ in range(count)])
     theta = torch.cat([matrices, torch.zeros(count, dims, 1)], dim=2)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
@@ -201,6 +208,18 @@ def augment(
     gain = 1.0 + MAX_GAIN * (torch.rand((count,) + (1,) * (dims + 1), generator=generator) * 2 - 1)
     noise = NOISE_SD * torch.randn(images.shape, generator=generator)
     return (images * gain + noise).clamp_(min=0.0), labels[:, 0].long()
+
+
+def _change_resolution(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One (1, *spatial) crop blurred or sharpened by a random amount (module constants)."""
+    blur, amount = torch.rand(2, generator=generator).tolist()
+    pixels = image[0].numpy()
+    if blur < 0.5:
+        changed = ndimage.gaussian_filter(pixels, amount * MAX_BLUR_SIGMA, mode="nearest")
+    else:
+        smooth = ndimage.gaussian_filter(pixels, SHARPEN_SIGMA, mode="nearest")
+        changed = np.clip(pixels + amount * MAX_SHARPEN * (pixels - smooth), 0.0, None)
+    return torch.from_numpy(changed.astype(np.float32, copy=False))[None]
 
 
 def _random_matrix(dims: int, generator: torch.Generator) -> torch.Tensor:

@@ -43,3 +43,25 @@ def test_a_fitted_model_records_the_batch_size_it_trained_with():
     settings = SegmentSettings(steps=1, crop=48, channels=4)
     segmenter = fit_segmenter([(image, indices)], SegmentClasses((0, 1), ("background", "hot")), settings)
     assert segmenter.info.training["batch_size"] == 3  # crops of 16 x 16 x 48: 4 x 32^3 / (32 x 32 x 48) voxels
+
+
+def test_training_crops_are_blurred_or_sharpened_within_the_set_amounts():
+    import numpy as np
+    import torch
+    from scipy import ndimage
+
+    from spectfsl.core.segmentation import training
+
+    def roughness(pixels):
+        return float(sum((np.diff(pixels, axis=axis) ** 2).sum() for axis in range(pixels.ndim)))  # gradient energy
+
+    cube = np.zeros((16, 16, 16), dtype=np.float32)
+    cube[5:11, 5:11, 5:11] = 1.0
+    blurriest = roughness(ndimage.gaussian_filter(cube, training.MAX_BLUR_SIGMA, mode="nearest"))
+    generator = torch.Generator().manual_seed(0)
+    changed = [training._change_resolution(torch.from_numpy(cube)[None], generator)[0].numpy() for _ in range(40)]
+    rough = [roughness(pixels) for pixels in changed]
+    assert sum(r < roughness(cube) for r in rough) >= 10 and sum(r > roughness(cube) for r in rough) >= 10
+    assert min(rough) >= blurriest * 0.999 and all(pixels.min() >= 0 for pixels in changed)
+    blurred = [pixels for pixels, r in zip(changed, rough) if r < roughness(cube)]
+    assert all(abs(pixels.sum() - cube.sum()) < 0.01 * cube.sum() for pixels in blurred)  # blurring keeps the counts
