@@ -21,6 +21,7 @@ SMALL = DemoSettings(
     prnet_real_epochs=2,
     prnet_iters=5,
     prnet3d_epochs=2,
+    prnet3d_batch_size=4,
     segment_steps=3,
     segment_evaluated=2,
     segment_rotations=1,

@@ -65,6 +65,7 @@ class DemoSettings:
     prnet_iters: int = 10
     prnet_lr_schedule: str = "cosine"
     prnet3d_epochs: int = 8  # 80 steps of 32 pairs: under a seventh of `prnet train --dims 3`, for the time budget
+    prnet3d_batch_size: int | None = None  # pairs a 3D step; None: `prnet train --dims 3`'s
     segment_steps: int = 40  # `segment fit` takes 500
     segment_crop: int = 24  # 4 a step; `segment fit` takes 2 of 40 (2.3 times the voxels per step)
     segment_evaluated: int = 11  # phantom patients evaluated (all but the support)
@@ -406,10 +407,12 @@ def locate_real_lv(demo: Demo) -> None:
 
 def _prnet3d_settings(demo: Demo) -> PRNetSettings:
     """The 3D defaults (`prnet train --dims 3`), for `prnet3d_epochs` x `prnet_iters` steps."""
+    defaults = default_settings(3)
     return replace(
-        default_settings(3),
+        defaults,
         epochs=demo.settings.prnet3d_epochs,
         iters=demo.settings.prnet_iters,
+        batch_size=demo.settings.prnet3d_batch_size or defaults.batch_size,
         seed=demo.settings.seed,
     )
 
