@@ -1,4 +1,4 @@
-"""`segment fit`'s training settings: the batch size chosen from the crop size."""
+"""`segment fit`'s training: the batch size chosen from the crop size, and the crops' resolution augmentation."""
 
 from __future__ import annotations
 
