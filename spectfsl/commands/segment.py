@@ -78,6 +78,15 @@ DeriveFrom = Annotated[
 ModelOption = Annotated[
     Path, typer.Option("--model", metavar="MODEL", help="Model file from `segment fit`.", show_default=False)
 ]
+AllPieces = Annotated[
+    bool,
+    typer.Option(
+        "--all-pieces",
+        help="Keep every connected piece of each class. Default: a class keeps at most as many pieces as "
+        "it has in a support scan, largest first, counting only pieces of at least a tenth of its largest "
+        "(there and here); the voxels of other pieces become background.",
+    ),
+]
 
 
 def _labelled(scans: list[str], labels, classes, masks, derive_from):
@@ -198,6 +207,7 @@ def predict(
             "--dicom-seg", help="Also write <stem>_seg.dcm, a DICOM Segmentation referencing each DICOM input."
         ),
     ] = False,
+    all_pieces: AllPieces = False,
     fmt: RowFormat = "table",
     skip_bad: SkipBad = False,
     device: Device = "auto",
@@ -239,7 +249,8 @@ def predict(
                 note = check_compatible(segmenter, image)
                 if note:
                     warn(note)
-                yield _segment_one(image, segmenter, out_dir / outputs[image.source], dicom_seg, __version__)
+                stem = out_dir / outputs[image.source]
+                yield _segment_one(image, segmenter, stem, dicom_seg, all_pieces, __version__)
             except SpectfslError as error:
                 if not skip_bad:
                     raise
@@ -251,11 +262,11 @@ def predict(
         write_rows(scans, rows_for, None, fmt, columns, title, skip_bad, on_row=lambda: progress.advance(task))
 
 
-def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, version: str) -> dict:
+def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, all_pieces: bool, version: str) -> dict:
     from spectfsl.core.segmentation.output import write_dicom_seg, write_label_nifti
     from spectfsl.core.segmentation.workflows import segment_image, volume_row
 
-    label_ids = segment_image(segmenter, image)
+    label_ids = segment_image(segmenter, image, all_pieces)
     classes = segmenter.info.classes
     nifti = stem.with_name(stem.name + "_labels.nii.gz")
     write_label_nifti(nifti, image, label_ids)
@@ -318,6 +329,7 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    all_pieces: AllPieces = False,
     fmt: DocumentFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
@@ -343,7 +355,7 @@ def evaluate(
         compared = load_segmenter(path, target)
         _check_same_classes(chosen, compared.info.classes)
         others.append((f"{compared.info.method} ({path.name})", compared))
-    scores = list(evaluate_scans(segmenter, labelled, baselines, others))
+    scores = list(evaluate_scans(segmenter, labelled, baselines, others, all_pieces))
     _print_evaluation(scores, fmt, out)
 
 

@@ -158,3 +158,27 @@ def test_prototype_method_fits_and_compares_on_the_same_scans(cli, fitted, tmp_p
     )  # fmt: skip
     assert renamed.exit_code == 0, renamed.stderr
     assert {row["method"] for row in json.loads(renamed.stdout)["summary"]} == {"prototype"}
+
+
+def test_a_bright_spot_far_from_the_heart_is_dropped_unless_all_pieces_are_kept(cli, fitted, tmp_path):
+    folder, scans, model = fitted
+    image = nib.load(scans[1][0])
+    counts = np.asarray(image.dataobj).copy()
+    counts[0:3, 0:3, 0:3] = 100.0  # the wall's brightness, in a corner
+    spotted = tmp_path / "spotted.nii.gz"
+    nib.save(nib.Nifti1Image(counts, image.affine), spotted)
+    maps = {}
+    for name, extra in (("default", []), ("all", ["--all-pieces"])):
+        result = cli(
+            *["segment", "predict", str(spotted), "--model", str(model), "--out", str(tmp_path / name)]
+            + ["--device", "cpu", *extra]
+        )
+        assert result.exit_code == 0, result.stderr
+        maps[name] = np.asarray(nib.load(tmp_path / name / "spotted_labels.nii.gz").dataobj)
+    assert (maps["all"][0:3, 0:3, 0:3] == 1).any(), "the network calls the spot wall"
+    assert not (maps["default"][0:4, 0:4, 0:4] == 1).any(), "one wall piece in the support: the spot goes"
+    from scipy import ndimage
+
+    assert ndimage.label(maps["default"] == 1)[1] == 1
+    kept = maps["default"] != 0
+    np.testing.assert_array_equal(maps["default"][kept], maps["all"][kept])

@@ -27,7 +27,9 @@ class SegmentInfo:
 
     `support_sha256`: fingerprints of the support scans' voxels, so that evaluation can refuse them;
     `support_spacing_mm`: their voxel size (a scan of another size is labelled with a warning);
-    `threshold_fraction`: the intensity-threshold baseline tuned on the support scans.
+    `threshold_fraction`: the intensity-threshold baseline tuned on the support scans;
+    `class_pieces`: per foreground class, the most connected pieces it has in a support scan (labels
+    are cut down to that many, see `pieces`; None in files from before it was recorded: no clean-up).
     """
 
     method: str
@@ -40,6 +42,7 @@ class SegmentInfo:
     support_spacing_mm: list[float] | None
     threshold_fraction: float
     normalisation: str = NORMALISATION
+    class_pieces: list[int] | None = None
     training: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,6 +77,9 @@ def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") 
         raise SpectfslError(f"{path}: incompatible model: {error}") from None
     if info.method not in METHODS or info.normalisation != NORMALISATION:
         raise SpectfslError(f"{path}: incompatible model: method '{info.method}', normalisation '{info.normalisation}'")
+    pieces = info.class_pieces
+    if pieces is not None and (len(pieces) != len(classes.foreground) or min(pieces, default=1) < 0):
+        raise SpectfslError(f"{path}: incompatible model: class_pieces does not give one count per class")
     prototypes = tensors.pop(PROTOTYPES, None)
     outputs = len(classes.ids) if info.method == "finetune" else info.embedding
     if (prototypes is None) != (info.method == "finetune") or (

@@ -18,6 +18,7 @@ from spectfsl.core.imaging.preprocess import normalise_intensity
 from spectfsl.core.segmentation import baselines
 from spectfsl.core.segmentation.metrics import dice, hd95, mean_ci
 from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo
+from spectfsl.core.segmentation.pieces import keep_pieces, support_pieces
 from spectfsl.core.segmentation.support import SegmentClasses, support_scan
 from spectfsl.core.segmentation.training import SegmentSettings, fit_network, label_indices, with_batch_size
 from spectfsl.core.tables import Table, number
@@ -75,6 +76,7 @@ def fit_segmenter(
         support_sha256=[scan_fingerprint(image) for image, _ in pairs],
         support_spacing_mm=list(next(iter(spacings))) if len(spacings) == 1 and None not in spacings else None,
         threshold_fraction=_tuned_threshold(scans, classes),
+        class_pieces=support_pieces([scan.labels for scan in scans], len(classes.ids)),
         training={
             **asdict(settings),
             "support": [Path(image.source).name for image, _ in pairs],
@@ -110,13 +112,18 @@ def check_compatible(segmenter: Segmenter, image: SpectImage) -> str | None:
     return None
 
 
-def segment_image(segmenter: Segmenter, image: SpectImage) -> np.ndarray:
-    """Class ids (uint8, as given at fit time, 0 = background) of every voxel, in the image's array order."""
+def segment_image(segmenter: Segmenter, image: SpectImage, all_pieces: bool = False) -> np.ndarray:
+    """Class ids (uint8, as given at fit time, 0 = background) of every voxel, in the image's array
+    order; each class cut down to as many connected pieces as in the support scans unless `all_pieces`."""
     device = next(segmenter.network.parameters()).device
     window = int(segmenter.info.training.get("crop", SegmentSettings().crop))
     pixels = normalise_intensity(image.pixels)
     indices = label_indices(segmenter.network, segmenter.prototypes, pixels, window, device)
-    return segmenter.info.classes.ids_of(indices)
+    label_ids = segmenter.info.classes.ids_of(indices)
+    pieces = segmenter.info.class_pieces
+    if all_pieces or pieces is None:
+        return label_ids
+    return keep_pieces(label_ids, [class_id for class_id, _ in segmenter.info.classes.foreground], pieces)
 
 
 def volume_row(image: SpectImage, label_ids: np.ndarray, classes: SegmentClasses) -> dict[str, Any]:
@@ -172,9 +179,11 @@ def evaluate_scans(
     labelled: Iterable[tuple[SpectImage, np.ndarray]],
     baselines_too: bool = False,
     others: Sequence[tuple[str, Segmenter]] = (),
+    all_pieces: bool = False,
 ) -> Iterator[ScanScore]:
     """Scores of the model (and with `baselines_too` the threshold baseline, and `others`) on each
-    labelled scan (image, class-index map); a support scan is refused."""
+    labelled scan (image, class-index map); a support scan is refused. `all_pieces`: as in
+    `segment_image`."""
     classes = segmenter.info.classes
     names = dict(classes.foreground)
     support = set(segmenter.info.support_sha256)
@@ -183,9 +192,10 @@ def evaluate_scans(
             raise SpectfslError(f"{image.label} is one of the model's support scans: evaluate on other scans")
         reference = classes.ids_of(indices)
         spacing = voxel_spacing(image)
-        yield score(segmenter.info.method, image.source, segment_image(segmenter, image), reference, names, spacing)
+        labels = segment_image(segmenter, image, all_pieces)
+        yield score(segmenter.info.method, image.source, labels, reference, names, spacing)
         for label, other in others:
-            yield score(label, image.source, segment_image(other, image), reference, names, spacing)
+            yield score(label, image.source, segment_image(other, image, all_pieces), reference, names, spacing)
         if baselines_too:
             threshold = threshold_labels(segmenter, image)
             if threshold is not None:
