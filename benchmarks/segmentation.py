@@ -57,7 +57,7 @@ def main() -> None:
         default=training.MAX_SHARPEN,
         help="resolution augmentation: largest blur sigma (voxels) and sharpening amount (0: off)",
     )
-    parser.add_argument("--all-pieces", action="store_true", help="score the label maps without the clean-up")
+    parser.add_argument("--drop-stray", action="store_true", help="score the label maps with `--drop-stray`")
     args = parser.parse_args()
     training.MAX_GAIN = args.max_gain
     training.MAX_BLUR_SIGMA = training.MAX_SHARPEN = args.resolution
@@ -93,7 +93,7 @@ def main() -> None:
                     segmenter = fit_segmenter(support, classes, settings)
                     fit_s = time.perf_counter() - start
                     held_out = [s for s in scans if all(s is not t for t in support)]
-                    scores = list(evaluate_scans(segmenter, held_out, baselines_too=True, all_pieces=args.all_pieces))
+                    scores = list(evaluate_scans(segmenter, held_out, baselines_too=True, drop_stray=args.drop_stray))
                     line = {
                         "method": method,
                         "steps": steps,
@@ -102,7 +102,7 @@ def main() -> None:
                         "batch_size": segmenter.info.training["batch_size"],
                         "max_gain": args.max_gain,
                         "resolution": args.resolution,
-                        "pieces": "all" if args.all_pieces else "support",
+                        "drop_stray": args.drop_stray,
                         "support": [short(image.source) for image, _ in support],
                         "fit_s": round(fit_s, 1),
                         "scores": [

@@ -160,7 +160,7 @@ def test_prototype_method_fits_and_compares_on_the_same_scans(cli, fitted, tmp_p
     assert {row["method"] for row in json.loads(renamed.stdout)["summary"]} == {"prototype"}
 
 
-def test_a_bright_spot_far_from_the_heart_is_dropped_unless_all_pieces_are_kept(cli, fitted, tmp_path):
+def test_drop_stray_removes_a_bright_spot_far_from_the_heart_and_the_default_keeps_it(cli, fitted, tmp_path):
     folder, scans, model = fitted
     image = nib.load(scans[1][0])
     counts = np.asarray(image.dataobj).copy()
@@ -168,17 +168,34 @@ def test_a_bright_spot_far_from_the_heart_is_dropped_unless_all_pieces_are_kept(
     spotted = tmp_path / "spotted.nii.gz"
     nib.save(nib.Nifti1Image(counts, image.affine), spotted)
     maps = {}
-    for name, extra in (("default", []), ("all", ["--all-pieces"])):
+    for name, extra in (("default", []), ("dropped", ["--drop-stray"])):
         result = cli(
             *["segment", "predict", str(spotted), "--model", str(model), "--out", str(tmp_path / name)]
             + ["--device", "cpu", *extra]
         )
         assert result.exit_code == 0, result.stderr
         maps[name] = np.asarray(nib.load(tmp_path / name / "spotted_labels.nii.gz").dataobj)
-    assert (maps["all"][0:3, 0:3, 0:3] == 1).any(), "the network calls the spot wall"
-    assert not (maps["default"][0:4, 0:4, 0:4] == 1).any(), "one wall piece in the support: the spot goes"
+    assert (maps["default"][0:3, 0:3, 0:3] == 1).any(), "the network calls the spot wall"
+    assert not (maps["dropped"][0:4, 0:4, 0:4] == 1).any(), "one wall piece in the support: the spot goes"
     from scipy import ndimage
 
-    assert ndimage.label(maps["default"] == 1)[1] == 1
-    kept = maps["default"] != 0
-    np.testing.assert_array_equal(maps["default"][kept], maps["all"][kept])
+    assert ndimage.label(maps["dropped"] == 1)[1] == 1
+    kept = maps["dropped"] != 0
+    np.testing.assert_array_equal(maps["dropped"][kept], maps["default"][kept])
+
+
+def test_drop_stray_on_a_model_without_recorded_pieces_says_it_does_nothing(cli, fitted, tmp_path):
+    import dataclasses
+
+    from spectfsl.core.segmentation.model_file import load_segmenter, save_segmenter
+
+    folder, scans, model = fitted
+    segmenter = load_segmenter(model)
+    old = tmp_path / "old.safetensors"
+    save_segmenter(old, dataclasses.replace(segmenter, info=dataclasses.replace(segmenter.info, class_pieces=None)))
+    result = cli(
+        *["segment", "predict", str(scans[1][0]), "--model", str(old), "--out", str(tmp_path / "o")]
+        + ["--drop-stray", "--device", "cpu"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "does nothing" in result.stderr

@@ -29,7 +29,8 @@ class SegmentInfo:
     `support_spacing_mm`: their voxel size (a scan of another size is labelled with a warning);
     `threshold_fraction`: the intensity-threshold baseline tuned on the support scans;
     `class_pieces`: per foreground class, the most connected pieces it has in a support scan (labels
-    are cut down to that many, see `pieces`; None in files from before it was recorded: no clean-up).
+    are cut down to that many with `--drop-stray`, see `pieces`; None in files from before it was
+    recorded: no clean-up).
     """
 
     method: str

@@ -1,10 +1,11 @@
-"""Clean-up of a label map by connected pieces, learnt from the support scans.
+"""Clean-up of a label map by connected pieces, learnt from the support scans (`--drop-stray`).
 
 A piece counts when it holds at least MIN_PIECE_FRACTION of its class's largest piece. A class keeps
 at most as many pieces as it has in a support scan (the phantom's myocardium one, its ventricles two;
 the specks of hand-drawn contours do not count), the largest first, and only pieces that count; the
-voxels of the other pieces become background. This removes the few voxels a network
-labels far from the heart, which cost little Dice but most of the HD95.
+voxels of the other pieces become background. This removes the few voxels a network labels far from
+the heart, which cost little Dice but most of the HD95; it also drops a real piece where a predicted
+wall breaks in two, which is why it is not the default.
 """
 
 from __future__ import annotations

@@ -112,16 +112,17 @@ def check_compatible(segmenter: Segmenter, image: SpectImage) -> str | None:
     return None
 
 
-def segment_image(segmenter: Segmenter, image: SpectImage, all_pieces: bool = False) -> np.ndarray:
+def segment_image(segmenter: Segmenter, image: SpectImage, drop_stray: bool = False) -> np.ndarray:
     """Class ids (uint8, as given at fit time, 0 = background) of every voxel, in the image's array
-    order; each class cut down to as many connected pieces as in the support scans unless `all_pieces`."""
+    order; with `drop_stray`, each class cut down to as many connected pieces as in the support scans
+    (`pieces.keep_pieces`; model files without the counts are left as they are)."""
     device = next(segmenter.network.parameters()).device
     window = int(segmenter.info.training.get("crop", SegmentSettings().crop))
     pixels = normalise_intensity(image.pixels)
     indices = label_indices(segmenter.network, segmenter.prototypes, pixels, window, device)
     label_ids = segmenter.info.classes.ids_of(indices)
     pieces = segmenter.info.class_pieces
-    if all_pieces or pieces is None:
+    if not drop_stray or pieces is None:
         return label_ids
     return keep_pieces(label_ids, [class_id for class_id, _ in segmenter.info.classes.foreground], pieces)
 
@@ -179,10 +180,10 @@ def evaluate_scans(
     labelled: Iterable[tuple[SpectImage, np.ndarray]],
     baselines_too: bool = False,
     others: Sequence[tuple[str, Segmenter]] = (),
-    all_pieces: bool = False,
+    drop_stray: bool = False,
 ) -> Iterator[ScanScore]:
     """Scores of the model (and with `baselines_too` the threshold baseline, and `others`) on each
-    labelled scan (image, class-index map); a support scan is refused. `all_pieces`: as in
+    labelled scan (image, class-index map); a support scan is refused. `drop_stray`: as in
     `segment_image`."""
     classes = segmenter.info.classes
     names = dict(classes.foreground)
@@ -192,10 +193,10 @@ def evaluate_scans(
             raise SpectfslError(f"{image.label} is one of the model's support scans: evaluate on other scans")
         reference = classes.ids_of(indices)
         spacing = voxel_spacing(image)
-        labels = segment_image(segmenter, image, all_pieces)
+        labels = segment_image(segmenter, image, drop_stray)
         yield score(segmenter.info.method, image.source, labels, reference, names, spacing)
         for label, other in others:
-            yield score(label, image.source, segment_image(other, image, all_pieces), reference, names, spacing)
+            yield score(label, image.source, segment_image(other, image, drop_stray), reference, names, spacing)
         if baselines_too:
             threshold = threshold_labels(segmenter, image)
             if threshold is not None:
