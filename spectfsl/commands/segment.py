@@ -78,13 +78,14 @@ DeriveFrom = Annotated[
 ModelOption = Annotated[
     Path, typer.Option("--model", metavar="MODEL", help="Model file from `segment fit`.", show_default=False)
 ]
-AllPieces = Annotated[
+DropStray = Annotated[
     bool,
     typer.Option(
-        "--all-pieces",
-        help="Keep every connected piece of each class. Default: a class keeps at most as many pieces as "
-        "it has in a support scan, largest first, counting only pieces of at least a tenth of its largest "
-        "(there and here); the voxels of other pieces become background.",
+        "--drop-stray",
+        help="Keep at most as many connected pieces of each class as it has in a support scan, largest "
+        "first, counting only pieces of at least a tenth of its largest (there and here); the voxels of "
+        "other pieces become background. Removes far-off false voxels (lower HD95), but drops a real "
+        "piece where a predicted wall breaks in two.",
     ),
 ]
 
@@ -125,7 +126,7 @@ def fit(
             "the nearest class prototype (masked average pooling of the network's embeddings).",
         ),
     ] = "finetune",
-    steps: Annotated[int, typer.Option(metavar="N", min=1, help="Training steps.")] = 500,
+    steps: Annotated[int, typer.Option(metavar="N", min=1, help="Training steps.")] = 800,
     batch_size: Annotated[
         int | None,
         typer.Option(
@@ -207,7 +208,7 @@ def predict(
             "--dicom-seg", help="Also write <stem>_seg.dcm, a DICOM Segmentation referencing each DICOM input."
         ),
     ] = False,
-    all_pieces: AllPieces = False,
+    drop_stray: DropStray = False,
     fmt: RowFormat = "table",
     skip_bad: SkipBad = False,
     device: Device = "auto",
@@ -228,6 +229,7 @@ def predict(
 
     check_format(fmt)
     segmenter = load_segmenter(model, setup_device(device))
+    _check_drop_stray(drop_stray, segmenter, model)
     classes = segmenter.info.classes
     outputs = _output_names(scans, expand_inputs, skip_bad)
     for name in outputs.values():
@@ -250,7 +252,7 @@ def predict(
                 if note:
                     warn(note)
                 stem = out_dir / outputs[image.source]
-                yield _segment_one(image, segmenter, stem, dicom_seg, all_pieces, __version__)
+                yield _segment_one(image, segmenter, stem, dicom_seg, drop_stray, __version__)
             except SpectfslError as error:
                 if not skip_bad:
                     raise
@@ -262,11 +264,11 @@ def predict(
         write_rows(scans, rows_for, None, fmt, columns, title, skip_bad, on_row=lambda: progress.advance(task))
 
 
-def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, all_pieces: bool, version: str) -> dict:
+def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, drop_stray: bool, version: str) -> dict:
     from spectfsl.core.segmentation.output import write_dicom_seg, write_label_nifti
     from spectfsl.core.segmentation.workflows import segment_image, volume_row
 
-    label_ids = segment_image(segmenter, image, all_pieces)
+    label_ids = segment_image(segmenter, image, drop_stray)
     classes = segmenter.info.classes
     nifti = stem.with_name(stem.name + "_labels.nii.gz")
     write_label_nifti(nifti, image, label_ids)
@@ -329,7 +331,7 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
-    all_pieces: AllPieces = False,
+    drop_stray: DropStray = False,
     fmt: DocumentFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
@@ -348,6 +350,7 @@ def evaluate(
     check_new_output(out, overwrite)
     target = setup_device(device)
     segmenter = load_segmenter(model, target)
+    _check_drop_stray(drop_stray, segmenter, model)
     chosen, labelled = _labelled(scans, labels, classes, mask, derive_from)
     _check_same_classes(chosen, segmenter.info.classes)
     others = []
@@ -355,8 +358,15 @@ def evaluate(
         compared = load_segmenter(path, target)
         _check_same_classes(chosen, compared.info.classes)
         others.append((f"{compared.info.method} ({path.name})", compared))
-    scores = list(evaluate_scans(segmenter, labelled, baselines, others, all_pieces))
+    scores = list(evaluate_scans(segmenter, labelled, baselines, others, drop_stray))
     _print_evaluation(scores, fmt, out)
+
+
+def _check_drop_stray(drop_stray: bool, segmenter, path: Path) -> None:
+    from spectfsl.ui import warn
+
+    if drop_stray and segmenter.info.class_pieces is None:
+        warn(f"{path}: written before the support's pieces were recorded: --drop-stray does nothing (refit)")
 
 
 def _check_same_classes(given, model) -> None:

@@ -66,7 +66,7 @@ class DemoSettings:
     prnet_lr_schedule: str = "cosine"
     prnet3d_epochs: int = 8  # 80 steps of 32 pairs: under a seventh of `prnet train --dims 3`, for the time budget
     prnet3d_batch_size: int | None = None  # pairs a 3D step; None: `prnet train --dims 3`'s
-    segment_steps: int = 40  # `segment fit` takes 500
+    segment_steps: int = 40  # `segment fit` takes 800
     segment_crop: int = 24  # 4 a step; `segment fit` takes 2 of 40 (2.3 times the voxels per step)
     segment_evaluated: int = 11  # phantom patients evaluated (all but the support)
     segment_rotations: int = 3  # real NIfTI patients taken as the support in turn (all three)

@@ -61,7 +61,7 @@ class SegmentSettings:
     None: chosen from the crop size (`with_batch_size`)."""
 
     method: str = "finetune"
-    steps: int = 500
+    steps: int = 800
     batch_size: int | None = None
     crop: int = 40
     channels: int = 16
