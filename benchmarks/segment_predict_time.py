@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from spectfsl.bench.workloads import BenchSettings, segment_predict_volume
-from spectfsl.core.segmentation.training import SegmentSettings
+from spectfsl.core.segmentation.settings import SegmentSettings
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from spectfsl.core.segmentation import training
+from spectfsl.core.segmentation.settings import SegmentSettings
 from spectfsl.core.segmentation.support import choose_classes, load_labelled
-from spectfsl.core.segmentation.training import SegmentSettings
 from spectfsl.core.segmentation.workflows import evaluate_scans, fit_segmenter
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=defaults.crop)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--channels", type=int, default=defaults.channels)
-    parser.add_argument("--max-gain", type=float, default=training.MAX_GAIN, help="intensity gain augmentation")
+    parser.add_argument("--max-gain", type=float, default=defaults.gain, help="intensity gain augmentation")
     parser.add_argument(
         "--resolution",
         type=float,
@@ -59,7 +59,6 @@ def main() -> None:
     )
     parser.add_argument("--drop-stray", action="store_true", help="score the label maps with `--drop-stray`")
     args = parser.parse_args()
-    training.MAX_GAIN = args.max_gain
     training.MAX_BLUR_SIGMA = training.MAX_SHARPEN = args.resolution
 
     images = [Path(p) for p in args.images]
@@ -87,6 +86,7 @@ def main() -> None:
                     crop=args.crop,
                     batch_size=args.batch_size,
                     channels=args.channels,
+                    gain=args.max_gain,
                 )
                 for support in supports:
                     start = time.perf_counter()

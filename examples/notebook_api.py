@@ -1,4 +1,4 @@
-"""The Python API in a few lines: phantom -> dataset -> bank -> predictions.
+"""The Python API in a few lines: phantom -> dataset -> bank -> predictions, and a built-in tissue map.
 
 Run: python examples/notebook_api.py OUT_DIR
 """
@@ -26,3 +26,8 @@ classifier, info = spectfsl.load_bank(out / "bank.safetensors")
 rows = list(spectfsl.predict_images(classifier, info, [str(out / "dataset")]))
 correct = sum(row["predicted"] == Path(row["path"]).parent.name for row in rows)
 print(f"{correct}/{len(rows)} crops classified correctly")
+
+# 5. LV myocardium (1) and cavity (2) of a whole volume with the built-in model: no labelled scan.
+segmenter = spectfsl.open_segmenter("builtin")
+label_map = spectfsl.segment_image(segmenter, spectfsl.load_image(scans[0]))
+print(f"built-in model: {(label_map == 1).sum()} myocardium and {(label_map == 2).sum()} cavity voxels")

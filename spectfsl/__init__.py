@@ -43,6 +43,13 @@ _EXPORTS = {
     "weights_embedding": "spectfsl.core.fewshot.evaluation",
     "save_bank": "spectfsl.core.fewshot.bank",
     "load_bank": "spectfsl.core.fewshot.bank",
+    "SegmentSettings": "spectfsl.core.segmentation.settings",
+    "SegmentClasses": "spectfsl.core.segmentation.support",
+    "fit_segmenter": "spectfsl.core.segmentation.workflows",
+    "segment_image": "spectfsl.core.segmentation.workflows",
+    "open_segmenter": "spectfsl.core.segmentation.model_file",
+    "save_segmenter": "spectfsl.core.segmentation.model_file",
+    "catalogue_rows": "spectfsl.core.builtin.catalogue",
     "SpectfslError": "spectfsl.errors",
 }
 

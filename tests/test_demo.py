@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from spectfsl.core.tables import number, percent
-from spectfsl.demo.pipeline import Demo, DemoSettings, run
+from spectfsl.demo.pipeline import BUILTIN_NO_LABELS, Demo, DemoSettings, run
 from spectfsl.demo.report import write_report
 from tests.conftest import SHARED_DATA, requires_real_data
 
@@ -24,7 +24,6 @@ SMALL = DemoSettings(
     prnet3d_batch_size=4,
     segment_steps=3,
     segment_evaluated=2,
-    segment_rotations=1,
 )
 
 pytestmark = pytest.mark.slow
@@ -125,7 +124,27 @@ def test_real_data_demo_adds_the_real_patients(phantom_demo):
     assert set(real3d) == {"lv_centre", "apex", "lateral_wall"}
     assert real3d["lv_centre"][0]["pairs"] == 30 and real3d["apex"][0]["pairs"] == 6  # 6 volumes; 3 with masks
     assert "not expert-made" in text and "PRNet real 3D lv_centre" in text
-    real_maps = [s for s in results.segmentation_real if s.method == "finetune"]
-    assert len(real_maps) == 2 and set(real_maps[0].dice) == {"myocardium", "ventricles"}  # 1 rotation x 2
-    assert "1 patient(s) taken as the support in turn (2 scores per class)" in text
-    assert "segment_real_overlay" in demo.figures and "segment real NIfTI myocardium: Dice" in text
+    methods = [s.method for s in results.segmentation_real]
+    assert methods.count("finetune") == methods.count(BUILTIN_NO_LABELS) == methods.count("threshold") == 7
+    assert set(results.segmentation_real[0].dice) == {"myocardium", "cavity"}
+    assert "P005024_rest" not in {Path(s.path).name.removesuffix(".nii.gz") for s in results.segmentation_real}
+    assert "segment_real_overlay" in demo.figures and "segment real lvseg-mtu myocardium: Dice" in text
+
+
+def test_summary_json_sets_each_result_beside_its_baseline(phantom_demo):
+    import json
+
+    demo = phantom_demo[0]
+    rows = json.loads((demo.out / "summary.json").read_text())["rows"]
+    assert rows and all(
+        set(row) == {"measure", "value", "baseline", "baseline_value", "lower_is_better"} for row in rows
+    )
+    measures = {row["measure"]: row for row in rows}
+    lv = {s["method"]: s for s in demo.results.localisation_phantom.as_dict()["lv_centre"]}
+    row = measures["PRNet phantom lv_centre: MRE mm"]
+    assert row["value"] == round(lv["prnet"]["mre_mm"], 4) and row["baseline_value"] == round(lv["naive"]["mre_mm"], 4)
+    assert row["lower_is_better"] is True
+    wall = measures["segment phantom myocardium: Dice (finetune)"]
+    assert wall["lower_is_better"] is False and wall["baseline"] == "tuned intensity threshold"
+    if demo.real_data is not None:
+        assert f"segment real lvseg-mtu cavity: Dice ({BUILTIN_NO_LABELS})" in measures

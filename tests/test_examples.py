@@ -89,5 +89,8 @@ def test_notebook_api_example_runs(tmp_path, capsys, monkeypatch):
     """In this process, as a notebook would run it (the shell examples above pay the start-ups)."""
     monkeypatch.setattr(sys, "argv", ["notebook_api.py", str(tmp_path / "nb")])
     runpy.run_path(str(REPO / "examples" / "notebook_api.py"), run_name="__main__")
-    correct, total = capsys.readouterr().out.strip().split()[0].split("/")
+    printed = capsys.readouterr().out.strip().splitlines()
+    correct, total = printed[0].split()[0].split("/")
     assert int(correct) > 0.6 * int(total)
+    words = printed[1].split()
+    assert words[:2] == ["built-in", "model:"] and int(words[2]) > 100 and int(words[6]) > 50  # a wall, a cavity

@@ -34,7 +34,14 @@ prnet_app = typer.Typer(
 )
 
 ModelOption = Annotated[
-    Path, typer.Option("--model", metavar="MODEL", help="Model file from `prnet train`.", show_default=False)
+    str,
+    typer.Option(
+        "--model",
+        metavar="MODEL|builtin",
+        help="Model file from `prnet train`, or builtin: the model shipped with spectfsl for the inputs' "
+        "dimensionality (2D slices or 3D volumes; see `spectfsl models list`).",
+        show_default=False,
+    ),
 ]
 Refine = Annotated[
     list[Path] | None,
@@ -67,12 +74,21 @@ Image2D = Annotated[
 ]
 
 
-def _cascade(model: Path, refine: list[Path] | None, device: str):
-    """The coarse model and its refining models, loaded on the chosen device."""
+def _cascade(model: str, refine: list[Path] | None, device: str, image: str | None = None):
+    """The coarse model and its refining models, loaded on the chosen device; `builtin` is the built-in
+    model of `image`'s dimensionality (a volume: 3D; a 2D image or PATH@N: 2D)."""
     from spectfsl.core.device import setup_device
     from spectfsl.core.localisation.model_file import load_cascade
 
-    return load_cascade([model, *(refine or [])], setup_device(device))
+    dims = _dims_of(image) if image is not None and "builtin" in [model, *map(str, refine or [])] else 2
+    return load_cascade([model, *(refine or [])], setup_device(device), dims)
+
+
+def _dims_of(image: str) -> int:
+    """3 for a volume, 2 for a 2D image or one frame of a volume (PATH@N)."""
+    from spectfsl.core.files.loader import load_image
+
+    return 3 if load_image(image).is_volume else 2
 
 
 @prnet_app.command("train")
@@ -133,9 +149,14 @@ def train(
         ),
     ] = None,
     offset_scale_mm: Annotated[
-        float,
-        typer.Option(metavar="MM", callback=positive, help="Offsets are divided by this (mm) to a unitless range."),
-    ] = 100.0,
+        float | None,
+        typer.Option(
+            metavar="MM",
+            callback=positive,
+            help="Offsets are divided by this (mm) to a unitless range [default: 100, or a starting model's].",
+            show_default=False,
+        ),
+    ] = None,
     reconstruction_weight: Annotated[
         float,
         typer.Option(
@@ -162,6 +183,16 @@ def train(
             show_default=False,
         ),
     ] = None,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            metavar="builtin|random|MODEL",
+            help="Where training starts: the built-in model of --dims (the default where one ships: "
+            "`spectfsl models list`), random weights (the default otherwise), or a model file from `prnet "
+            "train`; a model fixes the patch, pixel size, channels and head (the new file records it).",
+            show_default=False,
+        ),
+    ] = None,
     seed: Seed = 0,
     device: Device = "auto",
     checkpoint_every: CheckpointEvery = 60.0,
@@ -175,21 +206,27 @@ def train(
     --resume continues and ends with the weights an uninterrupted run would have.
     """
     from spectfsl.core import distributed
+    from spectfsl.core.builtin.catalogue import has_builtin
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
     from spectfsl.core.localisation.grid import grid_images, grid_volumes
-    from spectfsl.core.localisation.model_file import save_prnet
+    from spectfsl.core.localisation.model_file import open_prnet, parent_of, save_prnet
     from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
     from spectfsl.ui import info, make_progress
 
-    defaults = default_settings(dims)
+    check_new_output(out, overwrite)
+    target = setup_device(device)
+    init = init or ("builtin" if has_builtin("prnet", dims) else "random")
+    initial = None if init == "random" else open_prnet(init, target, dims)
+    parent = None if initial is None else parent_of(init, dims)
+    defaults = default_settings(dims, None if initial is None else initial[1])
     pixel_mm = pixel_mm or defaults.pixel_mm
     epochs = epochs or defaults.epochs
     settings = PRNetSettings(
         patch or defaults.patch,
         pixel_mm,
-        offset_scale_mm,
+        offset_scale_mm or defaults.offset_scale_mm,
         epochs,
         iters,
         batch_size or defaults.batch_size,
@@ -202,8 +239,6 @@ def train(
         lr_schedule=lr_schedule or defaults.lr_schedule,
         head_activation=head_activation or defaults.head_activation,
     )
-    check_new_output(out, overwrite)
-    target = setup_device(device)
     grids = (grid_volumes if dims == 3 else grid_images)(iter_images(images), pixel_mm)
     saver = checkpointer(out, checkpoint_every, resume, overwrite)
     with make_progress() as progress:
@@ -213,7 +248,7 @@ def train(
             done = epoch * iters + iteration + 1
             progress.update(task, completed=done, status=f"epoch {epoch + 1}/{epochs} loss {loss:.4f}")
 
-        model, model_info = train_model(grids, settings, target, report, saver)
+        model, model_info = train_model(grids, settings, target, report, saver, initial, parent)
     if distributed.current().is_main:  # under torchrun: one writer
         save_prnet(out, model, model_info)
     saver.finish()
@@ -257,7 +292,7 @@ def offset(
 
     check_format(fmt)
     check_new_output(out, overwrite)
-    [(network, info)] = _cascade(model, None, device)
+    [(network, info)] = _cascade(model, None, device, image)
     first_point, second_point = parse_point(p1, "--p1", info.dims), parse_point(p2, "--p2", info.dims)
     load = load_grid_volume if info.dims == 3 else load_grid
     first = load(image, info.pixel_mm)
@@ -337,7 +372,7 @@ def locate(
     batch_size = batch_size or TARGETS_PER_BATCH
     check_new_output(out, overwrite)
     acceleration = Acceleration(precision, compile, channels_last)
-    stages = _cascade(model, refine, device)
+    stages = _cascade(model, refine, device, ref)
     for network, _ in stages:
         acceleration.prepare(network, "position")
     pixel_mm, dims = stages[0][1].pixel_mm, stages[0][1].dims
@@ -391,7 +426,7 @@ def reconstruct(
 
     check_format(fmt)
     check_new_output(out, overwrite)
-    [(network, info)] = _cascade(model, None, device)
+    [(network, info)] = _cascade(model, None, device, image)
     require_decoder(info, model)
     if info.dims == 3 and point is None:
         raise SpectfslError(f"{model}: a 3D model reconstructs the cube around a point: give --point x,y,z")
@@ -447,15 +482,19 @@ def evaluate(
     """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and
     template matching. A 3D model takes points in volumes (a z column) and compares with 3D naive and
     3D template matching."""
+    from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import read_points
     from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
+    from spectfsl.core.localisation.model_file import load_cascade
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
 
     check_format(fmt, DOCUMENT_FORMATS)
     check_new_output(out, overwrite)
-    stages = _cascade(model, refine, device)
-    landmarks = load_landmarks(read_points(points, data_dir), stages[0][1].pixel_mm, stages[0][1].dims)
+    rows = read_points(points, data_dir)
+    dims = 3 if rows and len(rows[0]) == 5 else 2  # a z column: points in volumes
+    stages = load_cascade([model, *(refine or [])], setup_device(device), dims)
+    landmarks = load_landmarks(rows, stages[0][1].pixel_mm, stages[0][1].dims)
     result = evaluate_localisation(stages, landmarks, template_size, match_radius_mm)
     document = {
         "model": str(model),

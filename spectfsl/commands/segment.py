@@ -22,6 +22,7 @@ from spectfsl.commands.options import (
     positive,
     write_rows,
 )
+from spectfsl.core.segmentation.settings import FROM_MODEL, SegmentSettings
 
 segment_app = typer.Typer(
     help="Few-shot tissue maps: label every voxel of a scan (LV myocardium, cavity, liver, ...) from "
@@ -76,7 +77,14 @@ DeriveFrom = Annotated[
     ),
 ]
 ModelOption = Annotated[
-    Path, typer.Option("--model", metavar="MODEL", help="Model file from `segment fit`.", show_default=False)
+    str,
+    typer.Option(
+        "--model",
+        metavar="MODEL|builtin",
+        help="Model file from `segment fit`, or builtin: the model shipped with spectfsl (3D volumes; "
+        "1 = LV myocardium, 2 = LV cavity; no labelled scan needed; see `spectfsl models show segment-3d`).",
+        show_default=False,
+    ),
 ]
 DropStray = Annotated[
     bool,
@@ -126,7 +134,25 @@ def fit(
             "the nearest class prototype (masked average pooling of the network's embeddings).",
         ),
     ] = "finetune",
-    steps: Annotated[int, typer.Option(metavar="N", min=1, help="Training steps.")] = 800,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            metavar="builtin|random|MODEL",
+            help="Where training starts: the built-in model (the default for volumes; 2D scans start from "
+            "random weights), random weights, or a model file from `segment fit`.",
+            show_default=False,
+        ),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help=f"Training steps [default: {FROM_MODEL['steps']} from a model, {SegmentSettings.steps} from "
+            "random weights].",
+            show_default=False,
+        ),
+    ] = None,
     batch_size: Annotated[
         int | None,
         typer.Option(
@@ -138,15 +164,35 @@ def fit(
         ),
     ] = None,
     crop: Annotated[
-        int,
+        int | None,
         typer.Option(
             metavar="VOXELS",
             min=8,
-            help="Side of the training crops and of the windows labelled at prediction (the whole scan if smaller).",
+            help="Side of the training crops and of the windows labelled at prediction (the whole scan if "
+            f"smaller) [default: {FROM_MODEL['crop']} from a model, {SegmentSettings.crop} from random weights].",
+            show_default=False,
         ),
-    ] = 40,
-    channels: Annotated[int, typer.Option(metavar="N", min=1, help="Channels of the network's first block.")] = 16,
-    lr: Annotated[float, typer.Option(metavar="RATE", callback=positive, help="Adam learning rate.")] = 1e-3,
+    ] = None,
+    channels: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help=f"Channels of the network's first block, from random weights [default: {SegmentSettings.channels}; "
+            "a starting model's own].",
+            show_default=False,
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            metavar="RATE",
+            callback=positive,
+            help=f"Adam learning rate [default: {FROM_MODEL['lr']:g} from a model, {SegmentSettings.lr:g} from "
+            "random weights].",
+            show_default=False,
+        ),
+    ] = None,
     seed: Seed = 0,
     device: Device = "auto",
     checkpoint_every: CheckpointEvery = 60.0,
@@ -157,36 +203,42 @@ def fit(
     """Learn a tissue map from 1-5 labelled scans (2D or 3D); background is class 0.
 
     Labels come as label maps (--labels, ids named by --classes), masks (--mask NAME=PATH), or a
-    wall mask whose cavity is derived (--derive-from). Training crops are blurred or sharpened,
-    rotated, scaled, and varied in gain and noise. Ctrl-C saves a checkpoint beside --out; --resume
-    continues it.
+    wall mask whose cavity is derived (--derive-from). Volumes start from the built-in model by
+    default (a short fine-tuning; the model file records its parent and SHA-256). Training crops are
+    blurred or sharpened, rotated, scaled, and varied in gain and noise. Ctrl-C saves a checkpoint
+    beside --out; --resume continues it.
     """
     from spectfsl.core import distributed
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.segmentation.model_file import save_segmenter
-    from spectfsl.core.segmentation.training import SegmentSettings
-    from spectfsl.core.segmentation.workflows import fit_segmenter
+    from spectfsl.core.segmentation.workflows import fit_segmenter, starting_point
     from spectfsl.ui import info, make_progress
 
-    settings = SegmentSettings(method, steps, batch_size, crop, channels, lr=lr, seed=seed)
     check_new_output(out, overwrite)
     target = setup_device(device)
     chosen, labelled = _labelled(scans, labels, classes, mask, derive_from)
+    pairs = list(labelled)
+    dims = pairs[0][0].pixels.ndim if pairs else 3
+    start = starting_point(init, dims, target)
+    given = {"method": method, "steps": steps, "batch_size": batch_size, "crop": crop, "channels": channels}
+    given |= {"lr": lr, "seed": seed}
+    settings = start.settings(**{key: value for key, value in given.items() if value is not None})
     saver = checkpointer(out, checkpoint_every, resume, overwrite)
     with make_progress() as progress:
-        task = progress.add_task("training", total=steps, status="")
+        task = progress.add_task("training", total=settings.steps, status="")
 
         def report(step: int, loss: float) -> None:
             progress.update(task, completed=step, status=f"loss {loss:.4f}")
 
-        segmenter = fit_segmenter(labelled, chosen, settings, target, report, saver)
+        segmenter = fit_segmenter(pairs, chosen, settings, target, report, saver, start.model, start.parent)
     if distributed.current().is_main:  # under torchrun: one writer
         save_segmenter(out, segmenter)
     saver.finish()
     names = ", ".join(f"{i}={name}" for i, name in chosen.foreground)
-    support = len(segmenter.info.support_sha256)
-    info(f"wrote {out}: {settings.method}, {support} support scan(s), classes {names}")
+    support = len(pairs)
+    origin = start.parent["name"] if start.parent else "random weights"
+    info(f"wrote {out}: {settings.method} from {origin}, {support} support scan(s), classes {names}")
 
 
 @segment_app.command("predict")
@@ -221,14 +273,14 @@ def predict(
     from spectfsl import __version__
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.loader import BadInput, expand_inputs, iter_images
-    from spectfsl.core.segmentation.model_file import load_segmenter
+    from spectfsl.core.segmentation.model_file import open_segmenter
     from spectfsl.core.segmentation.workflows import check_compatible
     from spectfsl.errors import SpectfslError
     from spectfsl.render import check_format
     from spectfsl.ui import make_progress, warn
 
     check_format(fmt)
-    segmenter = load_segmenter(model, setup_device(device))
+    segmenter = open_segmenter(model, setup_device(device))
     _check_drop_stray(drop_stray, segmenter, model)
     classes = segmenter.info.classes
     outputs = _output_names(scans, expand_inputs, skip_bad)
@@ -260,7 +312,7 @@ def predict(
 
     with make_progress() as progress:
         task = progress.add_task("segmenting", total=len(outputs), status="")
-        title = f"tissue maps ({model.name})"
+        title = f"tissue maps ({Path(model).name})"
         write_rows(scans, rows_for, None, fmt, columns, title, skip_bad, on_row=lambda: progress.advance(task))
 
 
@@ -342,14 +394,14 @@ def evaluate(
     confidence interval (Student's t over scans). A support scan of the model is refused."""
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.core.segmentation.model_file import load_segmenter
+    from spectfsl.core.segmentation.model_file import load_segmenter, open_segmenter
     from spectfsl.core.segmentation.workflows import evaluate_scans
     from spectfsl.render import DOCUMENT_FORMATS, check_format
 
     check_format(fmt, DOCUMENT_FORMATS)
     check_new_output(out, overwrite)
     target = setup_device(device)
-    segmenter = load_segmenter(model, target)
+    segmenter = open_segmenter(model, target)
     _check_drop_stray(drop_stray, segmenter, model)
     chosen, labelled = _labelled(scans, labels, classes, mask, derive_from)
     _check_same_classes(chosen, segmenter.info.classes)
@@ -362,7 +414,7 @@ def evaluate(
     _print_evaluation(scores, fmt, out)
 
 
-def _check_drop_stray(drop_stray: bool, segmenter, path: Path) -> None:
+def _check_drop_stray(drop_stray: bool, segmenter, path: str) -> None:
     from spectfsl.ui import warn
 
     if drop_stray and segmenter.info.class_pieces is None:

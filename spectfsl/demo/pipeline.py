@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from spectfsl import figures
+from spectfsl.core.builtin.catalogue import BUILTIN
 from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
 from spectfsl.core.data.labelled import prepare
 from spectfsl.core.data.phantom import write_phantom
@@ -38,8 +39,9 @@ from spectfsl.core.localisation.landmarks import heart_landmark_rows, mask_landm
 from spectfsl.core.localisation.locate import locate, mse_psnr, reconstruct
 from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
+from spectfsl.core.segmentation.model_file import open_segmenter
+from spectfsl.core.segmentation.settings import FROM_MODEL, SegmentSettings
 from spectfsl.core.segmentation.support import choose_classes, load_labelled
-from spectfsl.core.segmentation.training import SegmentSettings
 from spectfsl.core.segmentation.workflows import ScanScore, evaluate_scans, fit_segmenter, segment_image
 from spectfsl.render import row_output
 from spectfsl.ui import warn
@@ -48,6 +50,8 @@ PHANTOM_CLASSES = "1=myocardium,2=ventricles,3=liver"
 TRAIN_PATIENTS = ("P001", "P002", "P003", "P004")
 PRNET_TRAIN_PATIENTS = tuple(f"P{i:03d}" for i in range(1, 9))
 PRNET_TEST_PATIENTS = tuple(f"P{i:03d}" for i in range(9, 13))
+#: How the report names the built-in segmentation model used with no labelled scan.
+BUILTIN_NO_LABELS = "built-in, no labelled scan"
 STUDY = {"train_accuracy": 0.9667, "validation_accuracy": 0.9333, "prnet_training_loss": 1.395}
 
 
@@ -66,10 +70,8 @@ class DemoSettings:
     prnet_lr_schedule: str = "cosine"
     prnet3d_epochs: int = 8  # 80 steps of 32 pairs: under a seventh of `prnet train --dims 3`, for the time budget
     prnet3d_batch_size: int | None = None  # pairs a 3D step; None: `prnet train --dims 3`'s
-    segment_steps: int = 40  # `segment fit` takes 800
-    segment_crop: int = 24  # 4 a step; `segment fit` takes 2 of 40 (2.3 times the voxels per step)
+    segment_steps: int = FROM_MODEL["steps"]  # fine-tuning from the built-in model, as `segment fit` does
     segment_evaluated: int = 11  # phantom patients evaluated (all but the support)
-    segment_rotations: int = 3  # real NIfTI patients taken as the support in turn (all three)
     seed: int = 0
 
     @classmethod
@@ -83,8 +85,6 @@ class DemoSettings:
             prnet_real_epochs=50,
             prnet_lr_schedule="constant",
             prnet3d_epochs=default_settings(3).epochs,
-            segment_steps=SegmentSettings().steps,
-            segment_crop=SegmentSettings().crop,
         )
 
 
@@ -215,7 +215,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
             ("real DICOM: find the heart", find_real_hearts),
             ("real PRNet: train and locate the LV", locate_real_lv),
             ("real PRNet 3D: train on the 6 volumes, locate the LV", locate_real_lv_3d),
-            ("real NIfTI: segment, one support patient, 3 rotations", segment_real_nifti),
+            ("real lvseg-mtu: segment with the built-in model, and fine-tuned on 1 scan", segment_real),
             ("study PNG slice: classify", classify_study_slice),
         ]
     return steps
@@ -472,9 +472,8 @@ def classify_study_slice(demo: Demo) -> None:
 
 
 def _segment_settings(demo: Demo) -> SegmentSettings:
-    return replace(
-        SegmentSettings(), steps=demo.settings.segment_steps, crop=demo.settings.segment_crop, seed=demo.settings.seed
-    )
+    """`segment fit`'s settings from a model (the built-in one), with the demo's step count."""
+    return SegmentSettings.from_model(steps=demo.settings.segment_steps, seed=demo.settings.seed)
 
 
 def _overlay_panel(title: str, image, reference_ids: np.ndarray, predicted_ids: np.ndarray, classes) -> tuple:
@@ -486,14 +485,16 @@ def _overlay_panel(title: str, image, reference_ids: np.ndarray, predicted_ids: 
 
 
 def segment_phantom(demo: Demo) -> None:
-    """`segment fit` on one phantom patient, `segment evaluate` (with the threshold baseline) on the others."""
+    """`segment fit` from the built-in model on one phantom patient (its three classes), `segment
+    evaluate` (with the threshold baseline) on the others."""
     root = demo.out / "phantom"
     patients = sorted(p.name for p in root.iterdir() if p.is_dir())
     scans = [root / p / "spect.dcm" for p in patients]
     labels = [root / p / "labels.npy" for p in patients]
     classes = choose_classes(PHANTOM_CLASSES, labels, [], None)
     labelled = list(load_labelled(scans, labels, classes, {}, None))
-    segmenter = fit_segmenter(labelled[:1], classes, _segment_settings(demo), demo.device)
+    builtin = open_segmenter(BUILTIN, demo.device)
+    segmenter = fit_segmenter(labelled[:1], classes, _segment_settings(demo), demo.device, initial=builtin)
     evaluated = labelled[1 : 1 + demo.settings.segment_evaluated]
     demo.results.segmentation_phantom = list(evaluate_scans(segmenter, evaluated, baselines_too=True))
     image, indices = labelled[1]
@@ -501,20 +502,29 @@ def segment_phantom(demo: Demo) -> None:
     figures.label_overlays(demo.figure("segment_phantom_overlay"), [panel], classes.names)
 
 
-def segment_real_nifti(demo: Demo) -> None:
-    """One NIfTI patient as support (expert wall, cavity derived), the other two evaluated; every rotation."""
-    images, masks = _nifti(demo)
+def _lvseg(demo: Demo) -> tuple[list[Path], list[Path]]:
+    """lvseg-mtu's scans (rest first, then stress) and their expert label maps."""
+    folder = demo.real_data / "lvseg-mtu"
+    images = sorted(folder.glob("*_rest.nii.gz")) + sorted(folder.glob("*_stress.nii.gz"))
+    return images, [image.with_name(image.name.replace(".nii.gz", "_labels.nii.gz")) for image in images]
+
+
+def segment_real(demo: Demo) -> None:
+    """Real scans with expert contours (lvseg-mtu, never used to train a shipped model): the built-in
+    model with no labelled scan, and fine-tuned from it on the first scan, both scored on the others."""
+    images, labels = _lvseg(demo)
     if len(images) < 2:
         return
-    classes = choose_classes(None, [], ["myocardium"], "myocardium")
-    labelled = list(load_labelled(images, [], classes, {"myocardium": masks}, "myocardium"))
-    scores, panels = [], []
-    for support in range(min(demo.settings.segment_rotations, len(labelled))):
-        segmenter = fit_segmenter([labelled[support]], classes, _segment_settings(demo), demo.device)
-        held_out = [pair for i, pair in enumerate(labelled) if i != support]
-        scores += evaluate_scans(segmenter, held_out, baselines_too=True)
-        image, indices = held_out[0]
-        title = f"{images[support].name.split('_')[0]} -> {Path(image.source).name.split('_')[0]}"
-        panels.append(_overlay_panel(title, image, classes.ids_of(indices), segment_image(segmenter, image), classes))
-    demo.results.segmentation_real = scores
+    classes = choose_classes("1=myocardium,2=cavity", labels, [], None)
+    labelled = list(load_labelled(images, labels, classes, {}, None))
+    builtin = open_segmenter(BUILTIN, demo.device)
+    segmenter = fit_segmenter(labelled[:1], classes, _segment_settings(demo), demo.device, initial=builtin)
+    others = [(BUILTIN_NO_LABELS, builtin)]
+    demo.results.segmentation_real = list(evaluate_scans(segmenter, labelled[1:], True, others))
+    image, indices = labelled[-1]
+    reference = classes.ids_of(indices)
+    panels = [
+        _overlay_panel(f"{Path(image.source).name}: {name}", image, reference, segment_image(model, image), classes)
+        for name, model in ((BUILTIN_NO_LABELS, builtin), ("fine-tuned on 1 scan", segmenter))
+    ]
     figures.label_overlays(demo.figure("segment_real_overlay"), panels, classes.names)

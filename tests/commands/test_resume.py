@@ -92,6 +92,8 @@ def test_segment_fit_interrupted_resumes_to_the_same_model(cli, tmp_path):
         scan,
         "--labels",
         labels,
+        "--init",
+        "random",
         "--steps",
         40,
         "--batch-size",

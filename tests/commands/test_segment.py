@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from spectfsl.cli import main
+from tests.conftest import SHARED_DATA, requires_real_data
 
-FAST = ["--steps", "40", "--batch-size", "2", "--crop", "16", "--channels", "8", "--device", "cpu"]
+FAST = ["--init", "random", "--steps", "40", "--batch-size", "2", "--crop", "16", "--channels", "8", "--device", "cpu"]
 
 
 def _shell_scan(folder, name: str, seed: int, shape=(20, 20, 20)) -> tuple:
@@ -199,3 +200,80 @@ def test_drop_stray_on_a_model_without_recorded_pieces_says_it_does_nothing(cli,
     )
     assert result.exit_code == 0, result.stderr
     assert "does nothing" in result.stderr
+
+
+def test_builtin_model_labels_a_phantom_volume_with_no_labelled_scan(cli, phantom_dir, tmp_path):
+    scan = phantom_dir / "P002" / "spect.dcm"
+    result = cli("segment", "predict", scan, "--model", "builtin", "--out", tmp_path, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    labels = np.asarray(nib.load(row["output"]).dataobj)
+    truth = np.load(phantom_dir / "P002" / "labels.npy").transpose(2, 1, 0)  # NIfTI i, j, k = col, row, slice
+    wall, true_wall = labels == 1, truth == 1
+    assert 2 * (wall & true_wall).sum() / (wall.sum() + true_wall.sum()) > 0.6
+    assert set(row) >= {"myocardium_ml", "cavity_ml"} and row["cavity_ml"] > 0
+
+
+def test_builtin_model_warns_on_a_voxel_size_it_was_not_made_for(cli, fitted, tmp_path):
+    folder, scans, _ = fitted
+    image = nib.load(scans[1][0])
+    small = folder / "one_mm.nii.gz"
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj), np.diag([1.0, 1.0, 1.0, 1.0])), small)
+    result = cli("segment", "predict", small, "--model", "builtin", "--out", tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "outside the 2-8 mm this model was made for" in result.stderr
+
+
+def test_fit_starts_from_the_builtin_model_by_default_and_records_it(cli, fitted, tmp_path):
+    from spectfsl.core.builtin.catalogue import card, named
+    from spectfsl.core.segmentation.model_file import load_segmenter
+
+    folder, scans, _ = fitted
+    base = ["-q", "segment", "fit", scans[0][0], "--labels", scans[0][1], "--classes", "1=myocardium,2=cavity"]
+    fast = ["--steps", 3, "--device", "cpu"]
+    assert cli(*base, "--out", tmp_path / "b.safetensors", *fast).exit_code == 0
+    info = load_segmenter(tmp_path / "b.safetensors").info
+    assert info.parent == {"name": "builtin:segment-3d", "sha256": card(named("segment-3d"))["sha256"]}
+    assert info.channels == 16 and info.training["lr"] == 3e-4 and info.training["crop"] == 32
+    assert cli(*base, "--out", tmp_path / "r.safetensors", "--init", "random", *fast).exit_code == 0
+    assert load_segmenter(tmp_path / "r.safetensors").info.parent is None
+    child = cli(*base, "--out", tmp_path / "c.safetensors", "--init", tmp_path / "b.safetensors", *fast)
+    assert child.exit_code == 0, child.stderr
+    assert load_segmenter(tmp_path / "c.safetensors").info.parent["name"] == "b.safetensors"
+
+
+def test_fit_from_a_model_refuses_what_cannot_start_it(cli, fitted, tmp_path):
+    folder, scans, model = fitted
+    base = ["segment", "fit", scans[0][0], "--labels", scans[0][1], "--steps", 2, "--device", "cpu"]
+    missing = cli(*base, "--out", tmp_path / "m.safetensors", "--init", tmp_path / "none.safetensors")
+    assert missing.exit_code == 2 and "none.safetensors: no such file" in missing.stderr
+    channels = cli(*base, "--out", tmp_path / "m.safetensors", "--channels", 8)
+    assert channels.exit_code == 2 and "starting model has 16 channels" in channels.stderr
+    plane = folder / "plane.npy"
+    np.save(plane, np.asarray(nib.load(scans[0][0]).dataobj)[:, :, 10])
+    np.save(folder / "plane_labels.npy", np.asarray(nib.load(scans[0][1]).dataobj)[:, :, 10])
+    flat = ["segment", "fit", plane, "--labels", folder / "plane_labels.npy", "--steps", 2, "--device", "cpu"]
+    builtin_2d = cli(*flat, "--out", tmp_path / "p.safetensors", "--init", "builtin")
+    assert builtin_2d.exit_code == 2 and "no built-in segment model for 2D inputs" in builtin_2d.stderr
+    assert cli(*flat, "--out", tmp_path / "p.safetensors", "--crop", 16).exit_code == 0  # 2D: random by default
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+@requires_real_data
+def test_evaluate_refuses_the_scans_a_builtin_model_or_its_child_learned_from(cli, tmp_path):
+    nifti = SHARED_DATA / "mps-physionet" / "nifti"
+    scan, wall = nifti / "patient002_0000.nii.gz", nifti / "patient002.nii.gz"
+    image = nib.load(wall)
+    label_map = tmp_path / "patient002_labels.nii.gz"  # the wall as 1, anything as 2: only the scan matters here
+    labels = np.asarray(image.dataobj).astype(np.uint8)
+    labels[0, 0, 0] = 2
+    nib.save(nib.Nifti1Image(labels, image.affine), label_map)
+    given = ["--labels", label_map, "--classes", "1=myocardium,2=cavity"]
+    builtin = cli("segment", "evaluate", scan, *given, "--model", "builtin")
+    assert builtin.exit_code == 2 and "support scans" in builtin.stderr
+    lvseg = SHARED_DATA / "lvseg-mtu"
+    child = tmp_path / "child.safetensors"
+    fit = ["-q", "segment", "fit", lvseg / "P005024_rest.nii.gz", "--labels", lvseg / "P005024_rest_labels.nii.gz"]
+    assert cli(*fit, "--classes", "1=myocardium,2=cavity", "--out", child, "--steps", 2).exit_code == 0
+    inherited = cli("segment", "evaluate", scan, *given, "--model", child)
+    assert inherited.exit_code == 2 and "support scans" in inherited.stderr

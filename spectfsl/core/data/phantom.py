@@ -35,7 +35,8 @@ CLASS_NAMES = {MYOCARDIUM: "myocardium", VENTRICLES: "ventricles", LIVER: "liver
 
 @dataclass(frozen=True)
 class PhantomCase:
-    """One simulated patient: counts and labels as (slice, row, col); landmarks in voxel (x, y, z)."""
+    """One simulated patient: counts and labels as (slice, row, col); landmarks in voxel (x, y, z);
+    `lv_cavity`: the left ventricle's cavity alone (`labels`' ventricles hold the RV's too)."""
 
     patient: str
     counts: np.ndarray
@@ -44,6 +45,7 @@ class PhantomCase:
     voxel_mm: float
     fwhm_mm: float
     has_defect: bool
+    lv_cavity: np.ndarray
 
 
 def patient_id(index: int) -> str:
@@ -127,7 +129,9 @@ def make_patient(index: int, seed: int = 0, matrix: int = 64, voxel_mm: float = 
         "rv_centre": _to_voxel(rv_centre, matrix, voxel_mm),
         "liver_centre": _to_voxel(liver_centre, matrix, voxel_mm),
     }
-    return PhantomCase(patient_id(index), counts, labels, landmarks, voxel_mm, float(fwhm_mm), has_defect)
+    return PhantomCase(
+        patient_id(index), counts, labels, landmarks, voxel_mm, float(fwhm_mm), has_defect, lv_cavity & ~lv_wall
+    )
 
 
 def _grid_mm(matrix: int, voxel_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

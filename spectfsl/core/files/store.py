@@ -25,13 +25,25 @@ Info = TypeVar("Info")
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, Any], file_format: str, metadata: dict[str, Any]) -> None:
     """Write `tensors` (name -> torch.Tensor) with `metadata` to a safetensors file, atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     header = {"format": file_format, "spectfsl_version": __version__}
     header.update({key: json.dumps(value) for key, value in metadata.items()})
     contiguous = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
+    content = canonical_bytes(save(contiguous, metadata=header))
     with atomic_file(path) as temporary:
-        save_file(contiguous, str(temporary), metadata=header)
+        Path(temporary).write_bytes(content)
+
+
+def canonical_bytes(content: bytes) -> bytes:
+    """A safetensors file's bytes with its JSON header's keys sorted: the same tensors and metadata
+    give the same bytes (safetensors writes its metadata in an arbitrary order), so a file's SHA-256
+    identifies its content. The header stays padded to 8 bytes, as the format asks."""
+    length = int.from_bytes(content[:8], "little")
+    header = json.loads(content[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + content[8 + length :]
 
 
 def load_tensors(path: str | os.PathLike, file_format: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -39,6 +39,7 @@ class PRNetInfo:
     training: dict[str, Any] = field(default_factory=dict)
     dims: int = 2  # 2: slices and x,y points; 3: volumes and x,y,z points
     head_activation: str = "relu"  # files written before the option have a ReLU head
+    parent: dict[str, str] | None = None  # the model training started from: {"name", "sha256"}
 
 
 def save_prnet(path: str | os.PathLike, model: PRNet, info: PRNetInfo) -> None:
@@ -72,9 +73,30 @@ def load_prnet(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
 Stage = tuple[PRNet, PRNetInfo]
 
 
-def load_cascade(paths: Sequence[str | os.PathLike], device: torch.device | str = "cpu") -> list[Stage]:
-    """A coarse model and the fine models that refine it, in order; they must share one pixel size."""
-    stages = [load_prnet(path, device) for path in paths]
+def open_prnet(model: str | os.PathLike, device: torch.device | str = "cpu", dims: int = 2) -> Stage:
+    """A model file, or for `builtin` the built-in PRNet of `dims`-D inputs (its SHA-256 checked
+    against its card)."""
+    from spectfsl.core.builtin.catalogue import BUILTIN, builtin_for, verified_path
+
+    if str(model) == BUILTIN:
+        return load_prnet(verified_path(builtin_for("prnet", dims)), device)
+    return load_prnet(model, device)
+
+
+def parent_of(model: str | os.PathLike, dims: int = 2) -> dict[str, str]:
+    """How a model trained from `model` (a file, or `builtin`) names its parent: name and SHA-256."""
+    from spectfsl.core.builtin.catalogue import BUILTIN, builtin_for, parent_record
+    from spectfsl.core.files.store import sha256_of
+
+    if str(model) == BUILTIN:
+        return parent_record(builtin_for("prnet", dims))
+    return {"name": Path(model).name, "sha256": sha256_of(model)}
+
+
+def load_cascade(paths: Sequence[str | os.PathLike], device: torch.device | str = "cpu", dims: int = 2) -> list[Stage]:
+    """A coarse model and the fine models that refine it, in order; they must share one pixel size.
+    `builtin` names the built-in model of `dims`-D inputs."""
+    stages = [open_prnet(path, device, dims) for path in paths]
     check_stages(stages)
     return stages
 

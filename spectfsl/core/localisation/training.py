@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -79,8 +79,9 @@ def scheduled_lr(settings: PRNetSettings, step: int, total: int) -> float:
     return settings.lr
 
 
-def default_settings(dims: int) -> PRNetSettings:
-    """The defaults of `prnet train` for a 2D or 3D model.
+def default_settings(dims: int, start: PRNetInfo | None = None) -> PRNetSettings:
+    """The defaults of `prnet train` for a 2D or 3D model; training from a model (`start`) keeps its
+    patch, pixel size, channels, head activation and offset scale.
 
     3D: 16-voxel cubic patches on an 8 mm grid (a 128 mm field, like the 2D default's 32 pixels at
     4 mm) and 8 channels in the first block, so that a training step on 2 CPU cores takes tens of
@@ -96,6 +97,10 @@ def default_settings(dims: int) -> PRNetSettings:
     centroid 5.1-10.1 mm (naive 12.9); the study's 500 constant steps were worse than naive on the
     real slices (issue 12). `--epochs 50 --lr-schedule constant` gives the study's run.
     """
+    if start is not None:
+        architecture = {"patch": start.patch, "pixel_mm": start.pixel_mm, "channels": start.channels}
+        architecture |= {"head_activation": start.head_activation, "offset_scale_mm": start.offset_scale_mm}
+        return replace(default_settings(dims), **architecture)
     if dims == 3:
         return PRNetSettings(
             patch=16,
@@ -157,11 +162,13 @@ def train_prnet(
     device: torch.device | str = "cpu",
     on_step: Callable[[int, int, float], None] | None = None,
     checkpointer: Checkpointer | None = None,
+    initial: tuple[PRNet, PRNetInfo] | None = None,
 ) -> tuple[PRNet, list[float]]:
     """Train a PRNet on grid images; returns the model and the mean loss of each epoch.
 
     `on_step(epoch, iteration, loss)` reports progress; `checkpointer` saves (and with --resume
-    restores) the run's state, so that an interrupted run can continue where it stopped.
+    restores) the run's state, so that an interrupted run can continue where it stopped; `initial`
+    is a trained PRNet (model, info) of the same architecture and grid to start from (None: random).
     """
     device = torch.device(device)
     torch.manual_seed(settings.seed)
@@ -172,6 +179,9 @@ def train_prnet(
     if any(grid.dims != settings.dims for grid in grids):
         raise SpectfslError(f"a {settings.dims}D model trains on {'volumes' if settings.dims == 3 else '2D slices'}")
     model = PRNet(settings.patch, settings.channels, dims=settings.dims, head_activation=settings.head_activation)
+    if initial is not None:
+        _check_same_start(initial, model, settings)
+        model.load_state_dict(initial[0].state_dict())
     layout = training_layout(settings, device)
     model = model.to(device, memory_format=layout).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
@@ -219,15 +229,38 @@ def train_prnet(
     return model.to(memory_format=torch.contiguous_format).eval(), epoch_losses
 
 
+def _check_same_start(initial: tuple[PRNet, PRNetInfo], model: PRNet, settings: PRNetSettings) -> None:
+    """Refuse a starting model whose architecture or grid differs from what the settings describe."""
+    network, info = initial
+    names = ("dims", "patch", "channels", "hidden", "head_activation")
+    found = {name: getattr(network, name) for name in names} | {
+        "pixel_mm": info.pixel_mm,
+        "offset_scale_mm": info.offset_scale_mm,
+    }
+    wanted = {name: getattr(model, name) for name in names} | {
+        "pixel_mm": settings.pixel_mm,
+        "offset_scale_mm": settings.offset_scale_mm,
+    }
+    different = [f"{name} {found[name]} (asked: {wanted[name]})" for name in found if found[name] != wanted[name]]
+    if different:
+        raise SpectfslError(
+            f"the starting model differs from the model to train: {', '.join(different)}; leave those options "
+            "out, or start from random weights (--init random)"
+        )
+
+
 def train_model(
     grids: list[GridImage],
     settings: PRNetSettings,
     device: torch.device | str = "cpu",
     on_step: Callable[[int, int, float], None] | None = None,
     checkpointer: Checkpointer | None = None,
+    initial: tuple[PRNet, PRNetInfo] | None = None,
+    parent: dict[str, str] | None = None,
 ) -> tuple[PRNet, PRNetInfo]:
-    """`prnet train`: train on grid images and describe the model with its training record."""
-    model, losses = train_prnet(grids, settings, device, on_step, checkpointer)
+    """`prnet train`: train on grid images (from `initial`, named `parent` in the metadata: `{"name",
+    "sha256"}`; None: random weights) and describe the model with its training record."""
+    model, losses = train_prnet(grids, settings, device, on_step, checkpointer, initial)
     record = {
         "epochs": settings.epochs,
         "iters": settings.iters,
@@ -251,5 +284,6 @@ def train_model(
         training=record,
         dims=settings.dims,
         head_activation=settings.head_activation,
+        parent=parent,
     )
     return model, info

@@ -13,8 +13,8 @@ import torch
 from spectfsl.core.files.store import load_checked_state, load_with_info, save_tensors
 from spectfsl.core.imaging.preprocess import NORMALISATION
 from spectfsl.core.segmentation.network import SegNet
+from spectfsl.core.segmentation.settings import METHODS
 from spectfsl.core.segmentation.support import SegmentClasses
-from spectfsl.core.segmentation.training import METHODS
 from spectfsl.errors import SpectfslError
 
 SEGMENT_FORMAT = "spectfsl.segment/1"
@@ -25,12 +25,17 @@ PROTOTYPES = "prototypes"
 class SegmentInfo:
     """A model file's metadata.
 
-    `support_sha256`: fingerprints of the support scans' voxels, so that evaluation can refuse them;
+    `support_sha256`: fingerprints of the voxels of every scan the model learned from (its support
+    scans, and its parent's), so that evaluation can refuse them;
     `support_spacing_mm`: their voxel size (a scan of another size is labelled with a warning);
     `threshold_fraction`: the intensity-threshold baseline tuned on the support scans;
     `class_pieces`: per foreground class, the most connected pieces it has in a support scan (labels
     are cut down to that many with `--drop-stray`, see `pieces`; None in files from before it was
-    recorded: no clean-up).
+    recorded: no clean-up);
+    `parent`: the model training started from (`{"name", "sha256"}`: a built-in model's name or a
+    file's, and its SHA-256), None when it started from random weights;
+    `voxel_range_mm`: the voxel sizes a model trained on many scans was made for (a scan outside it
+    is labelled with a warning); None for a few-shot model, which compares with `support_spacing_mm`.
     """
 
     method: str
@@ -44,6 +49,8 @@ class SegmentInfo:
     threshold_fraction: float
     normalisation: str = NORMALISATION
     class_pieces: list[int] | None = None
+    parent: dict[str, str] | None = None
+    voxel_range_mm: list[float] | None = None
     training: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -94,3 +101,23 @@ def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") 
     load_checked_state(network, tensors, path, "model")
     device = torch.device(device)
     return Segmenter(network.to(device).eval(), None if prototypes is None else prototypes.to(device), info)
+
+
+def open_segmenter(model: str | os.PathLike, device: torch.device | str = "cpu", dims: int = 3) -> Segmenter:
+    """A model file, or for `builtin` the built-in model of `dims`-D scans (its SHA-256 checked
+    against its card)."""
+    from spectfsl.core.builtin.catalogue import BUILTIN, builtin_for, verified_path
+
+    if str(model) == BUILTIN:
+        return load_segmenter(verified_path(builtin_for("segment", dims)), device)
+    return load_segmenter(model, device)
+
+
+def parent_of(model: str | os.PathLike, dims: int = 3) -> dict[str, str]:
+    """How a model fitted from `model` (a file, or `builtin`) names its parent: name and SHA-256."""
+    from spectfsl.core.builtin.catalogue import BUILTIN, builtin_for, parent_record
+    from spectfsl.core.files.store import sha256_of
+
+    if str(model) == BUILTIN:
+        return parent_record(builtin_for("segment", dims))
+    return {"name": Path(model).name, "sha256": sha256_of(model)}

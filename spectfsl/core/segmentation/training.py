@@ -28,15 +28,14 @@ from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
 from spectfsl.core.fewshot.prototypes import squared_distances
 from spectfsl.core.localisation.training import scheduled_lr
 from spectfsl.core.segmentation.network import SegNet
+from spectfsl.core.segmentation.settings import MAX_GAIN, SegmentSettings
 from spectfsl.errors import SpectfslError
 
-METHODS = ("finetune", "prototype")
 #: Fraction of training crops centred on a labelled voxel (of a foreground class drawn uniformly, so
 #: that a small class such as the myocardium is seen as often as a large one such as the liver).
 FOREGROUND_CROPS = 0.5
-MAX_ROTATION_DEG, MAX_SCALE = 15.0, 0.1
-#: Intensity augmentation: a gain of 1 +- MAX_GAIN and Gaussian noise of NOISE_SD (normalised units).
-MAX_GAIN, NOISE_SD = 0.2, 0.03
+#: Gaussian noise added to training crops (normalised units).
+NOISE_SD = 0.03
 #: Resolution augmentation, so that scans reconstructed sharper or smoother than the support look
 #: alike to the network: half the crops are blurred (Gaussian, sigma up to MAX_BLUR_SIGMA voxels), the
 #: other half sharpened (unsharp mask of sigma SHARPEN_SIGMA voxels, amount up to MAX_SHARPEN).
@@ -53,30 +52,6 @@ class SupportScan:
     pixels: np.ndarray
     labels: np.ndarray
     source: str
-
-
-@dataclass(frozen=True)
-class SegmentSettings:
-    """Training settings; `crop` in voxels per side (the whole scan where it is smaller); `batch_size`
-    None: chosen from the crop size (`with_batch_size`)."""
-
-    method: str = "finetune"
-    steps: int = 800
-    batch_size: int | None = None
-    crop: int = 40
-    channels: int = 16
-    embedding: int = 16
-    lr: float = 1e-3
-    lr_schedule: str = "cosine"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise SpectfslError(f"--method must be one of {', '.join(METHODS)}, got '{self.method}'")
-        if min(self.steps, self.batch_size or 1) < 1 or self.crop < 8 or self.lr <= 0:
-            raise SpectfslError("--steps and --batch-size must be >= 1, --crop >= 8 and --lr > 0")
-        if self.method == "prototype" and self.batch_size is not None and self.batch_size < 2:
-            raise SpectfslError("the prototype method needs --batch-size 2 or more (one crop gives the prototypes)")
 
 
 def crop_shape(crop: int, shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
@@ -96,10 +71,23 @@ def with_batch_size(settings: SegmentSettings, shapes: Sequence[tuple[int, ...]]
     return replace(settings, batch_size=max(least, round(crops)))
 
 
-def network_for(settings: SegmentSettings, classes: int, dims: int) -> SegNet:
-    """The network of a method: class scores (finetune) or embeddings (prototype)."""
+def network_for(settings: SegmentSettings, classes: int, dims: int, initial: SegNet | None = None) -> SegNet:
+    """The network of a method: class scores (finetune) or embeddings (prototype); with `initial`,
+    its weights (the last layer too where it gives as many outputs, else that layer starts afresh)."""
     outputs = classes if settings.method == "finetune" else settings.embedding
-    return SegNet(outputs, settings.channels, dims)
+    network = SegNet(outputs, settings.channels, dims)
+    if initial is None:
+        return network
+    if initial.dims != dims or initial.head.in_channels != network.head.in_channels:
+        raise SpectfslError(
+            f"the starting model is a {initial.dims}D network of {initial.down[0][0].out_channels} channels; "
+            f"this fit needs a {dims}D network of {settings.channels}"
+        )
+    weights = initial.state_dict()
+    if initial.head.out_channels != outputs:
+        weights = {name: value for name, value in weights.items() if not name.startswith("head.")}
+    network.load_state_dict(weights, strict=False)
+    return network
 
 
 def fit_network(
@@ -109,11 +97,12 @@ def fit_network(
     device: torch.device | str = "cpu",
     on_step: Callable[[int, float], None] | None = None,
     checkpointer: Checkpointer | None = None,
+    initial: SegNet | None = None,
 ) -> tuple[SegNet, torch.Tensor | None, list[float]]:
     """Train on the support scans: (network in eval mode, prototypes (classes, embedding) or None, losses).
 
     `classes` counts background; `on_step(step, loss)` reports progress; `checkpointer` saves (and
-    with --resume restores) the run's state.
+    with --resume restores) the run's state; `initial` is the network to start from (None: random).
     """
     dims = scans[0].pixels.ndim
     if any(scan.pixels.ndim != dims for scan in scans):
@@ -122,7 +111,7 @@ def fit_network(
     settings = with_batch_size(settings, [scan.pixels.shape for scan in scans])
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(distributed.rank_seed(settings.seed))
-    model = network_for(settings, classes, dims).to(device).train()
+    model = network_for(settings, classes, dims, initial).to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     state = TrainingState(model, optimiser, generators={"crops": generator})
     checkpointer = checkpointer or Checkpointer()
@@ -133,7 +122,7 @@ def fit_network(
         "inputs_sha256": fingerprint(*[a for scan in scans for a in (scan.pixels, scan.labels)]),
         "initial_model_sha256": fingerprint(*model.state_dict().values()),
     }
-    sampler = CropSampler(scans, settings.crop, generator)
+    sampler = CropSampler(scans, settings, generator)
     checkpointer.start(state, identity)
     network = distributed.replicate(model, device)
     with checkpointer.signals():
@@ -142,7 +131,7 @@ def fit_network(
             for group in optimiser.param_groups:
                 group["lr"] = scheduled_lr(settings, state.step, settings.steps)
             images, labels = sampler.sample(settings.batch_size)
-            images, labels = augment(images, labels, generator)
+            images = augment(images, generator, settings.gain)
             outputs = network(images.to(device))
             labels = labels.to(device)
             if settings.method == "finetune":
@@ -162,12 +151,17 @@ def fit_network(
 
 
 class CropSampler:
-    """Random crops of the support scans, most of them centred on a voxel of a random foreground class."""
+    """Random crops of the support scans, most of them centred on a voxel of a random foreground
+    class, each rotated and zoomed about its centre (`SegmentSettings`) by resampling the whole scan
+    (so that a rotated crop holds the scan's own voxels at its corners, zeros only beyond the scan)."""
 
-    def __init__(self, scans: Sequence[SupportScan], crop: int, generator: torch.Generator) -> None:
+    def __init__(self, scans: Sequence[SupportScan], settings: SegmentSettings, generator: torch.Generator) -> None:
         self.scans = scans
+        self.settings = settings
         self.generator = generator
-        self.size = crop_shape(crop, [scan.pixels.shape for scan in scans])
+        self.size = crop_shape(settings.crop, [scan.pixels.shape for scan in scans])
+        self.volumes = [torch.from_numpy(np.ascontiguousarray(scan.pixels, dtype=np.float32)) for scan in scans]
+        self.label_maps = [torch.from_numpy(scan.labels.astype(np.float32)) for scan in scans]
         self.by_class = [
             [voxels for voxels in (np.argwhere(scan.labels == c) for c in np.unique(scan.labels) if c) if len(voxels)]
             for scan in scans
@@ -177,37 +171,59 @@ class CropSampler:
         """(count, 1, *crop) float intensities and (count, *crop) int64 class indices."""
         images, labels = [], []
         for _ in range(count):
-            index = int(torch.randint(len(self.scans), (1,), generator=self.generator))
-            scan, by_class = self.scans[index], self.by_class[index]
-            shape = scan.pixels.shape
-            if by_class and float(torch.rand(1, generator=self.generator)) < FOREGROUND_CROPS:
-                voxels = by_class[int(torch.randint(len(by_class), (1,), generator=self.generator))]
-                centre = voxels[int(torch.randint(len(voxels), (1,), generator=self.generator))]
+            index = self._draw(len(self.scans))
+            shape, by_class = self.scans[index].pixels.shape, self.by_class[index]
+            if by_class and self._uniform() < FOREGROUND_CROPS:
+                voxels = by_class[self._draw(len(by_class))]
+                centre = voxels[self._draw(len(voxels))]
             else:
-                centre = [int(torch.randint(n, (1,), generator=self.generator)) for n in shape]
-            corner = [min(max(int(c) - s // 2, 0), n - s) for c, s, n in zip(centre, self.size, shape)]
-            window = tuple(slice(c, c + s) for c, s in zip(corner, self.size))
-            images.append(torch.from_numpy(scan.pixels[window].copy()))
-            labels.append(torch.from_numpy(scan.labels[window].astype(np.int64)))
-        return torch.stack(images)[:, None], torch.stack(labels)
+                centre = [self._draw(n) for n in shape]
+            # the centre of a window of the crop's size that lies inside the scan
+            middle = [min(max(int(c) - s // 2, 0), n - s) + (s - 1) / 2 for c, s, n in zip(centre, self.size, shape)]
+            grid = self._grid(torch.tensor(middle, dtype=torch.float32), shape)
+            images.append(F.grid_sample(self.volumes[index][None, None], grid, "bilinear", "zeros", True)[0])
+            labels.append(F.grid_sample(self.label_maps[index][None, None], grid, "nearest", "zeros", True)[0, 0])
+        return torch.stack(images), torch.stack(labels).long()
+
+    def _grid(self, middle: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """grid_sample's grid (1, *crop, dims): crop voxel offsets rotated and zoomed about `middle`."""
+        axes = [torch.arange(s, dtype=torch.float32) - (s - 1) / 2 for s in self.size]
+        offsets = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)
+        points = middle + offsets @ random_matrix(len(shape), self.settings, self.generator).T
+        extent = torch.tensor([max(n - 1, 1) for n in shape], dtype=torch.float32)
+        return (2 * points / extent - 1).flip(-1)[None]  # grid_sample wants (x, y[, z]) = reversed axes
+
+    def _draw(self, n: int) -> int:
+        return int(torch.randint(n, (1,), generator=self.generator))
+
+    def _uniform(self) -> float:
+        return float(torch.rand(1, generator=self.generator))
 
 
-def augment(
-    images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random blurring or sharpening, rotation (up to MAX_ROTATION_DEG about each axis) and scaling
-    (+-MAX_SCALE), intensity gain (+-MAX_GAIN) and Gaussian noise; labels follow the geometry by
-    nearest-neighbour sampling."""
+def random_matrix(dims: int, settings: SegmentSettings, generator: torch.Generator) -> torch.Tensor:
+    """Crop voxel offsets -> scan voxel offsets: a rotation (about every axis for 3D) times a zoom
+    (log-uniform in the settings' range) times a per-axis stretch."""
+    angles = (torch.rand(1 if dims == 2 else 3, generator=generator) * 2 - 1) * math.radians(settings.rotation_deg)
+    low, high = math.log(settings.zoom_min), math.log(settings.zoom_max)
+    zoom = math.exp(low + (high - low) * float(torch.rand(1, generator=generator)))
+    stretch = 1.0 + settings.stretch * (torch.rand(dims, generator=generator) * 2 - 1)
+    matrix = torch.eye(dims)
+    planes = [(0, 1)] if dims == 2 else [(0, 1), (0, 2), (1, 2)]
+    for angle, (a, b) in zip(angles.tolist(), planes):
+        rotation = torch.eye(dims)
+        rotation[a, a] = rotation[b, b] = math.cos(angle)
+        rotation[a, b], rotation[b, a] = -math.sin(angle), math.sin(angle)
+        matrix = rotation @ matrix
+    return matrix @ torch.diag(stretch * zoom)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator, gain: float = MAX_GAIN) -> torch.Tensor:
+    """Random blurring or sharpening, intensity gain (1 +- `gain`) and Gaussian noise (normalised units)."""
     count, dims = images.shape[0], images.ndim - 2
     images = torch.stack([_change_resolution(image, generator) for image in images])
-    matrices = torch.stack([_random_matrix(dims, generator) for _ in range(count)])
-    theta = torch.cat([matrices, torch.zeros(count, dims, 1)], dim=2)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    labels = F.grid_sample(labels[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    gain = 1.0 + MAX_GAIN * (torch.rand((count,) + (1,) * (dims + 1), generator=generator) * 2 - 1)
+    gains = 1.0 + gain * (torch.rand((count,) + (1,) * (dims + 1), generator=generator) * 2 - 1)
     noise = NOISE_SD * torch.randn(images.shape, generator=generator)
-    return (images * gain + noise).clamp_(min=0.0), labels[:, 0].long()
+    return (images * gains + noise).clamp_(min=0.0)
 
 
 def _change_resolution(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -220,20 +236,6 @@ def _change_resolution(image: torch.Tensor, generator: torch.Generator) -> torch
         smooth = ndimage.gaussian_filter(pixels, SHARPEN_SIGMA, mode="nearest")
         changed = np.clip(pixels + amount * MAX_SHARPEN * (pixels - smooth), 0.0, None)
     return torch.from_numpy(changed.astype(np.float32, copy=False))[None]
-
-
-def _random_matrix(dims: int, generator: torch.Generator) -> torch.Tensor:
-    """A rotation (about every axis for 3D) times an isotropic scale."""
-    angles = (torch.rand(1 if dims == 2 else 3, generator=generator) * 2 - 1) * math.radians(MAX_ROTATION_DEG)
-    scale = 1.0 + MAX_SCALE * (float(torch.rand(1, generator=generator)) * 2 - 1)
-    matrix = torch.eye(dims)
-    planes = [(0, 1)] if dims == 2 else [(0, 1), (0, 2), (1, 2)]
-    for angle, (a, b) in zip(angles.tolist(), planes):
-        rotation = torch.eye(dims)
-        rotation[a, a] = rotation[b, b] = math.cos(angle)
-        rotation[a, b], rotation[b, a] = -math.sin(angle), math.sin(angle)
-        matrix = rotation @ matrix
-    return matrix * scale
 
 
 def dense_loss(scores: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:

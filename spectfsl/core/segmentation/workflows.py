@@ -17,10 +17,11 @@ from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import normalise_intensity
 from spectfsl.core.segmentation import baselines
 from spectfsl.core.segmentation.metrics import dice, hd95, mean_ci
-from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo
+from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo, open_segmenter, parent_of
 from spectfsl.core.segmentation.pieces import keep_pieces, support_pieces
+from spectfsl.core.segmentation.settings import SegmentSettings
 from spectfsl.core.segmentation.support import SegmentClasses, support_scan
-from spectfsl.core.segmentation.training import SegmentSettings, fit_network, label_indices, with_batch_size
+from spectfsl.core.segmentation.training import fit_network, label_indices, with_batch_size
 from spectfsl.core.tables import Table, number
 from spectfsl.errors import SpectfslError
 
@@ -31,6 +32,41 @@ SPACING_TOLERANCE = 0.25
 #: The wall class the threshold baseline stands for, and the cavity class it derives by convex hull.
 WALL_NAMES = ("myocardium",)
 CAVITY_NAMES = ("ventricles", "cavity")
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """Where `segment fit` starts: a trained model (and how the new model names it), or random weights."""
+
+    model: Segmenter | None
+    parent: dict[str, str] | None
+
+    def settings(self, **given: Any) -> SegmentSettings:
+        """Training settings: `given` values over the defaults of this starting point (`FROM_MODEL`
+        from a model, whose channel count the network keeps)."""
+        if self.model is None:
+            return SegmentSettings(**given)
+        channels = self.model.info.channels
+        if given.get("channels", channels) != channels:
+            raise SpectfslError(
+                f"the starting model has {channels} channels, not {given['channels']}; "
+                "leave channels out, or start from random weights"
+            )
+        return SegmentSettings.from_model(**{**given, "channels": channels})
+
+
+def starting_point(init: str | None, dims: int, device: torch.device | str = "cpu") -> StartingPoint:
+    """`init` (`builtin`, `random`, a model file; None: the built-in model where there is one for
+    `dims`-D scans, else random weights) as a starting point for fitting `dims`-D scans."""
+    from spectfsl.core.builtin.catalogue import BUILTIN, has_builtin
+
+    if init == "random" or (init is None and not has_builtin("segment", dims)):
+        return StartingPoint(None, None)
+    name = init or BUILTIN
+    model = open_segmenter(name, device, dims)
+    if model.info.dims != dims:
+        raise SpectfslError(f"{name}: a {model.info.dims}D model cannot start a fit on {dims}D scans")
+    return StartingPoint(model, parent_of(name))
 
 
 def voxel_spacing(image: SpectImage) -> tuple[float, ...] | None:
@@ -54,8 +90,14 @@ def fit_segmenter(
     device: torch.device | str = "cpu",
     on_step: Callable[[int, float], None] | None = None,
     checkpointer: Checkpointer | None = None,
+    initial: Segmenter | None = None,
+    parent: dict[str, str] | None = None,
 ) -> Segmenter:
-    """Train on 1-5 labelled scans ((image, class-index map) pairs) and describe the model."""
+    """Train on 1-5 labelled scans ((image, class-index map) pairs) and describe the model.
+
+    `initial`: the model whose network training starts from (None: random weights); `parent` names
+    it in the new model's metadata (`{"name", "sha256"}`).
+    """
     pairs = list(labelled)
     if not 1 <= len(pairs) <= MAX_SUPPORT:
         raise SpectfslError(f"segment fit takes 1 to {MAX_SUPPORT} labelled scans, got {len(pairs)}")
@@ -64,7 +106,8 @@ def fit_segmenter(
         if not any((scan.labels == classes.ids.index(index)).any() for scan in scans):
             raise SpectfslError(f"class '{name}' (id {index}) has no voxel in any support scan")
     settings = with_batch_size(settings, [scan.pixels.shape for scan in scans])
-    network, prototypes, losses = fit_network(scans, len(classes.ids), settings, device, on_step, checkpointer)
+    start = None if initial is None else initial.network
+    network, prototypes, losses = fit_network(scans, len(classes.ids), settings, device, on_step, checkpointer, start)
     spacings = {voxel_spacing(image) for image, _ in pairs}
     info = SegmentInfo(
         method=settings.method,
@@ -73,10 +116,16 @@ def fit_segmenter(
         embedding=settings.embedding,
         class_ids=list(classes.ids),
         class_names=list(classes.names),
-        support_sha256=[scan_fingerprint(image) for image, _ in pairs],
+        # a model learned from its parent's training scans too: evaluation refuses them as well
+        support_sha256=list(
+            dict.fromkeys(
+                [scan_fingerprint(image) for image, _ in pairs] + (initial.info.support_sha256 if initial else [])
+            )
+        ),
         support_spacing_mm=list(next(iter(spacings))) if len(spacings) == 1 and None not in spacings else None,
         threshold_fraction=_tuned_threshold(scans, classes),
         class_pieces=support_pieces([scan.labels for scan in scans], len(classes.ids)),
+        parent=parent,
         training={
             **asdict(settings),
             "support": [Path(image.source).name for image, _ in pairs],
@@ -105,6 +154,13 @@ def check_compatible(segmenter: Segmenter, image: SpectImage) -> str | None:
         kind = "volumes" if segmenter.info.dims == 3 else "2D images"
         raise SpectfslError(f"{image.label}: this model labels {kind} (trained on {segmenter.info.dims}D scans)")
     expected, found = segmenter.info.support_spacing_mm, voxel_spacing(image)
+    made_for = segmenter.info.voxel_range_mm
+    if made_for and found and not all(made_for[0] <= f <= made_for[1] for f in found):
+        shown = "x".join(f"{v:g}" for v in found)
+        return (
+            f"{image.label}: voxels of {shown} mm, outside the {made_for[0]:g}-{made_for[1]:g} mm this model was "
+            "made for (or a placeholder spacing): labels may be poor, check them"
+        )
     if expected and found and any(abs(f - e) > SPACING_TOLERANCE * e for e, f in zip(expected, found)):
         shown = "x".join(f"{v:g}" for v in found)
         trained = "x".join(f"{v:g}" for v in expected)

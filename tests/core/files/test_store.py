@@ -55,3 +55,17 @@ def test_other_formats_and_newer_versions_are_refused_older_ones_read(tmp_path):
 def test_sha256_of_a_file(tmp_path):
     (tmp_path / "f").write_bytes(b"spectfsl")
     assert sha256_of(tmp_path / "f") == hashlib.sha256(b"spectfsl").hexdigest()
+
+
+def test_the_same_tensors_and_metadata_give_the_same_bytes(tmp_path):
+    from safetensors.torch import load_file
+
+    tensors = {"b": torch.ones(3, dtype=torch.int64), "a": torch.arange(5.0)}
+    metadata = {f"key{i}": [i, str(i)] for i in range(20)}  # enough keys for safetensors' order to vary
+    contents = set()
+    for index in range(4):
+        path = tmp_path / f"m{index}.safetensors"
+        save_tensors(path, tensors, "spectfsl.toy/1", metadata)
+        contents.add(path.read_bytes())
+    assert len(contents) == 1
+    assert torch.equal(load_file(tmp_path / "m0.safetensors")["a"], tensors["a"])  # safetensors itself reads it

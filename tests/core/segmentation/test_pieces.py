@@ -58,8 +58,8 @@ def test_a_model_records_its_support_pieces_and_files_without_them_label_without
 
     from spectfsl.core.image import SpectImage
     from spectfsl.core.segmentation.model_file import load_segmenter, save_segmenter
+    from spectfsl.core.segmentation.settings import SegmentSettings
     from spectfsl.core.segmentation.support import SegmentClasses
-    from spectfsl.core.segmentation.training import SegmentSettings
     from spectfsl.core.segmentation.workflows import fit_segmenter
     from spectfsl.errors import SpectfslError
 
