@@ -24,7 +24,7 @@ from pathlib import Path
 from spectfsl.core.segmentation import training
 from spectfsl.core.segmentation.settings import SegmentSettings
 from spectfsl.core.segmentation.support import choose_classes, load_labelled
-from spectfsl.core.segmentation.workflows import evaluate_scans, fit_segmenter
+from spectfsl.core.segmentation.workflows import evaluate_scans, fit_segmenter, starting_point
 
 
 def short(path: str) -> str:
@@ -43,13 +43,14 @@ def main() -> None:
     parser.add_argument("--derive-from")
     parser.add_argument("--methods", nargs="+", default=["finetune"])
     defaults = SegmentSettings()
-    parser.add_argument("--steps", type=int, nargs="+", default=[defaults.steps])
+    parser.add_argument("--steps", type=int, nargs="+", help="default: the starting point's (segment fit's)")
+    parser.add_argument("--init", default="random", help="builtin, random (default) or a model file to start from")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--shots", type=int, default=1)
     parser.add_argument("--supports", type=int, help="only the first N choices of support")
-    parser.add_argument("--crop", type=int, default=defaults.crop)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--channels", type=int, default=defaults.channels)
+    parser.add_argument("--crop", type=int, help="default: the starting point's")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--channels", type=int, help="default: the starting point's")
     parser.add_argument("--max-gain", type=float, default=defaults.gain, help="intensity gain augmentation")
     parser.add_argument(
         "--resolution",
@@ -76,21 +77,16 @@ def main() -> None:
     supports = [scans[i : i + args.shots] for i in range(0, len(scans) - args.shots + 1, args.shots)]
     supports = supports[: args.supports] if args.supports else supports
     summary: dict[str, list[dict[str, float]]] = {}
+    start_point = starting_point(args.init, scans[0][0].pixels.ndim)
     for method in args.methods:
-        for steps in args.steps:
+        for steps in args.steps or [start_point.settings().steps]:
             for seed in args.seeds:
-                settings = SegmentSettings(
-                    method=method,
-                    steps=steps,
-                    seed=seed,
-                    crop=args.crop,
-                    batch_size=args.batch_size,
-                    channels=args.channels,
-                    gain=args.max_gain,
-                )
+                given = {"crop": args.crop, "batch_size": args.batch_size, "channels": args.channels}
+                given = {key: value for key, value in given.items() if value is not None}
+                settings = start_point.settings(method=method, steps=steps, seed=seed, gain=args.max_gain, **given)
                 for support in supports:
                     start = time.perf_counter()
-                    segmenter = fit_segmenter(support, classes, settings)
+                    segmenter = fit_segmenter(support, classes, settings, initial=start_point.model)
                     fit_s = time.perf_counter() - start
                     held_out = [s for s in scans if all(s is not t for t in support)]
                     scores = list(evaluate_scans(segmenter, held_out, baselines_too=True, drop_stray=args.drop_stray))
@@ -98,7 +94,9 @@ def main() -> None:
                         "method": method,
                         "steps": steps,
                         "seed": seed,
-                        "crop": args.crop,
+                        "crop": settings.crop,
+                        "init": args.init,
+                        "lr": settings.lr,
                         "batch_size": segmenter.info.training["batch_size"],
                         "max_gain": args.max_gain,
                         "resolution": args.resolution,

@@ -58,7 +58,7 @@ def test_phantom_demo_reports_its_own_results_and_every_figure(phantom_demo):
     assert all(f"figures/{name}.png" in text for name in demo.figures)
     lv3d = {s["method"]: s for s in results.localisation3d_phantom.as_dict()["lv_centre"]}
     assert "PRNet phantom 3D lv_centre: MRE mm" in text and lv3d["prnet"]["pairs"] == 12
-    assert "3D localisation (phantom)" in text and "(10 steps)" in text
+    assert "3D localisation (phantom)" in text and "(10 steps from " in text
     assert (tmp_path / "bank.safetensors").is_file() and (tmp_path / "predictions.csv").is_file()
     phantom_maps = results.segmentation_phantom
     assert {s.path.split("/")[-2] for s in phantom_maps} == {"P002", "P003"}  # never the support, P001

@@ -188,8 +188,7 @@ def fit(
         typer.Option(
             metavar="RATE",
             callback=positive,
-            help=f"Adam learning rate [default: {FROM_MODEL['lr']:g} from a model, {SegmentSettings.lr:g} from "
-            "random weights].",
+            help=f"Adam learning rate [default: {FROM_MODEL['lr']:g}].",
             show_default=False,
         ),
     ] = None,

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from spectfsl import figures
-from spectfsl.core.builtin.catalogue import BUILTIN
+from spectfsl.core.builtin.catalogue import BUILTIN, has_builtin
 from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
 from spectfsl.core.data.labelled import prepare
 from spectfsl.core.data.phantom import write_phantom
@@ -37,7 +37,7 @@ from spectfsl.core.localisation.evaluate import LocalisationResult, evaluate_loc
 from spectfsl.core.localisation.grid import grid_images, grid_volumes, load_grid, to_grid
 from spectfsl.core.localisation.landmarks import heart_landmark_rows, mask_landmark_rows
 from spectfsl.core.localisation.locate import locate, mse_psnr, reconstruct
-from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet
+from spectfsl.core.localisation.model_file import load_prnet, open_prnet, parent_of, require_decoder, save_prnet
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
 from spectfsl.core.segmentation.model_file import open_segmenter
 from spectfsl.core.segmentation.settings import FROM_MODEL, SegmentSettings
@@ -110,11 +110,12 @@ class PredictSummary:
 
 @dataclass(frozen=True)
 class TrainingSummary:
-    """A PRNet training run: slices, steps and the loss of each epoch."""
+    """A PRNet training run: slices, steps, the loss of each epoch and what it started from."""
 
     slices: int
     steps: int
     losses: list[float]
+    start: str = "random weights"
 
     @property
     def final_loss(self) -> float:
@@ -309,11 +310,16 @@ def _prnet_settings(demo: Demo, epochs: int, reconstruction_weight: float) -> PR
 
 
 def _train_and_save(demo: Demo, grids, settings: PRNetSettings, path: Path, key: str) -> TrainingSummary:
-    model, info = train_model(grids, settings, demo.device)
+    """Train from the built-in PRNet of the settings' dimensionality where one ships (as `prnet train`
+    does), else from random weights; save the model and draw its loss curve."""
+    initial = open_prnet(BUILTIN, demo.device, settings.dims) if has_builtin("prnet", settings.dims) else None
+    parent = parent_of(BUILTIN, settings.dims) if initial is not None else None
+    model, info = train_model(grids, settings, demo.device, initial=initial, parent=parent)
     save_prnet(path, model, info)
     losses = info.training["epoch_losses"]
     figures.loss_curve(demo.figure(f"{key}_loss"), losses, f"PRNet training loss ({key})", "epoch")
-    return TrainingSummary(len(grids), settings.epochs * settings.iters, losses)
+    start = "random weights" if parent is None else f"the built-in model ({parent['name']})"
+    return TrainingSummary(len(grids), settings.epochs * settings.iters, losses, start)
 
 
 def train_phantom_prnet(demo: Demo) -> None:

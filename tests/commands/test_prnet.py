@@ -40,6 +40,8 @@ def model(phantom_dir, tmp_path_factory):
         "10",
         "--pixel-mm",
         "6.4",
+        "--init",
+        "random",
         "--reconstruction-weight",
         "0.5",
         "--seed",
@@ -249,6 +251,8 @@ def test_train_from_the_study_png_slice_alone(cli, tmp_path):
         4,
         "--patch",
         16,
+        "--init",
+        "random",
         "--reconstruction-weight",
         1,
     )

@@ -234,7 +234,7 @@ def test_fit_starts_from_the_builtin_model_by_default_and_records_it(cli, fitted
     assert cli(*base, "--out", tmp_path / "b.safetensors", *fast).exit_code == 0
     info = load_segmenter(tmp_path / "b.safetensors").info
     assert info.parent == {"name": "builtin:segment-3d", "sha256": card(named("segment-3d"))["sha256"]}
-    assert info.channels == 16 and info.training["lr"] == 3e-4 and info.training["crop"] == 32
+    assert info.channels == 16 and info.training["lr"] == 1e-3 and info.training["crop"] == 32
     assert cli(*base, "--out", tmp_path / "r.safetensors", "--init", "random", *fast).exit_code == 0
     assert load_segmenter(tmp_path / "r.safetensors").info.parent is None
     child = cli(*base, "--out", tmp_path / "c.safetensors", "--init", tmp_path / "b.safetensors", *fast)

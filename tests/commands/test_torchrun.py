@@ -24,7 +24,8 @@ pytestmark = [
 
 #: No launch may take longer than this: a rank waiting for a peer that gave up would hang.
 LAUNCH_TIMEOUT_S = 240
-PRNET = ["--epochs", "8", "--iters", "10", "--batch-size", "4", "--patch", "16", "--device", "cpu", "--seed", "3"]
+PRNET = ["--epochs", "8", "--iters", "10", "--batch-size", "4", "--patch", "16", "--init", "random", "--device", "cpu"]
+PRNET += ["--seed", "3"]
 
 
 def _environment() -> dict[str, str]:

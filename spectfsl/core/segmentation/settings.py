@@ -9,9 +9,6 @@ from spectfsl.errors import SpectfslError
 METHODS = ("finetune", "prototype")
 #: Intensity augmentation by default: a gain of 1 +- MAX_GAIN.
 MAX_GAIN = 0.2
-#: Defaults of a fit that starts from a trained model (`--init builtin|MODEL`): the network already
-#: knows SPECT, so fewer steps at a lower rate adapt it to the support scans in seconds.
-FROM_MODEL = {"steps": 200, "lr": 3e-4, "crop": 32}
 
 
 @dataclass(frozen=True)
@@ -59,3 +56,9 @@ class SegmentSettings:
             raise SpectfslError("augmentation: rotation 0-180 degrees, 0 < zoom_min <= zoom_max, stretch and gain 0-1")
         if self.method == "prototype" and self.batch_size is not None and self.batch_size < 2:
             raise SpectfslError("the prototype method needs --batch-size 2 or more (one crop gives the prototypes)")
+
+
+#: Defaults of a fit that starts from a trained model (`--init builtin|MODEL`): the network already
+#: knows SPECT, so a few steps adapt it to the support scans in seconds (chosen by measurement:
+#: benchmarks/results/builtin-segment-defaults.jsonl).
+FROM_MODEL = {"steps": 200, "lr": SegmentSettings.lr, "crop": 32}

@@ -1,0 +1,57 @@
+"""`prnet locate | evaluate --model builtin` (no training) and `prnet train --init` on the phantom."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _landmark(phantom_dir, patient: str, name: str = "lv_centre") -> list[float]:
+    return json.loads((phantom_dir / patient / "landmarks.json").read_text())["landmarks"][name]
+
+
+def test_builtin_3d_model_locates_the_lv_centre_in_phantom_volumes_with_no_training(cli_json, phantom_dir):
+    reference = phantom_dir / "P001" / "spect.dcm"
+    point = ",".join(f"{v:g}" for v in _landmark(phantom_dir, "P001"))
+    targets = [phantom_dir / p / "spect.dcm" for p in ("P002", "P003", "P004")]
+    rows = cli_json("prnet", "locate", *targets, "--model", "builtin", "--ref", reference, "--point", f"lv={point}")
+    errors_mm = [
+        6.4 * np.linalg.norm(np.array([row["x"], row["y"], row["z"]]) - _landmark(phantom_dir, f"P00{i + 2}"))
+        for i, row in enumerate(rows)
+    ]
+    naive_mm = [
+        6.4 * np.linalg.norm(np.array(_landmark(phantom_dir, "P001")) - _landmark(phantom_dir, f"P00{i + 2}"))
+        for i in range(3)
+    ]
+    assert np.mean(errors_mm) < 0.6 * np.mean(naive_mm)  # the model moves the point onto the anatomy
+
+
+def test_builtin_2d_model_locates_on_slices_with_no_training(cli_json, phantom_dir):
+    x, y, z = _landmark(phantom_dir, "P001")
+    reference = f"{phantom_dir / 'P001' / 'spect.dcm'}@{round(z)}"
+    [row] = cli_json(
+        "prnet", "locate", f"{phantom_dir / 'P002' / 'spect.dcm'}@34", "--model", "builtin", "--ref", reference,
+        "--point", f"lv={x:g},{y:g}",
+    )  # fmt: skip
+    assert "z" not in row and 0 <= row["x"] < 64 and 0 <= row["y"] < 64
+
+
+def test_train_starts_from_the_builtin_model_records_it_and_refuses_another_grid(cli, phantom_dir, tmp_path):
+    from spectfsl.core.builtin.catalogue import card, named
+    from spectfsl.core.localisation.model_file import load_prnet
+
+    volumes = [phantom_dir / p / "spect.dcm" for p in ("P001", "P002")]
+    common = ["--dims", 3, "--epochs", 1, "--iters", 2]
+    assert cli("-q", "prnet", "train", *volumes, *common, "--out", tmp_path / "b.safetensors").exit_code == 0
+    _, info = load_prnet(tmp_path / "b.safetensors")
+    assert info.parent == {"name": "builtin:prnet-3d", "sha256": card(named("prnet-3d"))["sha256"]}
+    random = cli("-q", "prnet", "train", *volumes, *common, "--init", "random", "--out", tmp_path / "r.safetensors")
+    assert random.exit_code == 0
+    assert load_prnet(tmp_path / "r.safetensors")[1].parent is None
+    other = cli("prnet", "train", *volumes, *common, "--pixel-mm", 4, "--out", tmp_path / "o.safetensors")
+    assert other.exit_code == 2 and "pixel_mm 8.0 (asked: 4.0)" in other.stderr
+    assert not (tmp_path / "o.safetensors").exists()
