@@ -79,11 +79,13 @@ def main() -> None:
     summary: dict[str, list[dict[str, float]]] = {}
     start_point = starting_point(args.init, scans[0][0].pixels.ndim)
     for method in args.methods:
-        for steps in args.steps or [start_point.settings().steps]:
+        for steps in args.steps or [start_point.settings(classes).steps]:
             for seed in args.seeds:
                 given = {"crop": args.crop, "batch_size": args.batch_size, "channels": args.channels}
                 given = {key: value for key, value in given.items() if value is not None}
-                settings = start_point.settings(method=method, steps=steps, seed=seed, gain=args.max_gain, **given)
+                settings = start_point.settings(
+                    classes, method=method, steps=steps, seed=seed, gain=args.max_gain, **given
+                )
                 for support in supports:
                     start = time.perf_counter()
                     segmenter = fit_segmenter(support, classes, settings, initial=start_point.model)

@@ -93,4 +93,4 @@ def test_notebook_api_example_runs(tmp_path, capsys, monkeypatch):
     correct, total = printed[0].split()[0].split("/")
     assert int(correct) > 0.6 * int(total)
     words = printed[1].split()
-    assert words[:2] == ["built-in", "model:"] and int(words[2]) > 100 and int(words[6]) > 50  # a wall, a cavity
+    assert words[:2] == ["built-in", "model:"] and int(words[2]) > 100 and int(words[5]) > 50  # a wall, a cavity

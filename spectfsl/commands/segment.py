@@ -22,7 +22,7 @@ from spectfsl.commands.options import (
     positive,
     write_rows,
 )
-from spectfsl.core.segmentation.settings import FROM_MODEL, SegmentSettings
+from spectfsl.core.segmentation.settings import FROM_MODEL, NEW_CLASSES_STEPS, SegmentSettings
 
 segment_app = typer.Typer(
     help="Few-shot tissue maps: label every voxel of a scan (LV myocardium, cavity, liver, ...) from "
@@ -148,8 +148,8 @@ def fit(
         typer.Option(
             metavar="N",
             min=1,
-            help=f"Training steps [default: {FROM_MODEL['steps']} from a model, {SegmentSettings.steps} from "
-            "random weights].",
+            help=f"Training steps [default: {FROM_MODEL['steps']} from a model of the same classes, "
+            f"{NEW_CLASSES_STEPS} from a model of other classes, {SegmentSettings.steps} from random weights].",
             show_default=False,
         ),
     ] = None,
@@ -222,7 +222,7 @@ def fit(
     start = starting_point(init, dims, target)
     given = {"method": method, "steps": steps, "batch_size": batch_size, "crop": crop, "channels": channels}
     given |= {"lr": lr, "seed": seed}
-    settings = start.settings(**{key: value for key, value in given.items() if value is not None})
+    settings = start.settings(chosen, **{key: value for key, value in given.items() if value is not None})
     saver = checkpointer(out, checkpoint_every, resume, overwrite)
     with make_progress() as progress:
         task = progress.add_task("training", total=settings.steps, status="")

@@ -50,7 +50,7 @@ RECIPES = (
     BuiltinModel("prnet-3d", "prnet", 3),
 )
 #: The models shipped inside the package (`--model builtin`): a file and a card each in `models/`.
-CATALOGUE = RECIPES[:1]
+CATALOGUE = RECIPES
 #: The licence of every built-in model: each is trained on CC BY 4.0 data (and the generated phantom).
 LICENCE = "CC BY 4.0"
 ATTRIBUTION = "Trained on CC BY 4.0 data: attribute the PhysioNet database as cited in `data` when you share results"

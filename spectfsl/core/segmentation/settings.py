@@ -62,3 +62,6 @@ class SegmentSettings:
 #: knows SPECT, so a few steps adapt it to the support scans in seconds (chosen by measurement:
 #: benchmarks/results/builtin-segment-defaults.jsonl).
 FROM_MODEL = {"steps": 200, "lr": SegmentSettings.lr, "crop": 32}
+#: Steps of a fit from a model whose classes differ from the fit's (its last layer starts afresh and
+#: must learn the new classes: chosen by measurement on the phantom's three classes, same file).
+NEW_CLASSES_STEPS = 800

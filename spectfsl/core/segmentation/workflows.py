@@ -19,7 +19,7 @@ from spectfsl.core.segmentation import baselines
 from spectfsl.core.segmentation.metrics import dice, hd95, mean_ci
 from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo, open_segmenter, parent_of
 from spectfsl.core.segmentation.pieces import keep_pieces, support_pieces
-from spectfsl.core.segmentation.settings import SegmentSettings
+from spectfsl.core.segmentation.settings import FROM_MODEL, NEW_CLASSES_STEPS, SegmentSettings
 from spectfsl.core.segmentation.support import SegmentClasses, support_scan
 from spectfsl.core.segmentation.training import fit_network, label_indices, with_batch_size
 from spectfsl.core.tables import Table, number
@@ -41,9 +41,10 @@ class StartingPoint:
     model: Segmenter | None
     parent: dict[str, str] | None
 
-    def settings(self, **given: Any) -> SegmentSettings:
+    def settings(self, classes: SegmentClasses | None = None, **given: Any) -> SegmentSettings:
         """Training settings: `given` values over the defaults of this starting point (`FROM_MODEL`
-        from a model, whose channel count the network keeps)."""
+        from a model, whose channel count the network keeps; `NEW_CLASSES_STEPS` steps where the
+        fit's `classes` differ from the model's, whose last layer then starts afresh)."""
         if self.model is None:
             return SegmentSettings(**given)
         channels = self.model.info.channels
@@ -52,7 +53,10 @@ class StartingPoint:
                 f"the starting model has {channels} channels, not {given['channels']}; "
                 "leave channels out, or start from random weights"
             )
-        return SegmentSettings.from_model(**{**given, "channels": channels})
+        defaults = dict(FROM_MODEL)
+        if classes is not None and classes != self.model.info.classes:
+            defaults["steps"] = NEW_CLASSES_STEPS
+        return SegmentSettings(**{**defaults, **given, "channels": channels})
 
 
 def starting_point(init: str | None, dims: int, device: torch.device | str = "cpu") -> StartingPoint:
