@@ -9,6 +9,7 @@ refused rather than quietly giving other answers.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -163,6 +164,19 @@ def verified_path(model: BuiltinModel) -> Path:
 def parent_record(model: BuiltinModel) -> dict[str, str]:
     """How a model fine-tuned from a built-in one names it: `{"name": "builtin:<name>", "sha256"}`."""
     return {"name": f"{BUILTIN}:{model.name}", "sha256": str(card(model)["sha256"])}
+
+
+def model_path(model: str | os.PathLike, kind: str, dims: int) -> Path:
+    """A model file as given, or for `builtin` the built-in `kind` model of `dims`-D inputs (its
+    SHA-256 checked against its card)."""
+    return verified_path(builtin_for(kind, dims)) if str(model) == BUILTIN else Path(model)
+
+
+def parent_of(model: str | os.PathLike, kind: str, dims: int) -> dict[str, str]:
+    """How a model trained from `model` (a file, or `builtin`) names its parent: name and SHA-256."""
+    if str(model) == BUILTIN:
+        return parent_record(builtin_for(kind, dims))
+    return {"name": Path(model).name, "sha256": sha256_of(model)}
 
 
 def catalogue_rows() -> list[dict[str, Any]]:

@@ -76,21 +76,16 @@ Stage = tuple[PRNet, PRNetInfo]
 def open_prnet(model: str | os.PathLike, device: torch.device | str = "cpu", dims: int = 2) -> Stage:
     """A model file, or for `builtin` the built-in PRNet of `dims`-D inputs (its SHA-256 checked
     against its card)."""
-    from spectfsl.core.builtin.catalogue import BUILTIN, builtin_for, verified_path
+    from spectfsl.core.builtin.catalogue import model_path
 
-    if str(model) == BUILTIN:
-        return load_prnet(verified_path(builtin_for("prnet", dims)), device)
-    return load_prnet(model, device)
+    return load_prnet(model_path(model, "prnet", dims), device)
 
 
 def parent_of(model: str | os.PathLike, dims: int = 2) -> dict[str, str]:
     """How a model trained from `model` (a file, or `builtin`) names its parent: name and SHA-256."""
-    from spectfsl.core.builtin.catalogue import BUILTIN, builtin_for, parent_record
-    from spectfsl.core.files.store import sha256_of
+    from spectfsl.core.builtin import catalogue
 
-    if str(model) == BUILTIN:
-        return parent_record(builtin_for("prnet", dims))
-    return {"name": Path(model).name, "sha256": sha256_of(model)}
+    return catalogue.parent_of(model, "prnet", dims)
 
 
 def load_cascade(paths: Sequence[str | os.PathLike], device: torch.device | str = "cpu", dims: int = 2) -> list[Stage]:

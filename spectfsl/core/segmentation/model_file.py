@@ -104,20 +104,15 @@ def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") 
 
 
 def open_segmenter(model: str | os.PathLike, device: torch.device | str = "cpu", dims: int = 3) -> Segmenter:
-    """A model file, or for `builtin` the built-in model of `dims`-D scans (its SHA-256 checked
+    """A model file, or for `builtin` the built-in model of `dims`-D inputs (its SHA-256 checked
     against its card)."""
-    from spectfsl.core.builtin.catalogue import BUILTIN, builtin_for, verified_path
+    from spectfsl.core.builtin.catalogue import model_path
 
-    if str(model) == BUILTIN:
-        return load_segmenter(verified_path(builtin_for("segment", dims)), device)
-    return load_segmenter(model, device)
+    return load_segmenter(model_path(model, "segment", dims), device)
 
 
 def parent_of(model: str | os.PathLike, dims: int = 3) -> dict[str, str]:
-    """How a model fitted from `model` (a file, or `builtin`) names its parent: name and SHA-256."""
-    from spectfsl.core.builtin.catalogue import BUILTIN, builtin_for, parent_record
-    from spectfsl.core.files.store import sha256_of
+    """How a model trained from `model` (a file, or `builtin`) names its parent: name and SHA-256."""
+    from spectfsl.core.builtin import catalogue
 
-    if str(model) == BUILTIN:
-        return parent_record(builtin_for("segment", dims))
-    return {"name": Path(model).name, "sha256": sha256_of(model)}
+    return catalogue.parent_of(model, "segment", dims)
