@@ -40,6 +40,7 @@ from spectfsl.core.localisation.locate import locate, mse_psnr, reconstruct
 from spectfsl.core.localisation.model_file import load_prnet, open_prnet, parent_of, require_decoder, save_prnet
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
 from spectfsl.core.segmentation.model_file import open_segmenter
+from spectfsl.core.segmentation.model_file import parent_of as segmentation_parent
 from spectfsl.core.segmentation.settings import FROM_MODEL, SegmentSettings
 from spectfsl.core.segmentation.support import choose_classes, load_labelled
 from spectfsl.core.segmentation.workflows import ScanScore, evaluate_scans, fit_segmenter, segment_image
@@ -477,6 +478,15 @@ def classify_study_slice(demo: Demo) -> None:
     ]
 
 
+def _fit_from_builtin(demo: Demo, support: list, classes) -> tuple:
+    """(the built-in segmentation model, a model fitted from it on `support`), as `segment fit` does."""
+    builtin = open_segmenter(BUILTIN, demo.device)
+    parent = segmentation_parent(BUILTIN)
+    return builtin, fit_segmenter(
+        support, classes, _segment_settings(demo), demo.device, initial=builtin, parent=parent
+    )
+
+
 def _segment_settings(demo: Demo) -> SegmentSettings:
     """`segment fit`'s settings from a model (the built-in one), with the demo's step count."""
     return SegmentSettings.from_model(steps=demo.settings.segment_steps, seed=demo.settings.seed)
@@ -499,8 +509,7 @@ def segment_phantom(demo: Demo) -> None:
     labels = [root / p / "labels.npy" for p in patients]
     classes = choose_classes(PHANTOM_CLASSES, labels, [], None)
     labelled = list(load_labelled(scans, labels, classes, {}, None))
-    builtin = open_segmenter(BUILTIN, demo.device)
-    segmenter = fit_segmenter(labelled[:1], classes, _segment_settings(demo), demo.device, initial=builtin)
+    _, segmenter = _fit_from_builtin(demo, labelled[:1], classes)
     evaluated = labelled[1 : 1 + demo.settings.segment_evaluated]
     demo.results.segmentation_phantom = list(evaluate_scans(segmenter, evaluated, baselines_too=True))
     image, indices = labelled[1]
@@ -523,8 +532,7 @@ def segment_real(demo: Demo) -> None:
         return
     classes = choose_classes("1=myocardium,2=cavity", labels, [], None)
     labelled = list(load_labelled(images, labels, classes, {}, None))
-    builtin = open_segmenter(BUILTIN, demo.device)
-    segmenter = fit_segmenter(labelled[:1], classes, _segment_settings(demo), demo.device, initial=builtin)
+    builtin, segmenter = _fit_from_builtin(demo, labelled[:1], classes)
     others = [(BUILTIN_NO_LABELS, builtin)]
     demo.results.segmentation_real = list(evaluate_scans(segmenter, labelled[1:], True, others))
     image, indices = labelled[-1]

@@ -70,7 +70,7 @@ def starting_point(init: str | None, dims: int, device: torch.device | str = "cp
     model = open_segmenter(name, device, dims)
     if model.info.dims != dims:
         raise SpectfslError(f"{name}: a {model.info.dims}D model cannot start a fit on {dims}D scans")
-    return StartingPoint(model, parent_of(name))
+    return StartingPoint(model, parent_of(name, dims))
 
 
 def voxel_spacing(image: SpectImage) -> tuple[float, ...] | None:
