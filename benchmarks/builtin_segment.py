@@ -24,9 +24,8 @@ from provenance import append_result, provenance
 
 from spectfsl.core.builtin.segment_recipe import BUILTIN_CLASSES
 from spectfsl.core.segmentation.model_file import open_segmenter, parent_of
-from spectfsl.core.segmentation.settings import SegmentSettings
 from spectfsl.core.segmentation.support import load_labelled
-from spectfsl.core.segmentation.workflows import fit_segmenter, score, segment_image, voxel_spacing
+from spectfsl.core.segmentation.workflows import StartingPoint, fit_segmenter, score, segment_image, voxel_spacing
 
 RESULTS = "builtin-segment"
 
@@ -75,9 +74,9 @@ def main() -> None:
     for support in range(args.one_shot_supports):
         for seed in args.seeds:
             changes = {key: getattr(args, key) for key in ("steps", "lr") if getattr(args, key) is not None}
-            settings = SegmentSettings.from_model(seed=seed, **changes)
+            settings = StartingPoint(base, common["parent"]).settings(BUILTIN_CLASSES, seed=seed, **changes)
             start = time.perf_counter()
-            fitted = fit_segmenter([pairs[support]], BUILTIN_CLASSES, settings, initial=base)
+            fitted = fit_segmenter([pairs[support]], BUILTIN_CLASSES, settings, initial=base, parent=common["parent"])
             seconds = time.perf_counter() - start
             others = [pair for index, pair in enumerate(pairs) if index != support]
             rows = scores_of(fitted, others)

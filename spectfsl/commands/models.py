@@ -87,58 +87,30 @@ def make(
     """Remake a built-in model by its recipe (what made the shipped file: see its card's `recipe`).
 
     The same seed, data, machine and thread count give the same file (SHA-256); copy it and its card
-    into spectfsl/models/ to ship it. Measure it with benchmarks/builtin_segment.py.
+    into spectfsl/models/ to ship it. Measure it with benchmarks/builtin_segment.py or
+    benchmarks/builtin_prnet.py, then benchmarks/card_scores.py.
     """
     import shlex
-    from dataclasses import replace
 
-    from spectfsl.core.builtin.catalogue import RECIPES, card_path_for, model_card, named, write_card
+    from spectfsl.core.builtin.catalogue import RECIPES, card_path_for, named
+    from spectfsl.core.builtin.make import make_builtin, recipe_for
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.core.provenance import source_commit
     from spectfsl.ui import info, make_progress
 
     model = named(name, RECIPES)
     check_new_output(out, overwrite)
     check_new_output(card_path_for(out), overwrite)
     target = setup_device(device)
-    with make_progress() as progress:
-        task = progress.add_task("training", total=None, status="")
-        if model.kind == "segment":
-            from spectfsl.core.builtin.segment_recipe import SegmentRecipe, make_segmenter, segment_card
-            from spectfsl.core.segmentation.model_file import save_segmenter
-
-            recipe = SegmentRecipe().with_seed(seed)
-            if steps is not None:
-                recipe = replace(recipe, training=replace(recipe.training, steps=steps))
-            progress.update(task, total=recipe.training.steps)
-            segmenter = make_segmenter(
-                data,
-                recipe,
-                target,
-                lambda step, loss: progress.update(task, completed=step, status=f"loss {loss:.4f}"),
-            )
-            save_segmenter(out, segmenter)
-            specific = segment_card(recipe)
-        else:
-            from spectfsl.core.builtin.prnet_recipe import PRNetRecipe, make_prnet, prnet_card
-            from spectfsl.core.localisation.model_file import save_prnet
-
-            recipe = PRNetRecipe(dims=model.dims, seed=seed)
-            recipe = replace(recipe, steps=steps) if steps is not None else recipe
-            progress.update(task, total=recipe.settings().epochs * recipe.settings().iters)
-
-            def report(epoch: int, iteration: int, loss: float) -> None:
-                done = epoch * recipe.settings().iters + iteration + 1
-                progress.update(task, completed=done, status=f"loss {loss:.4f}")
-
-            network, network_info = make_prnet(data, recipe, target, report)
-            save_prnet(out, network, network_info)
-            specific = prnet_card(recipe)
     words = ["spectfsl", "models", "make", name, "--data", str(data), "--out", str(out), "--seed", str(seed)]
     command = shlex.join(words + (["--steps", str(steps)] if steps is not None else []))
-    commit = source_commit()
-    write_card(out, lambda sha256, size: model_card(model, specific, seed, command, commit, sha256, size))
+    with make_progress() as progress:
+        task = progress.add_task("training", total=recipe_for(model, 0, steps).total_steps, status="")
+
+        def report(done: int, loss: float) -> None:
+            progress.update(task, completed=done, status=f"loss {loss:.4f}")
+
+        make_builtin(model, data, out, seed, steps, target, report, command)
     info(f"wrote {out} and {card_path_for(out)}")
 
 

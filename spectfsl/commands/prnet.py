@@ -206,20 +206,17 @@ def train(
     --resume continues and ends with the weights an uninterrupted run would have.
     """
     from spectfsl.core import distributed
-    from spectfsl.core.builtin.catalogue import has_builtin
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
     from spectfsl.core.localisation.grid import grid_images, grid_volumes
-    from spectfsl.core.localisation.model_file import open_prnet, parent_of, save_prnet
+    from spectfsl.core.localisation.model_file import save_prnet, starting_model
     from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
     from spectfsl.ui import info, make_progress
 
     check_new_output(out, overwrite)
     target = setup_device(device)
-    init = init or ("builtin" if has_builtin("prnet", dims) else "random")
-    initial = None if init == "random" else open_prnet(init, target, dims)
-    parent = None if initial is None else parent_of(init, dims)
+    initial, parent = starting_model(init, dims, target)
     defaults = default_settings(dims, None if initial is None else initial[1])
     pixel_mm = pixel_mm or defaults.pixel_mm
     epochs = epochs or defaults.epochs

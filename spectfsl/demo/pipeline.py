@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from spectfsl import figures
-from spectfsl.core.builtin.catalogue import BUILTIN, has_builtin
+from spectfsl.core.builtin.catalogue import BUILTIN
 from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
 from spectfsl.core.data.labelled import prepare
 from spectfsl.core.data.phantom import write_phantom
@@ -37,13 +37,17 @@ from spectfsl.core.localisation.evaluate import LocalisationResult, evaluate_loc
 from spectfsl.core.localisation.grid import grid_images, grid_volumes, load_grid, to_grid
 from spectfsl.core.localisation.landmarks import heart_landmark_rows, mask_landmark_rows
 from spectfsl.core.localisation.locate import locate, mse_psnr, reconstruct
-from spectfsl.core.localisation.model_file import load_prnet, open_prnet, parent_of, require_decoder, save_prnet
+from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet, starting_model
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
-from spectfsl.core.segmentation.model_file import open_segmenter
-from spectfsl.core.segmentation.model_file import parent_of as segmentation_parent
-from spectfsl.core.segmentation.settings import FROM_MODEL, SegmentSettings
+from spectfsl.core.segmentation.settings import FROM_MODEL
 from spectfsl.core.segmentation.support import choose_classes, load_labelled
-from spectfsl.core.segmentation.workflows import ScanScore, evaluate_scans, fit_segmenter, segment_image
+from spectfsl.core.segmentation.workflows import (
+    ScanScore,
+    evaluate_scans,
+    fit_segmenter,
+    segment_image,
+    starting_point,
+)
 from spectfsl.render import row_output
 from spectfsl.ui import warn
 
@@ -313,8 +317,7 @@ def _prnet_settings(demo: Demo, epochs: int, reconstruction_weight: float) -> PR
 def _train_and_save(demo: Demo, grids, settings: PRNetSettings, path: Path, key: str) -> TrainingSummary:
     """Train from the built-in PRNet of the settings' dimensionality where one ships (as `prnet train`
     does), else from random weights; save the model and draw its loss curve."""
-    initial = open_prnet(BUILTIN, demo.device, settings.dims) if has_builtin("prnet", settings.dims) else None
-    parent = parent_of(BUILTIN, settings.dims) if initial is not None else None
+    initial, parent = starting_model(None, settings.dims, demo.device)
     model, info = train_model(grids, settings, demo.device, initial=initial, parent=parent)
     save_prnet(path, model, info)
     losses = info.training["epoch_losses"]
@@ -479,17 +482,12 @@ def classify_study_slice(demo: Demo) -> None:
 
 
 def _fit_from_builtin(demo: Demo, support: list, classes) -> tuple:
-    """(the built-in segmentation model, a model fitted from it on `support`), as `segment fit` does."""
-    builtin = open_segmenter(BUILTIN, demo.device)
-    parent = segmentation_parent(BUILTIN)
-    return builtin, fit_segmenter(
-        support, classes, _segment_settings(demo), demo.device, initial=builtin, parent=parent
-    )
-
-
-def _segment_settings(demo: Demo) -> SegmentSettings:
-    """`segment fit`'s settings from a model (the built-in one), with the demo's step count."""
-    return SegmentSettings.from_model(steps=demo.settings.segment_steps, seed=demo.settings.seed)
+    """(the built-in segmentation model, a model fitted from it on `support` as `segment fit` does,
+    with the demo's step count)."""
+    start = starting_point(BUILTIN, 3, demo.device)
+    settings = start.settings(classes, steps=demo.settings.segment_steps, seed=demo.settings.seed)
+    fitted = fit_segmenter(support, classes, settings, demo.device, initial=start.model, parent=start.parent)
+    return start.model, fitted
 
 
 def _overlay_panel(title: str, image, reference_ids: np.ndarray, predicted_ids: np.ndarray, classes) -> tuple:

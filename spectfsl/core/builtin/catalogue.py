@@ -80,6 +80,12 @@ def has_builtin(kind: str, dims: int) -> bool:
     return any(model.kind == kind and model.dims == dims for model in CATALOGUE)
 
 
+def default_init(init: str | None, kind: str, dims: int) -> str:
+    """Where training starts when `--init` is not given: the built-in model of that kind and
+    dimensionality where one ships, else random weights; a given `init` is kept."""
+    return init or (BUILTIN if has_builtin(kind, dims) else "random")
+
+
 def builtin_for(kind: str, dims: int) -> BuiltinModel:
     """The built-in model of a kind and dimensionality; a clear error where there is none."""
     for model in CATALOGUE:

@@ -39,6 +39,11 @@ class PRNetRecipe:
     real: bool = True
     steps: int = 1500
 
+    @property
+    def total_steps(self) -> int:
+        settings = self.settings()
+        return settings.epochs * settings.iters
+
     def settings(self) -> PRNetSettings:
         return replace(default_settings(self.dims), epochs=max(1, self.steps // 10), iters=10, seed=self.seed)
 

@@ -62,6 +62,10 @@ class SegmentRecipe:
         gain=0.5,
     )
 
+    @property
+    def total_steps(self) -> int:
+        return self.training.steps
+
     def with_seed(self, seed: int) -> SegmentRecipe:
         return replace(self, seed=seed, training=replace(self.training, seed=seed))
 

@@ -88,6 +88,17 @@ def parent_of(model: str | os.PathLike, dims: int = 2) -> dict[str, str]:
     return catalogue.parent_of(model, "prnet", dims)
 
 
+def starting_model(init: str | None, dims: int, device: torch.device | str = "cpu") -> tuple[Stage | None, dict | None]:
+    """Where `prnet train` starts: (the model and how the new file names it as its parent), or
+    (None, None) for random weights; `init` None takes the built-in model of `dims` where one ships."""
+    from spectfsl.core.builtin.catalogue import default_init
+
+    name = default_init(init, "prnet", dims)
+    if name == "random":
+        return None, None
+    return open_prnet(name, device, dims), parent_of(name, dims)
+
+
 def load_cascade(paths: Sequence[str | os.PathLike], device: torch.device | str = "cpu", dims: int = 2) -> list[Stage]:
     """A coarse model and the fine models that refine it, in order; they must share one pixel size.
     `builtin` names the built-in model of `dims`-D inputs."""

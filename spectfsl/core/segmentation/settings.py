@@ -37,11 +37,6 @@ class SegmentSettings:
     stretch: float = 0.0
     gain: float = MAX_GAIN
 
-    @classmethod
-    def from_model(cls, **changes) -> SegmentSettings:
-        """Settings of a fit that starts from a trained model (`FROM_MODEL`, then `changes`)."""
-        return cls(**{**FROM_MODEL, **changes})
-
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise SpectfslError(f"--method must be one of {', '.join(METHODS)}, got '{self.method}'")
@@ -58,7 +53,8 @@ class SegmentSettings:
             raise SpectfslError("the prototype method needs --batch-size 2 or more (one crop gives the prototypes)")
 
 
-#: Defaults of a fit that starts from a trained model (`--init builtin|MODEL`): the network already
+#: Defaults of a fit that starts from a trained model (`--init builtin|MODEL`; applied by
+#: `workflows.StartingPoint.settings`): the network already
 #: knows SPECT, so a few steps adapt it to the support scans in seconds (chosen by measurement:
 #: benchmarks/results/builtin-segment-defaults.jsonl).
 FROM_MODEL = {"steps": 200, "lr": SegmentSettings.lr, "crop": 32}

@@ -62,11 +62,11 @@ class StartingPoint:
 def starting_point(init: str | None, dims: int, device: torch.device | str = "cpu") -> StartingPoint:
     """`init` (`builtin`, `random`, a model file; None: the built-in model where there is one for
     `dims`-D scans, else random weights) as a starting point for fitting `dims`-D scans."""
-    from spectfsl.core.builtin.catalogue import BUILTIN, has_builtin
+    from spectfsl.core.builtin.catalogue import default_init
 
-    if init == "random" or (init is None and not has_builtin("segment", dims)):
+    name = default_init(init, "segment", dims)
+    if name == "random":
         return StartingPoint(None, None)
-    name = init or BUILTIN
     model = open_segmenter(name, device, dims)
     if model.info.dims != dims:
         raise SpectfslError(f"{name}: a {model.info.dims}D model cannot start a fit on {dims}D scans")
