@@ -164,3 +164,45 @@ def label_overlays(
     handles += [plt.Line2D([], [], color="k", label="expert"), plt.Line2D([], [], color="k", ls="--", label="spectfsl")]
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     save_figure(figure, path)
+
+
+def tissue_map_qc(
+    path: str | os.PathLike,
+    pixels: np.ndarray,
+    label_ids: np.ndarray,
+    classes: Sequence[tuple[int, str]],
+    title: str,
+    flags: Sequence[str] = (),
+) -> None:
+    """Three orthogonal slices (or the one 2D image) through the labelled voxels' centre, the scan in
+    grey with each class's contour in its colour: the check a reader makes before trusting a map.
+    `classes`: (id, name) of the foreground; `flags`: plausibility warnings, printed under the title."""
+    from scipy import ndimage
+
+    plt = _pyplot()
+    colours = ["tab:red", "tab:cyan", "tab:green", "tab:orange", "tab:purple", "tab:olive"]
+    labelled = label_ids > 0
+    centre = ndimage.center_of_mass(labelled) if labelled.any() else tuple(n / 2 for n in pixels.shape)
+    centre = [int(round(c)) for c in centre]
+    if pixels.ndim == 3:
+        cuts = [  # named by array axis: which is transverse depends on the file's orientation
+            (f"slice {centre[0]}", pixels[centre[0]], label_ids[centre[0]]),
+            (f"row {centre[1]}", pixels[:, centre[1]], label_ids[:, centre[1]]),
+            (f"column {centre[2]}", pixels[:, :, centre[2]], label_ids[:, :, centre[2]]),
+        ]
+    else:
+        cuts = [("image", pixels, label_ids)]
+    figure, axes = plt.subplots(1, len(cuts), figsize=(3.2 * len(cuts), 3.8))
+    high = float(np.percentile(pixels, 99.5)) or 1.0
+    for axis, (name, image, labels) in zip(np.atleast_1d(axes), cuts):
+        axis.imshow(image, cmap="gray", vmin=0, vmax=high, interpolation="nearest")
+        for (class_id, _), colour in zip(classes, colours):
+            if (labels == class_id).any():
+                axis.contour(labels == class_id, levels=[0.5], colors=[colour], linewidths=1.2)
+        axis.set_title(name, fontsize=9)
+        axis.axis("off")
+    handles = [plt.Line2D([], [], color=c, label=name) for (_, name), c in zip(classes, colours)]
+    figure.legend(handles=handles, loc="lower center", ncol=max(1, len(handles)), fontsize=8, frameon=False)
+    heading = title + ("".join(f"\nCHECK: {flag}" for flag in flags) if flags else "")
+    figure.suptitle(heading, fontsize=9, color="tab:red" if flags else "black")
+    save_figure(figure, path)

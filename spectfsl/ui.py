@@ -127,7 +127,7 @@ class LineProgress:
 def info(message: str) -> None:
     """A human-readable line on stderr, silenced by --quiet."""
     if not Settings.quiet:
-        stderr.print(message, soft_wrap=True)
+        stderr.print(message, markup=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:

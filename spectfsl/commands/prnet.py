@@ -470,6 +470,15 @@ def evaluate(
         ),
     ] = None,
     match_radius_mm: MatchRadius = None,
+    baselines: Annotated[
+        bool,
+        typer.Option(
+            "--baselines",
+            help="Also register each target onto the reference (rigid, affine, then B-spline) to carry the "
+            "point: the classical answer (needs SimpleITK: pip install 'spectfsl[registration]'; a few "
+            "seconds per pair).",
+        ),
+    ] = False,
     fmt: DocumentFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
@@ -477,22 +486,29 @@ def evaluate(
     quiet: Quiet = False,
 ) -> None:
     """Leave-one-out one-shot localisation: MRE, median, success within 5 and 10 mm, next to naive and
-    template matching. A 3D model takes points in volumes (a z column) and compares with 3D naive and
-    3D template matching."""
+    template matching (and, with --baselines, registration). A 3D model takes points in volumes (a z
+    column) and compares with 3D baselines."""
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import read_points
+    from spectfsl.core.imaging import registration
     from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
     from spectfsl.core.localisation.model_file import load_cascade
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
+    from spectfsl.ui import info
 
     check_format(fmt, DOCUMENT_FORMATS)
+    registration_settings = None
+    if baselines and not registration.available():
+        info(registration.MISSING)
+    elif baselines:
+        registration_settings = registration.RegistrationSettings()
     check_new_output(out, overwrite)
     rows = read_points(points, data_dir)
     dims = 3 if rows and len(rows[0]) == 5 else 2  # a z column: points in volumes
     stages = load_cascade([model, *(refine or [])], setup_device(device), dims)
     landmarks = load_landmarks(rows, stages[0][1].pixel_mm, stages[0][1].dims)
-    result = evaluate_localisation(stages, landmarks, template_size, match_radius_mm)
+    result = evaluate_localisation(stages, landmarks, template_size, match_radius_mm, registration_settings)
     document = {
         "model": str(model),
         "refine": [str(p) for p in refine or []],

@@ -260,6 +260,16 @@ def predict(
         ),
     ] = False,
     drop_stray: DropStray = False,
+    qc: Annotated[
+        Path | None,
+        typer.Option(
+            "--qc",
+            metavar="DIR",
+            help="Also write <stem>_qc.png per scan: three orthogonal slices through the map, its contours "
+            "over the scan, titled with the patient's pseudonym and any plausibility flag.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: RowFormat = "table",
     skip_bad: SkipBad = False,
     device: Device = "auto",
@@ -268,13 +278,17 @@ def predict(
 ) -> None:
     """Label every voxel of each scan: a uint8 label map on the scan's own voxel grid (class ids as
     at fit time, 0 = background), as NIfTI with the scan's geometry so that it overlays the scan in
-    any viewer. Prints one row per scan: path, output, and voxels and ml per class."""
+    any viewer. Prints one row per scan: path, output, voxels and ml per class, and `ood`: true when
+    the scan or its map is unlike the model's support scans (field of view, intensity profile, class
+    volumes and pieces), outside the voxel sizes the model was made for, or an LV class has a volume
+    no heart has; a warning line says what differs."""
     from spectfsl import __version__
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.loader import BadInput, expand_inputs, iter_images
     from spectfsl.core.segmentation.model_file import open_segmenter
     from spectfsl.core.segmentation.workflows import check_compatible
     from spectfsl.errors import SpectfslError
+    from spectfsl.figures import tissue_map_qc
     from spectfsl.render import check_format
     from spectfsl.ui import make_progress, warn
 
@@ -284,14 +298,17 @@ def predict(
     classes = segmenter.info.classes
     outputs = _output_names(scans, expand_inputs, skip_bad)
     for name in outputs.values():
-        for suffix in ("_labels.nii.gz", *(("_seg.dcm",) if dicom_seg else ())):
-            if (out_dir / f"{name}{suffix}").exists() and not overwrite:
-                raise SpectfslError(f"{out_dir / (name + suffix)}: file exists (pass --overwrite to replace it)")
+        written = [out_dir / f"{name}_labels.nii.gz"] + ([out_dir / f"{name}_seg.dcm"] if dicom_seg else [])
+        for path in written + ([qc / f"{name}_qc.png"] if qc else []):
+            if path.exists() and not overwrite:
+                raise SpectfslError(f"{path}: file exists (pass --overwrite to replace it)")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if qc:
+        qc.mkdir(parents=True, exist_ok=True)
     columns = ["path", "output", *(["dicom_seg"] if dicom_seg else [])]
     for _, name in classes.foreground:
         columns += [f"{name}_voxels", f"{name}_ml"]
-    columns += ["error"] if skip_bad else []
+    columns += ["ood", *(["qc"] if qc else []), *(["error"] if skip_bad else [])]
 
     def rows_for(specs: list[str]):
         for image in iter_images(specs, skip_bad):
@@ -300,10 +317,18 @@ def predict(
                 continue
             try:
                 note = check_compatible(segmenter, image)
-                if note:
-                    warn(note)
-                stem = out_dir / outputs[image.source]
-                yield _segment_one(image, segmenter, stem, dicom_seg, drop_stray, __version__)
+                name = outputs[image.source]
+                row, label_ids, reasons = _segment_one(
+                    image, segmenter, out_dir / name, dicom_seg, drop_stray, __version__
+                )
+                reasons = ([note.removeprefix(f"{image.label}: ")] if note else []) + reasons
+                if reasons:
+                    warn(f"{image.label}: check this map: {'; '.join(reasons)}")
+                if qc:
+                    row["qc"] = str(qc / f"{name}_qc.png")
+                    title = f"patient {image.patient} - {name}"  # the pseudonym, never the identity
+                    tissue_map_qc(Path(row["qc"]), image.pixels, label_ids, classes.foreground, title, reasons)
+                yield {**row, "ood": bool(reasons)}
             except SpectfslError as error:
                 if not skip_bad:
                     raise
@@ -315,8 +340,10 @@ def predict(
         write_rows(scans, rows_for, None, fmt, columns, title, skip_bad, on_row=lambda: progress.advance(task))
 
 
-def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, drop_stray: bool, version: str) -> dict:
+def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, drop_stray: bool, version: str):
+    """(the scan's row, its class-id map, what makes the map implausible) after writing the map (and SEG)."""
     from spectfsl.core.segmentation.output import write_dicom_seg, write_label_nifti
+    from spectfsl.core.segmentation.plausibility import implausible
     from spectfsl.core.segmentation.workflows import segment_image, volume_row
 
     label_ids = segment_image(segmenter, image, drop_stray)
@@ -328,7 +355,8 @@ def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, drop_stray: bool
         seg = stem.with_name(stem.name + "_seg.dcm")
         write_dicom_seg(seg, image, label_ids, classes.foreground, version)
         row["dicom_seg"] = str(seg)
-    return {**row, **volume_row(image, label_ids, classes)}
+    reasons = implausible(image, label_ids, classes, segmenter.info.support_profiles)
+    return {**row, **volume_row(image, label_ids, classes)}, label_ids, reasons
 
 
 def _output_names(scans: list[str], expand_inputs, skip_bad: bool) -> dict[str, str]:
@@ -370,9 +398,24 @@ def evaluate(
         bool,
         typer.Option(
             "--baselines",
-            help="Also score the intensity threshold (tuned on the support scans) with a convex-hull cavity.",
+            help="Also score the intensity threshold (tuned on the support scans) with a convex-hull cavity, "
+            "and, with --atlas, single-atlas registration (needs SimpleITK: pip install "
+            "'spectfsl[registration]').",
         ),
     ] = False,
+    atlas: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SCAN",
+            help="A labelled scan (not one evaluated) registered onto each scan to carry its labels: rigid, "
+            "affine, then B-spline. Give the model's support scan for a like-for-like comparison.",
+            show_default=False,
+        ),
+    ] = None,
+    atlas_labels: Annotated[
+        str | None,
+        typer.Option(metavar="LABELMAP", help="The --atlas scan's label map (the same --classes).", show_default=False),
+    ] = None,
     other: Annotated[
         list[Path] | None,
         typer.Option(
@@ -393,9 +436,13 @@ def evaluate(
     confidence interval (Student's t over scans). A support scan of the model is refused."""
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
+    from spectfsl.core.imaging import registration
     from spectfsl.core.segmentation.model_file import load_segmenter, open_segmenter
+    from spectfsl.core.segmentation.support import load_labelled
     from spectfsl.core.segmentation.workflows import evaluate_scans
+    from spectfsl.errors import SpectfslError
     from spectfsl.render import DOCUMENT_FORMATS, check_format
+    from spectfsl.ui import info
 
     check_format(fmt, DOCUMENT_FORMATS)
     check_new_output(out, overwrite)
@@ -409,7 +456,18 @@ def evaluate(
         compared = load_segmenter(path, target)
         _check_same_classes(chosen, compared.info.classes)
         others.append((f"{compared.info.method} ({path.name})", compared))
-    scores = list(evaluate_scans(segmenter, labelled, baselines, others, drop_stray))
+    reference_atlas = None
+    if (atlas is None) != (atlas_labels is None):
+        raise SpectfslError("give --atlas SCAN and --atlas-labels LABELMAP together")
+    if atlas is not None and mask:
+        raise SpectfslError("--atlas takes a label map: evaluate with --labels (and --derive-from), not --mask")
+    if atlas is not None and not registration.available():
+        info(registration.MISSING)
+    elif atlas is not None:
+        reference_atlas = next(load_labelled([Path(atlas)], [Path(atlas_labels)], chosen, {}, derive_from))
+    elif baselines:
+        info("registration baseline: give --atlas SCAN --atlas-labels LABELMAP (one labelled scan)")
+    scores = list(evaluate_scans(segmenter, labelled, baselines, others, drop_stray, reference_atlas))
     _print_evaluation(scores, fmt, out)
 
 

@@ -55,3 +55,32 @@ def test_train_starts_from_the_builtin_model_records_it_and_refuses_another_grid
     other = cli("prnet", "train", *volumes, *common, "--pixel-mm", 4, "--out", tmp_path / "o.safetensors")
     assert other.exit_code == 2 and "pixel_mm 8.0 (asked: 4.0)" in other.stderr
     assert not (tmp_path / "o.safetensors").exists()
+
+
+def _phantom_points(phantom_dir, tmp_path, patients):
+    points = tmp_path / "points.csv"  # the phantom's 3D points, read relative to the phantom with --data-dir
+    lines = (phantom_dir / "points3d.csv").read_text().splitlines()
+    points.write_text("\n".join([lines[0]] + [line for line in lines[1:] if line.startswith(patients)]))
+    return points
+
+
+def test_evaluate_baselines_add_registration_beside_naive(cli_json, phantom_dir, tmp_path):
+    pytest.importorskip("SimpleITK")
+    points = _phantom_points(phantom_dir, tmp_path, ("P001", "P003"))
+    args = ["prnet", "evaluate", "--model", "builtin", "--points", points, "--data-dir", phantom_dir, "--baselines"]
+    report = cli_json(*args)
+    centre = {row["method"]: row for row in report["landmarks"]["lv_centre"]}
+    assert list(centre)[-1] == "registration" and centre["registration"]["pairs"] == 2
+    assert centre["registration"]["mre_mm"] < centre["naive"]["mre_mm"]  # registration moves onto the anatomy
+
+
+def test_evaluate_baselines_without_simpleitk_say_so_and_report_the_rest(cli, phantom_dir, tmp_path, monkeypatch):
+    from spectfsl.core.imaging import registration
+
+    monkeypatch.setattr(registration, "available", lambda: False)
+    points = _phantom_points(phantom_dir, tmp_path, ("P001", "P002"))
+    args = ["prnet", "evaluate", "--model", "builtin", "--points", points, "--data-dir", phantom_dir, "--baselines"]
+    result = cli(*args, "--format", "json")
+    assert result.exit_code == 0 and registration.MISSING in result.stderr
+    methods = [row["method"] for row in json.loads(result.stdout)["landmarks"]["lv_centre"]]
+    assert "registration" not in methods and "naive" in methods

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -50,7 +51,8 @@ def test_fit_predict_writes_label_maps_on_the_inputs_grid(cli, fitted, tmp_path)
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)
     assert [r["output"] for r in rows] == [str(out / "s1_labels.nii.gz"), str(out / "s2_labels.nii.gz")]
-    assert set(rows[0]) == {"path", "output", "myocardium_voxels", "myocardium_ml", "cavity_voxels", "cavity_ml"}
+    assert set(rows[0]) == {"path", "output", "myocardium_voxels", "myocardium_ml", "cavity_voxels", "cavity_ml", "ood"}
+    assert rows[0]["ood"] is False and "check this map" not in result.stderr  # a scan like the support's
     written = nib.load(out / "s1_labels.nii.gz")
     truth = np.asarray(nib.load(scans[1][1]).dataobj)
     labels = np.asarray(written.dataobj)
@@ -277,3 +279,60 @@ def test_evaluate_refuses_the_scans_a_builtin_model_or_its_child_learned_from(cl
     assert cli(*fit, "--classes", "1=myocardium,2=cavity", "--out", child, "--steps", 2).exit_code == 0
     inherited = cli("segment", "evaluate", scan, *given, "--model", child)
     assert inherited.exit_code == 2 and "support scans" in inherited.stderr
+
+
+def test_evaluate_scores_single_atlas_registration_and_refuses_the_atlas(cli, fitted):
+    pytest.importorskip("SimpleITK")
+    folder, scans, model = fitted
+    common = ["--model", str(model), "--classes", "1=myocardium,2=cavity", "--device", "cpu", "--format", "json"]
+    atlas = ["--atlas", str(scans[0][0]), "--atlas-labels", str(scans[0][1])]
+    result = cli(*["segment", "evaluate", str(scans[1][0]), "--labels", str(scans[1][1])] + common + atlas)
+    assert result.exit_code == 0, result.stderr
+    summary = {(r["method"], r["class"]): r for r in json.loads(result.stdout)["summary"]}
+    assert summary["registration (atlas)", "myocardium"]["dice"] > 0.6  # the shells are alike: it carries them
+    other_atlas = ["--atlas", str(scans[2][0]), "--atlas-labels", str(scans[2][1])]
+    itself = cli(*["segment", "evaluate", str(scans[2][0]), "--labels", str(scans[2][1])] + common + other_atlas)
+    assert itself.exit_code == 2 and "is the registration atlas" in itself.stderr
+    half = cli(*["segment", "evaluate", str(scans[1][0]), "--labels", str(scans[1][1])] + common + atlas[:2])
+    assert half.exit_code == 2 and "--atlas SCAN and --atlas-labels LABELMAP together" in half.stderr
+    hint = cli(*["segment", "evaluate", str(scans[1][0]), "--labels", str(scans[1][1])] + common + ["--baselines"])
+    assert hint.exit_code == 0 and "give --atlas SCAN" in hint.stderr
+
+
+def test_predict_flags_a_scan_unlike_the_support_and_draws_qc_figures(cli, fitted, tmp_path):
+    folder, scans, model = fitted
+    rng = np.random.default_rng(5)  # a whole "torso": 3.2x the support's field of view, mostly bright tissue
+    torso = 60.0 + rng.normal(0, 8, (64, 64, 64))
+    torso[20:40, 20:40, 20:40] += 60.0
+    chest = tmp_path / "chest.nii.gz"
+    nib.save(nib.Nifti1Image(np.clip(torso, 0, None).astype(np.float32), np.diag([4.0, 4.0, 4.0, 1.0])), chest)
+    qc = tmp_path / "qc"
+    args = ["segment", "predict", str(scans[1][0]), str(chest), "--model", str(model), "--out", str(tmp_path / "o")]
+    result = cli(*args, "--qc", str(qc), "--format", "json", "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    rows = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    assert rows["s1.nii.gz"]["ood"] is False and rows["chest.nii.gz"]["ood"] is True
+    assert "chest.nii.gz: check this map: " in result.stderr and "field of view 256x256x256 mm" in result.stderr
+    assert "s1.nii.gz: check" not in result.stderr
+    for name in ("s1", "chest"):
+        figure = qc / f"{name}_qc.png"
+        assert rows[f"{name}.nii.gz"]["qc"] == str(figure) and figure.read_bytes()[:4] == b"\x89PNG"
+    again = cli(*args, "--qc", str(qc), "--overwrite", "--format", "json")
+    assert again.exit_code == 0
+    refused = cli(*args[:-2], "--out", str(tmp_path / "p"), "--qc", str(qc))
+    assert refused.exit_code == 2 and "_qc.png: file exists" in refused.stderr
+
+
+def test_predict_names_a_placeholder_spacing_and_a_volume_no_heart_has(cli, fitted, tmp_path):
+    folder, scans, model = fitted
+    pixels = np.asarray(nib.load(scans[1][0]).dataobj)
+    crop = tmp_path / "crop.nii.gz"  # the same scan with lvseg-mtu's 1 mm placeholder voxels
+    nib.save(nib.Nifti1Image(pixels, np.eye(4)), crop)
+    result = cli("segment", "predict", crop, "--model", model, "--out", tmp_path / "o", "--format", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["ood"] is True
+    assert "1 mm voxels on a 20x20x20 scan look like a placeholder spacing" in result.stderr
+    big = tmp_path / "big.nii.gz"  # the same voxels at 16 mm: a myocardium of litres
+    nib.save(nib.Nifti1Image(pixels, np.diag([16.0, 16.0, 16.0, 1.0])), big)
+    result = cli("segment", "predict", big, "--model", model, "--out", tmp_path / "b", "--format", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["ood"] is True
+    assert "ml, outside the 30-450 ml of a heart" in result.stderr

@@ -1,5 +1,6 @@
-"""Leave-one-out evaluation of one-shot localisation, next to two baselines on the same pairs:
-naive (copy the reference coordinates in mm) and template matching (normalised cross-correlation).
+"""Leave-one-out evaluation of one-shot localisation, next to baselines on the same pairs: naive
+(copy the reference coordinates in mm), template matching (normalised cross-correlation) and, when
+asked for and SimpleITK is installed, registration of the target onto the reference.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spectfsl.core.imaging import registration
 from spectfsl.core.localisation.grid import GridImage, load_grid, load_grid_volume, stack
 from spectfsl.core.localisation.locate import (
     LOCAL_MATCH_MM,
@@ -95,18 +97,42 @@ def naive_copy(reference: GridImage, point: np.ndarray, target: GridImage) -> np
     return reference_mm / spacing
 
 
+def _array_spacing(grid: GridImage) -> np.ndarray:
+    """The source image's spacing in array order ([slice,] row, col); 1 per axis when unknown."""
+    along = grid.source_mm(np.ones(grid.dims))
+    return np.ones(grid.dims) if along is None else along[::-1]
+
+
+def registered_point(
+    reference: GridImage, point: np.ndarray, target: GridImage, settings: registration.RegistrationSettings
+) -> np.ndarray:
+    """Registration baseline: the target registered onto the reference (source images, their own
+    spacing) carries the reference point (source position) into the target."""
+    reference_spacing, target_spacing = _array_spacing(reference), _array_spacing(target)
+    found = registration.register(
+        reference.source.pixels, reference_spacing, target.source.pixels, target_spacing, settings
+    )
+    return found.carry_point(np.asarray(point, dtype=np.float64) * reference_spacing[::-1]) / target_spacing[::-1]
+
+
 #: The methods compared on the same reference-target pairs, in the order they are reported.
 METHODS = ("prnet", "naive", "template matching", "prnet + local template matching")
 
+#: The baseline `--baselines` adds (when SimpleITK is installed).
+REGISTRATION = "registration"
 
-def method_note(match_radius_mm: float) -> str:
+
+def method_note(match_radius_mm: float, with_registration: bool = False) -> str:
     """What each method means, for a reader of the tables."""
-    return (
+    note = (
         "MRE: mean radial error. naive: the reference point's mm position copied into the target. "
         "template matching: normalised cross-correlation of the reference patch over the whole target. "
         "prnet + local template matching: PRNet's answer moved to the best template match within "
         f"{match_radius_mm:g} mm."
     )
+    if with_registration:
+        note += f" registration: {registration.DESCRIPTION}, target onto reference, carrying the point."
+    return note
 
 
 @dataclass
@@ -117,6 +143,7 @@ class LocalisationResult:
     landmarks: dict[str, list[ErrorSummary]]
     template_px: int
     match_radius_mm: float
+    with_registration: bool = False
 
     def as_dict(self) -> dict[str, list[dict[str, float | int | None]]]:
         return {name: [summary.as_dict() for summary in summaries] for name, summaries in self.landmarks.items()}
@@ -141,7 +168,8 @@ class LocalisationResult:
             title = f"{name}: leave-one-out one-shot localisation ({summaries[0]['pairs']} pairs)"
             header = ("method", "MRE mm", "sd mm", "median mm", "<= 5 mm", "<= 10 mm", "MRE px")
             last = index == len(landmarks) - 1
-            note = method_note(self.match_radius_mm) if last else ""  # the terms, once, under the last table
+            # the terms, once, under the last table
+            note = method_note(self.match_radius_mm, self.with_registration) if last else ""
             tables.append(Table(title, header, rows, note))
         return tables
 
@@ -176,11 +204,13 @@ def evaluate_localisation(
     landmarks: list[Landmark],
     template_px: int | None = None,
     match_radius_mm: float | None = None,
+    registration_settings: registration.RegistrationSettings | None = None,
 ) -> LocalisationResult:
     """Leave-one-out one-shot localisation per landmark name: each image as reference for all others,
-    next to the naive and template-matching baselines on the same pairs. The template defaults to the
-    model's patch; `match_radius_mm` is the local template matching's radius around PRNet's answer
-    (default: LOCAL_MATCH_MM for the model's dimensionality)."""
+    next to the naive and template-matching baselines on the same pairs (and registration, given
+    `registration_settings`; it needs SimpleITK). The template defaults to the model's patch;
+    `match_radius_mm` is the local template matching's radius around PRNet's answer (default:
+    LOCAL_MATCH_MM for the model's dimensionality)."""
     template_px = template_px or stages[0][1].patch
     if match_radius_mm is None:
         match_radius_mm = LOCAL_MATCH_MM[stages[0][1].dims]
@@ -191,7 +221,8 @@ def evaluate_localisation(
     for name, cases in by_name.items():
         if len(cases) < 2:
             raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
-        summaries = {m: ErrorSummary(m, [], []) for m in METHODS}
+        methods = METHODS + ((REGISTRATION,) if registration_settings else ())
+        summaries = {m: ErrorSummary(m, [], []) for m in methods}
         for reference in cases:
             targets = [case for case in cases if case is not reference]
             target_grids = [t.grid for t in targets]
@@ -206,9 +237,13 @@ def evaluate_localisation(
                     "template matching": match_template(reference.grid, reference.xy, target.grid, template_px),
                     "prnet + local template matching": refined.xy,
                 }
+                if registration_settings:
+                    predictions[REGISTRATION] = registered_point(
+                        reference.grid, reference.xy, target.grid, registration_settings
+                    )
                 for method, predicted in predictions.items():
                     mm, px = _radial_error(target.grid, predicted, target.xy)
                     summaries[method].errors_mm.append(mm)
                     summaries[method].errors_px.append(px)
         results[name] = list(summaries.values())
-    return LocalisationResult(results, template_side(template_px), match_radius_mm)
+    return LocalisationResult(results, template_side(template_px), match_radius_mm, registration_settings is not None)

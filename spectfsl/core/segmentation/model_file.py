@@ -35,7 +35,10 @@ class SegmentInfo:
     `parent`: the model training started from (`{"name", "sha256"}`: a built-in model's name or a
     file's, and its SHA-256), None when it started from random weights;
     `voxel_range_mm`: the voxel sizes a model trained on many scans was made for (a scan outside it
-    is labelled with a warning); None for a few-shot model, which compares with `support_spacing_mm`.
+    is labelled with a warning); None for a few-shot model, which compares with `support_spacing_mm`;
+    `support_profiles`: what each support scan and its labels are like (`plausibility.scan_profile`),
+    against which `segment predict` flags unlike scans and maps; None in files from before it was
+    recorded and in the built-in models.
     """
 
     method: str
@@ -51,6 +54,7 @@ class SegmentInfo:
     class_pieces: list[int] | None = None
     parent: dict[str, str] | None = None
     voxel_range_mm: list[float] | None = None
+    support_profiles: list[dict[str, Any]] | None = None
     training: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,7 +76,10 @@ def save_segmenter(path: str | os.PathLike, segmenter: Segmenter) -> None:
     tensors = dict(segmenter.network.state_dict())
     if segmenter.prototypes is not None:
         tensors[PROTOTYPES] = segmenter.prototypes
-    save_tensors(path, tensors, SEGMENT_FORMAT, asdict(segmenter.info))
+    info = asdict(segmenter.info)
+    if info["support_profiles"] is None:  # unset, it is left out: a built-in file's bytes stay its recipe's
+        del info["support_profiles"]
+    save_tensors(path, tensors, SEGMENT_FORMAT, info)
 
 
 def load_segmenter(path: str | os.PathLike, device: torch.device | str = "cpu") -> Segmenter:

@@ -14,11 +14,13 @@ import torch
 from spectfsl.core import distributed
 from spectfsl.core.checkpoint import Checkpointer, fingerprint
 from spectfsl.core.image import SpectImage
+from spectfsl.core.imaging import registration
 from spectfsl.core.imaging.preprocess import normalise_intensity
 from spectfsl.core.segmentation import baselines
 from spectfsl.core.segmentation.metrics import dice, hd95, mean_ci
 from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo, open_segmenter, parent_of
 from spectfsl.core.segmentation.pieces import keep_pieces, support_pieces
+from spectfsl.core.segmentation.plausibility import scan_profile
 from spectfsl.core.segmentation.settings import FROM_MODEL, NEW_CLASSES_STEPS, SegmentSettings
 from spectfsl.core.segmentation.support import SegmentClasses, support_scan
 from spectfsl.core.segmentation.training import fit_network, label_indices, with_batch_size
@@ -130,6 +132,7 @@ def fit_segmenter(
         threshold_fraction=_tuned_threshold(scans, classes),
         class_pieces=support_pieces([scan.labels for scan in scans], len(classes.ids)),
         parent=parent,
+        support_profiles=[scan_profile(image, classes.ids_of(indices), classes) for image, indices in pairs],
         training={
             **asdict(settings),
             "support": [Path(image.source).name for image, _ in pairs],
@@ -235,22 +238,53 @@ def threshold_labels(segmenter: Segmenter, image: SpectImage) -> np.ndarray | No
     return labels
 
 
+#: The method name of the single-atlas registration baseline in evaluation tables.
+ATLAS_REGISTRATION = "registration (atlas)"
+
+
+def atlas_labels(
+    atlas: tuple[SpectImage, np.ndarray],
+    image: SpectImage,
+    settings: registration.RegistrationSettings | None = None,
+) -> np.ndarray:
+    """Single-atlas baseline: the atlas scan registered onto `image` (normalised intensities, each
+    scan's own voxel size) carries its class-index map onto `image`'s grid (nearest neighbour)."""
+    atlas_image, atlas_indices = atlas
+    ones = (1.0,) * image.pixels.ndim
+    image_spacing = voxel_spacing(image) or ones
+    atlas_spacing = voxel_spacing(atlas_image) or ones
+    found = registration.register(
+        normalise_intensity(image.pixels),
+        image_spacing,
+        normalise_intensity(atlas_image.pixels),
+        atlas_spacing,
+        settings,
+    )
+    return registration.warp_labels(found, atlas_indices, atlas_spacing, image.pixels.shape, image_spacing)
+
+
 def evaluate_scans(
     segmenter: Segmenter,
     labelled: Iterable[tuple[SpectImage, np.ndarray]],
     baselines_too: bool = False,
     others: Sequence[tuple[str, Segmenter]] = (),
     drop_stray: bool = False,
+    atlas: tuple[SpectImage, np.ndarray] | None = None,
 ) -> Iterator[ScanScore]:
     """Scores of the model (and with `baselines_too` the threshold baseline, and `others`) on each
-    labelled scan (image, class-index map); a support scan is refused. `drop_stray`: as in
+    labelled scan (image, class-index map); a support scan is refused. With an `atlas` (a labelled
+    scan: image, class-index map), also single-atlas registration (`atlas_labels`; it needs
+    SimpleITK), and the atlas itself is refused as an evaluated scan. `drop_stray`: as in
     `segment_image`."""
     classes = segmenter.info.classes
     names = dict(classes.foreground)
     support = set(segmenter.info.support_sha256)
+    atlas_sha = scan_fingerprint(atlas[0]) if atlas is not None else None
     for image, indices in labelled:
         if scan_fingerprint(image) in support:
             raise SpectfslError(f"{image.label} is one of the model's support scans: evaluate on other scans")
+        if scan_fingerprint(image) == atlas_sha:
+            raise SpectfslError(f"{image.label} is the registration atlas: evaluate on other scans")
         reference = classes.ids_of(indices)
         spacing = voxel_spacing(image)
         labels = segment_image(segmenter, image, drop_stray)
@@ -261,6 +295,9 @@ def evaluate_scans(
             threshold = threshold_labels(segmenter, image)
             if threshold is not None:
                 yield score("threshold", image.source, threshold, reference, names, spacing)
+        if atlas is not None:
+            carried = classes.ids_of(atlas_labels(atlas, image))
+            yield score(ATLAS_REGISTRATION, image.source, carried, reference, names, spacing)
 
 
 def summarise(scores: Sequence[ScanScore]) -> list[dict[str, Any]]:
