@@ -359,11 +359,19 @@ def locate(
     from spectfsl.core.acceleration import Acceleration
     from spectfsl.core.distributed import in_groups
     from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.core.files.loader import iter_images
+    from spectfsl.core.files.loader import BadInput, iter_images
     from spectfsl.core.files.points import parse_named_point
-    from spectfsl.core.localisation.grid import grid_entries, load_grid, load_grid_volume
+    from spectfsl.core.localisation.grid import (
+        BODY_THRESHOLD,
+        grid_entries,
+        load_grid,
+        load_grid_volume,
+        reference_level,
+    )
     from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, TARGETS_PER_BATCH, locate_columns, locate_rows
+    from spectfsl.errors import SpectfslError
     from spectfsl.render import check_format
+    from spectfsl.ui import warn
 
     check_format(fmt)
     batch_size = batch_size or TARGETS_PER_BATCH
@@ -376,11 +384,29 @@ def locate(
     match_radius_mm = LOCAL_MATCH_MM[dims] if match_radius_mm is None else match_radius_mm
     points = [parse_named_point(text, f"point{i + 1}", dims) for i, text in enumerate(point)]
     reference = (load_grid_volume if dims == 3 else load_grid)(ref, pixel_mm)
+    for name, xy in points:
+        level = reference_level(reference, xy)
+        if level < BODY_THRESHOLD:
+            warn(
+                f"{ref}: point {name} ({','.join(f'{v:g}' for v in xy)}) lies in background (normalised intensity "
+                f"{level:.2f}): there is no anatomy there to follow"
+            )
     columns = list(locate_columns(dims)) + (["error"] if skip_bad else [])
+
+    def whole_scans_refused(images):
+        """A 2D model on a volume given without @N would silently locate in every slice: refused."""
+        for image in images:
+            if dims == 2 and not isinstance(image, BadInput) and image.is_volume and image.frame is None:
+                error = f"{image.source} is a volume: a 2D model locates in one slice (PATH@N), or use a 3D model"
+                if not skip_bad:
+                    raise SpectfslError(error)
+                image = BadInput(image.source, error)
+            yield image
 
     def rows_for(specs: list[str]):
         for group in in_groups(specs, batch_size):  # a new batch every group: the same numbers when sharded
-            entries = grid_entries(iter_images(group, skip_bad), pixel_mm, skip_bad, dims)
+            images = whole_scans_refused(iter_images(group, skip_bad))
+            entries = grid_entries(images, pixel_mm, skip_bad, dims)
             yield from locate_rows(stages, reference, points, entries, match_radius_mm, batch_size)
 
     write_rows(targets, rows_for, out, fmt, columns, f"located from {ref}", skip_bad, group=batch_size)

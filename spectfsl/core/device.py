@@ -21,9 +21,11 @@ def pick_device(name: str = "auto"):
     if kind == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     if kind == "cuda" and not cuda:
-        raise SpectfslError("--device cuda: CUDA was asked for but no CUDA device is available")
+        raise SpectfslError(
+            "--device cuda: CUDA was asked for but no CUDA device is available; use --device cpu (or auto)"
+        )
     if kind == "mps" and not mps:
-        raise SpectfslError("--device mps: MPS was asked for but is not available")
+        raise SpectfslError("--device mps: MPS was asked for but is not available; use --device cpu (or auto)")
     return torch.device(requested)
 
 

@@ -84,3 +84,16 @@ def test_evaluate_baselines_without_simpleitk_say_so_and_report_the_rest(cli, ph
     assert result.exit_code == 0 and registration.MISSING in result.stderr
     methods = [row["method"] for row in json.loads(result.stdout)["landmarks"]["lv_centre"]]
     assert "registration" not in methods and "naive" in methods
+
+
+def test_locate_warns_of_a_background_point_and_refuses_a_volume_for_a_2d_model(cli, phantom_dir):
+    volume = phantom_dir / "P002" / "spect.dcm"
+    reference = phantom_dir / "P001" / "spect.dcm"
+    background = cli("prnet", "locate", volume, "--model", "builtin", "--ref", reference, "--point", "1,1,1")
+    assert background.exit_code == 0 and "point point1 (1,1,1) lies in background" in background.stderr
+    x, y, z = _landmark(phantom_dir, "P001")
+    inside = cli("prnet", "locate", volume, "--model", "builtin", "--ref", reference, "--point", f"{x},{y},{z}")
+    assert inside.exit_code == 0 and "background" not in inside.stderr
+    flat_reference = f"{reference}@{round(z)}"
+    whole = cli("prnet", "locate", volume, "--model", "builtin", "--ref", flat_reference, "--point", f"{x},{y}")
+    assert whole.exit_code == 2 and "is a volume: a 2D model locates in one slice (PATH@N)" in whole.stderr

@@ -58,6 +58,14 @@ class GridImage:
         return np.asarray(xy, dtype=np.float64) * np.array(along)
 
 
+def reference_level(grid: GridImage, xy) -> float:
+    """The normalised intensity at a point (the file's voxel indices x, y[, z]) of a grid image's
+    source: below BODY_THRESHOLD the point lies in background."""
+    position = grid.source.array_index(*xy)[: grid.dims]  # (column, row[, slice])
+    index = tuple(int(np.clip(round(v), 0, n - 1)) for v, n in zip(position[::-1], grid.source.pixels.shape))
+    return float(grid.source.pixels[index])
+
+
 def to_grid(plane: SpectImage, pixel_mm: float) -> GridImage:
     """Resample a normalised 2D image to `pixel_mm` (unknown spacing: taken as already `pixel_mm`)."""
     if plane.pixel_spacing_mm is None:
