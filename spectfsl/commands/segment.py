@@ -449,6 +449,8 @@ def evaluate(
     target = setup_device(device)
     segmenter = open_segmenter(model, target)
     _check_drop_stray(drop_stray, segmenter, model)
+    if classes is None and labels and not mask and not derive_from:  # the model's classes, not the maps' ids
+        classes = ",".join(f"{i}={name}" for i, name in segmenter.info.classes.foreground)
     chosen, labelled = _labelled(scans, labels, classes, mask, derive_from)
     _check_same_classes(chosen, segmenter.info.classes)
     others = []

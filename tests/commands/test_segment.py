@@ -85,6 +85,9 @@ def test_evaluate_scores_held_out_scans_and_refuses_a_support_scan(cli, fitted):
     assert finetune["myocardium"]["hd95_mm"] >= 0
     refused = cli(*["segment", "evaluate", str(scans[0][0]), "--labels", str(scans[0][1])] + common)
     assert refused.exit_code == 2 and "support" in refused.stderr
+    plain = cli("segment", "evaluate", scans[1][0], "--labels", scans[1][1], "--model", model, "--format", "json")
+    assert plain.exit_code == 0, plain.stderr  # the model's classes: no need to repeat --classes
+    assert {row["class"] for row in json.loads(plain.stdout)["summary"]} == {"myocardium", "cavity"}
     table = cli(
         *["segment", "evaluate", str(scans[1][0]), "--labels", str(scans[1][1])] + common + ["--format", "table"]
     )
