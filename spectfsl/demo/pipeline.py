@@ -493,9 +493,12 @@ def _fit_from_builtin(demo: Demo, support: list, classes) -> tuple:
 def _overlay_panel(title: str, image, reference_ids: np.ndarray, predicted_ids: np.ndarray, classes) -> tuple:
     """The axial slice with the most reference foreground, as class indices for the overlay figure."""
     index = int(np.argmax((reference_ids > 0).reshape(len(reference_ids), -1).sum(axis=1)))
-    to_index = {class_id: i for i, class_id in enumerate(classes.ids)}
-    as_index = np.vectorize(lambda v: to_index.get(int(v), 0), otypes=[np.uint8])
-    return title, image.pixels[index], as_index(reference_ids[index]), as_index(predicted_ids[index])
+    return (
+        title,
+        image.pixels[index],
+        classes.indices_of(reference_ids[index]),
+        classes.indices_of(predicted_ids[index]),
+    )
 
 
 def segment_phantom(demo: Demo) -> None:

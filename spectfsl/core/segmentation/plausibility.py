@@ -18,7 +18,7 @@ import numpy as np
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import normalise_intensity
 from spectfsl.core.segmentation.pieces import count_pieces
-from spectfsl.core.segmentation.support import SegmentClasses
+from spectfsl.core.segmentation.support import SegmentClasses, voxel_spacing
 
 #: Volumes (ml) outside which an LV class is implausible in an adult heart: generous bounds around
 #: reported myocardial volumes (about 60-250 ml) and LV cavity volumes (about 15-350 ml), so that
@@ -35,18 +35,10 @@ BRIGHT = 0.5
 PLACEHOLDER_MATRIX = 64
 
 
-def _spacing(image: SpectImage) -> tuple[float, ...] | None:
-    if image.pixel_spacing_mm is None:
-        return None
-    if image.is_volume:
-        return (image.slice_spacing_mm or image.pixel_spacing_mm[0], *image.pixel_spacing_mm)
-    return tuple(image.pixel_spacing_mm)
-
-
 def placeholder_spacing(image: SpectImage) -> bool:
     """Whether the scan's voxel size looks like a placeholder: exactly 1 mm on a small matrix (a heart
     crop of 32 voxels cannot be 32 mm across)."""
-    spacing = _spacing(image)
+    spacing = voxel_spacing(image)
     return spacing is not None and all(s == 1.0 for s in spacing) and max(image.pixels.shape) <= PLACEHOLDER_MATRIX
 
 
@@ -54,12 +46,10 @@ def scan_profile(image: SpectImage, label_ids: np.ndarray, classes: SegmentClass
     """What a support scan (with its labels) or a labelled scan is like: field of view (mm, or voxels
     when the spacing is unknown), share of bright voxels, and per class the volume (ml, or voxels)
     and the number of pieces."""
-    spacing = _spacing(image) or (1.0,) * image.pixels.ndim
-    voxel = float(np.prod(spacing)) / (1000.0 if _spacing(image) and image.is_volume else 1.0)
-    indices = np.zeros(label_ids.shape, dtype=np.int64)
-    for index, class_id in enumerate(classes.ids):
-        indices[label_ids == class_id] = index
-    pieces = count_pieces(indices, len(classes.ids))
+    known = voxel_spacing(image)
+    spacing = known or (1.0,) * image.pixels.ndim
+    voxel = float(np.prod(spacing)) / (1000.0 if known and image.is_volume else 1.0)
+    pieces = count_pieces(classes.indices_of(label_ids), len(classes.ids))
     return {
         "field_mm": [round(n * s, 1) for n, s in zip(image.pixels.shape, spacing)],
         "bright_fraction": round(float((normalise_intensity(image.pixels) >= BRIGHT).mean()), 4),
@@ -88,7 +78,7 @@ def implausible(
     reasons = []
     if placeholder_spacing(image):
         reasons.append(f"1 mm voxels on a {_shown(image.pixels.shape)} scan look like a placeholder spacing")
-    volumes_in_ml = image.is_volume and _spacing(image) is not None and not placeholder_spacing(image)
+    volumes_in_ml = image.is_volume and voxel_spacing(image) is not None and not placeholder_spacing(image)
     for name, volume in found["class_volume"].items():
         bounds = PHYSIOLOGICAL_ML.get(name)
         if bounds and volumes_in_ml and not bounds[0] <= volume <= bounds[1]:

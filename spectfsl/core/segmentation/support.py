@@ -54,6 +54,21 @@ class SegmentClasses:
         """Class indices -> class ids as given at fit time (uint8)."""
         return np.asarray(self.ids, dtype=np.uint8)[indices]
 
+    def indices_of(self, label_ids: np.ndarray) -> np.ndarray:
+        """Class ids -> class indices (uint8); an id that is not a class is background (0)."""
+        lookup = np.zeros(max(256, int(label_ids.max(initial=0)) + 1), dtype=np.uint8)
+        lookup[list(self.ids)] = np.arange(len(self.ids), dtype=np.uint8)
+        return lookup[np.clip(label_ids, 0, None).astype(np.int64)]
+
+
+def voxel_spacing(image: SpectImage) -> tuple[float, ...] | None:
+    """Voxel size in mm along the array's axes (slices, rows, cols) or (rows, cols); None if unknown."""
+    if image.pixel_spacing_mm is None:
+        return None
+    if image.is_volume:
+        return (image.slice_spacing_mm or image.pixel_spacing_mm[0], *image.pixel_spacing_mm)
+    return tuple(image.pixel_spacing_mm)
+
 
 def choose_classes(
     classes: str | None, labels: Sequence[Path], mask_names: Sequence[str], derive_from: str | None

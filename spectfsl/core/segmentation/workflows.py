@@ -22,7 +22,7 @@ from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo, open_s
 from spectfsl.core.segmentation.pieces import keep_pieces, support_pieces
 from spectfsl.core.segmentation.plausibility import scan_profile
 from spectfsl.core.segmentation.settings import FROM_MODEL, NEW_CLASSES_STEPS, SegmentSettings
-from spectfsl.core.segmentation.support import SegmentClasses, support_scan
+from spectfsl.core.segmentation.support import SegmentClasses, support_scan, voxel_spacing
 from spectfsl.core.segmentation.training import fit_network, label_indices, with_batch_size
 from spectfsl.core.tables import Table, number
 from spectfsl.errors import SpectfslError
@@ -73,15 +73,6 @@ def starting_point(init: str | None, dims: int, device: torch.device | str = "cp
     if model.info.dims != dims:
         raise SpectfslError(f"{name}: a {model.info.dims}D model cannot start a fit on {dims}D scans")
     return StartingPoint(model, parent_of(name, dims))
-
-
-def voxel_spacing(image: SpectImage) -> tuple[float, ...] | None:
-    """Voxel size in mm along the array's axes (slices, rows, cols) or (rows, cols); None if unknown."""
-    if image.pixel_spacing_mm is None:
-        return None
-    if image.is_volume:
-        return (image.slice_spacing_mm or image.pixel_spacing_mm[0], *image.pixel_spacing_mm)
-    return tuple(image.pixel_spacing_mm)
 
 
 def scan_fingerprint(image: SpectImage) -> str:
