@@ -52,6 +52,7 @@ def main() -> None:
             "match_radius_mm": result.match_radius_mm,
             "registration": asdict(settings) if settings else None,
             "landmarks": result.as_dict(),
+            "score_check": result.score_check(),
         }
         append_result(args.results, line)
 

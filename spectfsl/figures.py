@@ -206,3 +206,56 @@ def tissue_map_qc(
     heading = title + ("".join(f"\nCHECK: {flag}" for flag in flags) if flags else "")
     figure.suptitle(heading, fontsize=9, color="tab:red" if flags else "black")
     save_figure(figure, path)
+
+
+def point_cuts(pixels: np.ndarray, xy: Sequence[float]) -> list[tuple[str, np.ndarray, tuple[int, int]]]:
+    """The cuts through an array position (x, y[, z]): (name, image, the two axes of `xy` shown as
+    the image's horizontal and vertical); one cut of a 2D image, three orthogonal ones of a volume,
+    named by array axis (which is transverse depends on the file's orientation)."""
+    index = [int(np.clip(round(v), 0, n - 1)) for v, n in zip(xy, pixels.shape[::-1])]
+    if pixels.ndim == 2:
+        return [("image", pixels, (0, 1))]
+    x, y, z = index
+    return [
+        (f"slice {z}", pixels[z], (0, 1)),
+        (f"row {y}", pixels[:, y], (0, 2)),
+        (f"column {x}", pixels[:, :, x], (1, 2)),
+    ]
+
+
+def located_point_qc(
+    path: str | os.PathLike,
+    reference: np.ndarray,
+    target: np.ndarray,
+    points: Sequence[tuple[str, Sequence[float], Sequence[float], str]],
+    half_patch: tuple[Sequence[float], Sequence[float]],
+    title: str,
+    flags: Sequence[str] = (),
+) -> None:
+    """One row per named point: the reference cut through its point (gold star, the patch the target
+    is matched against as a box) beside the target cut through the located point (red cross, the
+    same box). `points`: (name, reference position, located position, caption), array positions
+    (x, y[, z]); `half_patch`: the patch's half side per axis (x, y[, z]) in reference and target
+    voxels; `flags` (checks to make) are printed under the title."""
+    from matplotlib.patches import Rectangle
+
+    plt = _pyplot()
+    columns = 2 * (1 if reference.ndim == 2 else 3)
+    figure, axes = plt.subplots(len(points), columns, figsize=(2.6 * columns, 2.9 * len(points)), squeeze=False)
+    for row, (name, reference_xy, found_xy, caption) in zip(axes, points):
+        panels = [(reference, reference_xy, half_patch[0], "gold", "*", "reference")]
+        panels.append((target, found_xy, half_patch[1], "red", "x", caption))
+        cuts = [(panel, cut) for panel in panels for cut in point_cuts(panel[0], panel[1])]
+        for axis, ((pixels, xy, half, colour, marker, what), (cut_name, image, (h, v))) in zip(row, cuts):
+            high = float(np.percentile(pixels, 99.5)) or 1.0
+            axis.imshow(image, cmap="gray", vmin=0, vmax=high, interpolation="nearest")
+            axis.plot(xy[h], xy[v], marker=marker, color=colour, markersize=10)
+            corner = (xy[h] - half[h], xy[v] - half[v])
+            axis.add_patch(Rectangle(corner, 2 * half[h], 2 * half[v], fill=False, color=colour, linewidth=1))
+            axis.set_xlim(-0.5, image.shape[1] - 0.5)
+            axis.set_ylim(image.shape[0] - 0.5, -0.5)
+            axis.set_title(f"{name}: {what}, {cut_name}", fontsize=7)
+            axis.axis("off")
+    heading = title + ("".join(f"\nCHECK: {flag}" for flag in flags) if flags else "")
+    figure.suptitle(heading, fontsize=9, color="tab:red" if flags else "black")
+    save_figure(figure, path)

@@ -340,6 +340,16 @@ def locate(
         ),
     ] = None,
     match_radius_mm: MatchRadius = None,
+    qc: Annotated[
+        Path | None,
+        typer.Option(
+            "--qc",
+            metavar="DIR",
+            help="Also write <stem>_qc.png per target: the reference's cuts through each point beside the "
+            "target's through the located point, the matched patch boxed, titled with the pseudonym.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: RowFormat = "table",
     out: OutFile = None,
     device: Device = "auto",
@@ -352,9 +362,11 @@ def locate(
     """Find the reference's annotated points in each target (one-shot, no labels needed for training).
 
     Output columns: path (the target), name, x, y[, z] (the target file's voxel indices), x_mm,
-    y_mm[, z_mm] (mm from its first voxel's centre), steps, and where the file's geometry is known
-    space (LPS for DICOM, RAS for NIfTI) and patient_x, patient_y, patient_z (mm). A 3D model
-    (`prnet train --dims 3`) takes volumes and x,y,z points.
+    y_mm[, z_mm] (mm from its first voxel's centre), steps, converged (most starts stopped moving
+    before the step limit), score (normalised cross-correlation of the reference's patch and the
+    target's at the located point, -1 to 1: below 0.5 a warning asks to check the point), and where
+    the file's geometry is known space (LPS for DICOM, RAS for NIfTI) and patient_x, patient_y,
+    patient_z (mm). A 3D model (`prnet train --dims 3`) takes volumes and x,y,z points.
     """
     from spectfsl.core.acceleration import Acceleration
     from spectfsl.core.distributed import in_groups
@@ -368,7 +380,13 @@ def locate(
         load_grid_volume,
         reference_level,
     )
-    from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, TARGETS_PER_BATCH, locate_columns, locate_rows
+    from spectfsl.core.localisation.locate import (
+        LOCAL_MATCH_MM,
+        LOW_SCORE,
+        TARGETS_PER_BATCH,
+        locate_columns,
+        locate_rows,
+    )
     from spectfsl.errors import SpectfslError
     from spectfsl.render import check_format
     from spectfsl.ui import warn
@@ -391,7 +409,8 @@ def locate(
                 f"{ref}: point {name} ({','.join(f'{v:g}' for v in xy)}) lies in background (normalised intensity "
                 f"{level:.2f}): there is no anatomy there to follow"
             )
-    columns = list(locate_columns(dims)) + (["error"] if skip_bad else [])
+    columns = list(locate_columns(dims)) + (["qc"] if qc else []) + (["error"] if skip_bad else [])
+    figure_for = _qc_names(targets, qc, overwrite, skip_bad) if qc else None
 
     def whole_scans_refused(images):
         """A 2D model on a volume given without @N would silently locate in every slice: refused."""
@@ -407,9 +426,37 @@ def locate(
         for group in in_groups(specs, batch_size):  # a new batch every group: the same numbers when sharded
             images = whole_scans_refused(iter_images(group, skip_bad))
             entries = grid_entries(images, pixel_mm, skip_bad, dims)
-            yield from locate_rows(stages, reference, points, entries, match_radius_mm, batch_size)
+            for row in locate_rows(stages, reference, points, entries, match_radius_mm, batch_size, figure_for):
+                checks = [] if row.get("converged", True) else ["did not converge"]
+                if row.get("score", 1.0) < LOW_SCORE:
+                    checks.append(f"score {row['score']:.2f} below {LOW_SCORE:g}")
+                if checks:
+                    warn(f"{row['path']}: check point {row['name']}: {', '.join(checks)}")
+                yield row
 
     write_rows(targets, rows_for, out, fmt, columns, f"located from {ref}", skip_bad, group=batch_size)
+
+
+def _qc_names(targets: list[str], folder: Path, overwrite: bool, skip_bad: bool):
+    """`--qc`: a target -> `folder/<stem>_qc.png` (stems named apart by parent folder); refuses
+    existing figures without `overwrite`, and creates the folder."""
+    from spectfsl.core.files.loader import expand_inputs
+    from spectfsl.core.files.paths import output_stems
+    from spectfsl.errors import SpectfslError
+
+    labels = []
+    for spec in targets:
+        try:
+            labels += [str(item) if frame is None else f"{item}@{frame}" for item, frame in expand_inputs([spec])]
+        except SpectfslError:
+            if not skip_bad:
+                raise
+    stems = output_stems(labels)
+    for stem in stems.values():
+        if (folder / f"{stem}_qc.png").exists() and not overwrite:
+            raise SpectfslError(f"{folder / f'{stem}_qc.png'}: file exists (pass --overwrite to replace it)")
+    folder.mkdir(parents=True, exist_ok=True)
+    return lambda target: folder / f"{stems[str(target.source.label)]}_qc.png"
 
 
 @prnet_app.command("reconstruct")

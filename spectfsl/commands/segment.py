@@ -360,10 +360,12 @@ def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, drop_stray: bool
 
 
 def _output_names(scans: list[str], expand_inputs, skip_bad: bool) -> dict[str, str]:
-    """Input source -> output stem (the file name without its extension); refuses two inputs of one stem."""
+    """Input source -> output stem (`output_stems`: inputs of one file stem are named apart by their
+    parent folders)."""
+    from spectfsl.core.files.paths import output_stems
     from spectfsl.errors import SpectfslError
 
-    names: dict[str, str] = {}
+    sources: list[str] = []
     for spec in scans:
         try:
             items = expand_inputs([spec])
@@ -374,16 +376,8 @@ def _output_names(scans: list[str], expand_inputs, skip_bad: bool) -> dict[str, 
         for item, frame in items:
             if frame is not None:
                 raise SpectfslError(f"{spec}: segment takes whole scans; give the file, not PATH@N")
-            source = str(item)
-            name = Path(source).name
-            for extension in (".nii.gz", ".nii", ".dcm", ".npy", ".png"):
-                if name.lower().endswith(extension):
-                    name = name[: -len(extension)]
-                    break
-            if name in names.values() and source not in names:
-                raise SpectfslError(f"two inputs would both write {name}_labels.nii.gz; rename one, or run them apart")
-            names[source] = name
-    return names
+            sources.append(str(item))
+    return output_stems(sources)
 
 
 @segment_app.command("evaluate")

@@ -97,3 +97,25 @@ def test_locate_warns_of_a_background_point_and_refuses_a_volume_for_a_2d_model(
     flat_reference = f"{reference}@{round(z)}"
     whole = cli("prnet", "locate", volume, "--model", "builtin", "--ref", flat_reference, "--point", f"{x},{y}")
     assert whole.exit_code == 2 and "is a volume: a 2D model locates in one slice (PATH@N)" in whole.stderr
+
+
+def test_locate_scores_each_point_and_draws_a_qc_figure_per_target(cli, phantom_dir, tmp_path):
+    reference = phantom_dir / "P001" / "spect.dcm"
+    point = ",".join(f"{v:g}" for v in _landmark(phantom_dir, "P001"))
+    targets = [phantom_dir / p / "spect.dcm" for p in ("P002", "P003")]
+    result = cli(
+        "prnet", "locate", *targets, "--model", "builtin", "--ref", reference, "--point", f"lv={point}",
+        "--point", "bg=1,1,1", "--qc", tmp_path / "qc", "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = {(row["path"], row["name"]): row for row in json.loads(result.stdout)}
+    for target in targets:
+        lv, bg = rows[(str(target), "lv")], rows[(str(target), "bg")]
+        assert lv["converged"] is True and lv["score"] > 0.5 > bg["score"]
+        assert lv["qc"] == bg["qc"] == str(tmp_path / "qc" / f"{target.parent.name}_spect_qc.png")  # named apart
+        assert (tmp_path / "qc" / f"{target.parent.name}_spect_qc.png").stat().st_size > 10_000
+        assert f"{target}: check point bg: score" in result.stderr
+    assert "check point lv" not in result.stderr
+    qc = ["--qc", tmp_path / "qc"]
+    again = cli("prnet", "locate", *targets, "--model", "builtin", "--ref", reference, "--point", point, *qc)
+    assert again.exit_code == 2 and "file exists" in again.stderr

@@ -339,3 +339,28 @@ def test_predict_names_a_placeholder_spacing_and_a_volume_no_heart_has(cli, fitt
     result = cli("segment", "predict", big, "--model", model, "--out", tmp_path / "b", "--format", "json")
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["ood"] is True
     assert "ml, outside the 30-450 ml of a heart" in result.stderr
+
+
+def test_predict_names_apart_inputs_of_one_stem_by_their_folder(cli, fitted, tmp_path):
+    _, scans, model = fitted
+    for patient in ("P1", "P2"):
+        (tmp_path / patient).mkdir()
+        (tmp_path / patient / "rest.nii.gz").write_bytes(scans[1][0].read_bytes())
+    inputs = [tmp_path / "P1" / "rest.nii.gz", tmp_path / "P2" / "rest.nii.gz"]
+    result = cli("segment", "predict", *inputs, "--model", model, "--out", tmp_path / "maps", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    outputs = [row["output"] for row in json.loads(result.stdout)]
+    assert outputs == [str(tmp_path / "maps" / f"{p}_rest_labels.nii.gz") for p in ("P1", "P2")]
+
+
+def test_output_stems_keep_unique_stems_and_name_clashes_by_folder():
+    from spectfsl.core.files.paths import output_stems
+
+    stems = output_stems(["a/P1/rest.nii.gz", "b/P1/rest.nii.gz", "P2/stress.dcm", "x/scan.nii@12", "a/P1/rest.nii.gz"])
+    assert stems == {
+        "a/P1/rest.nii.gz": "a_P1_rest",
+        "b/P1/rest.nii.gz": "b_P1_rest",
+        "P2/stress.dcm": "stress",
+        "x/scan.nii@12": "scan_12",
+    }
+    assert len(set(output_stems(["d/rest.nii", "d/rest.nii.gz"]).values())) == 2  # no folder tells them apart

@@ -17,6 +17,7 @@ from spectfsl.core.localisation.locate import (
     LOCAL_MATCH_MM,
     anatomical_positions,
     locate,
+    match_score,
     match_template,
     refine_by_matching,
     template_side,
@@ -115,6 +116,15 @@ def registered_point(
     return found.carry_point(np.asarray(point, dtype=np.float64) * reference_spacing[::-1]) / target_spacing[::-1]
 
 
+def separation_auc(high: Sequence[float], low: Sequence[float]) -> float | None:
+    """The chance that a value of `high` exceeds one of `low` (ties count half): the area under the
+    ROC curve of a threshold on the value; None when either list is empty."""
+    if not high or not low:
+        return None
+    a, b = np.asarray(high, dtype=np.float64)[:, None], np.asarray(low, dtype=np.float64)[None, :]
+    return float(((a > b) + 0.5 * (a == b)).mean())
+
+
 #: The methods compared on the same reference-target pairs, in the order they are reported.
 METHODS = ("prnet", "naive", "template matching", "prnet + local template matching")
 
@@ -144,6 +154,16 @@ class LocalisationResult:
     template_px: int
     match_radius_mm: float
     with_registration: bool = False
+    #: Per landmark, (error mm, `score`) of each pair's answer as `prnet locate` gives it.
+    scored: dict[str, list[tuple[float, float]]] | None = None
+
+    def score_check(self, near_mm: float = 10.0, far_mm: float = 20.0) -> dict[str, float | int | None]:
+        """How well `prnet locate`'s `score` tells answers within `near_mm` from those farther than
+        `far_mm` (pooled over landmarks): the area under the ROC curve (None without both kinds)."""
+        pairs = [pair for pairs in (self.scored or {}).values() for pair in pairs]
+        near = [score for error, score in pairs if error <= near_mm]
+        far = [score for error, score in pairs if error > far_mm]
+        return {"near": len(near), "far": len(far), "auc": separation_auc(near, far)}
 
     def as_dict(self) -> dict[str, list[dict[str, float | int | None]]]:
         return {name: [summary.as_dict() for summary in summaries] for name, summaries in self.landmarks.items()}
@@ -217,12 +237,13 @@ def evaluate_localisation(
     by_name: dict[str, list[Landmark]] = {}
     for landmark in landmarks:
         by_name.setdefault(landmark.name, []).append(landmark)
-    results = {}
+    results, scored = {}, {}
     for name, cases in by_name.items():
         if len(cases) < 2:
             raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
         methods = METHODS + ((REGISTRATION,) if registration_settings else ())
         summaries = {m: ErrorSummary(m, [], []) for m in methods}
+        scored[name] = []
         for reference in cases:
             targets = [case for case in cases if case is not reference]
             target_grids = [t.grid for t in targets]
@@ -245,5 +266,10 @@ def evaluate_localisation(
                     mm, px = _radial_error(target.grid, predicted, target.xy)
                     summaries[method].errors_mm.append(mm)
                     summaries[method].errors_px.append(px)
+                answer = refined if match_radius_mm > 0 else located
+                score = match_score(reference.grid, reference.xy, target.grid, answer.xy, stages[0][1].patch)
+                scored[name].append((_radial_error(target.grid, answer.xy, target.xy)[0], score))
         results[name] = list(summaries.values())
-    return LocalisationResult(results, template_side(template_px), match_radius_mm, registration_settings is not None)
+    return LocalisationResult(
+        results, template_side(template_px), match_radius_mm, registration_settings is not None, scored
+    )

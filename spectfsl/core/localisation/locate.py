@@ -8,8 +8,9 @@ grid (`PRNetInfo.pixel_mm`), and anatomical coordinates are in mm.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,9 @@ START_RADII_MM = (0.0, 15.0, 30.0)
 STARTS_PER_RING = 6
 MAX_STEPS = 20
 STOP_PX = 0.5
+#: Starts whose ends lie within this many model pixels of their median (median distance) circle one
+#: answer: settled, even where their moves never fell under STOP_PX.
+SETTLED_PX = 1.0
 #: Radius (mm) of the local template matching after PRNet, by the model's dimensionality (`prnet locate
 #: --match-radius-mm`, the fourth row of `prnet evaluate`), chosen by measurement over 3 seeds
 #: (README, Accuracy). 2D: 25 mm of 15 and 25, best or level with the best on the real slices' LV
@@ -130,12 +134,15 @@ def body_centre(grid: GridImage) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Located:
-    """A located point as a source array position (x, y[, z]), in mm (None without spacing), and the
-    steps it took."""
+    """A located point as a source array position (x, y[, z]), in mm (None without spacing), the
+    steps it took, and whether it converged: in every stage its starts settled on one answer (most
+    stopped moving, a move under STOP_PX, before the step limit, or they ended within SETTLED_PX of
+    their median)."""
 
     xy: np.ndarray
     xy_mm: np.ndarray | None
     steps: int
+    converged: bool = True
 
 
 def locate(
@@ -158,15 +165,18 @@ def locate(
         batch = targets[first : first + TARGETS_PER_BATCH]
         centres = [body_centre(target) for target in batch]
         steps_taken = np.zeros(len(batch), dtype=int)
+        converged = np.ones(len(batch), dtype=bool)
         for stage_index, ((model, info), goal) in enumerate(zip(stages, goals)):
             radii = START_RADII_MM if stage_index == 0 else (0.0, info.offset_scale_mm / 8)
             starts = [ring_points(centre, radii, pixel_mm) for centre in centres]
-            final, steps = _follow(model, info, goal, batch, starts, max_steps)
+            final, steps, stopped = _follow(model, info, goal, batch, starts, max_steps)
             centres = [positions.median(dim=0).values.numpy().astype(np.float64) for positions in final]
+            spread = [float(np.median(np.linalg.norm(p.numpy() - c, axis=1))) for p, c in zip(final, centres)]
             steps_taken += steps
-        for target, centre, steps in zip(batch, centres, steps_taken):
+            converged &= (stopped > 0.5) | (np.array(spread) <= SETTLED_PX)
+        for target, centre, steps, done in zip(batch, centres, steps_taken, converged):
             xy = target.to_source(centre)
-            results.append(Located(xy, target.source_mm(xy), int(steps)))
+            results.append(Located(xy, target.source_mm(xy), int(steps), bool(done)))
     return results
 
 
@@ -195,8 +205,9 @@ def _follow(
     targets: list[GridImage],
     starts: list[np.ndarray],
     max_steps: int,
-) -> tuple[list[torch.Tensor], np.ndarray]:
-    """Iterate every start towards `goal`; returns each target's final start positions and its step count."""
+) -> tuple[list[torch.Tensor], np.ndarray, np.ndarray]:
+    """Iterate every start towards `goal`; returns each target's final start positions, its step count
+    and the share of its starts that stopped before `max_steps`."""
     per_target = starts[0].shape[0]
     images = stack(targets).repeat_interleave(per_target, dim=0)
     positions = torch.tensor(np.concatenate(starts), dtype=torch.float32)
@@ -213,7 +224,8 @@ def _follow(
         steps[chosen] += 1
         active[chosen] = move.norm(dim=1) >= STOP_PX
     blocks = [slice(i * per_target, (i + 1) * per_target) for i in range(len(targets))]
-    return [positions[b] for b in blocks], np.array([int(steps[b].max()) for b in blocks])
+    stopped = np.array([float((~active[b]).float().mean()) for b in blocks])
+    return [positions[b] for b in blocks], np.array([int(steps[b].max()) for b in blocks]), stopped
 
 
 def refine_by_matching(
@@ -229,12 +241,73 @@ def refine_by_matching(
     refined = []
     for target, found in zip(targets, located):
         xy = match_template(reference, point, target, template_px, near=found.xy, radius_mm=radius_mm)
-        refined.append(Located(xy, target.source_mm(xy), found.steps))
+        refined.append(Located(xy, target.source_mm(xy), found.steps, found.converged))
     return refined
 
 
-LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps", "space", *PATIENT_COLUMNS)
-LOCATE_COLUMNS_3D = ("path", "name", "x", "y", "z", "x_mm", "y_mm", "z_mm", "steps", "space", *PATIENT_COLUMNS)
+def match_score(reference: GridImage, point, target: GridImage, found, template_px: int) -> float:
+    """How alike the reference's patch around `point` and the target's around `found` are (source
+    array positions): the normalised cross-correlation of the two `template_side(template_px)`
+    patches on the model grid, -1 to 1 (0 where either patch is flat). A located point whose score
+    is low sits on anatomy that looks unlike the reference's: check it."""
+    side = template_side(template_px)
+    patches = [
+        extract_patches(stack([grid]), torch.tensor(grid.to_model(np.asarray(xy))[None], dtype=torch.float32), side)
+        for grid, xy in ((reference, point), (target, found))
+    ]
+    first, second = (patch[0, 0].numpy().ravel().astype(np.float64) for patch in patches)
+    first, second = first - first.mean(), second - second.mean()
+    norm = math.sqrt(float((first**2).sum() * (second**2).sum()))
+    return float((first * second).sum() / norm) if norm > 0 else 0.0
+
+
+#: A located point whose `score` is below this looks unlike the reference's anatomy: a warning names it.
+#: A hint, not a verdict: answers within 10 mm and farther than 20 mm overlap in score.
+LOW_SCORE = 0.5
+
+
+def point_flags(name: str, located: Located, score: float) -> list[str]:
+    """What to check about a located point: not converged, or a score below LOW_SCORE."""
+    flags = [] if located.converged else [f"{name} did not converge"]
+    if score < LOW_SCORE:
+        flags.append(f"{name} scored {score:.2f} (< {LOW_SCORE:g}: unlike the reference patch)")
+    return flags
+
+
+def write_point_qc(
+    path: Path, reference: GridImage, target: GridImage, found: list[tuple[str, Any, Located, float]], template_px: int
+) -> None:
+    """`prnet locate --qc`: the reference and target cuts through each point (`located_point_qc`),
+    titled with the target's pseudonym and file name and any check to make."""
+    from spectfsl.figures import located_point_qc
+
+    side = template_side(template_px)
+    half = [np.full(grid.dims, side / 2) / np.array(grid.scale[::-1]) for grid in (reference, target)]
+    points = [
+        (name, xy, located.xy, f"located (score {score:.2f}{'' if located.converged else ', not converged'})")
+        for name, xy, located, score in found
+    ]
+    flags = [flag for name, _, located, score in found for flag in point_flags(name, located, score)]
+    title = f"patient {target.source.patient} - {Path(target.source.label).name}"  # the pseudonym, never identity
+    located_point_qc(path, reference.source.pixels, target.source.pixels, points, (half[0], half[1]), title, flags)
+
+
+LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps", "converged", "score", "space", *PATIENT_COLUMNS)
+LOCATE_COLUMNS_3D = (
+    "path",
+    "name",
+    "x",
+    "y",
+    "z",
+    "x_mm",
+    "y_mm",
+    "z_mm",
+    "steps",
+    "converged",
+    "score",
+    "space",
+    *PATIENT_COLUMNS,
+)
 
 
 def locate_columns(dims: int) -> tuple[str, ...]:
@@ -249,6 +322,7 @@ def locate_rows(
     targets: Iterable[GridImage | BadInput],
     match_radius_mm: float = 0.0,
     targets_per_batch: int | None = None,
+    qc: Callable[[GridImage], Path] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """`prnet locate`: one row per target and named point (x, y in target pixels, x_mm, y_mm in mm
     from the first pixel's centre, steps taken), in target order; a bad input (`--skip-bad`) gives
@@ -257,7 +331,9 @@ def locate_rows(
 
     Targets stream: they are read and located `targets_per_batch` (default TARGETS_PER_BATCH) at a time (at most
     TARGETS_PER_BATCH go through the network together), so memory stays flat over any number of
-    them. `points` are in the reference file's own indices.
+    them. `points` are in the reference file's own indices. Each row has the point's `converged`
+    and `score` (`match_score`); with `qc` (a target -> the figure's path), each target's figure is
+    written (`write_point_qc`) and named in a `qc` column.
     """
     points = [(name, check_point(reference, xy)) for name, xy in points]  # the file's indices -> array
     targets_per_batch = targets_per_batch or TARGETS_PER_BATCH
@@ -265,13 +341,13 @@ def locate_rows(
     for target in targets:
         chunk.append(target)
         if sum(isinstance(entry, GridImage) for entry in chunk) == targets_per_batch:
-            yield from _chunk_rows(stages, reference, points, chunk, match_radius_mm)
+            yield from _chunk_rows(stages, reference, points, chunk, match_radius_mm, qc)
             chunk = []
     if chunk:
-        yield from _chunk_rows(stages, reference, points, chunk, match_radius_mm)
+        yield from _chunk_rows(stages, reference, points, chunk, match_radius_mm, qc)
 
 
-def _chunk_rows(stages, reference, points, chunk, match_radius_mm) -> Iterator[dict[str, Any]]:
+def _chunk_rows(stages, reference, points, chunk, match_radius_mm, qc) -> Iterator[dict[str, Any]]:
     grids = [target for target in chunk if isinstance(target, GridImage)]
     found = {name: locate(stages, reference, xy, grids) for name, xy in points}
     if match_radius_mm > 0:
@@ -284,12 +360,21 @@ def _chunk_rows(stages, reference, points, chunk, match_radius_mm) -> Iterator[d
         if not isinstance(target, GridImage):
             yield {"path": target.path, "error": target.error}
             continue
-        for name, _ in points:
-            located = found[name][index]
+        patch = stages[0][1].patch
+        answers = [
+            (name, xy, found[name][index], match_score(reference, xy, target, found[name][index].xy, patch))
+            for name, xy in points
+        ]
+        figure = qc(target) if qc else None
+        if figure is not None:
+            write_point_qc(figure, reference, target, answers, patch)
+        for name, _, located, score in answers:
             row = {"path": target.source.label, "name": name}
             row.update(file_point_columns(target.source, *located.xy))
-            row["steps"] = located.steps
-            yield {column: row[column] for column in locate_columns(target.dims)}
+            row.update(steps=located.steps, converged=located.converged, score=round(score, 3))
+            yield {column: row[column] for column in locate_columns(target.dims)} | (
+                {"qc": str(figure)} if figure is not None else {}
+            )
         index += 1
 
 

@@ -107,3 +107,23 @@ def test_located_rows_come_before_a_later_target_is_read(monkeypatch):
     assert [next(rows)["path"], next(rows)["path"]] == ["blobs1", "blobs2"]
     with pytest.raises(RuntimeError, match="third target"):
         next(rows)
+
+
+def test_match_score_is_high_on_the_same_anatomy_and_low_elsewhere():
+    from spectfsl.core.localisation.locate import match_score
+
+    reference, target = to_grid(_blobs(), 2.0), to_grid(_blobs(shift_x=6), 2.0)
+    same = match_score(reference, (30.0, 25.0), target, (36.0, 25.0), template_px=15)
+    other = match_score(reference, (30.0, 25.0), target, (15.0, 30.0), template_px=15)
+    flat = match_score(reference, (48.0, 2.0), target, (36.0, 25.0), template_px=15)  # a corner of noise
+    assert same > 0.9 and other < 0.5 and abs(flat) < 0.5
+
+
+def test_a_point_that_runs_out_of_steps_is_not_converged():
+    from spectfsl.core.localisation.locate import locate
+
+    [(model, _)] = _stage()
+    stages = [(model, PRNetInfo(16, 4, 32, 4.0, 1e5, 0.0))]  # offsets scaled up: moves too long to settle
+    reference, targets = to_grid(_blobs(), 4.0), [to_grid(_blobs(3), 4.0)]
+    [hurried] = locate(stages, reference, (20.0, 15.0), targets, max_steps=1)
+    assert hurried.steps == 1 and not hurried.converged
