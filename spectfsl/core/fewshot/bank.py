@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from spectfsl.core.fewshot.ood import MEASURES
+from spectfsl.core.fewshot.ood import MEASURES, REQUIRED
 from spectfsl.core.fewshot.prototypes import FEATURE_TRANSFORMS, PrototypicalClassifier
 from spectfsl.core.files.store import load_checked_state, load_with_info, save_tensors, sha256_of
 from spectfsl.core.imaging.preprocess import NORMALISATION
@@ -49,8 +49,8 @@ class BankInfo:
     distance: str = DISTANCE
     backbone_options: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
-    #: The range of the fitting crops' tissue fraction and mean intensity (see `ood.CropProfile`);
-    #: None in banks written before it existed (then only the distance flags OOD).
+    #: The accepted range of each crop measure (see `ood.CropProfile`); None in banks written before
+    #: it existed (then the distance to the nearest prototype flags OOD).
     crop_profile: dict[str, list[float]] | None = None
 
 
@@ -112,7 +112,7 @@ def _check(path: Path, info: BankInfo, tensors: dict[str, torch.Tensor]) -> None
     if info.temperature <= 0 or info.ood_threshold < 0 or (info.spacing_mm is not None and info.spacing_mm <= 0):
         refuse("temperature and pixel spacing must be positive, the OOD threshold not negative")
     if info.crop_profile is not None and not _valid_profile(info.crop_profile):
-        refuse(f"crop profile must give [low, high] for each of {', '.join(MEASURES)}")
+        refuse(f"crop profile must give [low, high] for each of {', '.join(REQUIRED)}")
 
 
 #: The largest crop or network input a bank may name, in pixels.
@@ -120,7 +120,7 @@ MAX_INPUT_SIZE = 1024
 
 
 def _valid_profile(profile: dict) -> bool:
-    ranges = [profile.get(name) for name in MEASURES]
+    ranges = [profile.get(name) for name in REQUIRED] + [profile[name] for name in MEASURES if name in profile]
     return all(isinstance(r, list) and len(r) == 2 and all(isinstance(v, (int, float)) for v in r) for r in ranges)
 
 

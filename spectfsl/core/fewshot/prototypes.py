@@ -6,8 +6,9 @@ Features can be transformed before prototypes and distances are computed: `none`
 (unit length) or `cl2n` (subtract the support's mean feature, then unit length). Probabilities use
 a temperature: distances are divided by the mean leave-one-out squared distance of the support
 images to their own class prototype, which makes them comparable across feature transforms.
-Out-of-distribution: a query is flagged when its distance to the nearest prototype exceeds
-OOD_FACTOR times the 95th percentile of those leave-one-out distances.
+Out-of-distribution (banks without a crop profile, `ood.CropProfile`): a query is flagged when its
+distance to the nearest prototype exceeds OOD_FACTOR times the 95th percentile of those
+leave-one-out distances.
 """
 
 from __future__ import annotations

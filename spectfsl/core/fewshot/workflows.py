@@ -171,9 +171,10 @@ def predict_images(
     With `skip_bad`, an input that cannot be read gives a row with its `path` and `error` in its
     place, and the rest is classified; without it, its SpectfslError stops the run.
 
-    `ood` is true when the nearest prototype is farther than the bank's threshold, or when the image
-    does not look like the bank's crops (its `CropProfile`). An input whose physical size differs
-    from the bank's crops is classified as a whole (its central window), with one warning per run.
+    `ood` is true when the image does not look like the bank's crops (its `CropProfile`); for a bank
+    written before crop profiles, when the nearest prototype is farther than the bank's threshold. An
+    input whose physical size differs from the bank's crops is classified as a whole (its central
+    window), with one warning per run.
     """
     profile = CropProfile.from_dict(info.crop_profile) if info.crop_profile else None
     pending: list[tuple[str, int | None, np.ndarray]] = []
@@ -193,7 +194,7 @@ def predict_images(
                 "predicted": info.classes[best],
                 "probability": probabilities[best],
                 "distance": distances[best],
-                "ood": bool(distances[best] > classifier.ood_threshold or odd),
+                "ood": bool(odd if profile is not None else distances[best] > classifier.ood_threshold),
             }
             row.update(zip(probability_columns, probabilities))
             yield row
