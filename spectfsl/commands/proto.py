@@ -24,6 +24,7 @@ from spectfsl.commands.options import (
     checkpointer,
     deprecated,
     hidden_alias,
+    one_length,
     positive,
     write_rows,
 )
@@ -89,9 +90,20 @@ def fit(
     old_shots: Annotated[int | None, hidden_alias("--shots", "N", min=1)] = None,
     weights: Weights = "auto",
     backbone: Backbone = "resnet18",
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            "--steps",
+            metavar="N",
+            min=0,
+            help="Fine-tuning steps, one episode each (0: none; the study used 10) [default: 100].",
+            show_default=False,
+        ),
+    ] = None,
     episodes: Annotated[
-        int, typer.Option(metavar="N", min=0, help="Episodic fine-tuning episodes (0: none; the study used 10).")
-    ] = 100,
+        int | None,
+        typer.Option(metavar="N", min=0, help="The same as --steps: one step is one episode.", show_default=False),
+    ] = None,
     way: Way = None,
     shot: Shot = 3,
     query: QueryCount = None,
@@ -128,11 +140,13 @@ def fit(
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.bank import save_bank
     from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
-    from spectfsl.core.fewshot.workflows import FitSettings, fit_bank
+    from spectfsl.core.fewshot.workflows import DEFAULT_EPISODES, FitSettings, fit_bank
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.ui import info, make_progress, warn
 
     support = deprecated(old_shots, "--shots", "--support", support)
+    one_length(steps, episodes, "--episodes")
+    episodes = next((n for n in (steps, episodes) if n is not None), DEFAULT_EPISODES)
     check_new_output(out, overwrite)
     target = setup_device(device)
     data = read_dataset(dataset)
@@ -269,6 +283,34 @@ def evaluate(
     baselines: Annotated[
         bool, typer.Option("--baselines", help="Also nearest-centroid on raw pixels and on hand features.")
     ] = False,
+    cross_validate: Annotated[
+        str | None,
+        typer.Option(
+            "--cross-validate",
+            metavar="patient",
+            help="patient: for each patient in turn, fit a bank (as `proto fit`, with --steps, --support, --weights) "
+            "on the other patients' crops and classify the held-out patient's: an honest figure from one folder.",
+            show_default=False,
+        ),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="With --cross-validate: fine-tuning episodes per fold [default: as `proto fit`, 100].",
+            show_default=False,
+        ),
+    ] = None,
+    support: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="With --cross-validate: support images per class (default: all).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: DocumentFormat = "table",
     out: OutFile = None,
     seed: Seed = 0,
@@ -276,7 +318,13 @@ def evaluate(
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Episodic accuracy with 95% CI, per-class recall and confusion matrix."""
+    """Episodic accuracy with 95% CI, per-class recall and confusion matrix; or, with --cross-validate
+    patient, leave-one-patient-out accuracy of banks fitted on the other patients.
+
+    A bank's own fitting images are refused (evaluating on them measures the fit): evaluate it on
+    other patients' crops, or cross-validate. Patients are the crops' DICOM patient (pseudonym), or
+    what `prepare --patient-from` read from the file names.
+    """
     from spectfsl.core.device import setup_device
     from spectfsl.core.fewshot.episodes import EpisodeShape
     from spectfsl.core.fewshot.evaluation import EvaluateSettings, bank_embedding, evaluate_folder, weights_embedding
@@ -290,6 +338,13 @@ def evaluate(
     check_format(fmt, DOCUMENT_FORMATS)
     check_new_output(out, overwrite)
     target = setup_device(device)
+    if cross_validate is not None:
+        fold = {"weights": weights, "backbone": backbone, "transform": transform, "seed": seed}
+        result = _cross_validated(dataset, cross_validate, bank, steps, support, fold, target)
+        write_document(out, fmt, result.as_dict(), result.tables())
+        return
+    if steps is not None or support is not None:
+        raise SpectfslError("--steps and --support set how each fold is fitted: they go with --cross-validate patient")
     if bank is not None:
         embedding = bank_embedding(bank, target, transform)
     else:
@@ -301,6 +356,34 @@ def evaluate(
         task = progress.add_task("evaluating episodes", total=episodes, status="")
         result = evaluate_folder(dataset, embedding, settings, target, lambda i: progress.advance(task))
     write_document(out, fmt, result.as_dict(), result.tables())
+
+
+def _cross_validated(dataset, by, bank, steps, support, fold: dict, target):
+    """`proto evaluate --cross-validate patient`: the folds fitted as `proto fit` would (`fold`: its
+    weights, backbone, transform and seed)."""
+    from spectfsl.core.data.datasets import read_dataset
+    from spectfsl.core.fewshot.crossval import cross_validate
+    from spectfsl.core.fewshot.episodes import FineTuneSettings
+    from spectfsl.core.fewshot.workflows import DEFAULT_EPISODES, FitSettings
+    from spectfsl.errors import SpectfslError
+    from spectfsl.ui import make_progress
+
+    if by != "patient":
+        raise SpectfslError(f"--cross-validate must be 'patient', got '{by}'")
+    if bank is not None:
+        raise SpectfslError("--cross-validate fits its own bank per fold: leave out --bank")
+    data = read_dataset(dataset)
+    settings = FitSettings(
+        backbone=fold["backbone"],
+        weights=fold["weights"],
+        shots=support,
+        fine_tune=FineTuneSettings(episodes=DEFAULT_EPISODES if steps is None else steps, seed=fold["seed"]),
+        transform=fold["transform"] or "auto",
+        seed=fold["seed"],
+    )
+    with make_progress() as progress:
+        task = progress.add_task("cross-validating (a bank per patient)", total=len(set(data.patients)), status="")
+        return cross_validate(data, settings, target, lambda _: progress.advance(task))
 
 
 def register(app: typer.Typer) -> None:

@@ -14,18 +14,30 @@ from spectfsl.core.files.privacy import pseudonym
 from tests.conftest import SHARED_DATA, requires_real_data
 
 
+def _patients_dataset(phantom_dataset, folder, patients):
+    """The crops (and sidecars) of `patients` of the phantom dataset, in a dataset folder of their own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for class_folder in phantom_dataset.iterdir():
+        if class_folder.is_dir() and class_folder.name != "slices":
+            (folder / class_folder.name).mkdir()
+            for patient in patients:
+                for crop in class_folder.glob(f"{pseudonym(patient)}_*"):
+                    shutil.copy(crop, folder / class_folder.name / crop.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def held_out(phantom_dataset, tmp_path_factory):
+    """The crops of patients P003-P004, which the bank never saw."""
+    return _patients_dataset(phantom_dataset, tmp_path_factory.mktemp("held_out"), ("P003", "P004"))
+
+
 @pytest.fixture(scope="module")
 def bank(phantom_dataset, tmp_path_factory):
     """A bank fine-tuned briefly on patients P001-P002 of the phantom."""
     from spectfsl.cli import main
 
-    train = tmp_path_factory.mktemp("train")
-    for class_folder in phantom_dataset.iterdir():
-        if class_folder.is_dir():
-            (train / class_folder.name).mkdir()
-            for patient in ("P001", "P002"):
-                for crop in class_folder.glob(f"{pseudonym(patient)}_*"):
-                    shutil.copy(crop, train / class_folder.name / crop.name)
+    train = _patients_dataset(phantom_dataset, tmp_path_factory.mktemp("train"), ("P001", "P002"))
     path = tmp_path_factory.mktemp("bank") / "bank.safetensors"
     assert (
         main(
@@ -106,11 +118,11 @@ def test_predict_refuses_an_unknown_precision(cli, bank, phantom_dataset):
 
 
 @pytest.mark.slow
-def test_evaluate_with_bank_reports_ci_recall_confusion_and_baselines(cli, cli_json, bank, phantom_dataset):
+def test_evaluate_with_bank_reports_ci_recall_confusion_and_baselines(cli, cli_json, bank, held_out):
     report = cli_json(
         "proto",
         "evaluate",
-        phantom_dataset,
+        held_out,
         "--bank",
         bank,
         "--episodes",
@@ -130,6 +142,38 @@ def test_evaluate_with_bank_reports_ci_recall_confusion_and_baselines(cli, cli_j
     assert set(network["recall"]) == {"liver", "myocardium", "ventricles"}
     assert sum(map(sum, network["confusion"])) == 40 * 3 * 3
     assert report["fine_tuned"] is True and report["split_by"] == "patient"
+
+
+def test_evaluate_refuses_the_crops_a_bank_was_fitted_on_whatever_their_names(cli, bank, phantom_dataset, tmp_path):
+    whole = cli("proto", "evaluate", phantom_dataset, "--bank", bank, "--episodes", 5)
+    assert whole.exit_code == 2 and "were used to fit" in whole.stderr and "--cross-validate patient" in whole.stderr
+    renamed = _patients_dataset(phantom_dataset, tmp_path / "renamed", ("P001",))
+    for crop in renamed.glob("*/*.npy"):
+        crop.rename(crop.with_name("copy_" + crop.name))
+        crop.with_suffix(".json").rename(crop.with_name("copy_" + crop.stem + ".json"))
+    again = cli("proto", "evaluate", renamed, "--bank", bank, "--episodes", 5)
+    assert again.exit_code == 2 and "were used to fit" in again.stderr
+
+
+@pytest.mark.slow
+def test_cross_validation_holds_out_each_patient_and_fits_on_the_others(cli_json, phantom_dataset, tmp_path):
+    data = _patients_dataset(phantom_dataset, tmp_path / "three", ("P001", "P002", "P003"))
+    report = cli_json(
+        "proto", "evaluate", data, "--cross-validate", "patient", "--steps", 5, "--support", 3, "--weights", "random"
+    )
+    assert report["patients"] == 3 and [fold["patient"] for fold in report["folds"]] == sorted(
+        pseudonym(p) for p in ("P001", "P002", "P003")
+    )
+    assert report["images"] == sum(fold["crops"] for fold in report["folds"]) == len(list(data.glob("*/*.npy")))
+    assert report["accuracy"] > 0.5 and report["steps"] == 5 and report["support"] == 3
+
+
+def test_cross_validation_needs_two_patients_and_no_bank(cli, bank, phantom_dataset, tmp_path):
+    one = _patients_dataset(phantom_dataset, tmp_path / "one", ("P001",))
+    alone = cli("proto", "evaluate", one, "--cross-validate", "patient", "--steps", 0)
+    assert alone.exit_code == 2 and "needs crops of 2 or more patients" in alone.stderr
+    with_bank = cli("proto", "evaluate", one, "--cross-validate", "patient", "--bank", bank)
+    assert with_bank.exit_code == 2 and "leave out --bank" in with_bank.stderr
 
 
 def test_evaluate_without_bank_table_output(cli, phantom_dataset):

@@ -52,6 +52,9 @@ class BankInfo:
     #: The accepted range of each crop measure (see `ood.CropProfile`); None in banks written before
     #: it existed (then the distance to the nearest prototype flags OOD).
     crop_profile: dict[str, list[float]] | None = None
+    #: SHA-256 of each image the bank was fitted on (fine-tuning, support, crop profile: `image_sha256`),
+    #: so that `proto evaluate` can refuse them; empty in banks written before it existed.
+    fitted_on_sha256: list[str] = field(default_factory=list)
 
 
 def save_bank(

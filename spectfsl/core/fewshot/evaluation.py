@@ -19,7 +19,7 @@ from spectfsl.core.data.datasets import LabelledImages, read_dataset
 from spectfsl.core.fewshot.bank import load_bank
 from spectfsl.core.fewshot.episodes import EpisodeShape, MethodResult, evaluate_episodes, hand_features, resolve_shape
 from spectfsl.core.fewshot.prototypes import embed
-from spectfsl.core.fewshot.workflows import class_indices, resolve_transform
+from spectfsl.core.fewshot.workflows import class_indices, image_sha256, resolve_transform
 from spectfsl.core.models.factory import create_model
 from spectfsl.core.models.weights import resolve_weights
 from spectfsl.core.tables import Table, percent
@@ -84,6 +84,8 @@ class Embedding:
     spacing_mm: float | None
     source: dict[str, Any]
     warning: str | None = None
+    #: SHA-256 of the images the bank was fitted on (`workflows.image_sha256`): never evaluated on.
+    fitted_on: frozenset[str] = frozenset()
 
 
 def bank_embedding(
@@ -93,7 +95,13 @@ def bank_embedding(
     classifier, info = load_bank(path, device)
     source = {"bank": str(path), "backbone": info.backbone, "weights": info.weights, "fine_tuned": info.fine_tuned}
     return Embedding(
-        classifier.backbone, transform or info.transform, info.input_size, info.size, info.spacing_mm, source
+        classifier.backbone,
+        transform or info.transform,
+        info.input_size,
+        info.size,
+        info.spacing_mm,
+        source,
+        fitted_on=frozenset(info.fitted_on_sha256),
     )
 
 
@@ -176,8 +184,17 @@ def evaluate_folder(
     device: torch.device | str = "cpu",
     on_episode: Callable[[int], None] | None = None,
 ) -> EvaluationResult:
-    """`proto evaluate`: read a DATASET folder at the embedding's geometry and evaluate it on episodes."""
+    """`proto evaluate`: read a DATASET folder at the embedding's geometry and evaluate it on episodes.
+    Refuses a dataset holding images the bank was fitted on: that measures the fit, not accuracy."""
     data = read_dataset(folder, embedding.size, embedding.spacing_mm)
+    if embedding.fitted_on:
+        seen = [path for path, sha in zip(data.paths, image_sha256(data.images)) if sha in embedding.fitted_on]
+        if seen:
+            raise SpectfslError(
+                f"{folder}: {len(seen)} of its {len(data.paths)} images were used to fit {embedding.source['bank']} "
+                f"(for example {seen[0]}): evaluating on them measures the fit, not accuracy; evaluate on other "
+                "patients' crops, or use --cross-validate patient"
+            )
     settings = replace(settings, shape=resolve_shape(settings.shape, class_indices(data), data.classes))
     methods = evaluate_dataset(
         data, embedding.network, embedding.transform, settings, device, embedding.input_size, on_episode

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from spectfsl.core import distributed
-from spectfsl.core.checkpoint import Checkpointer
+from spectfsl.core.checkpoint import Checkpointer, fingerprint
 from spectfsl.core.distributed import in_groups
 from spectfsl.core.fewshot.bank import BankInfo
 from spectfsl.core.fewshot.episodes import FineTuneSettings, fine_tune, resolve_shape
@@ -143,8 +143,15 @@ def fit_bank(
         backbone_options=backbone.options,
         training=training,
         crop_profile=CropProfile.fit(data.images).as_dict(),
+        fitted_on_sha256=sorted(set(image_sha256(data.images))),
     )
     return classifier, info, weights
+
+
+def image_sha256(images: np.ndarray) -> list[str]:
+    """What identifies each (H, W) image of a dataset as read at a bank's geometry, whatever its file
+    is called: SHA-256 of its shape, dtype and pixels."""
+    return [fingerprint(image) for image in images]
 
 
 PREDICTION_COLUMNS = ("path", "frame", "predicted", "probability", "distance", "ood")
