@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from spectfsl.commands.options import Overwrite, Quiet, deprecated, hidden_alias, positive
+from spectfsl.core.data.patients import DEFAULT_PATIENT_FROM
 
 
 def prepare(
@@ -26,8 +27,14 @@ def prepare(
         ),
     ] = None,
     classes: Annotated[
-        str, typer.Option(metavar="ID=NAME,...", help="Label ids to class names for --labels.")
-    ] = "1=myocardium,2=ventricles,3=liver",
+        str | None,
+        typer.Option(
+            metavar="ID=NAME,...",
+            help="Label ids to class names for --labels [default: every id found, 1=myocardium, 2=ventricles, "
+            "3=liver, others class<ID>]; ids found but not named are background, with a warning.",
+            show_default=False,
+        ),
+    ] = None,
     mask: Annotated[
         list[str] | None,
         typer.Option(
@@ -70,6 +77,16 @@ def prepare(
     slices: Annotated[
         bool, typer.Option("--slices/--no-slices", help="Also write unlabelled 2D slices to OUT/slices.")
     ] = True,
+    patient_from: Annotated[
+        str,
+        typer.Option(
+            metavar="REGEX",
+            help="For files without a DICOM patient (NIfTI, .npy, .png): searched in the path without its "
+            "extension, the patient is the group named 'patient' (else the first group, else the match). "
+            "The default takes the file name before _rest, _stress or _0000; "
+            "'([^/]+)/[^/]+$' takes the parent folder.",
+        ),
+    ] = DEFAULT_PATIENT_FROM,
     patient_map: Annotated[
         Path | None,
         typer.Option(
@@ -87,6 +104,8 @@ def prepare(
     class, a fixed window of --size x --pixel-mm mm (128 mm by default) centred on the tissue.
     Slices: OUT/slices/<id>.npy. Intensities are normalised per scan (99.5th percentile of non-zero
     voxels -> 1, clipped to [0, 2]). Every image has a sidecar JSON with its pixel size in mm.
+    manifest.csv gives each image's patient (a DICOM patient's pseudonym, or what --patient-from
+    read from the path) and, in its patient_from column, which of the two.
     """
     from spectfsl.core.data.datasets import PrepareSettings
     from spectfsl.core.data.labelled import parse_mask_options
@@ -96,7 +115,7 @@ def prepare(
 
     pixel_mm = deprecated(old_spacing_mm, "--spacing-mm", "--pixel-mm", pixel_mm)
     check_new_output(patient_map, overwrite)
-    settings = PrepareSettings(size, pixel_mm, min_pixels, style, crop, crop_mm, slices)
+    settings = PrepareSettings(size, pixel_mm, min_pixels, style, crop, crop_mm, slices, patient_from)
     masks = parse_mask_options(mask or [])
     with atomic_directory(out, overwrite=overwrite) as staging, make_progress() as progress:
         task = progress.add_task("preparing scans", total=None, status="")

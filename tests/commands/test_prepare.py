@@ -164,3 +164,51 @@ def test_real_nifti_with_expert_mask_and_auto_crop(cli, tmp_path):
     rows = _rows(tmp_path / "ds")
     assert sum(row["class"] == "myocardium" for row in rows) >= 8
     assert sum(row["class"] == "" for row in rows) == 32  # 128 mm of 4 mm slices
+
+
+def _nifti_pair(folder, name: str, label_values=(1, 2)) -> tuple:
+    """A 4 mm 16^3 NIfTI scan with a label map holding `label_values` (two blocks)."""
+    import nibabel as nib
+
+    rng = np.random.default_rng(len(name))
+    scan = (10 + rng.random((16, 16, 16)) * 5).astype(np.float32)
+    labels = np.zeros((16, 16, 16), np.uint8)
+    for index, value in enumerate(label_values):
+        labels[4:12, 3 + 5 * index : 7 + 5 * index, 4:12] = value
+        scan[labels == value] += 50 * (index + 1)
+    affine = np.diag([4.0, 4.0, 4.0, 1.0])
+    folder.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(scan, affine), folder / f"{name}.nii.gz")
+    nib.save(nib.Nifti1Image(labels, affine), folder / f"{name}_labels.nii.gz")
+    return folder / f"{name}.nii.gz", folder / f"{name}_labels.nii.gz"
+
+
+def test_rest_and_stress_files_are_one_patient_and_the_manifest_says_how(cli, tmp_path):
+    pairs = [_nifti_pair(tmp_path / "in", name) for name in ("P7_rest", "P7_stress", "patient002_0000")]
+    args = [str(scan) for scan, _ in pairs] + [a for _, labels in pairs for a in ("--labels", labels)]
+    result = cli("prepare", *args, "--out", tmp_path / "ds", "--no-slices", "--min-pixels", 4)
+    assert result.exit_code == 0, result.stderr
+    rows = _rows(tmp_path / "ds")
+    assert {row["patient"] for row in rows} == {"P7", "patient002"}
+    assert {row["patient_from"] for row in rows} == {"(?P<patient>[^/\\\\]+?)(?:[_-](?:rest|stress|\\d{4}))*$"}
+    by_folder = cli("prepare", *args, "--out", tmp_path / "ds2", "--no-slices", "--min-pixels", 4,
+                    "--patient-from", r"/([^/]+)/[^/]+$")  # fmt: skip
+    assert by_folder.exit_code == 0 and {row["patient"] for row in _rows(tmp_path / "ds2")} == {"in"}
+    bad = cli("prepare", *args, "--out", tmp_path / "ds3", "--patient-from", "(")
+    assert bad.exit_code == 2 and "is not a regular expression" in bad.stderr
+
+
+def test_default_classes_are_the_ids_found_and_unnamed_ids_are_said_once(cli, tmp_path):
+    scan, labels = _nifti_pair(tmp_path, "P1_rest", label_values=(1, 2))
+    found = cli("prepare", scan, "--labels", labels, "--out", tmp_path / "a", "--no-slices", "--min-pixels", 4)
+    assert found.exit_code == 0, found.stderr
+    assert {row["class"] for row in _rows(tmp_path / "a")} == {"myocardium", "ventricles"}  # no liver asked for
+    named = cli("prepare", scan, "--labels", labels, "--classes", "1=wall", "--out", tmp_path / "b", "--no-slices",
+                "--min-pixels", 4)  # fmt: skip
+    assert named.exit_code == 0 and named.stderr.count("label id 2 occurs in the label maps but not in --classes") == 1
+
+
+def test_a_scan_given_as_its_own_label_map_is_refused_naming_it(cli, tmp_path):
+    scan, _ = _nifti_pair(tmp_path, "P1_rest")
+    result = cli("prepare", scan, "--labels", scan, "--out", tmp_path / "ds")
+    assert result.exit_code == 2 and f"{scan}: not a label map" in result.stderr and not (tmp_path / "ds").exists()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectfsl.core.data.patients import DEFAULT_PATIENT_FROM, carries_no_patient, check_pattern
 from spectfsl.core.files.dicom import DicomSeries
 from spectfsl.core.files.loader import expand_inputs, load_image, save_npy
 from spectfsl.core.files.paths import check_under
@@ -41,7 +42,20 @@ from spectfsl.errors import SpectfslError
 
 SLICES_FOLDER = "slices"
 MANIFEST = "manifest.csv"
-MANIFEST_COLUMNS = ("path", "class", "source", "patient", "frame", "x0", "y0", "width", "height", "row_mm", "col_mm")
+MANIFEST_COLUMNS = (
+    "path",
+    "class",
+    "source",
+    "patient",
+    "frame",
+    "x0",
+    "y0",
+    "width",
+    "height",
+    "row_mm",
+    "col_mm",
+    "patient_from",
+)
 STYLES = ("masked", "patch")
 CROPS = ("none", "auto")
 
@@ -57,8 +71,11 @@ class PrepareSettings:
     crop: str = "none"
     crop_mm: float = DEFAULT_CROP_MM
     slices: bool = True
+    #: How the patient of a file without a DICOM patient is read from its path (`data.patients`).
+    patient_from: str = DEFAULT_PATIENT_FROM
 
     def __post_init__(self) -> None:
+        check_pattern(self.patient_from)
         if self.style not in STYLES:
             raise SpectfslError(f"--style must be one of {', '.join(STYLES)}, got '{self.style}'")
         if self.crop not in CROPS:
@@ -98,6 +115,8 @@ class ManifestRow:
     height: int
     row_mm: float | None
     col_mm: float | None
+    #: `DICOM` (the pseudonym of the DICOM patient) or the pattern the patient was read from the path with
+    patient_from: str = "DICOM"
 
     def as_csv(self) -> list[str]:
         values = asdict(self)
@@ -131,8 +150,42 @@ def masks_from_labels(labels: SpectImage, classes: dict[int, str]) -> dict[str, 
 
 
 def label_ids(labels: SpectImage) -> set[int]:
-    """The integer ids that occur in a label map."""
-    return {int(v) for v in np.unique(np.rint(labels.pixels))}
+    """The integer ids that occur in a label map; refuses (exit 2) an image that is no label map."""
+    values = np.unique(labels.pixels)
+    if len(values) > MAX_LABEL_IDS or not np.array_equal(values, np.rint(values)) or values.min(initial=0) < 0:
+        kind = "non-integer values" if not np.array_equal(values, np.rint(values)) else f"{len(values)} distinct values"
+        if values.min(initial=0) < 0 and len(values) <= MAX_LABEL_IDS:
+            kind = "negative values"
+        raise SpectfslError(
+            f"{labels.source}: not a label map ({kind}; a label map holds a few non-negative integer class ids, "
+            "0 = background): is it a scan given as labels?"
+        )
+    return {int(v) for v in values}
+
+
+#: More distinct values than this and an image is no label map (a scan, a probability map).
+MAX_LABEL_IDS = 64
+#: Names of label ids when none are given: the phantom's convention, then `class<ID>`.
+CONVENTIONAL_NAMES = {1: "myocardium", 2: "ventricles", 3: "liver"}
+
+
+def classes_found(label_maps: Iterable[SpectImage]) -> dict[int, str]:
+    """Every non-zero id in the label maps, named by CONVENTIONAL_NAMES: the default `--classes`."""
+    found = sorted(set().union(*(label_ids(labels) for labels in label_maps)) - {0})
+    if not found:
+        raise SpectfslError("the label maps hold no class (every voxel is 0, background)")
+    return {i: CONVENTIONAL_NAMES.get(i, f"class{i}") for i in found}
+
+
+def unnamed_ids_warning(classes: dict[int, str], present: set[int]) -> str | None:
+    """One line for label ids found in the maps that `--classes` does not name (they become background)."""
+    unnamed = sorted(present - set(classes) - {0})
+    if not unnamed:
+        return None
+    return (
+        f"label id {', '.join(map(str, unnamed))} occurs in the label maps but not in --classes "
+        f"({', '.join(f'{i}={n}' for i, n in classes.items())}): treated as background"
+    )
 
 
 def check_classes_present(classes: dict[int, str], present: set[int], sources: list[str]) -> None:
@@ -179,6 +232,7 @@ def prepare_dataset(
                     *box,
                     spacing[0],
                     spacing[1],
+                    settings.patient_from if carries_no_patient(scan.image.source) else "DICOM",
                 )
             )
         if on_scan is not None:

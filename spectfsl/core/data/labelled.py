@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +15,20 @@ from spectfsl.core.data.datasets import (
     PrepareSettings,
     check_class_name,
     check_classes_present,
+    classes_found,
     label_ids,
     masks_from_labels,
     parse_classes,
     prepare_dataset,
+    unnamed_ids_warning,
 )
+from spectfsl.core.data.patients import DEFAULT_PATIENT_FROM, carries_no_patient, patient_from_path
 from spectfsl.core.files.atomic import write_text_atomic
 from spectfsl.core.files.dicom import patient_identities
 from spectfsl.core.files.loader import expand_inputs, load_image
+from spectfsl.core.image import placeholder_note
 from spectfsl.core.imaging.masks import derive_from_wall
-from spectfsl.errors import SpectfslError
+from spectfsl.errors import SpectfslError, SpectfslWarning
 
 
 def parse_mask_options(options: Sequence[str]) -> dict[str, list[Path]]:
@@ -42,11 +48,13 @@ def labelled_scans(
     classes: dict[int, str] | None,
     masks: dict[str, list[Path]],
     derive_from: str | None = None,
+    patient_from: str = DEFAULT_PATIENT_FROM,
 ) -> Iterator[LabelledScan]:
     """Load each input with its masks, lazily; label maps and masks pair with inputs in order.
 
     `derive_from` names a wall class whose mask yields the `ventricles` and `extracardiac` classes
-    (see `spectfsl.core.imaging.masks`).
+    (see `spectfsl.core.imaging.masks`). A file without a DICOM patient takes the patient
+    `patient_from` reads from its path (`data.patients`).
     """
     if labels and len(labels) != len(inputs):
         raise SpectfslError(
@@ -60,6 +68,8 @@ def labelled_scans(
     present: set[int] = set()
     for index, (path, frame) in enumerate(inputs):
         image = load_image(path, frame)
+        if carries_no_patient(image.source):
+            image = replace(image, patient=patient_from_path(image.source, patient_from))
         scan_masks: dict[str, np.ndarray] = {}
         if labels and classes:
             label_map = load_image(labels[index], frame)
@@ -77,6 +87,9 @@ def labelled_scans(
         yield LabelledScan(image, scan_masks)
     if labels and classes:
         check_classes_present(classes, present, [str(p) for p in labels])
+        unnamed = unnamed_ids_warning(classes, present)
+        if unnamed:
+            warnings.warn(unnamed, SpectfslWarning, stacklevel=2)
 
 
 def _check_shape(mask_path: Path, mask: np.ndarray, pixels: np.ndarray, source: str) -> None:
@@ -88,7 +101,7 @@ def prepare(
     images: Sequence[str | Path],
     out: str | Path,
     labels: Sequence[str | Path] = (),
-    classes: dict[int, str] | str = "1=myocardium,2=ventricles,3=liver",
+    classes: dict[int, str] | str | None = None,
     masks: dict[str, Sequence[str | Path]] | None = None,
     derive_from: str | None = None,
     settings: PrepareSettings | None = None,
@@ -96,14 +109,22 @@ def prepare(
     patient_map: str | Path | None = None,
 ) -> list[ManifestRow]:
     """`spectfsl prepare` from Python: scans (+ label maps or {class: [mask per scan]}) -> dataset in `out`.
+    `classes` names the label maps' ids (default: every id found, `classes_found`).
 
-    `on_scan(done, total)` reports progress in scans. Patients are named by pseudonyms; with
+    `on_scan(done, total)` reports progress in scans. DICOM patients are named by pseudonyms, other
+    files' patients read from their paths (`settings.patient_from`); with
     `patient_map`, a CSV (pseudonym,patient_id) links them back (the only file that names patients).
     """
     inputs = expand_inputs(images)
-    class_map = (parse_classes(classes) if isinstance(classes, str) else classes) if labels else None
+    class_map = None
+    if labels:
+        if classes is None:
+            class_map = classes_found(load_image(path) for path in labels)
+        else:
+            class_map = parse_classes(classes) if isinstance(classes, str) else classes
     mask_paths = {name: [Path(p) for p in paths] for name, paths in (masks or {}).items()}
-    scans = labelled_scans(inputs, [Path(p) for p in labels], class_map, mask_paths, derive_from)
+    settings = settings or PrepareSettings()
+    scans = labelled_scans(inputs, [Path(p) for p in labels], class_map, mask_paths, derive_from, settings.patient_from)
     done = 0
 
     def report(_image) -> None:
@@ -112,12 +133,21 @@ def prepare(
         if on_scan is not None:
             on_scan(done, len(inputs))
 
-    rows = prepare_dataset(scans, out, settings or PrepareSettings(), report)
+    rows = prepare_dataset(_placeholders_said(scans), out, settings, report)
     if patient_map is not None:
         identities = patient_identities([item for item, _ in inputs])
         lines = ["pseudonym,patient_id"] + [f"{name},{_csv_cell(identity)}" for name, identity in identities.items()]
         write_text_atomic(patient_map, "\n".join(lines) + "\n")
     return rows
+
+
+def _placeholders_said(scans: Iterator[LabelledScan]) -> Iterator[LabelledScan]:
+    """The scans, with a warning for each whose voxel size looks like a placeholder (crops are cut in mm)."""
+    for scan in scans:
+        note = placeholder_note(scan.image, "crops cut in mm from it cover more than they should; fix its header")
+        if note:
+            warnings.warn(note, SpectfslWarning, stacklevel=2)
+        yield scan
 
 
 def _csv_cell(text: str) -> str:

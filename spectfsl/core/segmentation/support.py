@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spectfsl.core.data.datasets import label_ids, parse_classes
+from spectfsl.core.data.datasets import classes_found, parse_classes
 from spectfsl.core.data.labelled import labelled_scans
 from spectfsl.core.files.loader import load_image
 from spectfsl.core.image import SpectImage
@@ -17,8 +17,6 @@ from spectfsl.core.imaging.preprocess import normalise_intensity
 from spectfsl.core.segmentation.training import SupportScan
 from spectfsl.errors import SpectfslError
 
-#: Names of label ids when --classes is not given: the phantom's (and `prepare`'s) convention.
-CONVENTIONAL_NAMES = {1: "myocardium", 2: "ventricles", 3: "liver"}
 #: The class `--derive-from` adds: the cavity enclosed by the wall (its ring outside is not a tissue).
 DERIVED_CLASS = "ventricles"
 
@@ -77,13 +75,7 @@ def choose_classes(
     convention), then one id per --mask name, then the derived cavity."""
     named: dict[int, str] = {}
     if labels:
-        if classes:
-            named = parse_classes(classes)
-        else:
-            found = sorted(set().union(*(label_ids(load_image(path)) for path in labels)) - {0})
-            named = {i: CONVENTIONAL_NAMES.get(i, f"class{i}") for i in found}
-        if not named:
-            raise SpectfslError("the label maps hold no class (every voxel is 0, background)")
+        named = parse_classes(classes) if classes else classes_found(load_image(path) for path in labels)
     elif classes:
         raise SpectfslError("--classes names the ids of --labels maps; give --labels, or name masks with --mask")
     if 0 in named:
