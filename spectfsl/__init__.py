@@ -7,6 +7,12 @@ light (torch is imported when a model-related name is first used):
 >>> data = spectfsl.read_dataset("ds/")
 >>> classifier, info, weights = spectfsl.fit_bank(data, spectfsl.FitSettings(episodes=100))
 >>> spectfsl.save_bank("bank.safetensors", classifier, info, weights)
+
+The names by command group (`examples/notebook_api.py` uses one or more of each):
+- files and data (`phantom`, `prepare`): load_image, iter_images, write_phantom, prepare, read_dataset;
+- `proto`: fit_bank, save_bank, load_bank, predict_images, evaluate_folder, cross_validate;
+- `segment`: fit_segmenter, open_segmenter, segment_image, save_segmenter;
+- `prnet`: open_prnet, load_grid, load_grid_volume, locate_rows, train_model, evaluate_localisation.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ _EXPORTS = {
     "bank_embedding": "spectfsl.core.fewshot.evaluation",
     "weights_embedding": "spectfsl.core.fewshot.evaluation",
     "save_bank": "spectfsl.core.fewshot.bank",
+    "cross_validate": "spectfsl.core.fewshot.crossval",
     "load_bank": "spectfsl.core.fewshot.bank",
     "SegmentSettings": "spectfsl.core.segmentation.settings",
     "SegmentClasses": "spectfsl.core.segmentation.support",
@@ -50,6 +57,14 @@ _EXPORTS = {
     "open_segmenter": "spectfsl.core.segmentation.model_file",
     "save_segmenter": "spectfsl.core.segmentation.model_file",
     "catalogue_rows": "spectfsl.core.builtin.catalogue",
+    "PRNetSettings": "spectfsl.core.localisation.training",
+    "train_model": "spectfsl.core.localisation.training",
+    "open_prnet": "spectfsl.core.localisation.model_file",
+    "save_prnet": "spectfsl.core.localisation.model_file",
+    "load_grid": "spectfsl.core.localisation.grid",
+    "load_grid_volume": "spectfsl.core.localisation.grid",
+    "locate_rows": "spectfsl.core.localisation.locate",
+    "evaluate_localisation": "spectfsl.core.localisation.evaluate",
     "SpectfslError": "spectfsl.errors",
 }
 

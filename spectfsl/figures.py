@@ -259,3 +259,23 @@ def located_point_qc(
     heading = title + ("".join(f"\nCHECK: {flag}" for flag in flags) if flags else "")
     figure.suptitle(heading, fontsize=9, color="tab:red" if flags else "black")
     save_figure(figure, path)
+
+
+def point_qc(path: str | os.PathLike, reference, target, found: Sequence, template_px: int) -> str:
+    """`prnet locate --qc`: the reference and target cuts through each located point
+    (`located_point_qc`) of a target (`GridImage`s; `found`: `locate.Answer`s), titled with the
+    target's pseudonym and file name and any check to make; returns the figure's path."""
+    from pathlib import Path
+
+    from spectfsl.core.localisation.locate import point_flags, template_side
+
+    side = template_side(template_px)
+    half = [np.full(grid.dims, side / 2) / np.array(grid.scale[::-1]) for grid in (reference, target)]
+    points = [
+        (name, xy, located.xy, f"located (score {score:.2f}{'' if located.converged else ', not converged'})")
+        for name, xy, located, score in found
+    ]
+    flags = [flag for name, _, located, score in found for flag in point_flags(name, located, score)]
+    title = f"patient {target.source.patient} - {Path(target.source.label).name}"  # the pseudonym, never identity
+    located_point_qc(path, reference.source.pixels, target.source.pixels, points, (half[0], half[1]), title, flags)
+    return str(path)

@@ -82,10 +82,11 @@ class RowWriter:
 
             table = Table(title=self.title)
             for column in self.columns:
-                table.add_column(column)
-            for row in self._rows:
-                table.add_row(*(_text(row.get(c)) for c in self.columns))
-            Console(file=self.stream, width=max(100, len(self.columns) * 12)).print(table)
+                table.add_column(column, overflow="fold")
+            cells = [[_text(row.get(c)) for c in self.columns] for row in self._rows]
+            for row in cells:
+                table.add_row(*row)
+            Console(file=self.stream, width=table_width(self.stream, self.columns, cells)).print(table)
         self.stream.flush()
 
 
@@ -118,6 +119,18 @@ def row_output(
         writer.close()
 
 
+def table_width(stream: Any, header: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """The width to draw a table at: the terminal's on a terminal (long cells fold onto more lines),
+    else wide enough for every cell whole (a file or a pipe is read by programs and editors, and a
+    path cut in two is a path lost)."""
+    import shutil
+
+    if getattr(stream, "isatty", lambda: False)():
+        return shutil.get_terminal_size().columns
+    widths = [max([len(name), *(len(row[index]) for row in rows)]) for index, name in enumerate(header)]
+    return max(100, sum(widths) + 3 * len(widths) + 1)
+
+
 def draw_tables(console: Any, tables: Sequence[Table]) -> None:
     """Draw result tables (and the note under each) on a rich console."""
     from rich.table import Table as RichTable
@@ -125,7 +138,7 @@ def draw_tables(console: Any, tables: Sequence[Table]) -> None:
     for table in tables:
         drawn = RichTable(title=table.title)
         for column in table.header:
-            drawn.add_column(column)
+            drawn.add_column(column, overflow="fold")
         for row in table.rows:
             drawn.add_row(*row)
         console.print(drawn)
@@ -142,7 +155,8 @@ def write_document(out: Path | None, fmt: str, document: dict[str, Any], tables:
     if check_format(fmt, DOCUMENT_FORMATS) == "json":
         text = json.dumps(_finite(document), indent=1) + "\n"
     else:
-        console = Console(file=io.StringIO(), width=110, force_terminal=False)
+        width = max([110, *(table_width(sys.stdout if out is None else None, t.header, t.rows) for t in tables)])
+        console = Console(file=io.StringIO(), width=width, force_terminal=False)
         draw_tables(console, tables)
         text = console.file.getvalue()
     if out is None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import runpy
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO
@@ -94,3 +96,12 @@ def test_notebook_api_example_runs(tmp_path, capsys, monkeypatch):
     assert int(correct) > 0.6 * int(total)
     words = printed[1].split()
     assert words[:2] == ["built-in", "model:"] and int(words[2]) > 100 and int(words[5]) > 50  # a wall, a cavity
+    assert printed[2].startswith("cross-validated accuracy") and float(printed[2].split()[2]) > 0.6
+    located = printed[3:]
+    assert len(located) == 3 and all("lv_centre at" in line for line in located)
+    errors = []
+    for line, patient in zip(located, ("P002", "P003", "P004")):
+        found = np.array([float(v) for v in line.split(" at ")[1].split(" (")[0].split(", ")])
+        truth = json.loads((tmp_path / "nb" / "phantom" / patient / "landmarks.json").read_text())
+        errors.append(np.linalg.norm(found - truth["landmarks"]["lv_centre"]))
+    assert max(errors) < 4 and np.mean(errors) < 2.5  # voxels of 6.4 mm: on the LV, not merely near it

@@ -64,3 +64,21 @@ def test_a_failure_while_writing_leaves_the_old_file(tmp_path):
             raise RuntimeError("interrupted")
     assert out.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_a_table_off_the_terminal_keeps_every_path_whole():
+    from spectfsl.core.tables import Table
+    from spectfsl.render import write_document
+
+    long_path = "/data/hospital/study-2026/patient-0042/rest/" + "x" * 80 + ".nii.gz"
+    stream = io.StringIO()
+    writer = RowWriter(stream, "table", COLUMNS * 3)  # many columns: a narrow table would cut the path
+    writer.write({"path": long_path, "frame": 1})
+    writer.close()
+    assert long_path in stream.getvalue()
+    out = io.StringIO()
+    import contextlib
+
+    with contextlib.redirect_stdout(out):
+        write_document(None, "table", {}, [Table("scores", ("path", "dice"), ((long_path, "0.80"),))])
+    assert long_path in out.getvalue()

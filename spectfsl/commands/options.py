@@ -83,6 +83,14 @@ OutFile = Annotated[
 ]
 
 
+def one_length(steps: int | None, other: int | None, other_name: str) -> None:
+    """Refuse a training length given twice: `--steps` and its alias `other_name`."""
+    if steps is not None and other is not None:
+        from spectfsl.errors import SpectfslError
+
+        raise SpectfslError(f"--steps and {other_name} both set the training length: give one")
+
+
 def hidden_alias(spelling: str, kind: str = "value", **checks: Any) -> Any:
     """A hidden option kept for an old spelling (read it with `deprecated`); `checks` are the new
     option's range checks (`min`, `max`, `callback`)."""

@@ -22,6 +22,7 @@ from spectfsl.commands.options import (
     Seed,
     SkipBad,
     checkpointer,
+    one_length,
     positive,
     write_rows,
 )
@@ -119,11 +120,27 @@ def train(
             show_default=False,
         ),
     ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            "--steps",
+            metavar="N",
+            min=1,
+            help="Training steps (iterations of --batch-size point pairs), counted in epochs of --iters "
+            "(rounded up). Default: 1500 (2D), 600 (3D).",
+            show_default=False,
+        ),
+    ] = None,
     epochs: Annotated[
         int | None,
-        typer.Option(metavar="N", min=1, help="Epochs. Default: 150 (2D), 60 (3D); the study: 50.", show_default=False),
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Instead of --steps: epochs of --iters steps (the study: 50 x 10). Default: 150 (2D), 60 (3D).",
+            show_default=False,
+        ),
     ] = None,
-    iters: Annotated[int, typer.Option(metavar="N", min=1, help="Iterations per epoch.")] = 10,
+    iters: Annotated[int, typer.Option(metavar="N", min=1, help="Steps per epoch (between progress reports).")] = 10,
     batch_size: Annotated[
         int | None,
         typer.Option(
@@ -219,7 +236,8 @@ def train(
     initial, parent = starting_model(init, dims, target)
     defaults = default_settings(dims, None if initial is None else initial[1])
     pixel_mm = pixel_mm or defaults.pixel_mm
-    epochs = epochs or defaults.epochs
+    one_length(steps, epochs, "--epochs")
+    epochs = -(-steps // iters) if steps is not None else epochs or defaults.epochs
     settings = PRNetSettings(
         patch or defaults.patch,
         pixel_mm,
@@ -411,6 +429,12 @@ def locate(
             )
     columns = list(locate_columns(dims)) + (["qc"] if qc else []) + (["error"] if skip_bad else [])
     figure_for = _qc_names(targets, qc, overwrite, skip_bad) if qc else None
+    draw = None
+    if figure_for is not None:
+        from spectfsl.figures import point_qc
+
+        def draw(target, answers) -> str:
+            return point_qc(figure_for(target), reference, target, answers, stages[0][1].patch)
 
     def whole_scans_refused(images):
         """A 2D model on a volume given without @N would silently locate in every slice: refused."""
@@ -426,7 +450,7 @@ def locate(
         for group in in_groups(specs, batch_size):  # a new batch every group: the same numbers when sharded
             images = whole_scans_refused(iter_images(group, skip_bad))
             entries = grid_entries(images, pixel_mm, skip_bad, dims)
-            for row in locate_rows(stages, reference, points, entries, match_radius_mm, batch_size, figure_for):
+            for row in locate_rows(stages, reference, points, entries, match_radius_mm, batch_size, draw):
                 checks = [] if row.get("converged", True) else ["did not converge"]
                 if row.get("score", 1.0) < LOW_SCORE:
                     checks.append(f"score {row['score']:.2f} below {LOW_SCORE:g}")

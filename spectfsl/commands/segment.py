@@ -31,6 +31,18 @@ segment_app = typer.Typer(
     rich_markup_mode=None,
 )
 
+PixelMm = Annotated[
+    float | None,
+    typer.Option(
+        "--pixel-mm",
+        metavar="MM",
+        callback=positive,
+        help="The scans' true voxel size in mm (cubic), replacing their headers' spacing: for files whose "
+        "header carries a placeholder (1 mm on a small crop); outputs keep the file's own geometry.",
+        show_default=False,
+    ),
+]
+
 Scans = Annotated[
     list[str],
     typer.Argument(
@@ -98,12 +110,15 @@ DropStray = Annotated[
 ]
 
 
-def _labelled(scans: list[str], labels, classes, masks, derive_from):
-    """(classes, lazily loaded (image, class-index map) pairs) from the command's options."""
+def _labelled(scans: list[str], labels, classes, masks, derive_from, pixel_mm: float | None = None):
+    """(classes, lazily loaded (image, class-index map) pairs) from the command's options; each scan
+    with `--pixel-mm` voxels when given, else with a warning if its spacing looks like a placeholder."""
     from spectfsl.core.data.labelled import parse_mask_options
     from spectfsl.core.files.loader import expand_inputs
+    from spectfsl.core.image import placeholder_note
     from spectfsl.core.segmentation.support import choose_classes, load_labelled
     from spectfsl.errors import SpectfslError
+    from spectfsl.ui import warn
 
     inputs = expand_inputs(scans)
     if any(frame is not None for _, frame in inputs):
@@ -113,7 +128,15 @@ def _labelled(scans: list[str], labels, classes, masks, derive_from):
     if not labels and not mask_paths:
         raise SpectfslError("give the scans' labels: --labels LABELMAP... or --mask NAME=PATH...")
     chosen = choose_classes(classes, labels or [], list(mask_paths), derive_from)
-    return chosen, load_labelled(paths, labels or [], chosen, mask_paths, derive_from)
+
+    def pairs():
+        for image, indices in load_labelled(paths, labels or [], chosen, mask_paths, derive_from):
+            note = placeholder_note(image) if pixel_mm is None else None
+            if note:
+                warn(note)
+            yield image.with_voxel_mm(pixel_mm), indices
+
+    return chosen, pairs()
 
 
 @segment_app.command("fit")
@@ -193,6 +216,7 @@ def fit(
         ),
     ] = None,
     seed: Seed = 0,
+    pixel_mm: PixelMm = None,
     device: Device = "auto",
     checkpoint_every: CheckpointEvery = 60.0,
     resume: Resume = False,
@@ -216,7 +240,7 @@ def fit(
 
     check_new_output(out, overwrite)
     target = setup_device(device)
-    chosen, labelled = _labelled(scans, labels, classes, mask, derive_from)
+    chosen, labelled = _labelled(scans, labels, classes, mask, derive_from, pixel_mm)
     pairs = list(labelled)
     dims = pairs[0][0].pixels.ndim if pairs else 3
     start = starting_point(init, dims, target)
@@ -256,7 +280,17 @@ def predict(
     dicom_seg: Annotated[
         bool,
         typer.Option(
-            "--dicom-seg", help="Also write <stem>_seg.dcm, a DICOM Segmentation referencing each DICOM input."
+            "--dicom-seg",
+            help="Also write <stem>_seg.dcm, a DICOM Segmentation referencing each DICOM input. DICOM requires "
+            "it to carry the source's patient module: it names the patient as the source does.",
+        ),
+    ] = False,
+    dicom_seg_anonymous: Annotated[
+        bool,
+        typer.Option(
+            "--dicom-seg-anonymous",
+            help="--dicom-seg for files that leave the hospital: the pseudonym as PatientID and PatientName, "
+            "no birth date or other patient ids.",
         ),
     ] = False,
     drop_stray: DropStray = False,
@@ -272,6 +306,7 @@ def predict(
     ] = None,
     fmt: RowFormat = "table",
     skip_bad: SkipBad = False,
+    pixel_mm: PixelMm = None,
     device: Device = "auto",
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -293,6 +328,8 @@ def predict(
     from spectfsl.ui import make_progress, warn
 
     check_format(fmt)
+    seg_identity = "pseudonym" if dicom_seg_anonymous else "source" if dicom_seg else None
+    dicom_seg = seg_identity is not None
     segmenter = open_segmenter(model, setup_device(device))
     _check_drop_stray(drop_stray, segmenter, model)
     classes = segmenter.info.classes
@@ -316,10 +353,11 @@ def predict(
                 yield {"path": image.path, "error": image.error}
                 continue
             try:
+                image = image.with_voxel_mm(pixel_mm)
                 note = check_compatible(segmenter, image)
                 name = outputs[image.source]
                 row, label_ids, reasons = _segment_one(
-                    image, segmenter, out_dir / name, dicom_seg, drop_stray, __version__
+                    image, segmenter, out_dir / name, seg_identity, drop_stray, __version__
                 )
                 reasons = ([note.removeprefix(f"{image.label}: ")] if note else []) + reasons
                 if reasons:
@@ -340,7 +378,7 @@ def predict(
         write_rows(scans, rows_for, None, fmt, columns, title, skip_bad, on_row=lambda: progress.advance(task))
 
 
-def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, drop_stray: bool, version: str):
+def _segment_one(image, segmenter, stem: Path, seg_identity: str | None, drop_stray: bool, version: str):
     """(the scan's row, its class-id map, what makes the map implausible) after writing the map (and SEG)."""
     from spectfsl.core.segmentation.output import write_dicom_seg, write_label_nifti
     from spectfsl.core.segmentation.plausibility import implausible
@@ -351,9 +389,9 @@ def _segment_one(image, segmenter, stem: Path, dicom_seg: bool, drop_stray: bool
     nifti = stem.with_name(stem.name + "_labels.nii.gz")
     write_label_nifti(nifti, image, label_ids)
     row = {"path": image.source, "output": str(nifti)}
-    if dicom_seg:
+    if seg_identity is not None:
         seg = stem.with_name(stem.name + "_seg.dcm")
-        write_dicom_seg(seg, image, label_ids, classes.foreground, version)
+        write_dicom_seg(seg, image, label_ids, classes.foreground, version, anonymous=seg_identity == "pseudonym")
         row["dicom_seg"] = str(seg)
     reasons = implausible(image, label_ids, classes, segmenter.info.support_profiles)
     return {**row, **volume_row(image, label_ids, classes)}, label_ids, reasons
@@ -422,6 +460,7 @@ def evaluate(
     drop_stray: DropStray = False,
     fmt: DocumentFormat = "table",
     out: OutFile = None,
+    pixel_mm: PixelMm = None,
     device: Device = "auto",
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -445,7 +484,7 @@ def evaluate(
     _check_drop_stray(drop_stray, segmenter, model)
     if classes is None and labels and not mask and not derive_from:  # the model's classes, not the maps' ids
         classes = ",".join(f"{i}={name}" for i, name in segmenter.info.classes.foreground)
-    chosen, labelled = _labelled(scans, labels, classes, mask, derive_from)
+    chosen, labelled = _labelled(scans, labels, classes, mask, derive_from, pixel_mm)
     _check_same_classes(chosen, segmenter.info.classes)
     others = []
     for path in other or []:
@@ -460,7 +499,8 @@ def evaluate(
     if atlas is not None and not registration.available():
         info(registration.MISSING)
     elif atlas is not None:
-        reference_atlas = next(load_labelled([Path(atlas)], [Path(atlas_labels)], chosen, {}, derive_from))
+        atlas_scan, atlas_indices = next(load_labelled([Path(atlas)], [Path(atlas_labels)], chosen, {}, derive_from))
+        reference_atlas = (atlas_scan.with_voxel_mm(pixel_mm), atlas_indices)
     elif baselines:
         info("registration baseline: give --atlas SCAN --atlas-labels LABELMAP (one labelled scan)")
     scores = list(evaluate_scans(segmenter, labelled, baselines, others, drop_stray, reference_atlas))

@@ -68,6 +68,13 @@ class SpectImage:
         for index in range(self.n_frames):
             yield self.slice_at(index)
 
+    def with_voxel_mm(self, mm: float | None) -> SpectImage:
+        """The same image with cubic voxels of `mm` (a file whose header spacing is a placeholder);
+        itself when `mm` is None. The file geometry (for outputs that overlay it) is kept."""
+        if mm is None:
+            return self
+        return replace(self, pixel_spacing_mm=(mm, mm), slice_spacing_mm=mm if self.is_volume else None)
+
     def with_pixels(self, pixels: np.ndarray) -> SpectImage:
         """The same image (geometry, provenance) with other pixel values, as float32."""
         return replace(self, pixels=np.ascontiguousarray(pixels, dtype=np.float32))
@@ -125,3 +132,26 @@ class SpectImage:
     def label(self) -> str:
         """`source` or `source@frame`: how a user would name this image on the command line."""
         return self.source if self.frame is None else f"{self.source}@{self.frame}"
+
+
+#: A scan this small with exactly 1 mm voxels probably carries a placeholder spacing.
+PLACEHOLDER_MATRIX = 64
+
+
+def placeholder_spacing(image: SpectImage) -> bool:
+    """Whether the image's voxel size looks like a placeholder: exactly 1 mm on a small matrix (a heart
+    crop of 32 voxels cannot be 32 mm across)."""
+    spacing = [*(image.pixel_spacing_mm or ()), *([image.slice_spacing_mm] if image.is_volume else [])]
+    known = image.pixel_spacing_mm is not None
+    return known and all(s in (None, 1.0) for s in spacing) and max(image.pixels.shape) <= PLACEHOLDER_MATRIX
+
+
+def placeholder_note(image: SpectImage, remedy: str = "give --pixel-mm with the true voxel size") -> str | None:
+    """One line naming a file whose voxel size looks like a placeholder, and what to do; None otherwise."""
+    if not placeholder_spacing(image):
+        return None
+    shape = " x ".join(str(n) for n in image.pixels.shape)
+    return (
+        f"{image.source}: 1 mm voxels on a {shape} scan look like a placeholder spacing: sizes in mm and ml "
+        f"from it are not physical; {remedy}"
+    )

@@ -138,8 +138,26 @@ def test_predict_dicom_seg_for_a_dicom_input_and_a_clear_refusal_for_nifti(cli, 
     assert row["dicom_seg"] == str(out / "scan_seg.dcm") and row["output"] == str(out / "scan_labels.nii.gz")
     seg = highdicom.seg.segread(out / "scan_seg.dcm")
     assert {d.SegmentLabel for d in seg.SegmentSequence} <= {"myocardium", "cavity"}
+    assert seg.PatientID == "P9" and "warning" not in result.stderr  # DICOM: the source's patient module
     refused = cli("segment", "predict", scans[1][0], "--model", model, "--out", tmp_path / "n", "--dicom-seg")
     assert refused.exit_code == 2 and "--dicom-seg takes a multi-frame DICOM file" in refused.stderr
+
+
+def test_dicom_seg_anonymous_names_the_patient_by_pseudonym_only(cli, fitted, tmp_path):
+    highdicom = pytest.importorskip("highdicom")
+    from spectfsl.core.files.dicom import write_nm_volume
+    from spectfsl.core.files.privacy import pseudonym
+
+    _, scans, model = fitted
+    counts = np.asarray(nib.load(scans[1][0]).dataobj).T
+    dicom = tmp_path / "scan.dcm"
+    write_nm_volume(dicom, np.clip(counts, 0, None).astype(np.uint16), voxel_mm=4.0, patient_id="P9")
+    out = tmp_path / "maps"
+    result = cli("segment", "predict", dicom, "--model", model, "--out", out, "--dicom-seg-anonymous")
+    assert result.exit_code == 0, result.stderr
+    seg = highdicom.seg.segread(out / "scan_seg.dcm")
+    assert seg.PatientID == str(seg.PatientName) == pseudonym("P9") and not seg.get("PatientBirthDate")
+    assert b"P9\x00" not in (out / "scan_seg.dcm").read_bytes().replace(pseudonym("P9").encode(), b"")
 
 
 def test_prototype_method_fits_and_compares_on_the_same_scans(cli, fitted, tmp_path):
@@ -333,12 +351,36 @@ def test_predict_names_a_placeholder_spacing_and_a_volume_no_heart_has(cli, fitt
     nib.save(nib.Nifti1Image(pixels, np.eye(4)), crop)
     result = cli("segment", "predict", crop, "--model", model, "--out", tmp_path / "o", "--format", "json")
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["ood"] is True
-    assert "1 mm voxels on a 20x20x20 scan look like a placeholder spacing" in result.stderr
+    assert "1 mm voxels on a 20x20x20 scan look like a placeholder spacing (give --pixel-mm)" in result.stderr
+    told = cli("segment", "predict", crop, "--model", model, "--out", tmp_path / "t", "--format", "json",
+               "--pixel-mm", 4)  # fmt: skip
+    assert told.exit_code == 0 and json.loads(told.stdout)[0]["ood"] is False and "placeholder" not in told.stderr
+    assert (
+        json.loads(told.stdout)[0]["myocardium_ml"]
+        == json.loads(
+            cli("segment", "predict", scans[1][0], "--model", model, "--out", tmp_path / "r", "--format", "json").stdout
+        )[0]["myocardium_ml"]
+    )  # the true 4 mm voxels: the same map and volumes as the scan with its real header
     big = tmp_path / "big.nii.gz"  # the same voxels at 16 mm: a myocardium of litres
     nib.save(nib.Nifti1Image(pixels, np.diag([16.0, 16.0, 16.0, 1.0])), big)
     result = cli("segment", "predict", big, "--model", model, "--out", tmp_path / "b", "--format", "json")
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["ood"] is True
     assert "ml, outside the 30-450 ml of a heart" in result.stderr
+
+
+def test_fit_and_prepare_name_a_placeholder_spacing_once_per_file(cli, fitted, tmp_path):
+    _, scans, _ = fitted
+    crop, labels = tmp_path / "crop.nii.gz", tmp_path / "crop_labels.nii.gz"
+    nib.save(nib.Nifti1Image(np.asarray(nib.load(scans[0][0]).dataobj), np.eye(4)), crop)
+    nib.save(nib.Nifti1Image(np.asarray(nib.load(scans[0][1]).dataobj), np.eye(4)), labels)
+    fit = cli("segment", "fit", crop, "--labels", labels, "--out", tmp_path / "m.safetensors", *FAST[:2], "--steps", 2)
+    assert fit.exit_code == 0 and fit.stderr.count(f"{crop}: 1 mm voxels on a 20 x 20 x 20 scan") == 1
+    assert "give --pixel-mm" in fit.stderr
+    told = cli("segment", "fit", crop, "--labels", labels, "--out", tmp_path / "n.safetensors", *FAST[:2],
+               "--steps", 2, "--pixel-mm", 4)  # fmt: skip
+    assert told.exit_code == 0 and "placeholder" not in told.stderr
+    prepared = cli("prepare", crop, "--labels", labels, "--out", tmp_path / "ds", "--no-slices")
+    assert prepared.exit_code == 0 and "look like a placeholder spacing" in prepared.stderr
 
 
 def test_predict_names_apart_inputs_of_one_stem_by_their_folder(cli, fitted, tmp_path):

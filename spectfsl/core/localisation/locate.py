@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -266,30 +265,16 @@ def match_score(reference: GridImage, point, target: GridImage, found, template_
 LOW_SCORE = 0.5
 
 
+#: One located point: its name, the reference point (array position), the answer and its `score`.
+Answer = tuple[str, Any, Located, float]
+
+
 def point_flags(name: str, located: Located, score: float) -> list[str]:
     """What to check about a located point: not converged, or a score below LOW_SCORE."""
     flags = [] if located.converged else [f"{name} did not converge"]
     if score < LOW_SCORE:
         flags.append(f"{name} scored {score:.2f} (< {LOW_SCORE:g}: unlike the reference patch)")
     return flags
-
-
-def write_point_qc(
-    path: Path, reference: GridImage, target: GridImage, found: list[tuple[str, Any, Located, float]], template_px: int
-) -> None:
-    """`prnet locate --qc`: the reference and target cuts through each point (`located_point_qc`),
-    titled with the target's pseudonym and file name and any check to make."""
-    from spectfsl.figures import located_point_qc
-
-    side = template_side(template_px)
-    half = [np.full(grid.dims, side / 2) / np.array(grid.scale[::-1]) for grid in (reference, target)]
-    points = [
-        (name, xy, located.xy, f"located (score {score:.2f}{'' if located.converged else ', not converged'})")
-        for name, xy, located, score in found
-    ]
-    flags = [flag for name, _, located, score in found for flag in point_flags(name, located, score)]
-    title = f"patient {target.source.patient} - {Path(target.source.label).name}"  # the pseudonym, never identity
-    located_point_qc(path, reference.source.pixels, target.source.pixels, points, (half[0], half[1]), title, flags)
 
 
 LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps", "converged", "score", "space", *PATIENT_COLUMNS)
@@ -322,7 +307,7 @@ def locate_rows(
     targets: Iterable[GridImage | BadInput],
     match_radius_mm: float = 0.0,
     targets_per_batch: int | None = None,
-    qc: Callable[[GridImage], Path] | None = None,
+    qc: Callable[[GridImage, list[Answer]], str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """`prnet locate`: one row per target and named point (x, y in target pixels, x_mm, y_mm in mm
     from the first pixel's centre, steps taken), in target order; a bad input (`--skip-bad`) gives
@@ -332,8 +317,8 @@ def locate_rows(
     Targets stream: they are read and located `targets_per_batch` (default TARGETS_PER_BATCH) at a time (at most
     TARGETS_PER_BATCH go through the network together), so memory stays flat over any number of
     them. `points` are in the reference file's own indices. Each row has the point's `converged`
-    and `score` (`match_score`); with `qc` (a target -> the figure's path), each target's figure is
-    written (`write_point_qc`) and named in a `qc` column.
+    and `score` (`match_score`); with `qc`, called with each target and its answers (it draws the
+    target's figure and returns its path), each row names the figure in a `qc` column.
     """
     points = [(name, check_point(reference, xy)) for name, xy in points]  # the file's indices -> array
     targets_per_batch = targets_per_batch or TARGETS_PER_BATCH
@@ -365,15 +350,13 @@ def _chunk_rows(stages, reference, points, chunk, match_radius_mm, qc) -> Iterat
             (name, xy, found[name][index], match_score(reference, xy, target, found[name][index].xy, patch))
             for name, xy in points
         ]
-        figure = qc(target) if qc else None
-        if figure is not None:
-            write_point_qc(figure, reference, target, answers, patch)
+        figure = qc(target, answers) if qc else None
         for name, _, located, score in answers:
             row = {"path": target.source.label, "name": name}
             row.update(file_point_columns(target.source, *located.xy))
             row.update(steps=located.steps, converged=located.converged, score=round(score, 3))
             yield {column: row[column] for column in locate_columns(target.dims)} | (
-                {"qc": str(figure)} if figure is not None else {}
+                {"qc": figure} if figure is not None else {}
             )
         index += 1
 

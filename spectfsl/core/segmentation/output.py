@@ -69,9 +69,19 @@ _PROPERTY_CODES = {
 
 
 def write_dicom_seg(
-    path: str | os.PathLike, image: SpectImage, label_ids: np.ndarray, classes: Sequence[tuple[int, str]], version: str
+    path: str | os.PathLike,
+    image: SpectImage,
+    label_ids: np.ndarray,
+    classes: Sequence[tuple[int, str]],
+    version: str,
+    anonymous: bool = False,
 ) -> None:
-    """A DICOM Segmentation (binary, one segment per class) referencing the DICOM input `image` (highdicom)."""
+    """A DICOM Segmentation (binary, one segment per class) referencing the DICOM input `image` (highdicom).
+
+    DICOM requires a SEG to carry its source's patient and study, so by default it names the patient
+    as the source does. `anonymous` writes the pseudonym as PatientID and PatientName and leaves out
+    the birth date and other patient ids: for files that leave the hospital (the study and series
+    UIDs still link it to its source)."""
     try:
         import highdicom as hd
         import pydicom
@@ -123,8 +133,31 @@ def write_dicom_seg(
         software_versions=version,
         device_serial_number="none",
     )
+    if anonymous:
+        _pseudonymise(segmentation, image.patient)
     with atomic_file(path) as temporary:
         segmentation.save_as(str(temporary))
+
+
+#: Patient attributes `--dicom-seg-anonymous` leaves out of a SEG (PatientID and PatientName get the pseudonym).
+IDENTIFYING = (
+    "PatientBirthDate",
+    "PatientBirthTime",
+    "OtherPatientIDs",
+    "OtherPatientIDsSequence",
+    "OtherPatientNames",
+)
+
+
+def _pseudonymise(dataset, pseudonym: str) -> None:
+    """PatientID and PatientName become the pseudonym; birth date and other ids are removed (type 2
+    birth date: kept present and empty)."""
+    dataset.PatientID = pseudonym
+    dataset.PatientName = pseudonym
+    for keyword in IDENTIFYING:
+        if keyword in dataset:
+            delattr(dataset, keyword)
+    dataset.PatientBirthDate = ""
 
 
 def _as_enhanced(source, affine: np.ndarray, hd, Dataset, DicomSequence):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from spectfsl.core.image import SpectImage
+from spectfsl.core.image import SpectImage, placeholder_spacing
 from spectfsl.core.imaging.preprocess import normalise_intensity
 from spectfsl.core.segmentation.pieces import count_pieces
 from spectfsl.core.segmentation.support import SegmentClasses, voxel_spacing
@@ -31,15 +31,6 @@ FACTOR = 3.0
 EXTRA_PIECES = 2
 #: Normalised intensity above which a voxel counts as bright (the intensity profile).
 BRIGHT = 0.5
-#: A scan this small with exactly 1 mm voxels probably carries a placeholder spacing.
-PLACEHOLDER_MATRIX = 64
-
-
-def placeholder_spacing(image: SpectImage) -> bool:
-    """Whether the scan's voxel size looks like a placeholder: exactly 1 mm on a small matrix (a heart
-    crop of 32 voxels cannot be 32 mm across)."""
-    spacing = voxel_spacing(image)
-    return spacing is not None and all(s == 1.0 for s in spacing) and max(image.pixels.shape) <= PLACEHOLDER_MATRIX
 
 
 def scan_profile(image: SpectImage, label_ids: np.ndarray, classes: SegmentClasses) -> dict[str, Any]:
@@ -77,7 +68,9 @@ def implausible(
     found = scan_profile(image, label_ids, classes)
     reasons = []
     if placeholder_spacing(image):
-        reasons.append(f"1 mm voxels on a {_shown(image.pixels.shape)} scan look like a placeholder spacing")
+        reasons.append(
+            f"1 mm voxels on a {_shown(image.pixels.shape)} scan look like a placeholder spacing (give --pixel-mm)"
+        )
     volumes_in_ml = image.is_volume and voxel_spacing(image) is not None and not placeholder_spacing(image)
     for name, volume in found["class_volume"].items():
         bounds = PHYSIOLOGICAL_ML.get(name)
