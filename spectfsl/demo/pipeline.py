@@ -34,11 +34,12 @@ from spectfsl.core.imaging.heart import find_heart
 from spectfsl.core.imaging.masks import wall_landmark_points
 from spectfsl.core.imaging.preprocess import normalised
 from spectfsl.core.localisation.evaluate import LocalisationResult, evaluate_localisation, load_landmarks
-from spectfsl.core.localisation.grid import grid_images, grid_volumes, load_grid, to_grid
+from spectfsl.core.localisation.grid import grid_images, grid_volumes, load_grid, load_grid_volume, to_grid
 from spectfsl.core.localisation.landmarks import heart_landmark_rows, mask_landmark_rows
-from spectfsl.core.localisation.locate import locate, mse_psnr, reconstruct
+from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, locate, locate_rows, mse_psnr, reconstruct
 from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet, starting_model
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
+from spectfsl.core.segmentation.plausibility import implausible
 from spectfsl.core.segmentation.settings import FROM_MODEL
 from spectfsl.core.segmentation.support import choose_classes, load_labelled
 from spectfsl.core.segmentation.workflows import (
@@ -446,6 +447,21 @@ def locate_phantom_3d(demo: Demo) -> None:
         if Path(row[0]).parent.name in PRNET_TEST_PATIENTS and row[1] in ("lv_centre", "lv_apex")
     ]
     demo.results.localisation3d_phantom = _localisation_3d(demo, path, rows, "localisation3d_phantom")
+    _locate_qc(demo, path, [row for row in rows if row[1] == "lv_centre"][:2], "locate_phantom3d_qc")
+
+
+def _locate_qc(demo: Demo, model_path: Path, rows, name: str) -> None:
+    """The figure `prnet locate --qc` draws: the first row's point located in the second row's volume."""
+    if len(rows) < 2:
+        return
+    model, info = load_prnet(model_path, demo.device)
+    (reference_path, point_name, *point), (target_path, *_) = rows[:2]
+    reference, target = (load_grid_volume(path, info.pixel_mm) for path in (reference_path, target_path))
+
+    def draw(grid, answers) -> str:
+        return figures.point_qc(demo.figure(name), reference, grid, answers, info.patch)
+
+    list(locate_rows([(model, info)], reference, [(point_name, point)], [target], LOCAL_MATCH_MM[3], qc=draw))
 
 
 def locate_real_lv_3d(demo: Demo) -> None:
@@ -543,3 +559,7 @@ def segment_real(demo: Demo) -> None:
         for name, model in ((BUILTIN_NO_LABELS, builtin), ("fine-tuned on 1 scan", segmenter))
     ]
     figures.label_overlays(demo.figure("segment_real_overlay"), panels, classes.names)
+    label_ids = segment_image(segmenter, image)  # the figure `segment predict --qc` draws, with its checks
+    reasons = implausible(image, label_ids, classes, segmenter.info.support_profiles)
+    title = f"patient {image.patient} - {Path(image.source).name}"
+    figures.tissue_map_qc(demo.figure("segment_real_qc"), image.pixels, label_ids, classes.foreground, title, reasons)

@@ -283,6 +283,11 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             ),
             *_tables(r.localisation3d_phantom.tables()),
             _figure("prnet3d_phantom_loss", "3D PRNet training loss (phantom)"),
+            _figure(
+                "locate_phantom3d_qc",
+                "The check that prnet locate --qc draws: the reference's LV centre (gold) and where it was found in a "
+                "held-out volume (red), with the match score",
+            ),
         ]
     if r.segmentation_phantom:
         blocks += [
@@ -357,6 +362,11 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             ),
             Block("table", table=evaluation_tables(r.segmentation_real)[0]),
             _figure("segment_real_overlay", "Expert (solid) and spectfsl (dashed) labels on a held-out scan"),
+            _figure(
+                "segment_real_qc",
+                "The check that segment predict --qc draws for that scan (fine-tuned model), with its plausibility "
+                "flags: here the placeholder 1 mm voxels",
+            ),
         ]
     if r.study_slice:
         rows = tuple((c.truth, c.predicted, f"{c.probability:.3f}", str(c.ood).lower()) for c in r.study_slice)

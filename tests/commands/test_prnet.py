@@ -321,6 +321,32 @@ def test_train_works_on_a_single_small_image(cli, tmp_path):
     assert (tmp_path / "m.safetensors").is_file() and not (tmp_path / "m.safetensors.ckpt").exists()
 
 
+def test_training_length_is_steps_on_every_training_command(cli, tmp_path):
+    from PIL import Image
+
+    from spectfsl.core.fewshot.bank import load_bank
+    from spectfsl.core.localisation.model_file import load_prnet
+
+    pixels = np.random.default_rng(0).integers(20, 200, (20, 20)).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "small.png")
+    args = ["-q", "prnet", "train", tmp_path / "small.png", "--iters", 4]
+    assert cli(*args, "--steps", 10, "--out", tmp_path / "m.safetensors").exit_code == 0
+    training = load_prnet(tmp_path / "m.safetensors")[1].training
+    assert (training["epochs"], training["iters"]) == (3, 4)  # 10 steps in epochs of 4, rounded up
+    both = cli(*args, "--steps", 10, "--epochs", 2, "--out", tmp_path / "b.safetensors")
+    assert both.exit_code == 2 and "--steps and --epochs both set the training length" in both.stderr
+    crops = tmp_path / "crops"
+    for name, level in (("a", 0.3), ("b", 0.9)):
+        (crops / name).mkdir(parents=True)
+        for k in range(4):
+            np.save(crops / name / f"{k}.npy", np.full((16, 16), level, np.float32) + 0.01 * k)
+    bank = ["-q", "proto", "fit", crops, "--weights", "random", "--shot", 1, "--query", 1]
+    assert cli(*bank, "--steps", 2, "--out", tmp_path / "bank.safetensors").exit_code == 0
+    assert load_bank(tmp_path / "bank.safetensors")[1].training["episodes"] == 2
+    twice = cli(*bank, "--steps", 2, "--episodes", 2, "--out", tmp_path / "b2.safetensors")
+    assert twice.exit_code == 2 and "--steps and --episodes both set" in twice.stderr
+
+
 def test_locate_with_channels_last_gives_the_plain_rows_and_bf16_close_ones(cli_json, model, phantom_dir):
     target, reference = f"{phantom_dir / 'P002' / 'spect.dcm'}@34", f"{phantom_dir / 'P001' / 'spect.dcm'}@34"
     common = (target, "--model", model, "--ref", reference, "--point", "lv=37,26")
