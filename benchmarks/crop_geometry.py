@@ -2,7 +2,8 @@
 stretched so that each tissue's bounding box fills the image (the alternative the design rejected).
 
 Usage: python benchmarks/crop_geometry.py TRAIN_DATASET TEST_DATASET WORKDIR
-Writes stretched copies of both datasets, then prints `proto evaluate` accuracy (3-way 3-shot
+Writes stretched copies of both datasets, then appends (with provenance, to
+`benchmarks/results/crop-geometry.jsonl`) `proto evaluate` accuracy (3-way 3-shot
 6-query, 600 patient-disjoint episodes) for random weights without fine-tuning and after 100
 episodes of fine-tuning on the train patients, with the baselines, for both geometries.
 """
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from provenance import append_result, provenance
 
 from spectfsl.core.data.datasets import class_folders
 from spectfsl.core.files.loader import load_image, read_sidecar, save_npy
@@ -39,14 +41,14 @@ def stretch(dataset: Path, out: Path) -> None:
             )
 
 
-def accuracies(*args: str) -> str:
+def accuracies(*args: str) -> dict[str, float]:
     result = subprocess.run(
         ["spectfsl", "-q", "proto", "evaluate", *args, "--split-by", "patient", "--baselines", "--format", "json"],
         check=True,
         capture_output=True,
         text=True,
     )
-    return "  ".join(f"{m['name'].split()[0]} {m['accuracy']:.4f}" for m in json.loads(result.stdout)["methods"])
+    return {method["name"]: method["accuracy"] for method in json.loads(result.stdout)["methods"]}
 
 
 def main() -> None:
@@ -74,8 +76,12 @@ def main() -> None:
             ],
             check=True,
         )
-        print(f"{name}: random, no fine-tuning: {accuracies(str(test_set), '--weights', 'random')}")
-        print(f"{name}: fine-tuned 100 episodes:  {accuracies(str(test_set), '--bank', str(bank))}")
+        for backbone, source in (
+            ("random, no fine-tuning", ["--weights", "random"]),
+            ("fine-tuned 100 episodes", ["--bank", str(bank)]),
+        ):
+            line = {"geometry": name, "backbone": backbone, "accuracy": accuracies(str(test_set), *source)}
+            append_result("crop-geometry", {**provenance(), **line})
 
 
 if __name__ == "__main__":

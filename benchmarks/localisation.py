@@ -7,7 +7,8 @@ Usage:
       --data-dir ../shared/data/mps-physionet --steps 500 --seeds 0 1 2 [--pixel-mm 8 --patch 16 ...] \
       VOLUME...
 
-Prints one JSON line per seed (settings, training seconds, the final training loss, the offset error
+Appends to `benchmarks/results/localisation.jsonl`, with provenance, one line per seed (settings,
+training seconds, the final training loss, the offset error
 and correlation per axis on random pairs within the evaluated images, every landmark's summary per method)
 and a last line with the median and range of each method's MRE per landmark over the seeds.
 """
@@ -15,10 +16,11 @@ and a last line with the median and range of each method's MRE per landmark over
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
+
+from provenance import append_result, provenance
 
 from spectfsl.core.device import setup_device
 from spectfsl.core.files.loader import iter_images
@@ -94,7 +96,7 @@ def main() -> None:
         results.append(summary)
         training = {"final_loss": round(info.training["final_loss"], 5), "pair_offsets": check}
         line = {"seed": seed, "train_s": round(seconds, 1), **training, **vars(args), "landmarks": summary}
-        print(json.dumps(line), flush=True)
+        append_result("localisation", {**provenance(), **line})
     spread = {}
     for name in results[0]:
         for index, method in enumerate(row["method"] for row in results[0][name]):
@@ -104,7 +106,7 @@ def main() -> None:
                 round(min(values), 1),
                 round(max(values), 1),
             ]
-    print(json.dumps({"median_min_max_mre_mm": spread, **vars(args)}), flush=True)
+    append_result("localisation", {**provenance(), "median_min_max_mre_mm": spread, **vars(args)})
 
 
 if __name__ == "__main__":

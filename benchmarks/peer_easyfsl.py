@@ -9,6 +9,9 @@ set again for each batch of queries.
 
     python benchmarks/peer_easyfsl.py [--size 64] [--queries 256] [--shots 5] [--repeats 7] [--json]
 
+Appends the result, with provenance, to `benchmarks/results/peer-easyfsl.jsonl` (with --json: prints it
+only).
+
 easyfsl is a benchmark-only dependency (in the `dev` extra), never a runtime one.
 """
 
@@ -83,14 +86,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=256)
     parser.add_argument("--shots", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON only (results file untouched)")
     arguments = parser.parse_args()
     result = run(arguments.size, arguments.queries, arguments.shots, arguments.repeats)
     if arguments.json:
         print(json.dumps(result))
     else:
-        for key, value in result.items():
-            print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+        from provenance import append_result, provenance
+
+        append_result("peer-easyfsl", {**provenance(), "settings": vars(arguments), **result})
     if result["agreement"] < 1.0:
         raise SystemExit(f"predictions disagree on {1 - result['agreement']:.1%} of queries")
 

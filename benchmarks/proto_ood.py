@@ -7,7 +7,7 @@ patients, predict the third) and lvseg-mtu (myocardium and cavity; fit on three 
 stress scans, predict the fourth's). Banks: random initialisation, --episodes 30, --support 3.
 
 Usage:
-  python benchmarks/proto_ood.py [--data-dir ../shared/data] [--work DIR]
+  python benchmarks/proto_ood.py [--data-dir DIR] [--work DIR]
 
 Appends one line per fold to `benchmarks/results/proto-ood.jsonl` (provenance, data, patients,
 counts and flagged fraction per group, and accuracy on the held-out crops).
@@ -25,6 +25,7 @@ from provenance import append_result, provenance
 from spectfsl.core.data.datasets import PrepareSettings, read_dataset
 from spectfsl.core.data.labelled import prepare
 from spectfsl.core.data.phantom import write_phantom
+from spectfsl.core.data.shared import find_data
 from spectfsl.core.fewshot.episodes import FineTuneSettings
 from spectfsl.core.fewshot.ood import CropProfile
 from spectfsl.core.fewshot.workflows import FitSettings, fit_bank
@@ -138,13 +139,14 @@ def lvseg(work: Path, data_dir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=find_data(), help="default: $SPECTFSL_DATA or ../shared/data")
     parser.add_argument("--work", type=Path, help="folder for the phantom and crops (default: a temporary one)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="proto-ood-"))
     phantom(work)
-    physionet_nifti(work, args.data_dir)
-    lvseg(work, args.data_dir)
+    if args.data_dir is not None:
+        physionet_nifti(work, args.data_dir)
+        lvseg(work, args.data_dir)
 
 
 if __name__ == "__main__":

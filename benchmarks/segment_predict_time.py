@@ -1,6 +1,7 @@
 """Time `segment predict`'s work on one 64^3 phantom DICOM in process: read, label every voxel, write
 the NIfTI label map (`bench`'s `segment_predict` call, an untrained network: only the speed is
-measured). Prints the median of the runs per window size.
+measured). Appends every run's time and their median per window size, with provenance, to
+`benchmarks/results/segment-predict-time.jsonl`.
 
 Usage: python benchmarks/segment_predict_time.py [--crops 32 40] [--runs 5]
 """
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+from provenance import append_result, provenance
 
 from spectfsl.bench.workloads import BenchSettings, segment_predict_volume
 from spectfsl.core.segmentation.settings import SegmentSettings
@@ -32,8 +34,8 @@ def main() -> None:
                 start = time.perf_counter()
                 workload.step()
                 times.append(time.perf_counter() - start)
-            shown = ", ".join(f"{t:.2f}" for t in times)
-            print(f"crop {crop}: median {statistics.median(times):.2f} s ({shown})")
+            line = {"crop": crop, "runs": args.runs, "seconds": [round(t, 3) for t in times]}
+            append_result("segment-predict-time", {**provenance(), **line, "median_s": statistics.median(times)})
 
 
 if __name__ == "__main__":

@@ -7,21 +7,22 @@ Usage:
   python benchmarks/segmentation.py --images ../shared/data/mps-physionet/nifti/*_0000.nii.gz \
       --mask-suffix '' --strip _0000 --derive-from myocardium --methods finetune prototype
 
-Each image's label map (or wall mask) is found beside it by name. Prints one JSON line per (method,
+Each image's label map (or wall mask) is found beside it by name. One JSON line per (method,
 setting, seed, support) with the Dice and HD95 per class of each evaluated scan, the threshold
 baseline's on the same scans, and a last line per method with the mean, median and range of the
-per-support mean Dice over supports and seeds.
+per-support mean Dice over supports and seeds: appended, with provenance, to
+`benchmarks/results/segmentation.jsonl`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
-from spectfsl.core.segmentation import training
+from provenance import append_result, provenance
+
 from spectfsl.core.segmentation.settings import SegmentSettings
 from spectfsl.core.segmentation.support import choose_classes, load_labelled
 from spectfsl.core.segmentation.workflows import evaluate_scans, fit_segmenter, starting_point
@@ -55,12 +56,11 @@ def main() -> None:
     parser.add_argument(
         "--resolution",
         type=float,
-        default=training.MAX_SHARPEN,
+        default=SegmentSettings.resolution,
         help="resolution augmentation: largest blur sigma (voxels) and sharpening amount (0: off)",
     )
     parser.add_argument("--drop-stray", action="store_true", help="score the label maps with `--drop-stray`")
     args = parser.parse_args()
-    training.MAX_BLUR_SIGMA = training.MAX_SHARPEN = args.resolution
 
     images = [Path(p) for p in args.images]
 
@@ -84,7 +84,13 @@ def main() -> None:
                 given = {"crop": args.crop, "batch_size": args.batch_size, "channels": args.channels}
                 given = {key: value for key, value in given.items() if value is not None}
                 settings = start_point.settings(
-                    classes, method=method, steps=steps, seed=seed, gain=args.max_gain, **given
+                    classes,
+                    method=method,
+                    steps=steps,
+                    seed=seed,
+                    gain=args.max_gain,
+                    resolution=args.resolution,
+                    **given,
                 )
                 for support in supports:
                     start = time.perf_counter()
@@ -110,7 +116,7 @@ def main() -> None:
                             for s in scores
                         ],
                     }
-                    print(json.dumps(line), flush=True)
+                    append_result("segmentation", {**provenance(), **line})
                     for who in (method, "threshold"):
                         mine = [s for s in scores if s.method == who]
                         means = {c: statistics.mean(s.dice[c] for s in mine) for c in mine[0].dice} if mine else {}
@@ -126,7 +132,7 @@ def main() -> None:
             }
             for c in rows[0]
         }
-    print(json.dumps({"summary": result}))
+    append_result("segmentation", {**provenance(), "summary": result})
 
 
 if __name__ == "__main__":

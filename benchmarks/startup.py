@@ -3,6 +3,8 @@ of a one-step `prnet train` through the console script (which ends the process a
 command) against the same command ending with the interpreter's ordinary shutdown.
 
 Usage: python benchmarks/startup.py [--runs 7]
+
+Appends the medians, with provenance, to `benchmarks/results/startup.jsonl`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from provenance import append_result, provenance
 
 
 def median_seconds(command: list[str], runs: int) -> float:
@@ -51,14 +55,15 @@ def main() -> None:
         ordinary = "import sys; from spectfsl.cli import main; sys.exit(main())"
         ends = {"quick": [sys.executable, "-m", "spectfsl"], "ordinary": [sys.executable, "-c", ordinary]}
         train_s = {name: median_seconds([*start, *train], runs) for name, start in ends.items()}
-    print(f"spectfsl --help           median {help_s:.3f} s over {runs} runs")
-    print(f'python -c "import torch"  median {torch_s:.3f} s over {runs} runs')
-    print(f"ratio help/torch          {help_s / torch_s:.2f}")
-    print(f"spectfsl phantom (12 patients, 64^3) median {phantom_s:.3f} s over {runs} runs")
-    print(
-        f"prnet train, one step: console script {train_s['quick']:.3f} s, ordinary shutdown "
-        f"{train_s['ordinary']:.3f} s (medians of {runs})"
-    )
+    line = {
+        "runs": runs,
+        "help_s": help_s,
+        "import_torch_s": torch_s,
+        "help_over_torch": help_s / torch_s,
+        "phantom_12_patients_s": phantom_s,
+        "prnet_train_one_step_s": train_s,
+    }
+    append_result("startup", {**provenance(), **line})
 
 
 if __name__ == "__main__":

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from spectfsl.cli import main
+from spectfsl.core.data.shared import data_candidates, find_data
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SPECTFSL_SHARED_DATA", REPO.parent / "shared" / "data"))
+#: The real data: $SPECTFSL_DATA, else ../shared/data beside the checkout (as in CI).
+SHARED_DATA = find_data(REPO) or data_candidates(REPO)[-1]
 
 requires_real_data = pytest.mark.skipif(
-    not SHARED_DATA.is_dir(), reason=f"real SPECT data not found at {SHARED_DATA} (../shared/data)"
+    not SHARED_DATA.is_dir(), reason=f"real SPECT data not found ($SPECTFSL_DATA, or {SHARED_DATA})"
 )
 
 

@@ -36,8 +36,7 @@ def test_help_names_values_not_python_types(cli, command):
     [
         (("proto", "fit", "ds", "--out", "b.safetensors", "--episodes", "0", "--support", "0"), "--support"),
         (("proto", "fit", "ds", "--out", "b.safetensors", "--support", "-3"), "--support"),
-        (("proto", "fit", "ds", "--out", "b.safetensors", "--episodes", "0", "--shots", "0"), "--shots"),
-        (("proto", "fit", "ds", "--out", "b.safetensors", "--shots", "-3"), "--shots"),
+        (("proto", "fit", "ds", "--out", "b.safetensors", "--steps", "-1"), "--steps"),
         (("proto", "fit", "ds", "--out", "b.safetensors", "--episodes", "-1"), "--episodes"),
         (("proto", "fit", "ds", "--out", "b.safetensors", "--lr", "0"), "--lr"),
         (("proto", "evaluate", "ds", "--way", "1"), "--way"),
@@ -69,12 +68,10 @@ def test_an_existing_output_file_is_refused_before_any_work_unless_overwrite(cli
     assert replaced.exit_code == 0 and bank.read_bytes()[:8] != b"an earli"
 
 
-def test_old_spellings_still_work_with_a_deprecation_warning(cli, tmp_path):
-    result = cli("phantom", tmp_path / "old", "--patients", 1, "--voxel-mm", 7.0, "--matrix", 50)
-    assert result.exit_code == 0, result.stderr
-    assert "warning: the positional OUT_DIR is deprecated" in result.stderr
-    assert "warning: --voxel-mm is deprecated" in result.stderr and "use --pixel-mm" in result.stderr
-    assert (tmp_path / "old" / "P001" / "spect.dcm").is_file()
-    assert "7.0 mm" in result.stderr  # the old option's value was used
+def test_spellings_no_release_had_are_gone(cli, tmp_path):
+    assert cli("phantom", tmp_path / "old", "--patients", 1).exit_code == 2  # the positional OUT_DIR
+    assert "No such option: --voxel-mm" in cli("phantom", "--out", tmp_path / "p", "--voxel-mm", 7).stderr
+    assert "No such option: --shots" in cli("proto", "fit", "ds", "--out", "b", "--shots", 3).stderr
+    assert "No such option: --spacing-mm" in cli("prepare", "x.npy", "--out", "d", "--spacing-mm", 2).stderr
     result = cli("phantom", "--patients", 1)
-    assert result.exit_code == 2 and "--out DIR" in result.stderr
+    assert result.exit_code == 2 and "--out" in result.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -18,12 +17,9 @@ def _find_real_data(given: Path | None) -> Path | None:
         if not given.is_dir():
             raise SpectfslError(f"--real-data {given}: no such folder")
         return given
-    candidates = [
-        os.environ.get("SPECTFSL_DATA"),
-        Path.cwd().parent / "shared" / "data",
-        Path(__file__).resolve().parents[3] / "shared" / "data",
-    ]
-    return next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
+    from spectfsl.core.data.shared import find_data
+
+    return find_data(Path(__file__).resolve().parents[2])
 
 
 def demo(

@@ -2,8 +2,8 @@
 
 The vocabulary: `--out` is what a command writes (refused if it exists, unless `--overwrite`);
 `--format table|csv|json` how results print; `--pixel-mm` the pixel size in mm that images are
-made or resampled to; `--device`, `--seed`, `--quiet` as in every command. Old spellings stay for
-one release as hidden options that print a deprecation warning (`deprecated`).
+made or resampled to (on `segment`, the scans' true voxel size where a header's is a placeholder);
+`--steps` the training length; `--device`, `--seed`, `--quiet` as in every command.
 """
 
 from __future__ import annotations
@@ -27,16 +27,6 @@ def _set_quiet(value: bool) -> bool:
 
     Settings.quiet = Settings.quiet or value
     return value
-
-
-def deprecated(old_value: Any, old: str, new: str, new_value: Any) -> Any:
-    """The value of an option given by its old spelling (with a warning), else the new option's value."""
-    if old_value is None:
-        return new_value
-    from spectfsl.ui import warn
-
-    warn(f"{old} is deprecated and will be removed in the next release; use {new}")
-    return old_value
 
 
 Overwrite = Annotated[
@@ -89,12 +79,6 @@ def one_length(steps: int | None, other: int | None, other_name: str) -> None:
         from spectfsl.errors import SpectfslError
 
         raise SpectfslError(f"--steps and {other_name} both set the training length: give one")
-
-
-def hidden_alias(spelling: str, kind: str = "value", **checks: Any) -> Any:
-    """A hidden option kept for an old spelling (read it with `deprecated`); `checks` are the new
-    option's range checks (`min`, `max`, `callback`)."""
-    return typer.Option(spelling, hidden=True, show_default=False, metavar=kind, **checks)
 
 
 Resume = Annotated[

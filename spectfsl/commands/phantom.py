@@ -7,27 +7,25 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Overwrite, Quiet, Seed, deprecated, hidden_alias
+from spectfsl.commands.options import Overwrite, Quiet, Seed
 
 
 def phantom(
-    old_out_dir: Annotated[Path | None, typer.Argument(hidden=True, show_default=False, metavar="OUT_DIR")] = None,
     out: Annotated[
-        Path | None,
+        Path,
         typer.Option(
             "--out",
             metavar="DIR",
             help="Folder to create: DIR/<patient>/spect.dcm, labels.npy, landmarks.json; DIR/points.csv.",
             show_default=False,
         ),
-    ] = None,
+    ],
     patients: Annotated[int, typer.Option(metavar="N", min=1, max=10000, help="Number of patients.")] = 12,
     seed: Seed = 0,
     matrix: Annotated[int, typer.Option(metavar="N", min=16, max=512, help="Voxels along each axis.")] = 64,
     pixel_mm: Annotated[
         float, typer.Option(metavar="MM", min=0.5, max=20.0, help="Voxel side in mm (isotropic voxels).")
     ] = 6.4,
-    old_voxel_mm: Annotated[float | None, hidden_alias("--voxel-mm", "MM", min=0.5, max=20.0)] = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -40,13 +38,9 @@ def phantom(
     """
     from spectfsl.core.data.phantom import write_phantom
     from spectfsl.core.files.atomic import atomic_directory
-    from spectfsl.errors import SpectfslError
     from spectfsl.ui import info, make_progress, warn
 
-    out_dir = deprecated(old_out_dir, "the positional OUT_DIR", "--out DIR", out)
-    if out_dir is None:
-        raise SpectfslError("phantom: give the folder to create with --out DIR")
-    voxel_mm = deprecated(old_voxel_mm, "--voxel-mm", "--pixel-mm", pixel_mm)
+    out_dir, voxel_mm = out, pixel_mm
 
     field_of_view_mm = matrix * voxel_mm
     if field_of_view_mm < 340:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Overwrite, Quiet, deprecated, hidden_alias, positive
+from spectfsl.commands.options import Overwrite, Quiet, positive
 from spectfsl.core.data.patients import DEFAULT_PATIENT_FROM
 
 
@@ -57,7 +57,6 @@ def prepare(
         float,
         typer.Option(metavar="MM", callback=positive, help="Common pixel size in mm that every image is resampled to."),
     ] = 2.0,
-    old_spacing_mm: Annotated[float | None, hidden_alias("--spacing-mm", "MM", callback=positive)] = None,
     min_pixels: Annotated[
         int, typer.Option(metavar="N", min=1, help="Least pixels of a class in a slice for a crop (source pixels).")
     ] = 20,
@@ -113,7 +112,6 @@ def prepare(
     from spectfsl.core.files.atomic import atomic_directory, check_new_output
     from spectfsl.ui import info, make_progress
 
-    pixel_mm = deprecated(old_spacing_mm, "--spacing-mm", "--pixel-mm", pixel_mm)
     check_new_output(patient_map, overwrite)
     settings = PrepareSettings(size, pixel_mm, min_pixels, style, crop, crop_mm, slices, patient_from)
     masks = parse_mask_options(mask or [])

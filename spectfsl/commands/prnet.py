@@ -62,7 +62,7 @@ MatchRadius = Annotated[
         help=(
             "Move PRNet's answer to the best template match of the reference patch within this many mm "
             "(0: PRNet alone) [default: 25 for a 2D model, 40 for a 3D model; chosen by measurement, "
-            "README, Accuracy]."
+            "docs: Accuracy]."
         ),
         show_default=False,
     ),

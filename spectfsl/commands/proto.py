@@ -22,8 +22,6 @@ from spectfsl.commands.options import (
     Seed,
     SkipBad,
     checkpointer,
-    deprecated,
-    hidden_alias,
     one_length,
     positive,
     write_rows,
@@ -87,7 +85,6 @@ def fit(
             metavar="N", min=1, help="Support images per class for the prototypes (default: all).", show_default=False
         ),
     ] = None,
-    old_shots: Annotated[int | None, hidden_alias("--shots", "N", min=1)] = None,
     weights: Weights = "auto",
     backbone: Backbone = "resnet18",
     steps: Annotated[
@@ -144,7 +141,6 @@ def fit(
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.ui import info, make_progress, warn
 
-    support = deprecated(old_shots, "--shots", "--support", support)
     one_length(steps, episodes, "--episodes")
     episodes = next((n for n in (steps, episodes) if n is not None), DEFAULT_EPISODES)
     check_new_output(out, overwrite)

@@ -319,103 +319,39 @@ def predict(
     no heart has; a warning line says what differs."""
     from spectfsl import __version__
     from spectfsl.core.device import setup_device
-    from spectfsl.core.files.loader import BadInput, expand_inputs, iter_images
     from spectfsl.core.segmentation.model_file import open_segmenter
-    from spectfsl.core.segmentation.workflows import check_compatible
-    from spectfsl.errors import SpectfslError
+    from spectfsl.core.segmentation.predict import (
+        PredictOutputs,
+        output_names,
+        predict_scans,
+        prediction_columns,
+        prepare_outputs,
+    )
     from spectfsl.figures import tissue_map_qc
     from spectfsl.render import check_format
-    from spectfsl.ui import make_progress, warn
+    from spectfsl.ui import make_progress
 
     check_format(fmt)
     seg_identity = "pseudonym" if dicom_seg_anonymous else "source" if dicom_seg else None
-    dicom_seg = seg_identity is not None
+    outputs = PredictOutputs(out_dir, seg_identity, qc, drop_stray, pixel_mm)
     segmenter = open_segmenter(model, setup_device(device))
     _check_drop_stray(drop_stray, segmenter, model)
-    classes = segmenter.info.classes
-    outputs = _output_names(scans, expand_inputs, skip_bad)
-    for name in outputs.values():
-        written = [out_dir / f"{name}_labels.nii.gz"] + ([out_dir / f"{name}_seg.dcm"] if dicom_seg else [])
-        for path in written + ([qc / f"{name}_qc.png"] if qc else []):
-            if path.exists() and not overwrite:
-                raise SpectfslError(f"{path}: file exists (pass --overwrite to replace it)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if qc:
-        qc.mkdir(parents=True, exist_ok=True)
-    columns = ["path", "output", *(["dicom_seg"] if dicom_seg else [])]
-    for _, name in classes.foreground:
-        columns += [f"{name}_voxels", f"{name}_ml"]
-    columns += ["ood", *(["qc"] if qc else []), *(["error"] if skip_bad else [])]
+    names = output_names(scans, skip_bad)
+    prepare_outputs(outputs, names, overwrite)
+    foreground = segmenter.info.classes.foreground
+
+    def draw_qc(path: Path, image, label_ids, reasons: list[str]) -> None:
+        title = f"patient {image.patient} - {path.name.removesuffix('_qc.png')}"  # the pseudonym, never identity
+        tissue_map_qc(path, image.pixels, label_ids, foreground, title, reasons)
 
     def rows_for(specs: list[str]):
-        for image in iter_images(specs, skip_bad):
-            if isinstance(image, BadInput):
-                yield {"path": image.path, "error": image.error}
-                continue
-            try:
-                image = image.with_voxel_mm(pixel_mm)
-                note = check_compatible(segmenter, image)
-                name = outputs[image.source]
-                row, label_ids, reasons = _segment_one(
-                    image, segmenter, out_dir / name, seg_identity, drop_stray, __version__
-                )
-                reasons = ([note.removeprefix(f"{image.label}: ")] if note else []) + reasons
-                if reasons:
-                    warn(f"{image.label}: check this map: {'; '.join(reasons)}")
-                if qc:
-                    row["qc"] = str(qc / f"{name}_qc.png")
-                    title = f"patient {image.patient} - {name}"  # the pseudonym, never the identity
-                    tissue_map_qc(Path(row["qc"]), image.pixels, label_ids, classes.foreground, title, reasons)
-                yield {**row, "ood": bool(reasons)}
-            except SpectfslError as error:
-                if not skip_bad:
-                    raise
-                yield {"path": image.source, "error": str(error)}
+        return predict_scans(segmenter, specs, names, outputs, __version__, skip_bad, draw_qc)
 
+    columns = prediction_columns(segmenter, outputs, skip_bad)
     with make_progress() as progress:
-        task = progress.add_task("segmenting", total=len(outputs), status="")
+        task = progress.add_task("segmenting", total=len(names), status="")
         title = f"tissue maps ({Path(model).name})"
         write_rows(scans, rows_for, None, fmt, columns, title, skip_bad, on_row=lambda: progress.advance(task))
-
-
-def _segment_one(image, segmenter, stem: Path, seg_identity: str | None, drop_stray: bool, version: str):
-    """(the scan's row, its class-id map, what makes the map implausible) after writing the map (and SEG)."""
-    from spectfsl.core.segmentation.output import write_dicom_seg, write_label_nifti
-    from spectfsl.core.segmentation.plausibility import implausible
-    from spectfsl.core.segmentation.workflows import segment_image, volume_row
-
-    label_ids = segment_image(segmenter, image, drop_stray)
-    classes = segmenter.info.classes
-    nifti = stem.with_name(stem.name + "_labels.nii.gz")
-    write_label_nifti(nifti, image, label_ids)
-    row = {"path": image.source, "output": str(nifti)}
-    if seg_identity is not None:
-        seg = stem.with_name(stem.name + "_seg.dcm")
-        write_dicom_seg(seg, image, label_ids, classes.foreground, version, anonymous=seg_identity == "pseudonym")
-        row["dicom_seg"] = str(seg)
-    reasons = implausible(image, label_ids, classes, segmenter.info.support_profiles)
-    return {**row, **volume_row(image, label_ids, classes)}, label_ids, reasons
-
-
-def _output_names(scans: list[str], expand_inputs, skip_bad: bool) -> dict[str, str]:
-    """Input source -> output stem (`output_stems`: inputs of one file stem are named apart by their
-    parent folders)."""
-    from spectfsl.core.files.paths import output_stems
-    from spectfsl.errors import SpectfslError
-
-    sources: list[str] = []
-    for spec in scans:
-        try:
-            items = expand_inputs([spec])
-        except SpectfslError:
-            if not skip_bad:
-                raise
-            continue
-        for item, frame in items:
-            if frame is not None:
-                raise SpectfslError(f"{spec}: segment takes whole scans; give the file, not PATH@N")
-            sources.append(str(item))
-    return output_stems(sources)
 
 
 @segment_app.command("evaluate")

@@ -307,7 +307,11 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
     blocks.append(Block("h2", "Real data"))
     if demo.real_data is None:
         blocks.append(
-            Block("p", "No real data found (looked for ../shared/data or --real-data): only the phantom was run.")
+            Block(
+                "p",
+                "No real data found (looked for --real-data, $SPECTFSL_DATA and ../shared/data): "
+                "only the phantom was run.",
+            )
         )
         return blocks + [Block("p", CITATION)]
     if r.real_nifti:

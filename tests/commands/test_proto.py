@@ -289,7 +289,7 @@ def test_real_nifti_patients_with_wall_derived_classes(cli, cli_json, tmp_path):
 
 @pytest.mark.slow
 def test_a_reader_that_stops_early_ends_predict_quietly(bank, phantom_dataset):
-    """`spectfsl proto predict ... | head -1`: exit 0 and nothing on stderr (issue 9: it was exit 1)."""
+    """`spectfsl proto predict ... | head -1`: exit 0 and nothing on stderr (it once was exit 1)."""
     import subprocess
     import sys
 

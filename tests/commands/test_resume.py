@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow
 
-#: The largest weight difference accepted between a resumed and an uninterrupted run (issue 10).
+#: The largest weight difference accepted between a resumed and an uninterrupted run.
 TOLERANCE = 1e-4
 
 

@@ -201,7 +201,7 @@ def pair_offset_check(
     (x, y[, z]): root-mean-square error (mm) and the correlation of predicted with true offsets.
 
     A trained model has a correlation near 1 on every axis; a run whose head lost an axis (the
-    ReLU collapse of issue 12) shows a correlation near 0 there. Images the model did not train on
+    ReLU collapse of a position head) shows a correlation near 0 there. Images the model did not train on
     make it a held-out check; its training images, a check of the fit.
     """
     sampler = PairSampler(list(grids), torch.Generator().manual_seed(seed))

@@ -31,11 +31,8 @@ STOP_PX = 0.5
 #: answer: settled, even where their moves never fell under STOP_PX.
 SETTLED_PX = 1.0
 #: Radius (mm) of the local template matching after PRNet, by the model's dimensionality (`prnet locate
-#: --match-radius-mm`, the fourth row of `prnet evaluate`), chosen by measurement over 3 seeds
-#: (README, Accuracy). 2D: 25 mm of 15 and 25, best or level with the best on the real slices' LV
-#: centre and wall centroid. 3D: 40 mm, the lowest errors summed over the phantom's LV centre and apex and the real
-#: volumes' LV centre, apex and lateral wall (PRNet alone is off by 15-40 mm there, beyond 25 mm's reach),
-#: though 25 mm was 1-2 mm better on the real LV centre and lateral wall.
+#: --match-radius-mm`, the fourth row of `prnet evaluate`): wide enough to reach the anatomy from where
+#: PRNet alone lands (further off in 3D), narrow enough not to jump to a look-alike elsewhere.
 LOCAL_MATCH_MM = {2: 25.0, 3: 40.0}
 TARGETS_PER_BATCH = 64
 

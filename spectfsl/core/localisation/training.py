@@ -84,18 +84,11 @@ def default_settings(dims: int, start: PRNetInfo | None = None) -> PRNetSettings
     patch, pixel size, channels, head activation and offset scale.
 
     3D: 16-voxel cubic patches on an 8 mm grid (a 128 mm field, like the 2D default's 32 pixels at
-    4 mm) and 8 channels in the first block, so that a training step on 2 CPU cores takes tens of
-    milliseconds rather than a second (32-voxel patches at 4 mm: about 30x the work); 600 steps of 32
-    pairs with a cosine learning-rate decay, chosen on the 6 real volumes over 3 seeds
-    (`benchmarks/localisation.py`; README, Accuracy): LV centre 12.5-16.7 mm against 16.1-30.0 for 1200
-    steps of 16 with cosine and 12.1-31.1 for 500 steps of 16. Leaky ReLU in the position head: with
-    ReLU one phantom seed in three lost its y axis (the head units feeding it died; training loss
-    stuck at 0.21 against 0.016, held-out pair error 70 mm against 22 mm).
-
-    2D: 32-pixel patches at 4 mm, 1500 steps of 16 pairs with cosine decay, chosen the same way
-    over 3 seeds: LV centre on the slice through it 11.4-13.9 mm (naive 20.8), the study's wall
-    centroid 5.1-10.1 mm (naive 12.9); the study's 500 constant steps were worse than naive on the
-    real slices (issue 12). `--epochs 50 --lr-schedule constant` gives the study's run.
+    4 mm) and 8 channels in the first block, so that a training step on a CPU takes tens of
+    milliseconds rather than a second; 600 steps of 32 pairs with a cosine learning-rate decay; leaky
+    ReLU in the position head, so that no output axis can die. 2D: 32-pixel patches at 4 mm, 1500
+    steps of 16 pairs with cosine decay. Both were chosen on the real volumes over three seeds
+    (`benchmarks/localisation.py`); `--epochs 50 --lr-schedule constant` gives the study's run.
     """
     if start is not None:
         architecture = {"patch": start.patch, "pixel_mm": start.pixel_mm, "channels": start.channels}

@@ -7,7 +7,7 @@ patch. Any patch size that is a multiple of 16 works; the head's input size foll
 
 The head's hidden layers use ReLU (the study's 2D model) or leaky ReLU (`head_activation`; the 3D
 default): with ReLU a 3D run can lose a whole output axis when the head's units feeding it die early
-in training (issue 12: one phantom seed in three predicted a constant y).
+in training (the model then predicts a constant along that axis).
 """
 
 from __future__ import annotations

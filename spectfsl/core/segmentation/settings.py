@@ -19,7 +19,9 @@ class SegmentSettings:
     Geometric augmentation: each crop is rotated by up to `rotation_deg` about each axis and zoomed
     by a factor drawn log-uniformly in [`zoom_min`, `zoom_max`] (scan voxels per crop voxel: above 1
     the anatomy shrinks, as with larger voxels), each axis by a further factor within 1 +- `stretch`
-    (anisotropic voxels, an LV stretched along one axis).
+    (anisotropic voxels, an LV stretched along one axis). Resolution augmentation: half the crops are
+    blurred (Gaussian, sigma up to `resolution` voxels), the other half sharpened (unsharp mask,
+    amount up to `resolution`), so that scans of another resolution look alike to the network.
     """
 
     method: str = "finetune"
@@ -36,6 +38,7 @@ class SegmentSettings:
     zoom_max: float = 1.1
     stretch: float = 0.0
     gain: float = MAX_GAIN
+    resolution: float = 0.6
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -47,8 +50,11 @@ class SegmentSettings:
             and 0 < self.zoom_min <= self.zoom_max
             and 0 <= self.stretch < 1
             and 0 <= self.gain < 1
+            and 0 <= self.resolution <= 3
         ):
-            raise SpectfslError("augmentation: rotation 0-180 degrees, 0 < zoom_min <= zoom_max, stretch and gain 0-1")
+            raise SpectfslError(
+                "augmentation: rotation 0-180 degrees, 0 < zoom_min <= zoom_max, stretch and gain 0-1, resolution 0-3"
+            )
         if self.method == "prototype" and self.batch_size is not None and self.batch_size < 2:
             raise SpectfslError("the prototype method needs --batch-size 2 or more (one crop gives the prototypes)")
 

@@ -37,9 +37,9 @@ FOREGROUND_CROPS = 0.5
 #: Gaussian noise added to training crops (normalised units).
 NOISE_SD = 0.03
 #: Resolution augmentation, so that scans reconstructed sharper or smoother than the support look
-#: alike to the network: half the crops are blurred (Gaussian, sigma up to MAX_BLUR_SIGMA voxels), the
-#: other half sharpened (unsharp mask of sigma SHARPEN_SIGMA voxels, amount up to MAX_SHARPEN).
-MAX_BLUR_SIGMA, SHARPEN_SIGMA, MAX_SHARPEN = 0.6, 1.0, 0.6
+#: alike to the network: half the crops are blurred, the other half sharpened (unsharp mask of sigma
+#: SHARPEN_SIGMA voxels), each by up to `SegmentSettings.resolution`.
+SHARPEN_SIGMA = 1.0
 #: Crops per step by default: STEP_CROPS, or as many larger crops as hold about their voxels (2 of 40^3).
 STEP_CROPS, STEP_CROP_SIDE = 4, 32
 
@@ -131,7 +131,7 @@ def fit_network(
             for group in optimiser.param_groups:
                 group["lr"] = scheduled_lr(settings, state.step, settings.steps)
             images, labels = sampler.sample(settings.batch_size)
-            images = augment(images, generator, settings.gain)
+            images = augment(images, generator, settings.gain, settings.resolution)
             outputs = network(images.to(device))
             labels = labels.to(device)
             if settings.method == "finetune":
@@ -217,24 +217,27 @@ def random_matrix(dims: int, settings: SegmentSettings, generator: torch.Generat
     return matrix @ torch.diag(stretch * zoom)
 
 
-def augment(images: torch.Tensor, generator: torch.Generator, gain: float = MAX_GAIN) -> torch.Tensor:
-    """Random blurring or sharpening, intensity gain (1 +- `gain`) and Gaussian noise (normalised units)."""
+def augment(
+    images: torch.Tensor, generator: torch.Generator, gain: float = MAX_GAIN, resolution: float = 0.6
+) -> torch.Tensor:
+    """Random blurring or sharpening (up to `resolution`: blur sigma in voxels, sharpening amount),
+    intensity gain (1 +- `gain`) and Gaussian noise (normalised units)."""
     count, dims = images.shape[0], images.ndim - 2
-    images = torch.stack([_change_resolution(image, generator) for image in images])
+    images = torch.stack([_change_resolution(image, generator, resolution) for image in images])
     gains = 1.0 + gain * (torch.rand((count,) + (1,) * (dims + 1), generator=generator) * 2 - 1)
     noise = NOISE_SD * torch.randn(images.shape, generator=generator)
     return (images * gains + noise).clamp_(min=0.0)
 
 
-def _change_resolution(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One (1, *spatial) crop blurred or sharpened by a random amount (module constants)."""
+def _change_resolution(image: torch.Tensor, generator: torch.Generator, resolution: float) -> torch.Tensor:
+    """One (1, *spatial) crop blurred or sharpened by a random amount, up to `resolution`."""
     blur, amount = torch.rand(2, generator=generator).tolist()
     pixels = image[0].numpy()
     if blur < 0.5:
-        changed = ndimage.gaussian_filter(pixels, amount * MAX_BLUR_SIGMA, mode="nearest")
+        changed = ndimage.gaussian_filter(pixels, amount * resolution, mode="nearest")
     else:
         smooth = ndimage.gaussian_filter(pixels, SHARPEN_SIGMA, mode="nearest")
-        changed = np.clip(pixels + amount * MAX_SHARPEN * (pixels - smooth), 0.0, None)
+        changed = np.clip(pixels + amount * resolution * (pixels - smooth), 0.0, None)
     return torch.from_numpy(changed.astype(np.float32, copy=False))[None]
 
 

@@ -125,7 +125,7 @@ def fit_segmenter(
         parent=parent,
         support_profiles=[scan_profile(image, classes.ids_of(indices), classes) for image, indices in pairs],
         training={
-            **asdict(settings),
+            **_recorded(settings),
             "support": [Path(image.source).name for image, _ in pairs],
             "world_size": distributed.current().world_size,
             "losses": losses,
@@ -133,6 +133,15 @@ def fit_segmenter(
         },
     )
     return Segmenter(network, prototypes, info)
+
+
+def _recorded(settings: SegmentSettings) -> dict[str, Any]:
+    """The settings as a model file records them; the resolution augmentation only where it is not
+    the default, so that the built-in model's recipe still remakes the shipped file byte for byte."""
+    recorded = asdict(settings)
+    if recorded["resolution"] == SegmentSettings.resolution:
+        del recorded["resolution"]
+    return recorded
 
 
 def _tuned_threshold(scans, classes: SegmentClasses) -> float:

@@ -57,7 +57,7 @@ def test_training_crops_are_blurred_or_sharpened_within_the_set_amounts():
 
     cube = np.zeros((16, 16, 16), dtype=np.float32)
     cube[5:11, 5:11, 5:11] = 1.0
-    blurriest = roughness(ndimage.gaussian_filter(cube, training.MAX_BLUR_SIGMA, mode="nearest"))
+    blurriest = roughness(ndimage.gaussian_filter(cube, SegmentSettings.resolution, mode="nearest"))
     generator = torch.Generator().manual_seed(0)
     changed = [training._change_resolution(torch.from_numpy(cube)[None], generator)[0].numpy() for _ in range(40)]
     rough = [roughness(pixels) for pixels in changed]

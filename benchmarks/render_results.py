@@ -1,0 +1,157 @@
+"""Render `benchmarks/results/*.jsonl` as Markdown tables: the docs quote these, never hand-copied
+numbers (the docs build calls `render` through `docs/hooks/results.py`).
+
+Usage:
+  python benchmarks/render_results.py [NAME ...]     # print the tables (default: every results file)
+
+Each table row is one results line (or one landmark of it) with its date and commit; the full
+settings and versions are in the line itself.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def lines(name: str) -> list[dict[str, Any]]:
+    """The results lines of `benchmarks/results/<name>.jsonl`."""
+    path = RESULTS / f"{name}.jsonl"
+    return [json.loads(text) for text in path.read_text(encoding="utf-8").splitlines() if text.strip()]
+
+
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+        return str(value).replace("|", "\\|")
+
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def when(line: dict[str, Any]) -> list[str]:
+    return [line["date"][:10], line["commit"][:7] + ("+" if line["commit"].endswith("+dirty") else "")]
+
+
+def localisation(name: str) -> str:
+    """Leave-one-out one-shot localisation: mean radial error (mm) per method, per landmark."""
+    methods = ["prnet + local template matching", "prnet", "naive", "template matching", "registration"]
+    rows = []
+    for line in lines(name):
+        for landmark, summaries in line["landmarks"].items():
+            by_method = {s["method"]: s for s in summaries}
+            score = line.get("score_check") or {}
+            rows.append(
+                [*when(line), f"{line['dims']}D", line["points"], landmark, summaries[0]["pairs"]]
+                + [by_method[m]["mre_mm"] if m in by_method else None for m in methods]
+                + [score.get("auc"), line.get("note", "")]
+            )
+    header = ["date", "commit", "model", "points", "landmark", "pairs", *methods, "score AUC", "note"]
+    return table(header, rows)
+
+
+def segmentation(name: str) -> str:
+    """Tissue maps: mean Dice per class over the evaluated scans, per run."""
+    rows = []
+    for line in lines(name):
+        if "summary" in line:
+            continue
+        dice = line.get("mean_dice") or _mean_dice(line)
+        settings = line.get("settings") or {}
+        steps = settings.get("steps", line.get("steps"))
+        support = line.get("support")
+        support = ", ".join(support) if isinstance(support, list) else support
+        seconds = line.get("fit_seconds", line.get("seconds", line.get("fit_s")))
+        what = line.get("mode") or line.get("method")
+        classes = "; ".join(f"{name} {value:.3f}" for name, value in dice.items())
+        rows.append([*when(line), what, Path(str(line.get("model", line.get("init", "")))).name, support, steps,
+                     classes, seconds])  # fmt: skip
+    return table(["date", "commit", "mode", "model", "support", "steps", "mean Dice", "fit s"], rows)
+
+
+def _mean_dice(line: dict[str, Any]) -> dict[str, float]:
+    scores = [s for s in line.get("scores", []) if s["method"] == line.get("method")]
+    if not scores:
+        return {}
+    return {c: statistics.mean(s["dice"][c] for s in scores) for c in scores[0]["dice"]}
+
+
+def proto_ood(name: str) -> str:
+    """`proto predict`'s ood: share flagged per kind of image, per fold."""
+    rows = []
+    for line in lines(name):
+        flagged = line["flagged"]
+        rows.append(
+            [*when(line), line["data"], line["seed"], len(line["fit_patients"]), line["held_out_accuracy"]]
+            + [f"{round(v['fraction'] * v['images'])}/{v['images']}" for v in flagged.values()]
+        )
+    header = ["date", "commit", "data", "fold", "fit patients", "held-out accuracy", *line["flagged"]]
+    return table(header, rows)
+
+
+def bench(name: str) -> str:
+    """`spectfsl bench` runs: per workload, the median throughput and ratio to its bare network."""
+    runs = lines(name)
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        for workload in run["bench"]["workloads"]:
+            by_id.setdefault(workload["id"], []).append(workload)
+    rows = [
+        [
+            workload_id,
+            len(found),
+            statistics.median(w["throughput"] for w in found),
+            found[0]["unit"],
+            statistics.median(w["ratio"] for w in found),
+            ", ".join(f"{w['ratio']:.2f}" for w in found),
+            statistics.median(w.get("peak_memory_mb") or 0 for w in found),
+        ]
+        for workload_id, found in by_id.items()
+    ]
+    first = runs[0]
+    note = (
+        f"{len(runs)} runs, {when(first)[0]}, commit {when(first)[1]}, torch {first['versions']['torch']}, "
+        f"{first['machine']['cores']} cores, device {first['bench']['device']}, settings {first['bench']['settings']}"
+    )
+    header = ["workload", "runs", "median throughput", "unit", "median ratio", "ratios", "peak memory MB"]
+    return table(header, rows) + f"\n\n{note}"
+
+
+RENDERERS: dict[str, Callable[[str], str]] = {
+    "builtin-prnet": localisation,
+    "builtin-prnet-registration": localisation,
+    "builtin-segment": segmentation,
+    "builtin-segment-seeds": segmentation,
+    "builtin-segment-defaults": segmentation,
+    "builtin-segment-phantom": segmentation,
+    "builtin-segment-registration": segmentation,
+    "proto-ood": proto_ood,
+    "bench": bench,
+}
+
+
+def render(name: str) -> str:
+    """The Markdown table of one results file."""
+    if name not in RENDERERS:
+        raise KeyError(f"no renderer for benchmarks/results/{name}.jsonl (known: {', '.join(RENDERERS)})")
+    return RENDERERS[name](name)
+
+
+def main() -> None:
+    names = sys.argv[1:] or [path.stem for path in sorted(RESULTS.glob("*.jsonl")) if path.stem in RENDERERS]
+    for name in names:
+        print(f"## {name}\n\n{render(name)}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""`segment predict`'s workflow: output names, collision checks, per-scan errors and writing, beside
+`fit_segmenter` (as `proto predict`'s is `fewshot.workflows.predict_images`)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spectfsl.core.files.loader import BadInput, expand_inputs, iter_images
+from spectfsl.core.files.paths import output_stems
+from spectfsl.core.image import SpectImage
+from spectfsl.core.segmentation.model_file import Segmenter
+from spectfsl.core.segmentation.output import write_dicom_seg, write_label_nifti
+from spectfsl.core.segmentation.plausibility import implausible
+from spectfsl.core.segmentation.workflows import check_compatible, segment_image, volume_row
+from spectfsl.errors import SpectfslError, SpectfslWarning
+
+#: How a DICOM SEG names the patient: as its source does (DICOM's rule), or by pseudonym only.
+SEG_IDENTITIES = ("source", "pseudonym")
+
+#: Draws a scan's QC figure: (path, scan, class-id map, what to check) -> None.
+QcDrawer = Callable[[Path, SpectImage, np.ndarray, list[str]], None]
+
+
+@dataclass(frozen=True)
+class PredictOutputs:
+    """Where `segment predict` writes: label maps in `folder`; a DICOM SEG per scan when `seg_identity`
+    is set (`SEG_IDENTITIES`); QC figures in `qc_folder` when set. `voxel_mm` replaces the scans'
+    header spacing (a placeholder)."""
+
+    folder: Path
+    seg_identity: str | None = None
+    qc_folder: Path | None = None
+    drop_stray: bool = False
+    voxel_mm: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.seg_identity not in (None, *SEG_IDENTITIES):
+            raise SpectfslError(f"seg_identity must be one of {', '.join(SEG_IDENTITIES)}, got '{self.seg_identity}'")
+
+    def files(self, stem: str) -> list[Path]:
+        """Every file a scan of output stem `stem` gets."""
+        written = [self.folder / f"{stem}_labels.nii.gz"]
+        if self.seg_identity is not None:
+            written.append(self.folder / f"{stem}_seg.dcm")
+        if self.qc_folder is not None:
+            written.append(self.qc_folder / f"{stem}_qc.png")
+        return written
+
+
+def output_names(specs: Iterable[str], skip_bad: bool = False) -> dict[str, str]:
+    """Input source -> output stem (`output_stems`: inputs of one file stem are named apart by their
+    parent folders); an input that cannot be listed is left out with `skip_bad` (it is reported
+    where it is read), else its error is raised. Frames (`PATH@N`) are refused: whole scans only."""
+    sources: list[str] = []
+    for spec in specs:
+        try:
+            items = expand_inputs([spec])
+        except SpectfslError:
+            if not skip_bad:
+                raise
+            continue
+        for item, frame in items:
+            if frame is not None:
+                raise SpectfslError(f"{spec}: segment takes whole scans; give the file, not PATH@N")
+            sources.append(str(item))
+    return output_stems(sources)
+
+
+def prepare_outputs(outputs: PredictOutputs, names: dict[str, str], overwrite: bool = False) -> None:
+    """Refuse (exit 2) a file that exists unless `overwrite`, then create the output folders."""
+    for stem in names.values():
+        for path in outputs.files(stem):
+            if path.exists() and not overwrite:
+                raise SpectfslError(f"{path}: file exists (pass --overwrite to replace it)")
+    outputs.folder.mkdir(parents=True, exist_ok=True)
+    if outputs.qc_folder is not None:
+        outputs.qc_folder.mkdir(parents=True, exist_ok=True)
+
+
+def prediction_columns(segmenter: Segmenter, outputs: PredictOutputs, skip_bad: bool = False) -> list[str]:
+    """`segment predict`'s columns: path, output[, dicom_seg], voxels and ml per class, ood[, qc][, error]."""
+    columns = ["path", "output", *(["dicom_seg"] if outputs.seg_identity else [])]
+    for _, name in segmenter.info.classes.foreground:
+        columns += [f"{name}_voxels", f"{name}_ml"]
+    return columns + ["ood", *(["qc"] if outputs.qc_folder else []), *(["error"] if skip_bad else [])]
+
+
+def predict_scans(
+    segmenter: Segmenter,
+    specs: Iterable[str],
+    names: dict[str, str],
+    outputs: PredictOutputs,
+    version: str,
+    skip_bad: bool = False,
+    draw_qc: QcDrawer | None = None,
+) -> Iterator[dict[str, Any]]:
+    """One row per scan, in input order, each scan read, labelled and written in turn (flat memory).
+
+    `ood` is true where the map is implausible (`plausibility.implausible`) or the scan is outside
+    the voxel sizes the model was made for; a SpectfslWarning then says what to check. With
+    `skip_bad`, a scan that cannot be read or labelled gives a row with its `path` and `error`.
+    """
+    for image in iter_images(specs, skip_bad):
+        if isinstance(image, BadInput):
+            yield {"path": image.path, "error": image.error}
+            continue
+        try:
+            yield _predict_one(segmenter, image.with_voxel_mm(outputs.voxel_mm), names, outputs, version, draw_qc)
+        except SpectfslError as error:
+            if not skip_bad:
+                raise
+            yield {"path": image.source, "error": str(error)}
+
+
+def _predict_one(segmenter, image: SpectImage, names, outputs: PredictOutputs, version: str, draw_qc):
+    note = check_compatible(segmenter, image)
+    stem = names[image.source]
+    classes = segmenter.info.classes
+    label_ids = segment_image(segmenter, image, outputs.drop_stray)
+    nifti = outputs.folder / f"{stem}_labels.nii.gz"
+    write_label_nifti(nifti, image, label_ids)
+    row: dict[str, Any] = {"path": image.source, "output": str(nifti)}
+    if outputs.seg_identity is not None:
+        seg = outputs.folder / f"{stem}_seg.dcm"
+        anonymous = outputs.seg_identity == "pseudonym"
+        write_dicom_seg(seg, image, label_ids, classes.foreground, version, anonymous=anonymous)
+        row["dicom_seg"] = str(seg)
+    reasons = ([note.removeprefix(f"{image.label}: ")] if note else []) + implausible(
+        image, label_ids, classes, segmenter.info.support_profiles
+    )
+    if reasons:
+        warnings.warn(f"{image.label}: check this map: {'; '.join(reasons)}", SpectfslWarning, stacklevel=3)
+    if outputs.qc_folder is not None and draw_qc is not None:
+        row["qc"] = str(outputs.qc_folder / f"{stem}_qc.png")
+        draw_qc(Path(row["qc"]), image, label_ids, reasons)
+    return {**row, **volume_row(image, label_ids, classes), "ood": bool(reasons)}
