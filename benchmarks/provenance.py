@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Where results go: benchmarks/results/, or $SPECTFSL_RESULTS_DIR (the tests point it elsewhere).
+RESULTS = Path(os.environ.get("SPECTFSL_RESULTS_DIR") or Path(__file__).resolve().parent / "results")
 
 
 def provenance(device: str = "cpu") -> dict[str, Any]:

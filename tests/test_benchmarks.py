@@ -53,7 +53,12 @@ def test_gpu_script_runs_in_its_cpu_smoke_mode(tmp_path):
     assert "| 32 | fp32 | channels-last | proto_predict |" in table
 
 
-def test_segmentation_benchmark_names_each_phantom_scan_and_the_batch_it_used(phantom_dir):
+def _results_elsewhere(tmp_path) -> dict[str, str]:
+    """The environment of a benchmark run whose results go to `tmp_path`, not the repository's."""
+    return {**os.environ, "SPECTFSL_RESULTS_DIR": str(tmp_path)}
+
+
+def test_segmentation_benchmark_names_each_phantom_scan_and_the_batch_it_used(phantom_dir, tmp_path):
     scans = [str(phantom_dir / p / "spect.dcm") for p in ("P001", "P002")]
     done = subprocess.run(
         [sys.executable, "benchmarks/segmentation.py", "--images", *scans, "--labels-name", "labels.npy"]
@@ -62,20 +67,24 @@ def test_segmentation_benchmark_names_each_phantom_scan_and_the_batch_it_used(ph
         capture_output=True,
         text=True,
         timeout=300,
+        env=_results_elsewhere(tmp_path),
     )
     assert done.returncode == 0, done.stderr
-    run, summary = [json.loads(line) for line in done.stdout.splitlines()]
+    run, summary = [json.loads(line) for line in (tmp_path / "segmentation.jsonl").read_text().splitlines()]
+    assert {"commit", "date", "versions", "machine"} <= set(run)
     assert run["support"] == ["P001/spect.dcm"] and run["batch_size"] == 1  # 4 x 32^3 / 48^3 voxels, rounded
     assert {s["path"] for s in run["scores"]} == {"P002/spect.dcm"} and "finetune/2" in summary["summary"]
 
 
-def test_segment_predict_timing_prints_a_median_per_window_size():
+def test_segment_predict_timing_records_a_median_per_window_size(tmp_path):
     done = subprocess.run(
-        [sys.executable, "benchmarks/segment_predict_time.py", "--crops", "40", "--runs", "1"],
+        [sys.executable, "benchmarks/segment_predict_time.py", "--crops", "40", "--runs", "2"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=300,
+        env=_results_elsewhere(tmp_path),
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("crop 40: median ") and done.stdout.count("\n") == 1
+    [line] = [json.loads(text) for text in (tmp_path / "segment-predict-time.jsonl").read_text().splitlines()]
+    assert line["crop"] == 40 and len(line["seconds"]) == 2 and line["median_s"] > 0 and "commit" in line

@@ -59,7 +59,10 @@ def test_training_crops_are_blurred_or_sharpened_within_the_set_amounts():
     cube[5:11, 5:11, 5:11] = 1.0
     blurriest = roughness(ndimage.gaussian_filter(cube, SegmentSettings.resolution, mode="nearest"))
     generator = torch.Generator().manual_seed(0)
-    changed = [training._change_resolution(torch.from_numpy(cube)[None], generator)[0].numpy() for _ in range(40)]
+    changed = [
+        training._change_resolution(torch.from_numpy(cube)[None], generator, SegmentSettings.resolution)[0].numpy()
+        for _ in range(40)
+    ]
     rough = [roughness(pixels) for pixels in changed]
     assert sum(r < roughness(cube) for r in rough) >= 10 and sum(r > roughness(cube) for r in rough) >= 10
     assert min(rough) >= blurriest * 0.999 and all(pixels.min() >= 0 for pixels in changed)
