@@ -279,3 +279,59 @@ def point_qc(path: str | os.PathLike, reference, target, found: Sequence, templa
     title = f"patient {target.source.patient} - {Path(target.source.label).name}"  # the pseudonym, never identity
     located_point_qc(path, reference.source.pixels, target.source.pixels, points, (half[0], half[1]), title, flags)
     return str(path)
+
+
+def bullseye(
+    path: str | os.PathLike,
+    panels: Sequence[tuple[str, np.ndarray, dict[int, float | None]]],
+    title: str,
+    limits: tuple[float, float] = (0.0, 100.0),
+) -> None:
+    """Polar maps as bullseyes, one panel each: (caption, map (rings x sectors, apex at the centre,
+    angle counter-clockwise from lateral), the 17 AHA segment values). Anterior at the top, septal on
+    the left; segment boundaries drawn and each segment's value written in it; a colour bar per panel
+    (a panel whose caption starts with "stress - rest" is drawn on a diverging scale)."""
+    from spectfsl.core.quantify.polar import RING_EDGES
+
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.6), subplot_kw={"projection": "polar"})
+    for axis, (caption, values, segments) in zip(np.atleast_1d(axes), panels):
+        rings, sectors = values.shape
+        theta = np.linspace(0, 2 * np.pi, sectors + 1)
+        radius = np.linspace(0, 1, rings + 1)
+        difference = caption.startswith("stress - rest")
+        bound = max(10.0, float(np.nanmax(np.abs(values)))) if difference and np.isfinite(values).any() else None
+        mesh = axis.pcolormesh(
+            theta, radius, np.ma.masked_invalid(values), cmap="RdBu" if difference else "jet",
+            vmin=-bound if difference else limits[0], vmax=bound if difference else limits[1], shading="flat",
+        )  # fmt: skip
+        for edge in RING_EDGES:
+            axis.plot(np.linspace(0, 2 * np.pi, 200), np.full(200, edge), color="black", linewidth=0.8)
+        for degrees in range(0, 360, 60):  # basal and mid boundaries
+            axis.plot([np.radians(degrees)] * 2, [RING_EDGES[1], 1], color="black", linewidth=0.8)
+        for degrees in (45, 135, 225, 315):  # apical boundaries
+            axis.plot([np.radians(degrees)] * 2, [RING_EDGES[0], RING_EDGES[1]], color="black", linewidth=0.8)
+        for segment, value in segments.items():
+            angle, r = _segment_centre(segment)
+            text = "" if value is None else f"{value:.0f}"
+            axis.text(angle, r, text, ha="center", va="center", fontsize=8, color="white", fontweight="bold")
+        axis.set_xticks(np.radians([90, 180, 270, 0]), ["ANT", "SEPT", "INF", "LAT"], fontsize=8)
+        axis.set_yticks([])
+        axis.set_ylim(0, 1)
+        axis.set_title(caption, fontsize=9, pad=12)
+        label = "difference (points)" if difference else "% of maximum"
+        figure.colorbar(mesh, ax=axis, shrink=0.7, pad=0.12, label=label)
+    figure.suptitle(title, fontsize=9)
+    save_figure(figure, path)
+
+
+def _segment_centre(segment: int) -> tuple[float, float]:
+    """(angle in radians, polar radius) of an AHA segment's centre on the bullseye."""
+    from spectfsl.core.quantify.polar import RING_EDGES
+
+    if segment == 17:
+        return 0.0, 0.0
+    if segment >= 13:
+        return np.radians(90 + 90 * (segment - 13)), (RING_EDGES[0] + RING_EDGES[1]) / 2
+    ring = (RING_EDGES[1] + RING_EDGES[2]) / 2 if segment >= 7 else (RING_EDGES[2] + 1) / 2
+    return np.radians(90 + 60 * ((segment - 1) % 6)), ring

@@ -7,9 +7,12 @@ origin at the centre of the field of view) and sampled on a (slice, row, col) = 
   apex towards the patient's anterior-left-inferior like a real heart; its cavity is blood pool;
 - right ventricle: a thin-walled crescent of low uptake beside the septum, with its own cavity;
 - liver: a large ellipsoid below and to the right of the heart, with variable uptake;
-- optional perfusion defects: a sector of the LV wall with reduced uptake.
+- optional perfusion defects: a sector of the LV wall with reduced uptake, at random in about 30% of
+  patients, or a named wall (`DEFECT_WALLS`) in every patient, the truth written to landmarks.json.
 Activity is blurred to a 10-15 mm FWHM resolution and Poisson counting noise is drawn.
-Labels come from the unblurred geometry: 1 LV myocardium, 2 ventricles (LV and RV cavities), 3 liver.
+Labels come from the unblurred geometry: 1 LV myocardium, 2 ventricles (LV and RV cavities), 3 liver
+(`labels.npy`); and for quantification 1 LV myocardium, 2 LV cavity, 4 RV wall and cavity
+(`lv_labels.npy`).
 """
 
 from __future__ import annotations
@@ -28,9 +31,16 @@ from spectfsl.core.files.dicom import write_nm_volume
 from spectfsl.core.files.loader import save_npy
 from spectfsl.core.files.points import write_points
 from spectfsl.core.image import SpectImage
+from spectfsl.errors import SpectfslError
 
 MYOCARDIUM, VENTRICLES, LIVER = 1, 2, 3
 CLASS_NAMES = {MYOCARDIUM: "myocardium", VENTRICLES: "ventricles", LIVER: "liver"}
+#: `lv_labels.npy`'s classes: the LV apart from the RV, for `spectfsl quantify`.
+LV_CLASS_NAMES = {1: "myocardium", 2: "cavity", 4: "rv"}
+#: Walls a named defect can take (`phantom --defect`), 90 degrees of the LV wall each, from the base to
+#: short of the apex cap; `random` picks one per patient.
+DEFECT_WALLS = ("anterior", "septal", "inferior", "lateral")
+DEFECT_UPTAKE = 0.5
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,10 @@ class PhantomCase:
     fwhm_mm: float
     has_defect: bool
     lv_cavity: np.ndarray
+    #: the named defect's truth ({"wall", "uptake"}), None without one
+    defect: dict | None = None
+    #: 1 LV myocardium, 2 LV cavity, 4 RV (wall and cavity)
+    lv_labels: np.ndarray | None = None
 
 
 def patient_id(index: int) -> str:
@@ -53,8 +67,23 @@ def patient_id(index: int) -> str:
     return f"P{index + 1:03d}"
 
 
-def make_patient(index: int, seed: int = 0, matrix: int = 64, voxel_mm: float = 6.4) -> PhantomCase:
-    """Simulate patient `index`; the same (index, seed, matrix, voxel_mm) gives the same case."""
+def make_patient(
+    index: int,
+    seed: int = 0,
+    matrix: int = 64,
+    voxel_mm: float = 6.4,
+    defect: str | None = None,
+    defect_uptake: float = DEFECT_UPTAKE,
+) -> PhantomCase:
+    """Simulate patient `index`; the same (index, seed, matrix, voxel_mm) gives the same case. `defect`
+    (a wall of DEFECT_WALLS, or `random`) replaces the random defect with one in that wall at
+    `defect_uptake` of normal uptake; the rest of the patient is the same as without it."""
+    if defect is not None and defect not in (*DEFECT_WALLS, "random"):
+        raise SpectfslError(f"--defect must be one of {', '.join(DEFECT_WALLS)} or random, got '{defect}'")
+    if not 0 <= defect_uptake < 1:
+        raise SpectfslError(
+            f"--defect-uptake must be from 0 to below 1 (a share of normal uptake), got {defect_uptake}"
+        )
     rng = np.random.default_rng([seed, index])
     z, y, x = _grid_mm(matrix, voxel_mm)
 
@@ -103,6 +132,17 @@ def make_patient(index: int, seed: int = 0, matrix: int = 64, voxel_mm: float = 
         in_sector = np.abs(np.angle(np.exp(1j * (angle - centre_angle)))) <= width / 2
         towards_apex = along >= rng.uniform(base_cut, 0.3 * outer_long)
         myocardium_uptake[in_sector & towards_apex] = 1.0 - rng.uniform(0.4, 0.7)
+    named = None
+    if defect is not None:  # drawn after every random number above, so the rest of the patient is unchanged
+        wall_name = defect if defect != "random" else DEFECT_WALLS[np.random.default_rng([seed, index, 1]).integers(4)]
+        myocardium_uptake = np.ones_like(x)
+        directions = _wall_directions(long_axis, septum)
+        offset = np.stack([x - lv_centre[0], y - lv_centre[1], z - lv_centre[2]], axis=-1)
+        across = offset - (offset @ long_axis)[..., None] * long_axis
+        cosine = (across @ directions[wall_name]) / np.maximum(np.linalg.norm(across, axis=-1), 1e-9)
+        sector = (cosine >= np.cos(np.radians(45))) & (along <= 0.55 * outer_long)
+        myocardium_uptake[sector] = defect_uptake
+        named = {"wall": wall_name, "uptake": defect_uptake}
 
     activity = np.zeros_like(x)
     activity[body] = rng.uniform(0.08, 0.14)
@@ -129,9 +169,31 @@ def make_patient(index: int, seed: int = 0, matrix: int = 64, voxel_mm: float = 
         "rv_centre": _to_voxel(rv_centre, matrix, voxel_mm),
         "liver_centre": _to_voxel(liver_centre, matrix, voxel_mm),
     }
+    lv_labels = np.zeros(x.shape, dtype=np.uint8)
+    lv_labels[rv_outer] = 4
+    lv_labels[lv_cavity & ~lv_wall] = 2
+    lv_labels[lv_wall] = 1
     return PhantomCase(
-        patient_id(index), counts, labels, landmarks, voxel_mm, float(fwhm_mm), has_defect, lv_cavity & ~lv_wall
+        patient_id(index),
+        counts,
+        labels,
+        landmarks,
+        voxel_mm,
+        float(fwhm_mm),
+        has_defect if named is None else True,
+        lv_cavity & ~lv_wall,
+        named,
+        lv_labels,
     )
+
+
+def _wall_directions(long_axis: np.ndarray, septum: np.ndarray) -> dict[str, np.ndarray]:
+    """Unit directions of the LV's walls, perpendicular to its long axis: septal towards the RV (the
+    patient's right), anterior towards the patient's anterior (-y), and their opposites."""
+    anterior = np.array([0.0, -1.0, 0.0])
+    anterior = anterior - (anterior @ long_axis) * long_axis - (anterior @ septum) * septum
+    anterior /= np.linalg.norm(anterior)
+    return {"septal": septum, "lateral": -septum, "anterior": anterior, "inferior": -anterior}
 
 
 def _grid_mm(matrix: int, voxel_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,12 +231,19 @@ def write_case(case: PhantomCase, folder: str | os.PathLike) -> None:
     spacing = (case.voxel_mm, case.voxel_mm)
     labels = SpectImage(case.labels, spacing, case.voxel_mm, "spect.dcm", case.patient)
     save_npy(folder / "labels.npy", labels, {"classes": {str(k): v for k, v in CLASS_NAMES.items()}})
+    if case.lv_labels is not None:
+        lv_labels = SpectImage(case.lv_labels, spacing, case.voxel_mm, "spect.dcm", case.patient)
+        save_npy(folder / "lv_labels.npy", lv_labels, {"classes": {str(k): v for k, v in LV_CLASS_NAMES.items()}})
+    voxel_ml = case.voxel_mm**3 / 1000.0
     landmarks = {
         "patient": case.patient,
         "units": "voxel index (x = column, y = row, z = slice), 0-based",
         "voxel_mm": case.voxel_mm,
         "fwhm_mm": round(case.fwhm_mm, 2),
         "perfusion_defect": case.has_defect,
+        "defect": case.defect,
+        "lv_cavity_ml": round(float(case.lv_cavity.sum()) * voxel_ml, 2),
+        "myocardium_ml": round(float((case.labels == MYOCARDIUM).sum()) * voxel_ml, 2),
         "landmarks": {name: list(point) for name, point in case.landmarks.items()},
     }
     write_text_atomic(folder / "landmarks.json", json.dumps(landmarks, indent=1) + "\n")
@@ -200,14 +269,17 @@ def write_phantom(
     matrix: int = 64,
     voxel_mm: float = 6.4,
     on_patient: Callable[[int], None] | None = None,
+    defect: str | None = None,
+    defect_uptake: float = DEFECT_UPTAKE,
 ) -> None:
     """`spectfsl phantom`: `patients` cases under `folder/<patient>/`, every landmark in
     `folder/points.csv` (on the slice through it) and in `folder/points3d.csv` (in the volume);
-    `matrix` voxels per axis of `voxel_mm` mm. `on_patient(index)` reports progress."""
+    `matrix` voxels per axis of `voxel_mm` mm; `defect` and `defect_uptake` as in `make_patient`.
+    `on_patient(index)` reports progress."""
     folder = Path(folder)
     rows, rows_3d = [], []
     for index in range(patients):
-        case = make_patient(index, seed=seed, matrix=matrix, voxel_mm=voxel_mm)
+        case = make_patient(index, seed, matrix, voxel_mm, defect, defect_uptake)
         write_case(case, folder / case.patient)
         rows += landmark_rows(case, case.patient)
         rows_3d += landmark_rows_3d(case, case.patient)

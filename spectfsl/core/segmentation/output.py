@@ -51,6 +51,11 @@ def write_label_nifti(path: str | os.PathLike, image: SpectImage, label_ids: np.
     data = file_order(image, label_ids.astype(np.uint8)).T  # (i, j[, k])
     nifti = nib.Nifti1Image(data, nifti_affine(image))
     nifti.header.set_data_dtype(np.uint8)
+    save_nifti(path, nifti)
+
+
+def save_nifti(path: str | os.PathLike, nifti) -> None:
+    """Write a nibabel image atomically, gzipped (reproducibly: no time stamp) when `path` ends in .gz."""
     nifti.header.set_xyzt_units("mm")
     data = nifti.to_bytes()
     if str(path).lower().endswith(".gz"):

@@ -1,0 +1,242 @@
+"""`spectfsl quantify`: the LV read-out of a myocardial-perfusion scan (polar map, 17 AHA segments,
+walls, defect extent, LV volumes), from label maps or a segmentation model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spectfsl.commands.options import Device, Overwrite, Quiet, RowFormat, positive, write_rows
+
+
+def quantify(
+    scans: Annotated[
+        list[str],
+        typer.Argument(metavar="SCAN", help="Perfusion volumes (stress, or any single state).", show_default=False),
+    ],
+    labels: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--labels",
+            metavar="LABELMAP",
+            help="Label map of each SCAN, in order (repeat); else the scans are segmented with --model.",
+            show_default=False,
+        ),
+    ] = None,
+    classes: Annotated[
+        str,
+        typer.Option(
+            metavar="ID=NAME,...",
+            help="The label maps' ids: myocardium and cavity are needed, rv (optional) places the septum; ids "
+            "not named are background.",
+        ),
+    ] = "1=myocardium,2=cavity",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            metavar="MODEL|builtin",
+            help="Segmentation model for scans without --labels (`segment fit`, or the built-in one).",
+        ),
+    ] = "builtin",
+    rest: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rest",
+            metavar="SCAN",
+            help="The rest scan of each SCAN (stress), in order (repeat): adds rest values and stress - rest.",
+            show_default=False,
+        ),
+    ] = None,
+    rest_labels: Annotated[
+        list[Path] | None,
+        typer.Option("--rest-labels", metavar="LABELMAP", help="Label map of each --rest scan.", show_default=False),
+    ] = None,
+    sampling: Annotated[
+        str, typer.Option(metavar="max|mean", help="Each ray's value: the maximum or the mean count in the wall.")
+    ] = "max",
+    defect_threshold: Annotated[
+        float,
+        typer.Option(
+            metavar="PCT",
+            callback=positive,
+            help="defect_extent_pct is the share of the polar map below this % of its maximum.",
+        ),
+    ] = 60.0,
+    normal_limits: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="CSV",
+            help="Per-segment normal limits (segment,mean,sd; your lab's, in this tool's % units): adds z-scores. "
+            "None is shipped.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Also write <stem>_polar.png (bullseye), <stem>_polar.npy (the map) and "
+            "<stem>_short_axis.nii.gz per scan.",
+            show_default=False,
+        ),
+    ] = None,
+    pixel_mm: Annotated[
+        float | None,
+        typer.Option(
+            "--pixel-mm",
+            metavar="MM",
+            callback=positive,
+            help="The scans' true voxel size in mm, where a header carries a placeholder.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: RowFormat = "table",
+    device: Device = "auto",
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """The LV read-out of each scan: long axis (apex, base), polar map of myocardial uptake, the 17 AHA
+    segments in % of the maximum, wall means (anterior, septal, inferior, lateral), the share of the
+    map below --defect-threshold, and LV cavity and myocardial volumes (ml).
+
+    Columns: path, lv_cavity_ml, myocardium_ml, apex_x..z and base_x..z (the file's voxel indices),
+    septum (rv or patient right: what placed the septum), seg1..seg17, anterior, septal, inferior,
+    lateral, defect_extent_pct, polar (the PNG), then with --rest: rest_path, rest_seg1..17,
+    diff_seg1..17 (stress - rest), rest_defect_extent_pct; with --normal-limits: z_seg1..17; and the
+    apex and base in LPS mm. No normal database is shipped, so no summed scores (SSS, SDS).
+    """
+    from spectfsl.core.files.loader import load_image
+    from spectfsl.core.files.paths import output_stems
+    from spectfsl.core.quantify.workflow import add_rest, add_z_scores, columns, read_normal_limits
+    from spectfsl.errors import SpectfslError
+    from spectfsl.render import check_format
+
+    check_format(fmt)
+    if labels and len(labels) != len(scans):
+        raise SpectfslError(f"--labels: {len(labels)} label maps for {len(scans)} scans; give one per scan, in order")
+    if rest and len(rest) != len(scans):
+        raise SpectfslError(f"--rest: {len(rest)} rest scans for {len(scans)} stress scans; give one per scan")
+    if rest_labels and (not rest or len(rest_labels) != len(rest)):
+        raise SpectfslError("--rest-labels: give one per --rest scan, in order")
+    if bool(labels) != bool(rest_labels) and rest:
+        raise SpectfslError("give label maps for both states (--labels and --rest-labels), or for neither")
+    limits = read_normal_limits(normal_limits) if normal_limits else None
+    stems = output_stems(scans)
+    if out is not None:
+        _check_outputs(out, stems.values(), overwrite)
+    readouts = _Readouts(classes, model, device, sampling, defect_threshold, pixel_mm)
+
+    def rows_for(_specs: list[str]):
+        for index, scan in enumerate(scans):
+            image = readouts.image(load_image(scan))
+            readout = readouts.readout(image, labels[index] if labels else None)
+            rest_readout = None
+            if rest:
+                rest_image = readouts.image(load_image(rest[index]))
+                rest_readout = readouts.readout(rest_image, rest_labels[index] if rest_labels else None)
+                add_rest(readout, rest_readout, defect_threshold)
+            if limits is not None:
+                add_z_scores(readout, limits)
+            if out is not None:
+                _write_outputs(out, stems[scan], image, readout, rest_readout)
+            yield readout.row
+
+    title = "LV quantification"
+    write_rows(scans, rows_for, None, fmt, columns(bool(rest), limits is not None), title, skip_bad=False)
+
+
+class _Readouts:
+    """Reads out scans: their label maps or the model's, with the options' settings."""
+
+    def __init__(self, classes: str, model: str, device: str, sampling: str, threshold: float, pixel_mm):
+        from spectfsl.core.data.datasets import parse_classes
+
+        self.classes, self.model, self.device = parse_classes(classes), model, device
+        self.sampling, self.threshold, self.pixel_mm = sampling, threshold, pixel_mm
+        self._segmenter = None
+
+    def image(self, image):
+        from spectfsl.core.image import placeholder_note
+        from spectfsl.ui import warn
+
+        note = placeholder_note(image) if self.pixel_mm is None else None
+        if note:
+            warn(note)
+        return image.with_voxel_mm(self.pixel_mm)
+
+    def readout(self, image, label_map: Path | None):
+        from spectfsl.core.data.datasets import label_ids
+        from spectfsl.core.files.loader import load_image
+        from spectfsl.core.quantify.workflow import quantify
+        from spectfsl.ui import warn
+
+        if label_map is not None:
+            labels = load_image(label_map)
+            label_ids(labels)  # refuses what is no label map
+            ids, classes = labels.pixels.astype(int), self.classes
+        else:
+            ids, classes = self._segment(image)
+        readout = quantify(image, ids, classes, self.sampling, self.threshold)
+        for line in readout.warnings:
+            warn(line)
+        return readout
+
+    def _segment(self, image):
+        from spectfsl.core.device import setup_device
+        from spectfsl.core.segmentation.model_file import open_segmenter
+        from spectfsl.core.segmentation.workflows import check_compatible, segment_image
+        from spectfsl.ui import warn
+
+        if self._segmenter is None:
+            self._segmenter = open_segmenter(self.model, setup_device(self.device))
+        note = check_compatible(self._segmenter, image)
+        if note:
+            warn(note)
+        classes = dict(self._segmenter.info.classes.foreground)
+        return segment_image(self._segmenter, image), classes
+
+
+def _check_outputs(folder: Path, stems, overwrite: bool) -> None:
+    from spectfsl.core.quantify.workflow import stem_outputs
+    from spectfsl.errors import SpectfslError
+
+    for stem in stems:
+        for path in stem_outputs(folder, stem).values():
+            if path.exists() and not overwrite:
+                raise SpectfslError(f"{path}: file exists (pass --overwrite to replace it)")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _write_outputs(folder: Path, stem: str, image, readout, rest_readout) -> None:
+    """The bullseye (three panels with a rest scan: stress, rest, stress - rest), the map and the
+    short-axis volume."""
+    import nibabel as nib
+    import numpy as np
+
+    from spectfsl.core.files.atomic import atomic_file
+    from spectfsl.core.quantify.polar import PolarMap
+    from spectfsl.core.quantify.workflow import short_axis_volume, stem_outputs
+    from spectfsl.core.segmentation.output import save_nifti
+    from spectfsl.figures import bullseye
+
+    paths = stem_outputs(folder, stem)
+    panels = [("stress" if rest_readout else "uptake", readout.polar.values, readout.polar.segments())]
+    if rest_readout is not None:
+        difference = PolarMap(readout.polar.values - rest_readout.polar.values)
+        panels += [("rest", rest_readout.polar.values, rest_readout.polar.segments())]
+        panels += [("stress - rest", difference.values, difference.segments())]
+    title = f"patient {image.patient} - {stem}"  # the pseudonym, never the identity
+    bullseye(paths["polar_png"], panels, title)
+    with atomic_file(paths["polar_npy"]) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, readout.polar.values.astype(np.float32))
+    volume, affine = short_axis_volume(image, readout)
+    save_nifti(paths["short_axis"], nib.Nifti1Image(np.ascontiguousarray(volume.transpose(2, 1, 0)), affine))
+    readout.row["polar"] = str(paths["polar_png"])
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(quantify)

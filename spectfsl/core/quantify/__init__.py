@@ -1,0 +1,1 @@
+"""Quantification of myocardial perfusion: the LV long axis, the polar map and 17 AHA segments."""

@@ -1,0 +1,187 @@
+"""`spectfsl quantify`: one scan's read-out (LV axis, polar map, 17 segments, walls, defect extent,
+volumes), rest/stress differences, and per-segment z-scores against a normal-limits file."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from spectfsl.core.image import SpectImage
+from spectfsl.core.quantify.axis import LVAxis, lv_axis
+from spectfsl.core.quantify.geometry import ScanFrame, scan_frame
+from spectfsl.core.quantify.polar import WALLS, PolarMap, polar_map
+from spectfsl.errors import SpectfslError
+
+#: Default `--defect-threshold` (% of the map's maximum): see the docs' quantify page for how it was chosen.
+DEFECT_THRESHOLD = 60.0
+SEGMENTS = tuple(range(1, 18))
+#: Class names that mean each LV class in a label map or model (the first found is used).
+MYOCARDIUM_NAMES = ("myocardium", "lv_myocardium", "wall")
+CAVITY_NAMES = ("cavity", "lv_cavity", "ventricles", "blood")
+RV_NAMES = ("rv", "right_ventricle", "rv_myocardium")
+
+
+def columns(rest: bool = False, normal_limits: bool = False) -> list[str]:
+    """The row's columns (rest and z-score columns when asked for)."""
+    out = ["path", "lv_cavity_ml", "myocardium_ml"]
+    out += [f"{point}_{axis}" for point in ("apex", "base") for axis in "xyz"]
+    out += ["septum", *(f"seg{s}" for s in SEGMENTS), *WALLS, "defect_extent_pct", "polar"]
+    if rest:
+        out += ["rest_path", *(f"rest_seg{s}" for s in SEGMENTS), *(f"diff_seg{s}" for s in SEGMENTS)]
+        out += ["rest_defect_extent_pct"]
+    if normal_limits:
+        out += [f"z_seg{s}" for s in SEGMENTS]
+    return out + ["space", *(f"{point}_patient_{axis}" for point in ("apex", "base") for axis in "xyz")]
+
+
+@dataclass
+class Readout:
+    """One scan's quantification: its row, polar map, axis and frame (for figures and outputs)."""
+
+    row: dict[str, Any]
+    polar: PolarMap
+    axis: LVAxis
+    frame: ScanFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+def class_masks(label_ids: np.ndarray, classes: dict[int, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(myocardium, cavity, rv or None) masks from a class-id map and {id: name}; ids not named are
+    background. A map without a myocardium or cavity class is refused."""
+
+    def find(names: tuple[str, ...]) -> int | None:
+        return next((i for i, name in classes.items() if name.lower() in names), None)
+
+    wall, cavity, rv = find(MYOCARDIUM_NAMES), find(CAVITY_NAMES), find(RV_NAMES)
+    if wall is None or cavity is None:
+        named = ", ".join(f"{i}={n}" for i, n in classes.items())
+        raise SpectfslError(
+            f"quantify needs an LV myocardium and an LV cavity class (named {MYOCARDIUM_NAMES[0]} and "
+            f"{CAVITY_NAMES[0]}), got {named}: give --classes 1=myocardium,2=cavity"
+        )
+    return label_ids == wall, label_ids == cavity, (label_ids == rv) if rv is not None else None
+
+
+def quantify(
+    image: SpectImage, label_ids: np.ndarray, classes: dict[int, str], sampling: str = "max",
+    defect_threshold: float = DEFECT_THRESHOLD,
+) -> Readout:  # fmt: skip
+    """The read-out of one volume from its class-id map (same grid): see `polar` and `axis`."""
+    if not image.is_volume or label_ids.shape != image.pixels.shape:
+        raise SpectfslError(f"{image.label}: quantify takes a volume and a label map of the same shape")
+    myocardium, cavity, rv = class_masks(label_ids, classes)
+    myocardium, cavity = largest_lv(myocardium, cavity)
+    frame = scan_frame(image)
+    axis = lv_axis(frame, myocardium, cavity, rv)
+    polar = polar_map(image.pixels, myocardium, frame, axis, sampling)
+    row: dict[str, Any] = {
+        "path": image.source,
+        "lv_cavity_ml": round(float(cavity.sum()) * frame.voxel_ml, 2),
+        "myocardium_ml": round(float(myocardium.sum()) * frame.voxel_ml, 2),
+    }
+    for name, point in (("apex", axis.apex), ("base", axis.base)):
+        column, row_index, slice_index = frame.to_array(point[None])[0]
+        x, y, z = image.file_index(column, row_index, slice_index)
+        row.update({f"{name}_x": round(float(x), 2), f"{name}_y": round(float(y), 2), f"{name}_z": round(float(z), 2)})
+    row["septum"] = axis.septum
+    row.update({f"seg{s}": _rounded(v) for s, v in polar.segments().items()})
+    row.update({wall: _rounded(v) for wall, v in polar.walls().items()})
+    row["defect_extent_pct"] = round(polar.extent_below(defect_threshold), 1)
+    row["polar"] = None
+    row["space"] = "LPS"
+    for name, point in (("apex", axis.apex), ("base", axis.base)):
+        row.update({f"{name}_patient_{a}": round(float(v), 2) for a, v in zip("xyz", point)})
+    warnings = [] if frame.oriented else [
+        f"{image.label}: the file gives no orientation: taken as standard transaxial (columns to the patient's "
+        "left, rows posterior, slices superior); the septum and walls may be wrong"
+    ]  # fmt: skip
+    return Readout(row, polar, axis, frame, warnings)
+
+
+def largest_lv(myocardium: np.ndarray, cavity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The myocardium and cavity of the largest connected piece of their union: the LV is one piece,
+    and a predicted map's stray islands (in the RV, liver or gut) would tilt its axis."""
+    pieces, count = ndimage.label(myocardium | cavity, structure=np.ones((3, 3, 3)))
+    if count <= 1:
+        return myocardium, cavity
+    largest = np.argmax(np.bincount(pieces.ravel())[1:]) + 1
+    return myocardium & (pieces == largest), cavity & (pieces == largest)
+
+
+def add_rest(stress: Readout, rest: Readout, defect_threshold: float = DEFECT_THRESHOLD) -> None:
+    """Per-segment rest values and stress - rest differences (percentage points) in the stress row."""
+    stress.row["rest_path"] = rest.row["path"]
+    for s in SEGMENTS:
+        stress.row[f"rest_seg{s}"] = rest.row[f"seg{s}"]
+        both = stress.row[f"seg{s}"], rest.row[f"seg{s}"]
+        stress.row[f"diff_seg{s}"] = None if None in both else round(both[0] - both[1], 1)
+    stress.row["rest_defect_extent_pct"] = round(rest.polar.extent_below(defect_threshold), 1)
+
+
+def read_normal_limits(path: str | os.PathLike) -> dict[int, tuple[float, float]]:
+    """A normal-limits CSV (`segment,mean,sd`: segments 1-17, uptake in % of the maximum, as this
+    tool measures it) -> {segment: (mean, sd)}; refused (exit 2) when malformed."""
+    limits: dict[int, tuple[float, float]] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                segment, mean, sd = int(row["segment"]), float(row["mean"]), float(row["sd"])
+                if segment not in SEGMENTS or sd <= 0:
+                    raise ValueError(f"segment {segment}: segments are 1-17 and sd must be positive")
+                limits[segment] = (mean, sd)
+    except (OSError, KeyError, ValueError) as error:
+        raise SpectfslError(f"{path}: not a normal-limits file (columns segment,mean,sd): {error}") from None
+    missing = sorted(set(SEGMENTS) - set(limits))
+    if missing:
+        raise SpectfslError(f"{path}: no normal limits for segment(s) {', '.join(map(str, missing))}")
+    return limits
+
+
+def add_z_scores(readout: Readout, limits: dict[int, tuple[float, float]]) -> None:
+    """z = (value - normal mean) / normal sd per segment (negative: below normal)."""
+    for s in SEGMENTS:
+        value = readout.row[f"seg{s}"]
+        mean, sd = limits[s]
+        readout.row[f"z_seg{s}"] = None if value is None else round((value - mean) / sd, 2)
+
+
+def short_axis_volume(
+    image: SpectImage, readout: Readout, step_mm: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The counts resampled into short-axis slices (apex to base), anterior up and septum left in
+    each slice: (array (slices, rows, cols), 4 x 4 RAS affine of its (col, row, slice) voxels)."""
+    axis, frame = readout.axis, readout.frame
+    step = step_mm or float(np.linalg.norm(frame.matrix, axis=0).min())
+    half = float(np.linalg.norm(axis.apex - axis.base)) * 0.75 + 20.0
+    side = int(np.ceil(2 * half / step)) + 1
+    depth = int(np.ceil((axis.length_mm + 2 * step) / step)) + 1
+    columns_dir, rows_dir, slices_dir = -axis.septal, -axis.anterior, -axis.long
+    middle = (axis.apex + axis.base) / 2
+    corner = middle - (side - 1) / 2 * step * (columns_dir + rows_dir) - (depth - 1) / 2 * step * slices_dir
+    k, j, i = np.meshgrid(np.arange(depth), np.arange(side), np.arange(side), indexing="ij")
+    points = corner + step * (i[..., None] * columns_dir + j[..., None] * rows_dir + k[..., None] * slices_dir)
+    positions = frame.to_array(points.reshape(-1, 3))[:, ::-1].T
+    volume = ndimage.map_coordinates(image.pixels.astype(np.float32), positions, order=1, mode="constant")
+    lps = np.eye(4)
+    lps[:3, 0], lps[:3, 1], lps[:3, 2], lps[:3, 3] = step * columns_dir, step * rows_dir, step * slices_dir, corner
+    ras = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+    return volume.reshape(depth, side, side).astype(np.float32), ras
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def stem_outputs(folder: Path, stem: str) -> dict[str, Path]:
+    """The files `--out` writes for a scan of output stem `stem`."""
+    return {
+        "polar_png": folder / f"{stem}_polar.png",
+        "polar_npy": folder / f"{stem}_polar.npy",
+        "short_axis": folder / f"{stem}_short_axis.nii.gz",
+    }
