@@ -37,7 +37,8 @@ THRESHOLDS = (50.0, 55.0, 60.0, 65.0, 70.0)
 
 
 def lowest_wall(row: dict) -> str:
-    return min(DEFECT_WALLS, key=lambda wall: row[wall])
+    """The wall of lowest mean uptake; a wall no ray reached (a map that missed it) counts as lowest."""
+    return min(DEFECT_WALLS, key=lambda wall: -1.0 if row[wall] is None else row[wall])
 
 
 def phantom_walls(work: Path, patients: int, seeds: list[int], uptakes: list[float]) -> None:
