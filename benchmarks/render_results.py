@@ -127,6 +127,38 @@ def bench(name: str) -> str:
     return table(header, rows) + f"\n\n{note}"
 
 
+def quantify(name: str) -> str:
+    """`quantify` against known answers: the phantom's defect wall, and real segments against experts."""
+    rows = []
+    for line in lines(name):
+        if line["part"] == "phantom defect walls":
+            found = line["defect_wall_found"]
+            result = f"defect wall found: true labels {found['true']:.0%}, built-in model {found['builtin']:.0%}"
+            detail = (
+                f"uptake {line['defect_uptake']}, {line['patients']} patients x 4 walls x seeds {line['seeds']}; "
+                f"cavity volume error (true labels) max {line['cavity_volume_error_pct_max']}%; "
+                f"{line['quantify_seconds_median'] * 1000:.0f} ms per scan"
+            )
+        elif line["part"] == "phantom defect extent per threshold":
+            extent = line["extent_pct"]
+            result = "; ".join(
+                f"{t}%: normal {extent['normal'][t]['mean']} (max {extent['normal'][t]['max']}), "
+                f"defect {extent['defect'][t]['mean']} (min {extent['defect'][t]['min']})"
+                for t in extent["normal"]
+            )
+            detail = f"defect extent %, defect uptake {line['defect_uptake']}, seeds {line['seeds']}"
+        else:
+            volume = line["cavity_volume_error_pct"]
+            result = (
+                f"segments: mean |difference| {line['mean_abs_diff_points']} points (worst scan "
+                f"{line['worst_scan_mean_abs_diff_points']}); cavity volume error {volume['mean']}% "
+                f"({volume['min']}-{volume['max']})"
+            )
+            detail = f"{line['model']}, {line['scans']} scans"
+        rows.append([*when(line), line["part"], result, detail])
+    return table(["date", "commit", "what", "result", "settings"], rows)
+
+
 RENDERERS: dict[str, Callable[[str], str]] = {
     "builtin-prnet": localisation,
     "builtin-prnet-registration": localisation,
@@ -137,6 +169,7 @@ RENDERERS: dict[str, Callable[[str], str]] = {
     "builtin-segment-registration": segmentation,
     "proto-ood": proto_ood,
     "bench": bench,
+    "quantify": quantify,
 }
 
 

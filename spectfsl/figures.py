@@ -314,7 +314,8 @@ def bullseye(
         for segment, value in segments.items():
             angle, r = _segment_centre(segment)
             text = "" if value is None else f"{value:.0f}"
-            axis.text(angle, r, text, ha="center", va="center", fontsize=8, color="white", fontweight="bold")
+            colour = "black" if difference else "white"
+            axis.text(angle, r, text, ha="center", va="center", fontsize=8, color=colour, fontweight="bold")
         axis.set_xticks(np.radians([90, 180, 270, 0]), ["ANT", "SEPT", "INF", "LAT"], fontsize=8)
         axis.set_yticks([])
         axis.set_ylim(0, 1)

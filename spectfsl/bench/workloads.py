@@ -517,6 +517,32 @@ def segment_predict_volume(
     return Workload("segment_predict", "segment predict, 64^3 volume", "voxels/s", step, bare, "segmentation network")
 
 
+def quantify_scan(settings: BenchSettings, device: torch.device, scratch: Path) -> Workload:
+    """`quantify` on a 64^3 phantom DICOM with its label map: read both, find the LV axis, sample the
+    polar map, score the segments; the reference is the polar sampling alone on the resident arrays."""
+    from spectfsl.core.data.phantom import LV_CLASS_NAMES, make_patient, write_case
+    from spectfsl.core.files.loader import load_image
+    from spectfsl.core.quantify.polar import polar_map
+    from spectfsl.core.quantify.workflow import quantify
+
+    case = make_patient(0, defect="inferior")
+    write_case(case, scratch / "quantify")
+    readout = quantify(load_image(scratch / "quantify" / "spect.dcm"), case.lv_labels, LV_CLASS_NAMES)
+    counts, myocardium = case.counts.astype(np.float32), case.lv_labels == 1
+
+    def step() -> int:
+        image = load_image(scratch / "quantify" / "spect.dcm")
+        labels = load_image(scratch / "quantify" / "lv_labels.npy").pixels.astype(int)
+        quantify(image, labels, LV_CLASS_NAMES)
+        return 1
+
+    def bare() -> int:
+        polar_map(counts, myocardium, readout.frame, readout.axis)
+        return 1
+
+    return Workload("quantify", "quantify, 64^3 volume with its labels", "scans/s", step, bare, "polar sampling")
+
+
 WORKLOADS = (
     "proto_predict",
     "prnet_offset",
@@ -525,6 +551,7 @@ WORKLOADS = (
     "prnet3d_locate",
     "prnet3d_train",
     "segment_predict",
+    "quantify",
 )
 
 
@@ -538,6 +565,7 @@ def build_workload(workload_id: str, settings: BenchSettings, device: torch.devi
         "prnet3d_locate": lambda: prnet3d_locate_volumes(settings, device),
         "prnet3d_train": lambda: prnet3d_train_steps(settings, device),
         "segment_predict": lambda: segment_predict_volume(settings, device, scratch),
+        "quantify": lambda: quantify_scan(settings, device, scratch),
     }
     return builders[workload_id]()
 

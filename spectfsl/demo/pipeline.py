@@ -23,13 +23,14 @@ from spectfsl import figures
 from spectfsl.core.builtin.catalogue import BUILTIN
 from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
 from spectfsl.core.data.labelled import prepare
-from spectfsl.core.data.phantom import write_phantom
+from spectfsl.core.data.phantom import DEFECT_WALLS, LV_CLASS_NAMES, make_patient, write_phantom
 from spectfsl.core.fewshot.bank import load_bank, save_bank
 from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
 from spectfsl.core.fewshot.evaluation import EvaluateSettings, EvaluationResult, bank_embedding, evaluate_folder
 from spectfsl.core.fewshot.workflows import FitSettings, choose_support, fit_bank, predict_images, prediction_columns
 from spectfsl.core.files.loader import load_image
 from spectfsl.core.files.points import read_points
+from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.heart import find_heart
 from spectfsl.core.imaging.masks import wall_landmark_points
 from spectfsl.core.imaging.preprocess import normalised
@@ -39,6 +40,9 @@ from spectfsl.core.localisation.landmarks import heart_landmark_rows, mask_landm
 from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, locate, locate_rows, mse_psnr, reconstruct
 from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet, starting_model
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
+from spectfsl.core.quantify.polar import PolarMap
+from spectfsl.core.quantify.workflow import quantify
+from spectfsl.core.segmentation.model_file import open_segmenter
 from spectfsl.core.segmentation.plausibility import implausible
 from spectfsl.core.segmentation.settings import FROM_MODEL
 from spectfsl.core.segmentation.support import choose_classes, load_labelled
@@ -157,6 +161,17 @@ class SliceClassification:
     ood: bool
 
 
+@dataclass(frozen=True)
+class DefectFound:
+    """A phantom patient with a named defect: the true wall, and the wall of lowest uptake that
+    `quantify` found from the true labels and from the built-in model's map."""
+
+    patient: str
+    truth: str
+    with_labels: str
+    with_builtin: str
+
+
 @dataclass
 class DemoResults:
     """What the stages found, for the report (None: the stage did not run or had no data)."""
@@ -180,6 +195,8 @@ class DemoResults:
     study_slice: list[SliceClassification] | None = None
     segmentation_phantom: list[ScanScore] | None = None
     segmentation_real: list[ScanScore] | None = None
+    defects: list[DefectFound] | None = None
+    quantified_real: str | None = None
 
 
 @dataclass
@@ -215,6 +232,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
         ("prnet evaluate and reconstruct (patients 9-12)", evaluate_phantom_prnet),
         ("prnet 3D: train (patients 1-8), locate (patients 9-12)", locate_phantom_3d),
         ("segment: fit on patient 1, evaluate patients 2-12", segment_phantom),
+        ("quantify: phantom defects in each wall, with and without labels", quantify_phantom),
     ]
     if demo.real_data is not None:
         steps += [
@@ -224,6 +242,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
             ("real PRNet 3D: train on the 6 volumes, locate the LV", locate_real_lv_3d),
             ("real lvseg-mtu: segment with the built-in model, and fine-tuned on 1 scan", segment_real),
             ("study PNG slice: classify", classify_study_slice),
+            ("real lvseg-mtu: quantify a stress scan against its rest scan", quantify_real),
         ]
     return steps
 
@@ -563,3 +582,52 @@ def segment_real(demo: Demo) -> None:
     reasons = implausible(image, label_ids, classes, segmenter.info.support_profiles)
     title = f"patient {image.patient} - {Path(image.source).name}"
     figures.tissue_map_qc(demo.figure("segment_real_qc"), image.pixels, label_ids, classes.foreground, title, reasons)
+
+
+def _lowest_wall(row: dict[str, Any]) -> str:
+    return min(DEFECT_WALLS, key=lambda wall: -1.0 if row[wall] is None else row[wall])
+
+
+def quantify_phantom(demo: Demo) -> None:
+    """`phantom --defect WALL` for each wall (two patients each), read out by `quantify` from the true
+    labels and from the built-in model's map; the first patient's bullseye."""
+    builtin = open_segmenter(BUILTIN, demo.device)
+    model_classes = dict(builtin.info.classes.foreground)
+    found = []
+    for wall in DEFECT_WALLS:
+        for index in range(2):
+            case = make_patient(index, seed=demo.settings.seed + 100, defect=wall)
+            image = SpectImage(case.counts.astype(np.float32), (case.voxel_mm,) * 2, case.voxel_mm, wall, case.patient)
+            given = quantify(image, case.lv_labels, LV_CLASS_NAMES)
+            predicted = quantify(image, segment_image(builtin, image), model_classes)
+            found.append(
+                DefectFound(f"{case.patient} ({wall})", wall, _lowest_wall(given.row), _lowest_wall(predicted.row))
+            )
+            if not demo.figures.get("quantify_phantom"):
+                title = f"phantom {case.patient}, {wall} defect at 50% uptake, segmented by the built-in model"
+                figures.bullseye(demo.figure("quantify_phantom"), [("uptake", predicted.polar.values,
+                                 predicted.polar.segments())], title)  # fmt: skip
+    demo.results.defects = found
+
+
+def quantify_real(demo: Demo) -> None:
+    """A real stress scan against its rest scan (lvseg-mtu, expert maps): the three-panel bullseye."""
+    images, labels = _lvseg(demo)
+    pairs = {Path(image).name: (image, label) for image, label in zip(images, labels)}
+    stress = next((name for name in sorted(pairs) if name.endswith("_stress.nii.gz")), None)
+    rest = stress and stress.replace("_stress", "_rest")
+    if stress is None or rest not in pairs:
+        return
+    readouts = []
+    for name in (stress, rest):
+        image, label_map = pairs[name]
+        scan = load_image(image)
+        readouts.append(quantify(scan, load_image(label_map).pixels.astype(int), {1: "myocardium", 2: "cavity"}))
+    difference = PolarMap(readouts[0].polar.values - readouts[1].polar.values)
+    panels = [
+        ("stress", readouts[0].polar.values, readouts[0].polar.segments()),
+        ("rest", readouts[1].polar.values, readouts[1].polar.segments()),
+        ("stress - rest", difference.values, difference.segments()),
+    ]
+    figures.bullseye(demo.figure("quantify_real"), panels, f"{stress} against {rest} (expert maps)")
+    demo.results.quantified_real = stress

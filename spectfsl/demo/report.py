@@ -142,6 +142,15 @@ def summary_rows(demo: Demo) -> list[dict]:
             if threshold is not None:
                 measure = f"segment {label} {row['class']}: Dice ({row['method']})"
                 add(measure, row["dice"], "tuned intensity threshold", threshold["dice"], False)
+    if results.defects:
+        found = sum(d.with_builtin == d.truth for d in results.defects) / len(results.defects)
+        add(
+            "quantify phantom: defect wall found (built-in model, no labels)",
+            found,
+            "chance (1 of 4 walls)",
+            0.25,
+            False,
+        )
     return rows
 
 
@@ -304,6 +313,25 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             Block("table", table=evaluation_tables(r.segmentation_phantom)[0]),
             _figure("segment_phantom_overlay", "Expert (solid) and spectfsl (dashed) labels, a held-out patient"),
         ]
+    if r.defects:
+        rows = tuple((d.patient, d.truth, d.with_labels, d.with_builtin) for d in r.defects)
+        found = sum(d.with_builtin == d.truth for d in r.defects)
+        blocks += [
+            Block("h2", "Polar maps (phantom)"),
+            Block(
+                "p",
+                "`spectfsl phantom --defect WALL` (50% uptake, two patients per wall, a seed of their own) read out "
+                "by `spectfsl quantify`: the wall of lowest mean uptake, from the true labels and from the built-in "
+                f"model's map with no labels ({found} of {len(r.defects)} found).",
+            ),
+            Block(
+                "table",
+                table=Table(
+                    "defect wall: truth and found", ("patient", "defect", "found (labels)", "found (no labels)"), rows
+                ),
+            ),
+            _figure("quantify_phantom", "Bullseye of a phantom patient with a named defect (built-in model's map)"),
+        ]
     blocks.append(Block("h2", "Real data"))
     if demo.real_data is None:
         blocks.append(
@@ -371,6 +399,15 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
                 "The check that segment predict --qc draws for that scan (fine-tuned model), with its plausibility "
                 "flags: here the placeholder 1 mm voxels",
             ),
+        ]
+    if r.quantified_real:
+        blocks += [
+            Block(
+                "p",
+                f"`spectfsl quantify` on a real stress scan against its rest scan ({r.quantified_real}, lvseg-mtu, "
+                "from the expert maps): stress, rest, and stress - rest per segment (percentage points).",
+            ),
+            _figure("quantify_real", "Stress, rest and their difference (lvseg-mtu, expert maps)"),
         ]
     if r.study_slice:
         rows = tuple((c.truth, c.predicted, f"{c.probability:.3f}", str(c.ood).lower()) for c in r.study_slice)

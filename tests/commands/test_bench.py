@@ -13,6 +13,7 @@ STABLE_IDS = [
     "prnet3d_locate",
     "prnet3d_train",
     "segment_predict",
+    "quantify",
 ]
 
 
