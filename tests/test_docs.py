@@ -151,7 +151,7 @@ def test_the_getting_started_commands_run_as_written(tmp_path):
         pytest.skip("the spectfsl console script is not installed")
     text = (REPO / "docs" / "getting-started.md").read_text()
     blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-    assert len(blocks) >= 5
+    assert len(blocks) >= 6
     script = "set -euo pipefail\n" + "\n".join(blocks)
     done = subprocess.run(
         ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=900, env=os.environ.copy()
@@ -161,6 +161,7 @@ def test_the_getting_started_commands_run_as_written(tmp_path):
     assert (tmp_path / "maps" / "spect_labels.nii.gz").exists()
     assert len(list((tmp_path / "qc-landmarks").glob("*_qc.png"))) == 2  # one per located target
     assert (tmp_path / "qc-maps" / "spect_qc.png").exists()
+    assert (tmp_path / "readout" / "spect_polar.png").exists()
 
 
 @pytest.mark.slow

@@ -37,7 +37,7 @@ def test_a_mixed_folder_skips_label_maps_and_other_files_with_one_summary_line(c
     result = cli("prnet", "train", phantom_dir, "--out", tmp_path / "m.safetensors", "--epochs", 1, "--iters", 1)
     assert result.exit_code == 0, result.stderr
     [warning] = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert "skipped 4 label maps or masks (P001/labels.npy" in warning
+    assert "skipped 8 label maps or masks (P001/labels.npy, P001/lv_labels.npy" in warning
     assert "files that are not images (P001/landmarks.json" in warning
     inputs = expand_inputs([phantom_dir])
     assert [item.name for item, _ in inputs] == ["spect.dcm"] * 4

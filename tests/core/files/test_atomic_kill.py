@@ -151,5 +151,7 @@ def test_a_killed_phantom_command_leaves_no_partial_folder(tmp_path):
                     "labels.json",
                     "labels.npy",
                     "landmarks.json",
+                    "lv_labels.json",
+                    "lv_labels.npy",
                     "spect.dcm",
                 ]
