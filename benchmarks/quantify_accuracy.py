@@ -33,6 +33,7 @@ from spectfsl.core.segmentation.support import choose_classes, load_labelled
 from spectfsl.core.segmentation.workflows import fit_segmenter, segment_image, starting_point
 
 LV_CLASSES = {1: "myocardium", 2: "cavity"}
+WITH_RV = {**LV_CLASSES, 4: "rv"}
 THRESHOLDS = (50.0, 55.0, 60.0, 65.0, 70.0)
 
 
@@ -45,9 +46,8 @@ def phantom_walls(work: Path, patients: int, seeds: list[int], uptakes: list[flo
     builtin = open_segmenter("builtin")
     model_classes = dict(builtin.info.classes.foreground)
     for uptake in uptakes:
-        confusion = {
-            labels: {wall: dict.fromkeys(DEFECT_WALLS, 0) for wall in DEFECT_WALLS} for labels in ("true", "builtin")
-        }
+        kinds = ("true", "true with rv", "builtin")
+        confusion = {kind: {wall: dict.fromkeys(DEFECT_WALLS, 0) for wall in DEFECT_WALLS} for kind in kinds}
         volume_errors, extents, seconds = [], [], []
         for seed in seeds:
             for wall in DEFECT_WALLS:
@@ -60,6 +60,8 @@ def phantom_walls(work: Path, patients: int, seeds: list[int], uptakes: list[flo
                     given = quantify(image, truth, LV_CLASSES).row
                     seconds.append(time.perf_counter() - start)
                     confusion["true"][wall][lowest_wall(given)] += 1
+                    with_rv = quantify(image, truth, WITH_RV).row  # the septum placed from the RV label
+                    confusion["true with rv"][wall][lowest_wall(with_rv)] += 1
                     predicted = quantify(image, segment_image(builtin, image), model_classes).row
                     confusion["builtin"][wall][lowest_wall(predicted)] += 1
                     volume_errors.append(abs(given["lv_cavity_ml"] - _true_ml(patient)) / _true_ml(patient) * 100)

@@ -133,7 +133,10 @@ def quantify(name: str) -> str:
     for line in lines(name):
         if line["part"] == "phantom defect walls":
             found = line["defect_wall_found"]
-            result = f"defect wall found: true labels {found['true']:.0%}, built-in model {found['builtin']:.0%}"
+            with_rv = f", with the RV {found['true with rv']:.0%}" if "true with rv" in found else ""
+            result = (
+                f"defect wall found: true labels {found['true']:.0%}{with_rv}, built-in model {found['builtin']:.0%}"
+            )
             detail = (
                 f"uptake {line['defect_uptake']}, {line['patients']} patients x 4 walls x seeds {line['seeds']}; "
                 f"cavity volume error (true labels) max {line['cavity_volume_error_pct_max']}%; "
