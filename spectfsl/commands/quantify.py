@@ -46,7 +46,8 @@ def quantify(
         typer.Option(
             "--rest",
             metavar="SCAN",
-            help="The rest scan of each SCAN (stress), in order (repeat): adds rest values and stress - rest.",
+            help="The rest scan of each SCAN (stress), in order (repeat): adds rest values and stress - rest. "
+            "auto: the file named like each scan with 'stress' replaced by 'rest' (its label map likewise).",
             show_default=False,
         ),
     ] = None,
@@ -116,6 +117,10 @@ def quantify(
     from spectfsl.render import check_format
 
     check_format(fmt)
+    if rest == ["auto"]:
+        rest = [str(rest_of(scan)) for scan in scans]
+        if labels and not rest_labels:
+            rest_labels = [rest_of(label) for label in labels]
     if labels and len(labels) != len(scans):
         raise SpectfslError(f"--labels: {len(labels)} label maps for {len(scans)} scans; give one per scan, in order")
     if rest and len(rest) != len(scans):
@@ -147,6 +152,23 @@ def quantify(
 
     title = "LV quantification"
     write_rows(scans, rows_for, None, fmt, columns(bool(rest), limits is not None), title, skip_bad=False)
+
+
+def rest_of(path: str | Path) -> Path:
+    """The rest file of a stress file, by name: 'stress' replaced by 'rest' in its file name (any case);
+    refused (exit 2) when the name has no 'stress' or the rest file is missing."""
+    import re
+
+    from spectfsl.errors import SpectfslError
+
+    path = Path(path)
+    renamed = re.sub("stress", lambda m: "rest" if m.group().islower() else "REST" if m.group().isupper() else "Rest",
+                     path.name, flags=re.IGNORECASE)  # fmt: skip
+    if renamed == path.name:
+        raise SpectfslError(f"{path}: --rest auto pairs files by name, and this one has no 'stress' in its name")
+    if not path.with_name(renamed).exists():
+        raise SpectfslError(f"{path}: --rest auto looked for {path.with_name(renamed)}, which does not exist")
+    return path.with_name(renamed)
 
 
 class _Readouts:

@@ -95,3 +95,17 @@ def test_a_volume_without_orientation_is_taken_as_transaxial_with_a_warning(cli,
     result = cli("quantify", tmp_path / "scan.npy", "--labels", studies / "stress" / "P001" / "lv_labels.npy")
     assert result.exit_code == 0, result.stderr
     assert "gives no orientation: taken as standard transaxial" in result.stderr
+
+
+def test_rest_auto_pairs_stress_and_rest_files_by_name(cli, studies, tmp_path):
+    for state, source in (("stress", "stress"), ("rest", "rest")):
+        (tmp_path / f"P1_{state}.dcm").write_bytes((studies / source / "P001" / "spect.dcm").read_bytes())
+        (tmp_path / f"P1_{state}_labels.npy").write_bytes((studies / source / "P001" / "lv_labels.npy").read_bytes())
+        (tmp_path / f"P1_{state}_labels.json").write_bytes((studies / source / "P001" / "lv_labels.json").read_bytes())
+    stress = [tmp_path / "P1_stress.dcm", "--labels", tmp_path / "P1_stress_labels.npy"]
+    result = cli("quantify", *stress, "--rest", "auto", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert row["rest_path"] == str(tmp_path / "P1_rest.dcm") and row["diff_seg4"] < -10
+    lonely = cli("quantify", studies / "stress" / "P001" / "spect.dcm", "--rest", "auto")
+    assert lonely.exit_code == 2 and "has no 'stress' in its name" in lonely.stderr
