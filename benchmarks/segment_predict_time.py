@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 from provenance import append_result, provenance
 
-from spectfsl.bench.workloads import BenchSettings, segment_predict_volume
+from spectfsl.bench.harness import BenchSettings
+from spectfsl.bench.workloads import segment_predict_volume
 from spectfsl.core.segmentation.settings import SegmentSettings
 
 

@@ -46,7 +46,8 @@ def bench(
     """Throughput of each workload (stable ids: proto_predict, prnet_offset, prnet_locate, prnet_train,
     prnet3d_locate, prnet3d_train, segment_predict, quantify) next to its own network's bare pass in the same run
     and settings, their ratio and peak memory."""
-    from spectfsl.bench.workloads import BenchSettings, bench_report, run_benchmarks
+    from spectfsl.bench.harness import BenchSettings, bench_report
+    from spectfsl.bench.workloads import run_benchmarks
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.render import write_document

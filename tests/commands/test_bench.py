@@ -44,7 +44,8 @@ def test_bench_json_has_the_spec_schema_with_stable_ids(cli_json):
 
 @pytest.mark.slow
 def test_every_workload_and_its_reference_run_and_count_their_items(tmp_path):
-    from spectfsl.bench.workloads import BenchSettings, build_workload
+    from spectfsl.bench.harness import BenchSettings
+    from spectfsl.bench.workloads import build_workload
 
     settings = BenchSettings(batch_size=4, size=32, seconds=0.1)
     for workload_id in STABLE_IDS:
@@ -54,7 +55,7 @@ def test_every_workload_and_its_reference_run_and_count_their_items(tmp_path):
 
 
 def test_a_throughput_is_items_per_median_call_and_ignores_one_slow_call(monkeypatch):
-    from spectfsl.bench import workloads
+    from spectfsl.bench import harness as workloads
 
     clock = {"now": 0.0, "calls": 0}
     monkeypatch.setattr(workloads.time, "perf_counter", lambda: clock["now"])
@@ -69,7 +70,7 @@ def test_a_throughput_is_items_per_median_call_and_ignores_one_slow_call(monkeyp
 
 
 def test_workload_and_reference_are_timed_in_alternating_windows(monkeypatch):
-    from spectfsl.bench import workloads
+    from spectfsl.bench import harness as workloads
 
     order = []
     workload = workloads.Workload(
@@ -82,12 +83,13 @@ def test_workload_and_reference_are_timed_in_alternating_windows(monkeypatch):
 
 
 def test_inference_references_replay_the_patch_batches_of_a_call():
-    from spectfsl.bench import workloads
+    from spectfsl.bench import prnet_workloads as workloads
+    from spectfsl.bench.harness import BenchSettings
 
-    settings = workloads.BenchSettings(batch_size=8, seconds=0.1)
-    workload = workloads.prnet_locate_targets(settings, torch.device("cpu"))
-    model, _ = workloads._prnet(torch.device("cpu"), settings)
-    shapes = workloads._recorded_position_batches(model, lambda: model.position(torch.rand(5, 1, 32, 32)))
+    settings = BenchSettings(batch_size=8, seconds=0.1)
+    workload = workloads.prnet_locate(settings, torch.device("cpu"), dims=2)
+    model, _ = workloads.untrained_prnet(torch.device("cpu"), settings)
+    shapes = workloads.recorded_position_batches(model, lambda: model.position(torch.rand(5, 1, 32, 32)))
     assert shapes == [torch.Size([5, 1, 32, 32])] and "position" not in vars(model)
     assert workload.reference() == workload.step() == 16  # 16 targets per call
 
