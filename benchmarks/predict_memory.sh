@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 import numpy as np
 from spectfsl.core.image import SpectImage
-from spectfsl.core.files.loader import save_npy
+from spectfsl.core.files.formats import save_npy
 from spectfsl.core.imaging.preprocess import NORMALISATION
 rng = np.random.default_rng(0)
 for count in (1000, 10000):

@@ -38,7 +38,7 @@ def proto_predict_files(settings: BenchSettings, device: torch.device, folder: P
     from spectfsl.core.fewshot.bank import BankInfo
     from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
     from spectfsl.core.fewshot.workflows import predict_images
-    from spectfsl.core.files.loader import save_npy
+    from spectfsl.core.files.formats import save_npy
     from spectfsl.core.image import SpectImage
     from spectfsl.core.imaging.preprocess import NORMALISATION
 
@@ -89,7 +89,7 @@ def segment_predict_volume(
     `crop`, default `segment fit`'s), write the NIfTI label map, count voxels per class; the reference
     is the network's forward pass on the resident volume."""
     from spectfsl.core.data.phantom import make_patient
-    from spectfsl.core.files.dicom import write_nm_volume
+    from spectfsl.core.files.dicom_writer import write_nm_volume
     from spectfsl.core.files.loader import load_image
     from spectfsl.core.imaging.preprocess import normalise_intensity
     from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo

@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from spectfsl.core.files.loader import load_image, save_npy
+from spectfsl.core.files.formats import save_npy
+from spectfsl.core.files.loader import load_image
 from spectfsl.core.imaging.preprocess import normalised
 from spectfsl.core.localisation.locate import LOCAL_MATCH_MM
 from tests.conftest import SHARED_DATA, requires_real_data

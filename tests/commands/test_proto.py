@@ -305,7 +305,7 @@ def test_a_reader_that_stops_early_ends_predict_quietly(bank, phantom_dataset):
 
 @pytest.mark.slow
 def test_blank_noise_and_whole_slices_are_ood_and_held_out_crops_are_not(cli, bank, phantom_dir, tmp_path):
-    from spectfsl.core.files.loader import save_npy
+    from spectfsl.core.files.formats import save_npy
     from spectfsl.core.image import SpectImage
 
     rng = np.random.default_rng(0)

@@ -125,7 +125,7 @@ def test_bad_options_are_refused_with_a_reason(cli, fitted, tmp_path):
 
 def test_predict_dicom_seg_for_a_dicom_input_and_a_clear_refusal_for_nifti(cli, fitted, tmp_path):
     highdicom = pytest.importorskip("highdicom")
-    from spectfsl.core.files.dicom import write_nm_volume
+    from spectfsl.core.files.dicom_writer import write_nm_volume
 
     folder, scans, model = fitted
     counts = np.asarray(nib.load(scans[1][0]).dataobj).T  # (k, j, i) as (frames, rows, columns)
@@ -145,7 +145,7 @@ def test_predict_dicom_seg_for_a_dicom_input_and_a_clear_refusal_for_nifti(cli, 
 
 def test_dicom_seg_anonymous_names_the_patient_by_pseudonym_only(cli, fitted, tmp_path):
     highdicom = pytest.importorskip("highdicom")
-    from spectfsl.core.files.dicom import write_nm_volume
+    from spectfsl.core.files.dicom_writer import write_nm_volume
     from spectfsl.core.files.privacy import pseudonym
 
     _, scans, model = fitted

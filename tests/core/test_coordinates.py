@@ -8,7 +8,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from spectfsl.core.files.dicom import write_nm_volume
+from spectfsl.core.files.dicom_writer import write_nm_volume
 from spectfsl.core.files.loader import load_image
 from tests.conftest import SHARED_DATA, requires_real_data
 

@@ -25,7 +25,8 @@ import numpy as np
 
 from spectfsl.core.data.patients import DEFAULT_PATIENT_FROM, carries_no_patient, check_pattern
 from spectfsl.core.files.dicom import DicomSeries
-from spectfsl.core.files.loader import expand_inputs, load_image, save_npy
+from spectfsl.core.files.formats import save_npy
+from spectfsl.core.files.loader import expand_inputs, load_image
 from spectfsl.core.files.paths import check_under
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.heart import DEFAULT_CROP_MM, find_heart

@@ -27,8 +27,8 @@ import numpy as np
 from scipy import ndimage
 
 from spectfsl.core.files.atomic import write_text_atomic
-from spectfsl.core.files.dicom import write_nm_volume
-from spectfsl.core.files.loader import save_npy
+from spectfsl.core.files.dicom_writer import write_nm_volume
+from spectfsl.core.files.formats import save_npy
 from spectfsl.core.files.points import write_points
 from spectfsl.core.image import SpectImage
 from spectfsl.errors import SpectfslError

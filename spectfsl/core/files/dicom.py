@@ -1,8 +1,7 @@
-"""The one place that knows DICOM tags: reading NM/SPECT files and writing NM RECON TOMO volumes."""
+"""Reading DICOM: NM/SPECT files and series of single-frame files, into `SpectImage`s (writing: `dicom_writer`)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -11,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID, ExplicitVRLittleEndian, NuclearMedicineImageStorage
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from spectfsl.core.files.guard import check_claimed_size, finite_float32, reading
 from spectfsl.core.files.privacy import identity_of, pseudonym
@@ -373,122 +372,3 @@ def _slice_spacing(dataset: Dataset) -> tuple[float | None, bool]:
     if thickness not in (None, "") and float(thickness) > 0:
         return float(thickness), False
     return None, False
-
-
-def write_nm_volume(
-    path: str | os.PathLike,
-    counts: np.ndarray,
-    voxel_mm: float,
-    patient_id: str,
-    description: str = "spectfsl phantom",
-) -> None:
-    """Write a (slices, rows, cols) uint16 count volume as an NM multi-frame RECON TOMO file.
-
-    `voxel_mm` is the isotropic voxel size in mm. UIDs derive from `patient_id`, so the same phantom
-    gives the same file.
-    """
-    if counts.ndim != 3:
-        raise ValueError("counts must be a (slices, rows, cols) volume")
-    volume = np.ascontiguousarray(counts, dtype=np.uint16)
-    n_slices, rows, cols = volume.shape
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = NuclearMedicineImageStorage
-    meta.MediaStorageSOPInstanceUID = _uid(patient_id, "instance")
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = _uid("spectfsl", "implementation")
-    meta.ImplementationVersionName = "SPECTFSL"
-
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
-    ds.SOPClassUID = NuclearMedicineImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    # A fixed date keeps phantom files byte-identical across runs with the same seed.
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = "20260101"
-    ds.StudyTime = ds.SeriesTime = ds.ContentTime = "120000"
-    ds.AccessionNumber = ""
-    ds.Modality = "NM"
-    ds.Manufacturer = "spectfsl"
-    ds.ReferringPhysicianName = ""
-    ds.StudyDescription = "Myocardial perfusion phantom"
-    ds.SeriesDescription = description
-    ds.PatientName = f"Phantom^{patient_id}"
-    ds.PatientID = patient_id
-    ds.PatientBirthDate = ""
-    ds.PatientSex = "O"
-    ds.SliceThickness = f"{voxel_mm:.4f}"
-    ds.SpacingBetweenSlices = f"{voxel_mm:.4f}"
-    ds.StudyInstanceUID = _uid(patient_id, "study")
-    ds.SeriesInstanceUID = _uid(patient_id, "series")
-    ds.StudyID = "1"
-    ds.SeriesNumber = 1
-    ds.BodyPartExamined = "HEART"
-    ds.InstanceNumber = 1
-    ds.PatientOrientation = ["L", "P"]
-    ds.FrameOfReferenceUID = _uid(patient_id, "frame-of-reference")
-    ds.PositionReferenceIndicator = ""
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.NumberOfFrames = n_slices
-    ds.FrameIncrementPointer = pydicom.tag.Tag("SliceVector")
-    ds.Rows = rows
-    ds.Columns = cols
-    ds.PixelSpacing = [f"{voxel_mm:.4f}", f"{voxel_mm:.4f}"]
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
-    ds.SliceVector = list(range(1, n_slices + 1))
-    ds.NumberOfSlices = n_slices
-    ds.CountsAccumulated = int(volume.sum(dtype=np.uint64))
-
-    window = Dataset()
-    window.EnergyWindowRangeSequence = [Dataset()]
-    window.EnergyWindowRangeSequence[0].EnergyWindowLowerLimit = "126.45"
-    window.EnergyWindowRangeSequence[0].EnergyWindowUpperLimit = "154.55"
-    window.EnergyWindowName = "Tc99m"
-    ds.EnergyWindowInformationSequence = [window]
-    ds.NumberOfEnergyWindows = 1
-    isotope = Dataset()
-    isotope.RadionuclideCodeSequence = [_code("44588005", "SCT", "Technetium^99m^")]
-    ds.RadiopharmaceuticalInformationSequence = [isotope]
-    detector = Dataset()
-    detector.ImagePositionPatient = [f"{-voxel_mm * cols / 2:.3f}", f"{-voxel_mm * rows / 2:.3f}", "0"]
-    detector.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
-    detector.CollimatorType = "PARA"
-    ds.DetectorInformationSequence = [detector]
-    ds.NumberOfDetectors = 1
-    rotation = Dataset()
-    rotation.StartAngle = "0"
-    rotation.AngularStep = "6"
-    rotation.RotationDirection = "CW"
-    rotation.ScanArc = "180"
-    rotation.ActualFrameDuration = 20000
-    rotation.NumberOfFramesInRotation = 30
-    rotation.TableHeight = "0"
-    rotation.TableTraverse = "0"
-    ds.RotationInformationSequence = [rotation]
-    ds.NumberOfRotations = 1
-    ds.PatientOrientationCodeSequence = [_code("102538003", "SCT", "recumbent")]
-    ds.PatientOrientationCodeSequence[0].PatientOrientationModifierCodeSequence = [_code("40199007", "SCT", "supine")]
-    ds.PatientGantryRelationshipCodeSequence = [_code("126830", "SCT", "headfirst")]
-    ds.CorrectedImage = ["DECY", "ATTN", "SCAT"]
-    ds.PixelData = volume.tobytes()
-    ds["PixelData"].VR = "OW"
-    ds.save_as(path, enforce_file_format=True)
-
-
-def _code(value: str, scheme: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = scheme
-    item.CodeMeaning = meaning
-    return item
-
-
-def _uid(*parts: str) -> UID:
-    """A deterministic UID under the 2.25 (UUID-derived) root."""
-    digest = hashlib.sha256("/".join(("spectfsl",) + parts).encode()).digest()
-    return UID(f"2.25.{int.from_bytes(digest[:16], 'big')}")

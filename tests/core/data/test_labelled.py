@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spectfsl.core.data.labelled import labelled_scans, parse_mask_options, prepare
-from spectfsl.core.files.loader import save_npy
+from spectfsl.core.files.formats import save_npy
 from spectfsl.core.image import SpectImage
 from spectfsl.errors import SpectfslError
 

@@ -12,7 +12,7 @@ from spectfsl.core.data.datasets import LabelledImages, read_dataset
 from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
 from spectfsl.core.fewshot.evaluation import EvaluateSettings, evaluate_folder, weights_embedding
 from spectfsl.core.fewshot.workflows import FitSettings, choose_support, fit_bank, predict_images, resolve_transform
-from spectfsl.core.files.loader import save_npy
+from spectfsl.core.files.formats import save_npy
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import NORMALISATION
 from spectfsl.errors import SpectfslError

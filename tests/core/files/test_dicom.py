@@ -11,7 +11,8 @@ import pytest
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEGLosslessSV1, RLELossless
 
-from spectfsl.core.files.dicom import read_dicom, write_nm_volume
+from spectfsl.core.files.dicom import read_dicom
+from spectfsl.core.files.dicom_writer import write_nm_volume
 from spectfsl.core.files.privacy import pseudonym
 from spectfsl.errors import SpectfslError
 from tests.conftest import SHARED_DATA, requires_real_data

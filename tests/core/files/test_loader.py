@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spectfsl.core.files.dicom import write_nm_volume
-from spectfsl.core.files.loader import expand_inputs, iter_slices, load_image, save_npy, sidecar_path
+from spectfsl.core.files.dicom_writer import write_nm_volume
+from spectfsl.core.files.formats import save_npy, sidecar_path
+from spectfsl.core.files.loader import expand_inputs, iter_slices, load_image
 from spectfsl.core.image import SpectImage
 from spectfsl.errors import SpectfslError
 from tests.conftest import SHARED_DATA, requires_real_data

@@ -17,7 +17,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-from spectfsl.core.files.dicom import write_nm_volume
+from spectfsl.core.files.dicom_writer import write_nm_volume
 from spectfsl.core.files.guard import MAX_IMAGE_MB_VARIABLE, check_claimed_size, max_image_bytes
 from spectfsl.core.files.loader import load_image
 from spectfsl.errors import SpectfslError

@@ -9,7 +9,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from spectfsl.core.files.dicom import write_nm_volume
+from spectfsl.core.files.dicom_writer import write_nm_volume
 from spectfsl.core.files.loader import load_image
 from spectfsl.core.segmentation.metrics import dice, hd95, mean_ci
 from spectfsl.core.segmentation.output import LPS_TO_RAS, write_label_nifti
