@@ -25,7 +25,7 @@ from provenance import append_result, provenance
 from spectfsl.core.data.datasets import PrepareSettings, read_dataset
 from spectfsl.core.data.labelled import prepare
 from spectfsl.core.data.phantom import write_phantom
-from spectfsl.core.data.shared import find_data
+from spectfsl.core.data.shared import find_data, lvseg_pairs, physionet_wall_pairs
 from spectfsl.core.fewshot.episodes import FineTuneSettings
 from spectfsl.core.fewshot.ood import CropProfile
 from spectfsl.core.fewshot.workflows import FitSettings, fit_bank
@@ -98,11 +98,9 @@ def phantom(work: Path) -> None:
 
 
 def physionet_nifti(work: Path, data_dir: Path) -> None:
-    folder = data_dir / "mps-physionet" / "nifti"
-    masks = sorted(p for p in folder.glob("*.nii.gz") if "_" not in p.name)
+    scans, masks = physionet_wall_pairs(data_dir / "mps-physionet" / "nifti")
     if not masks:
         return
-    scans = [m.with_name(m.name.replace(".nii.gz", "_0000.nii.gz")) for m in masks]
     dataset = work / "nifti-crops"
     if not dataset.exists():
         prepare(
@@ -118,8 +116,7 @@ def physionet_nifti(work: Path, data_dir: Path) -> None:
 
 
 def lvseg(work: Path, data_dir: Path) -> None:
-    folder = data_dir / "lvseg-mtu"
-    scans = sorted(p for p in folder.glob("*.nii.gz") if not p.name.endswith("_labels.nii.gz"))
+    scans, labels = lvseg_pairs(data_dir / "lvseg-mtu")
     if not scans:
         return
     dataset = work / "lvseg-crops"
@@ -127,7 +124,7 @@ def lvseg(work: Path, data_dir: Path) -> None:
         prepare(
             scans,
             dataset,
-            labels=[p.with_name(p.name.replace(".nii.gz", "_labels.nii.gz")) for p in scans],
+            labels=labels,
             classes={1: "myocardium", 2: "cavity"},
             settings=PrepareSettings(slices=False),
         )

@@ -25,7 +25,7 @@ import numpy as np
 from provenance import append_result, provenance
 
 from spectfsl.core.data.phantom import DEFECT_WALLS, write_phantom
-from spectfsl.core.data.shared import find_data
+from spectfsl.core.data.shared import find_data, lvseg_pairs
 from spectfsl.core.files.loader import load_image
 from spectfsl.core.quantify.workflow import SEGMENTS, quantify
 from spectfsl.core.segmentation.model_file import open_segmenter
@@ -98,11 +98,9 @@ def phantom_threshold(work: Path, patients: int, seeds: list[int], defect_uptake
 
 
 def real_segments(data_dir: Path, support_name: str, steps: int) -> None:
-    folder = data_dir / "lvseg-mtu"
-    scans = sorted(folder.glob("*_rest.nii.gz")) + sorted(folder.glob("*_stress.nii.gz"))
+    scans, labels = lvseg_pairs(data_dir / "lvseg-mtu")
     if not scans:
         return
-    labels = [s.with_name(s.name.replace(".nii.gz", "_labels.nii.gz")) for s in scans]
     classes = choose_classes("1=myocardium,2=cavity", labels, [], None)
     labelled = list(load_labelled(scans, labels, classes, {}, None))
     support = [pair for pair in labelled if Path(pair[0].source).name == support_name]

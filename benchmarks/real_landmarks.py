@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from spectfsl.core.data.shared import physionet_wall_pairs
 from spectfsl.core.files.points import write_points
 from spectfsl.core.localisation.landmarks import (
     heart_landmark_rows,
@@ -27,10 +28,14 @@ from spectfsl.core.localisation.landmarks import (
 )
 
 
+def nifti_pairs(folder: Path) -> tuple[list[str], list[Path]]:
+    """The NIfTI images as named relative to the dataset folder, and their wall masks."""
+    images, masks = physionet_wall_pairs(folder)
+    return [f"{folder.name}/{image.name}" for image in images], masks
+
+
 def nifti_rows(folder: Path) -> list[tuple]:
-    masks = sorted(p for p in folder.glob("*.nii.gz") if "_" not in p.name)
-    images = [f"{folder.name}/{mask.name.replace('.nii.gz', '_0000.nii.gz')}" for mask in masks]
-    return mask_landmark_rows(images, masks)
+    return mask_landmark_rows(*nifti_pairs(folder))
 
 
 def dicom_rows(folder: Path) -> list[tuple]:
@@ -44,9 +49,7 @@ def main() -> None:
     files = {"nifti-3d": nifti_rows(data / "nifti"), "dicom-3d": dicom_rows(data / "dicom")}
     files["all-3d"] = files["nifti-3d"] + files["dicom-3d"]  # lv_centre in all 6 volumes: 30 ordered pairs
     files["all-2d"] = slice_landmark_rows(files["all-3d"])  # the same points on the slices through them
-    masks = sorted(p for p in (data / "nifti").glob("*.nii.gz") if "_" not in p.name)
-    images = [f"nifti/{mask.name.replace('.nii.gz', '_0000.nii.gz')}" for mask in masks]
-    files["nifti-wall-2d"] = mask_slice_landmark_rows(images, masks)  # the study-style 2D wall landmarks
+    files["nifti-wall-2d"] = mask_slice_landmark_rows(*nifti_pairs(data / "nifti"))  # the study-style 2D wall landmarks
     for kind, rows in files.items():
         path = out / f"{data.name}-{kind}.csv"
         write_points(path, rows)

@@ -24,6 +24,7 @@ from spectfsl.core.builtin.catalogue import BUILTIN
 from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
 from spectfsl.core.data.labelled import prepare
 from spectfsl.core.data.phantom import DEFECT_WALLS, LV_CLASS_NAMES, make_patient, write_phantom
+from spectfsl.core.data.shared import lvseg_pairs, physionet_wall_pairs
 from spectfsl.core.fewshot.bank import load_bank, save_bank
 from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
 from spectfsl.core.fewshot.evaluation import EvaluateSettings, EvaluationResult, bank_embedding, evaluate_folder
@@ -389,9 +390,7 @@ def evaluate_phantom_prnet(demo: Demo) -> None:
 
 
 def _nifti(demo: Demo) -> tuple[list[Path], list[Path]]:
-    folder = demo.real_data / "mps-physionet" / "nifti"
-    masks = sorted(p for p in folder.glob("*.nii.gz") if "_" not in p.name)
-    return [m.with_name(m.name.replace(".nii.gz", "_0000.nii.gz")) for m in masks], masks
+    return physionet_wall_pairs(demo.real_data / "mps-physionet" / "nifti")
 
 
 def classify_real_nifti(demo: Demo) -> None:
@@ -554,10 +553,7 @@ def segment_phantom(demo: Demo) -> None:
 
 
 def _lvseg(demo: Demo) -> tuple[list[Path], list[Path]]:
-    """lvseg-mtu's scans (rest first, then stress) and their expert label maps."""
-    folder = demo.real_data / "lvseg-mtu"
-    images = sorted(folder.glob("*_rest.nii.gz")) + sorted(folder.glob("*_stress.nii.gz"))
-    return images, [image.with_name(image.name.replace(".nii.gz", "_labels.nii.gz")) for image in images]
+    return lvseg_pairs(demo.real_data / "lvseg-mtu")
 
 
 def segment_real(demo: Demo) -> None:

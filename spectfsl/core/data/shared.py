@@ -22,3 +22,18 @@ def data_candidates(repository: Path | None = None) -> list[Path]:
 def find_data(repository: Path | None = None) -> Path | None:
     """The first existing folder of `data_candidates`, or None."""
     return next((path for path in data_candidates(repository) if path.is_dir()), None)
+
+
+def physionet_wall_pairs(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The PhysioNet NIfTI patients of `folder` (mps-physionet/nifti): images (`patient001_0000.nii.gz`,
+    nnU-Net's naming) and their LV-wall masks (`patient001.nii.gz`), in the same order."""
+    masks = sorted(path for path in Path(folder).glob("*.nii.gz") if "_" not in path.name)
+    return [mask.with_name(mask.name.replace(".nii.gz", "_0000.nii.gz")) for mask in masks], masks
+
+
+def lvseg_pairs(folder: Path) -> tuple[list[Path], list[Path]]:
+    """lvseg-mtu's scans of `folder` (rest first, then stress) and their expert label maps
+    (`P005024_rest_labels.nii.gz`: 1 LV myocardium, 2 LV cavity), in the same order."""
+    folder = Path(folder)
+    scans = sorted(folder.glob("*_rest.nii.gz")) + sorted(folder.glob("*_stress.nii.gz"))
+    return scans, [scan.with_name(scan.name.replace(".nii.gz", "_labels.nii.gz")) for scan in scans]
