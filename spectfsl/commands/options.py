@@ -81,6 +81,19 @@ def one_length(steps: int | None, other: int | None, other_name: str) -> None:
         raise SpectfslError(f"--steps and {other_name} both set the training length: give one")
 
 
+#: `--pixel-mm` where it gives the scans' true voxel size (segment, quantify), not a grid to resample to.
+ScanPixelMm = Annotated[
+    float | None,
+    typer.Option(
+        "--pixel-mm",
+        metavar="MM",
+        callback=positive,
+        help="The scans' true voxel size in mm (cubic), replacing their headers' spacing: for files whose "
+        "header carries a placeholder (1 mm on a small crop); outputs keep the file's own geometry.",
+        show_default=False,
+    ),
+]
+
 Resume = Annotated[
     bool,
     typer.Option(

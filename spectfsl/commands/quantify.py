@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Device, Overwrite, Quiet, RowFormat, positive, write_rows
+from spectfsl.commands.options import Device, Overwrite, Quiet, RowFormat, ScanPixelMm, positive, write_rows
 
 
 def quantify(
@@ -85,16 +85,7 @@ def quantify(
             show_default=False,
         ),
     ] = None,
-    pixel_mm: Annotated[
-        float | None,
-        typer.Option(
-            "--pixel-mm",
-            metavar="MM",
-            callback=positive,
-            help="The scans' true voxel size in mm, where a header carries a placeholder.",
-            show_default=False,
-        ),
-    ] = None,
+    pixel_mm: ScanPixelMm = None,
     fmt: RowFormat = "table",
     device: Device = "auto",
     overwrite: Overwrite = False,

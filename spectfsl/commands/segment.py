@@ -16,6 +16,7 @@ from spectfsl.commands.options import (
     Quiet,
     Resume,
     RowFormat,
+    ScanPixelMm,
     Seed,
     SkipBad,
     checkpointer,
@@ -30,18 +31,6 @@ segment_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-
-PixelMm = Annotated[
-    float | None,
-    typer.Option(
-        "--pixel-mm",
-        metavar="MM",
-        callback=positive,
-        help="The scans' true voxel size in mm (cubic), replacing their headers' spacing: for files whose "
-        "header carries a placeholder (1 mm on a small crop); outputs keep the file's own geometry.",
-        show_default=False,
-    ),
-]
 
 Scans = Annotated[
     list[str],
@@ -216,7 +205,7 @@ def fit(
         ),
     ] = None,
     seed: Seed = 0,
-    pixel_mm: PixelMm = None,
+    pixel_mm: ScanPixelMm = None,
     device: Device = "auto",
     checkpoint_every: CheckpointEvery = 60.0,
     resume: Resume = False,
@@ -306,7 +295,7 @@ def predict(
     ] = None,
     fmt: RowFormat = "table",
     skip_bad: SkipBad = False,
-    pixel_mm: PixelMm = None,
+    pixel_mm: ScanPixelMm = None,
     device: Device = "auto",
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -396,7 +385,7 @@ def evaluate(
     drop_stray: DropStray = False,
     fmt: DocumentFormat = "table",
     out: OutFile = None,
-    pixel_mm: PixelMm = None,
+    pixel_mm: ScanPixelMm = None,
     device: Device = "auto",
     overwrite: Overwrite = False,
     quiet: Quiet = False,
