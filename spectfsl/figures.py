@@ -275,7 +275,7 @@ def point_qc(path: str | os.PathLike, reference, target, found: Sequence, templa
         (name, xy, located.xy, f"located (score {score:.2f}{'' if located.converged else ', not converged'})")
         for name, xy, located, score in found
     ]
-    flags = [flag for name, _, located, score in found for flag in point_flags(name, located, score)]
+    flags = [f"{name}: {flag}" for name, _, located, score in found for flag in point_flags(located.converged, score)]
     title = f"patient {target.source.patient} - {Path(target.source.label).name}"  # the pseudonym, never identity
     located_point_qc(path, reference.source.pixels, target.source.pixels, points, (half[0], half[1]), title, flags)
     return str(path)

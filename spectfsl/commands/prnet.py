@@ -400,10 +400,10 @@ def locate(
     )
     from spectfsl.core.localisation.locate import (
         LOCAL_MATCH_MM,
-        LOW_SCORE,
         TARGETS_PER_BATCH,
         locate_columns,
         locate_rows,
+        point_flags,
     )
     from spectfsl.errors import SpectfslError
     from spectfsl.render import check_format
@@ -451,9 +451,7 @@ def locate(
             images = whole_scans_refused(iter_images(group, skip_bad))
             entries = grid_entries(images, pixel_mm, skip_bad, dims)
             for row in locate_rows(stages, reference, points, entries, match_radius_mm, batch_size, draw):
-                checks = [] if row.get("converged", True) else ["did not converge"]
-                if row.get("score", 1.0) < LOW_SCORE:
-                    checks.append(f"score {row['score']:.2f} below {LOW_SCORE:g}")
+                checks = point_flags(row["converged"], row["score"]) if "score" in row else []  # not a bad input
                 if checks:
                     warn(f"{row['path']}: check point {row['name']}: {', '.join(checks)}")
                 yield row
@@ -464,6 +462,7 @@ def locate(
 def _qc_names(targets: list[str], folder: Path, overwrite: bool, skip_bad: bool):
     """`--qc`: a target -> `folder/<stem>_qc.png` (stems named apart by parent folder); refuses
     existing figures without `overwrite`, and creates the folder."""
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import expand_inputs
     from spectfsl.core.files.paths import output_stems
     from spectfsl.errors import SpectfslError
@@ -477,8 +476,7 @@ def _qc_names(targets: list[str], folder: Path, overwrite: bool, skip_bad: bool)
                 raise
     stems = output_stems(labels)
     for stem in stems.values():
-        if (folder / f"{stem}_qc.png").exists() and not overwrite:
-            raise SpectfslError(f"{folder / f'{stem}_qc.png'}: file exists (pass --overwrite to replace it)")
+        check_new_output(folder / f"{stem}_qc.png", overwrite)
     folder.mkdir(parents=True, exist_ok=True)
     return lambda target: folder / f"{stems[str(target.source.label)]}_qc.png"
 

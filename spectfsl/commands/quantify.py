@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from spectfsl.commands.options import Device, Overwrite, Quiet, RowFormat, ScanPixelMm, positive, write_rows
+from spectfsl.commands.options import Device, Overwrite, Quiet, RowFormat, ScanPixelMm, positive
 
 
 def quantify(
@@ -101,11 +101,19 @@ def quantify(
     diff_seg1..17 (stress - rest), rest_defect_extent_pct; with --normal-limits: z_seg1..17; and the
     apex and base in LPS mm. No normal database is shipped, so no summed scores (SSS, SDS).
     """
-    from spectfsl.core.files.loader import load_image
+    from spectfsl.core.data.datasets import parse_classes
+    from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.paths import output_stems
-    from spectfsl.core.quantify.workflow import add_rest, add_z_scores, columns, read_normal_limits
+    from spectfsl.core.quantify.workflow import (
+        ScanReader,
+        add_rest,
+        add_z_scores,
+        columns,
+        read_normal_limits,
+        stem_outputs,
+    )
     from spectfsl.errors import SpectfslError
-    from spectfsl.render import check_format
+    from spectfsl.render import check_format, row_output
 
     check_format(fmt)
     if rest == ["auto"]:
@@ -123,26 +131,24 @@ def quantify(
     limits = read_normal_limits(normal_limits) if normal_limits else None
     stems = output_stems(scans)
     if out is not None:
-        _check_outputs(out, stems.values(), overwrite)
-    readouts = _Readouts(classes, model, device, sampling, defect_threshold, pixel_mm)
-
-    def rows_for(_specs: list[str]):
+        for stem in stems.values():
+            for path in stem_outputs(out, stem).values():
+                check_new_output(path, overwrite)
+        out.mkdir(parents=True, exist_ok=True)
+    reader = ScanReader(parse_classes(classes), model, device, sampling, defect_threshold, pixel_mm)
+    heading = columns(bool(rest), limits is not None)
+    with row_output(None, fmt, heading, title="LV quantification", all_or_nothing=True) as writer:
         for index, scan in enumerate(scans):
-            image = readouts.image(load_image(scan))
-            readout = readouts.readout(image, labels[index] if labels else None)
+            image, readout = reader.read(scan, labels[index] if labels else None)
             rest_readout = None
             if rest:
-                rest_image = readouts.image(load_image(rest[index]))
-                rest_readout = readouts.readout(rest_image, rest_labels[index] if rest_labels else None)
+                _, rest_readout = reader.read(rest[index], rest_labels[index] if rest_labels else None)
                 add_rest(readout, rest_readout, defect_threshold)
             if limits is not None:
                 add_z_scores(readout, limits)
             if out is not None:
                 _write_outputs(out, stems[scan], image, readout, rest_readout)
-            yield readout.row
-
-    title = "LV quantification"
-    write_rows(scans, rows_for, None, fmt, columns(bool(rest), limits is not None), title, skip_bad=False)
+            writer.write(readout.row)
 
 
 def rest_of(path: str | Path) -> Path:
@@ -162,78 +168,11 @@ def rest_of(path: str | Path) -> Path:
     return path.with_name(renamed)
 
 
-class _Readouts:
-    """Reads out scans: their label maps or the model's, with the options' settings."""
-
-    def __init__(self, classes: str, model: str, device: str, sampling: str, threshold: float, pixel_mm):
-        from spectfsl.core.data.datasets import parse_classes
-
-        self.classes, self.model, self.device = parse_classes(classes), model, device
-        self.sampling, self.threshold, self.pixel_mm = sampling, threshold, pixel_mm
-        self._segmenter = None
-
-    def image(self, image):
-        from spectfsl.core.image import placeholder_note
-        from spectfsl.ui import warn
-
-        note = placeholder_note(image) if self.pixel_mm is None else None
-        if note:
-            warn(note)
-        return image.with_voxel_mm(self.pixel_mm)
-
-    def readout(self, image, label_map: Path | None):
-        from spectfsl.core.data.datasets import label_ids
-        from spectfsl.core.files.loader import load_image
-        from spectfsl.core.quantify.workflow import quantify
-        from spectfsl.ui import warn
-
-        if label_map is not None:
-            labels = load_image(label_map)
-            label_ids(labels)  # refuses what is no label map
-            ids, classes = labels.pixels.astype(int), self.classes
-        else:
-            ids, classes = self._segment(image)
-        readout = quantify(image, ids, classes, self.sampling, self.threshold)
-        for line in readout.warnings:
-            warn(line)
-        return readout
-
-    def _segment(self, image):
-        from spectfsl.core.device import setup_device
-        from spectfsl.core.segmentation.model_file import open_segmenter
-        from spectfsl.core.segmentation.workflows import check_compatible, segment_image
-        from spectfsl.ui import warn
-
-        if self._segmenter is None:
-            self._segmenter = open_segmenter(self.model, setup_device(self.device))
-        note = check_compatible(self._segmenter, image)
-        if note:
-            warn(note)
-        classes = dict(self._segmenter.info.classes.foreground)
-        return segment_image(self._segmenter, image), classes
-
-
-def _check_outputs(folder: Path, stems, overwrite: bool) -> None:
-    from spectfsl.core.quantify.workflow import stem_outputs
-    from spectfsl.errors import SpectfslError
-
-    for stem in stems:
-        for path in stem_outputs(folder, stem).values():
-            if path.exists() and not overwrite:
-                raise SpectfslError(f"{path}: file exists (pass --overwrite to replace it)")
-    folder.mkdir(parents=True, exist_ok=True)
-
-
 def _write_outputs(folder: Path, stem: str, image, readout, rest_readout) -> None:
     """The bullseye (three panels with a rest scan: stress, rest, stress - rest), the map and the
     short-axis volume."""
-    import nibabel as nib
-    import numpy as np
-
-    from spectfsl.core.files.atomic import atomic_file
     from spectfsl.core.quantify.polar import PolarMap
-    from spectfsl.core.quantify.workflow import short_axis_volume, stem_outputs
-    from spectfsl.core.segmentation.output import save_nifti
+    from spectfsl.core.quantify.workflow import stem_outputs, write_readout_files
     from spectfsl.figures import bullseye
 
     paths = stem_outputs(folder, stem)
@@ -244,10 +183,7 @@ def _write_outputs(folder: Path, stem: str, image, readout, rest_readout) -> Non
         panels += [("stress - rest", difference.values, difference.segments())]
     title = f"patient {image.patient} - {stem}"  # the pseudonym, never the identity
     bullseye(paths["polar_png"], panels, title)
-    with atomic_file(paths["polar_npy"]) as temporary, open(temporary, "wb") as handle:
-        np.save(handle, readout.polar.values.astype(np.float32))
-    volume, affine = short_axis_volume(image, readout)
-    save_nifti(paths["short_axis"], nib.Nifti1Image(np.ascontiguousarray(volume.transpose(2, 1, 0)), affine))
+    write_readout_files(paths, image, readout)
     readout.row["polar"] = str(paths["polar_png"])
 
 

@@ -266,11 +266,11 @@ LOW_SCORE = 0.5
 Answer = tuple[str, Any, Located, float]
 
 
-def point_flags(name: str, located: Located, score: float) -> list[str]:
+def point_flags(converged: bool, score: float) -> list[str]:
     """What to check about a located point: not converged, or a score below LOW_SCORE."""
-    flags = [] if located.converged else [f"{name} did not converge"]
+    flags = [] if converged else ["did not converge"]
     if score < LOW_SCORE:
-        flags.append(f"{name} scored {score:.2f} (< {LOW_SCORE:g}: unlike the reference patch)")
+        flags.append(f"score {score:.2f} below {LOW_SCORE:g} (unlike the reference patch)")
     return flags
 
 

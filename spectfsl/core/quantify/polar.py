@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from spectfsl.core.quantify.axis import LVAxis
+from spectfsl.core.quantify.axis import LVAxis, voxel_points
 from spectfsl.core.quantify.geometry import ScanFrame
 from spectfsl.errors import SpectfslError
 
@@ -138,8 +138,6 @@ def _rays(axis: LVAxis, rings: int = RINGS, sectors: int = SECTORS) -> tuple[np.
 def _reach_mm(myocardium: np.ndarray, frame: ScanFrame, axis: LVAxis) -> float:
     """How far a ray must go to leave the myocardium: its farthest voxel from the apical centre, plus
     a margin of two voxels."""
-    from spectfsl.core.quantify.axis import voxel_points
-
     points = voxel_points(frame, myocardium)
     centre = axis.apex - axis.long * APICAL_SHARE * axis.length_mm
     margin = 2 * float(np.linalg.norm(frame.matrix, axis=0).max())

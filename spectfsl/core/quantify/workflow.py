@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,11 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from spectfsl.core.image import SpectImage
+from spectfsl.core.image import SpectImage, placeholder_note
 from spectfsl.core.quantify.axis import LVAxis, lv_axis
 from spectfsl.core.quantify.geometry import ScanFrame, scan_frame
 from spectfsl.core.quantify.polar import WALLS, PolarMap, polar_map
-from spectfsl.errors import SpectfslError
+from spectfsl.errors import SpectfslError, SpectfslWarning
 
 #: Default `--defect-threshold` (% of the map's maximum): see the docs' quantify page for how it was chosen.
 DEFECT_THRESHOLD = 60.0
@@ -176,6 +177,72 @@ def short_axis_volume(
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+class ScanReader:
+    """`quantify`'s reading of scans: each scan (with `voxel_mm` replacing a placeholder spacing, which
+    is otherwise named in a warning) read out from its label map (ids named by `classes`), or from the
+    map of the segmentation `model` (opened on first use) when it has none."""
+
+    def __init__(
+        self,
+        classes: dict[int, str],
+        model: str = "builtin",
+        device: str = "auto",
+        sampling: str = "max",
+        defect_threshold: float = DEFECT_THRESHOLD,
+        voxel_mm: float | None = None,
+    ) -> None:
+        self.classes, self.model, self.device = classes, model, device
+        self.sampling, self.defect_threshold, self.voxel_mm = sampling, defect_threshold, voxel_mm
+        self._segmenter = None
+
+    def read(self, scan: str | os.PathLike, label_map: str | os.PathLike | None = None) -> tuple[SpectImage, Readout]:
+        """(the scan as read out, its read-out); warnings (placeholder spacing, no orientation, voxels
+        unlike the model's) as SpectfslWarnings."""
+        from spectfsl.core.data.datasets import label_ids
+        from spectfsl.core.files.loader import load_image
+
+        image = load_image(scan)
+        note = placeholder_note(image) if self.voxel_mm is None else None
+        if note:
+            warnings.warn(note, SpectfslWarning, stacklevel=2)
+        image = image.with_voxel_mm(self.voxel_mm)
+        if label_map is not None:
+            labels = load_image(label_map)
+            label_ids(labels)  # refuses what is no label map
+            ids, classes = labels.pixels.astype(int), self.classes
+        else:
+            ids, classes = self._segment(image)
+        readout = quantify(image, ids, classes, self.sampling, self.defect_threshold)
+        for line in readout.warnings:
+            warnings.warn(line, SpectfslWarning, stacklevel=2)
+        return image, readout
+
+    def _segment(self, image: SpectImage) -> tuple[np.ndarray, dict[int, str]]:
+        from spectfsl.core.device import setup_device
+        from spectfsl.core.segmentation.model_file import open_segmenter
+        from spectfsl.core.segmentation.workflows import check_compatible, segment_image
+
+        if self._segmenter is None:
+            self._segmenter = open_segmenter(self.model, setup_device(self.device))
+        note = check_compatible(self._segmenter, image)
+        if note:
+            warnings.warn(note, SpectfslWarning, stacklevel=3)
+        return segment_image(self._segmenter, image), dict(self._segmenter.info.classes.foreground)
+
+
+def write_readout_files(paths: dict[str, Path], image: SpectImage, readout: Readout) -> None:
+    """The polar map (`.npy`, float32, atomic) and the short-axis volume (NIfTI) of `stem_outputs`."""
+    import nibabel as nib
+
+    from spectfsl.core.files.atomic import atomic_file
+    from spectfsl.core.segmentation.output import save_nifti
+
+    with atomic_file(paths["polar_npy"]) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, readout.polar.values.astype(np.float32))
+    volume, affine = short_axis_volume(image, readout)
+    save_nifti(paths["short_axis"], nib.Nifti1Image(np.ascontiguousarray(volume.transpose(2, 1, 0)), affine))
 
 
 def stem_outputs(folder: Path, stem: str) -> dict[str, Path]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from spectfsl.core.files.atomic import check_new_output
 from spectfsl.core.files.loader import BadInput, expand_inputs, iter_images
 from spectfsl.core.files.paths import output_stems
 from spectfsl.core.image import SpectImage
@@ -76,8 +77,7 @@ def prepare_outputs(outputs: PredictOutputs, names: dict[str, str], overwrite: b
     """Refuse (exit 2) a file that exists unless `overwrite`, then create the output folders."""
     for stem in names.values():
         for path in outputs.files(stem):
-            if path.exists() and not overwrite:
-                raise SpectfslError(f"{path}: file exists (pass --overwrite to replace it)")
+            check_new_output(path, overwrite)
     outputs.folder.mkdir(parents=True, exist_ok=True)
     if outputs.qc_folder is not None:
         outputs.qc_folder.mkdir(parents=True, exist_ok=True)
