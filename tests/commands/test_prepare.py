@@ -209,6 +209,12 @@ def test_default_classes_are_the_ids_found_and_unnamed_ids_are_said_once(cli, tm
 
 
 def test_a_scan_given_as_its_own_label_map_is_refused_naming_it(cli, tmp_path):
+    import nibabel as nib
+
     scan, _ = _nifti_pair(tmp_path, "P1_rest")
     result = cli("prepare", scan, "--labels", scan, "--out", tmp_path / "ds")
     assert result.exit_code == 2 and f"{scan}: not a label map" in result.stderr and not (tmp_path / "ds").exists()
+    counts = tmp_path / "counts.nii.gz"  # integer counts: hundreds of distinct values, no fractions
+    nib.save(nib.Nifti1Image(np.arange(16**3, dtype=np.int16).reshape(16, 16, 16) % 300, np.eye(4)), counts)
+    many = cli("prepare", scan, "--labels", counts, "--out", tmp_path / "ds")
+    assert many.exit_code == 2 and f"{counts}: not a label map (300 distinct values" in many.stderr
