@@ -91,9 +91,9 @@ def segment_predict_volume(
     from spectfsl.core.data.phantom import make_patient
     from spectfsl.core.files.dicom_writer import write_nm_volume
     from spectfsl.core.files.loader import load_image
+    from spectfsl.core.files.nifti_writer import write_label_nifti
     from spectfsl.core.imaging.preprocess import normalise_intensity
     from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo
-    from spectfsl.core.segmentation.output import write_label_nifti
     from spectfsl.core.segmentation.training import SegmentSettings, network_for
     from spectfsl.core.segmentation.workflows import segment_image, volume_row
 

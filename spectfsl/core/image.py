@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
+
+from spectfsl.errors import SpectfslWarning
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,8 @@ class SpectImage:
     does not record them. `frame` is the file's 0-based frame index when this is one frame of a
     multi-frame file; `frames` gives, for a volume, the file frame index of each slice (slices may be
     reordered, see `spectfsl.core.files.dicom`). `normalisation` names the intensity normalisation already
-    applied (None for raw counts).
+    applied (None for raw counts). `gate` is the 1-based gate (time slot) when this volume is one gate
+    of an ECG-gated study (`GatedImage`).
     """
 
     pixels: np.ndarray
@@ -47,6 +52,7 @@ class SpectImage:
     frames: tuple[int, ...] | None = None
     normalisation: str | None = None
     geometry: FileGeometry = FileGeometry()
+    gate: int | None = None
 
     @property
     def is_volume(self) -> bool:
@@ -130,8 +136,62 @@ class SpectImage:
 
     @property
     def label(self) -> str:
-        """`source` or `source@frame`: how a user would name this image on the command line."""
+        """`source`, `source@frame` or `source@gN`: how a user would name this image on the command line."""
+        if self.gate is not None:
+            return f"{self.source}@g{self.gate}"
         return self.source if self.frame is None else f"{self.source}@{self.frame}"
+
+
+#: Gates an ECG-gated study may have (scanners use 8 or 16; a 4th axis outside this is not gates).
+MIN_GATES, MAX_GATES = 4, 32
+
+
+@dataclass(frozen=True)
+class GatedImage:
+    """An ECG-gated study: one volume per gate (time slot of the cardiac cycle), all on one grid.
+
+    `gates[n - 1]` is gate n (1-based, as scanners number time slots), a volume whose `gate` is n and
+    whose geometry and spacing are the study's. Counts are per gate; `summed()` is the study's
+    perfusion image (what clinicians read perfusion from).
+    """
+
+    gates: tuple[SpectImage, ...]
+
+    def __post_init__(self) -> None:
+        shapes = {gate.pixels.shape for gate in self.gates}
+        if len(shapes) != 1 or not self.gates[0].is_volume:
+            raise ValueError("a gated study's gates must be volumes of one shape")
+
+    @property
+    def n_gates(self) -> int:
+        return len(self.gates)
+
+    @property
+    def source(self) -> str:
+        return self.gates[0].source
+
+    @property
+    def label(self) -> str:
+        return self.source
+
+    @property
+    def patient(self) -> str:
+        return self.gates[0].patient
+
+    def gate(self, number: int) -> SpectImage:
+        """Gate `number` (1-based) as a plain volume."""
+        if not 1 <= number <= self.n_gates:
+            raise IndexError(number)
+        return self.gates[number - 1]
+
+    def summed(self) -> SpectImage:
+        """The sum of the gates: the study's ungated perfusion volume (counts)."""
+        total = np.sum([gate.pixels for gate in self.gates], axis=0, dtype=np.float64)
+        return replace(self.gates[0], pixels=total.astype(np.float32), gate=None)
+
+    def with_voxel_mm(self, mm: float | None) -> GatedImage:
+        """Every gate with cubic voxels of `mm` (see `SpectImage.with_voxel_mm`)."""
+        return self if mm is None else GatedImage(tuple(gate.with_voxel_mm(mm) for gate in self.gates))
 
 
 #: A scan this small with exactly 1 mm voxels probably carries a placeholder spacing.
@@ -155,3 +215,17 @@ def placeholder_note(image: SpectImage, remedy: str = "give --pixel-mm with the 
         f"{image.source}: 1 mm voxels on a {shape} scan look like a placeholder spacing: sizes in mm and ml "
         f"from it are not physical; {remedy}"
     )
+
+
+def as_volume(study: SpectImage | GatedImage) -> SpectImage:
+    """An image as one volume: a gated study as the sum of its gates, said once on stderr (a
+    SpectfslWarning naming the file); any other image as it is."""
+    if not isinstance(study, GatedImage):
+        return study
+    warnings.warn(
+        f"{study.source}: a gated study of {study.n_gates} gates, read as their sum "
+        f"(name one gate as {Path(study.source).name}@gN)",
+        SpectfslWarning,
+        stacklevel=2,
+    )
+    return study.summed()

@@ -8,7 +8,9 @@ origin at the centre of the field of view) and sampled on a (slice, row, col) = 
 - right ventricle: a thin-walled crescent of low uptake beside the septum, with its own cavity;
 - liver: a large ellipsoid below and to the right of the heart, with variable uptake;
 - optional perfusion defects: a sector of the LV wall with reduced uptake, at random in about 30% of
-  patients, or a named wall (`DEFECT_WALLS`) in every patient, the truth written to landmarks.json.
+  patients, or a named wall (`DEFECT_WALLS`) in every patient, the truth written to landmarks.json;
+- optionally an ECG-gated study (`gates`): the LV beats through the gates (`beating_lv`), its
+  ejection fraction drawn per patient, the counts of the study shared among the gates.
 Activity is blurred to a 10-15 mm FWHM resolution and Poisson counting noise is drawn.
 Labels come from the unblurred geometry: 1 LV myocardium, 2 ventricles (LV and RV cavities), 3 liver
 (`labels.npy`); and for quantification 1 LV myocardium, 2 LV cavity, 4 RV wall and cavity
@@ -30,7 +32,7 @@ from spectfsl.core.files.atomic import write_text_atomic
 from spectfsl.core.files.dicom_writer import write_nm_volume
 from spectfsl.core.files.formats import save_npy
 from spectfsl.core.files.points import write_points
-from spectfsl.core.image import SpectImage
+from spectfsl.core.image import MAX_GATES, MIN_GATES, SpectImage
 from spectfsl.errors import SpectfslError
 
 MYOCARDIUM, VENTRICLES, LIVER = 1, 2, 3
@@ -60,6 +62,60 @@ class PhantomCase:
     defect: dict | None = None
     #: 1 LV myocardium, 2 LV cavity, 4 RV (wall and cavity)
     lv_labels: np.ndarray | None = None
+    #: a gated study's gates: counts (gates, slices, rows, cols), LV labels per gate (1 myocardium,
+    #: 2 cavity, 4 RV) and the truth (`gated_truth`); None for a static study
+    gated_counts: np.ndarray | None = None
+    gated_lv_labels: np.ndarray | None = None
+
+
+#: Ejection fractions a gated phantom patient is drawn from (%), and the share of the cycle in systole.
+LVEF_RANGE = (20.0, 75.0)
+SYSTOLE_SHARE = 0.4
+
+
+def contraction(gates: int, start: float = 0.0) -> np.ndarray:
+    """How far each gate is into contraction (0 end-diastole, 1 end-systole): a cycle that contracts
+    over `SYSTOLE_SHARE` of the R-R interval and relaxes over the rest, sampled at the gates' centres;
+    `start` shifts the cycle (a share of it), as gating that is not aligned to the R wave does."""
+    phase = ((np.arange(gates) + 0.5) / gates - start) % 1.0
+    systole = np.sin(np.pi / 2 * phase / SYSTOLE_SHARE)
+    diastole = 0.5 * (1 + np.cos(np.pi * (phase - SYSTOLE_SHARE) / (1 - SYSTOLE_SHARE)))
+    return np.where(phase <= SYSTOLE_SHARE, systole, diastole)
+
+
+def beating_lv(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, centre: np.ndarray, long_axis: np.ndarray,
+    outer_long: float, outer_short: float, wall: float, squeeze: float,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(wall, cavity) masks of the LV with its cavity's axes scaled by `squeeze` (1 at end-diastole)
+    about the apex, which stays put while the base descends; the wall thickens so that the myocardium
+    keeps its volume (`_thickness`)."""
+    inner_long, inner_short = (outer_long - wall) * squeeze, (outer_short - wall) * squeeze
+    thickness = _thickness(outer_long - wall, outer_short - wall, wall, squeeze)
+    new_outer_long, new_outer_short = inner_long + thickness, inner_short + thickness
+    moved = centre + long_axis * (outer_long - new_outer_long)
+    along, radial, _ = _axial_coordinates(x, y, z, moved, long_axis)
+    above_base = along >= -0.35 * new_outer_long
+    outer = (along / new_outer_long) ** 2 + (radial / new_outer_short) ** 2 <= 1.0
+    inner = (along / inner_long) ** 2 + (radial / inner_short) ** 2 <= 1.0
+    return outer & ~inner & above_base, inner & above_base
+
+
+def _thickness(inner_long: float, inner_short: float, wall: float, squeeze: float) -> float:
+    """The wall thickness (mm) that keeps the myocardium's volume when the cavity's end-diastolic axes
+    (mm) are scaled by `squeeze`: the volume between two truncated ellipsoids grows as
+    (a + t)(b + t)^2 - a b^2 (the same truncation for both), solved for t by bisection."""
+
+    def shell(a: float, b: float, t: float) -> float:
+        return (a + t) * (b + t) ** 2 - a * b**2
+
+    target = shell(inner_long, inner_short, wall)
+    a, b = inner_long * squeeze, inner_short * squeeze
+    low, high = 0.0, 4.0 * wall
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (middle, high) if shell(a, b, middle) < target else (low, middle)
+    return (low + high) / 2
 
 
 def patient_id(index: int) -> str:
@@ -74,12 +130,17 @@ def make_patient(
     voxel_mm: float = 6.4,
     defect: str | None = None,
     defect_uptake: float = DEFECT_UPTAKE,
+    gates: int | None = None,
 ) -> PhantomCase:
     """Simulate patient `index`; the same (index, seed, matrix, voxel_mm) gives the same case. `defect`
     (a wall of DEFECT_WALLS, or `random`) replaces the random defect with one in that wall at
-    `defect_uptake` of normal uptake; the rest of the patient is the same as without it."""
+    `defect_uptake` of normal uptake; the rest of the patient is the same as without it. `gates`
+    (4-32) adds an ECG-gated study whose LV beats (`beating_lv`) with an ejection fraction drawn from
+    `LVEF_RANGE`; the static study (end-diastole's anatomy) is the same as without it."""
     if defect is not None and defect not in (*DEFECT_WALLS, "random"):
         raise SpectfslError(f"--defect must be one of {', '.join(DEFECT_WALLS)} or random, got '{defect}'")
+    if gates is not None and not MIN_GATES <= gates <= MAX_GATES:
+        raise SpectfslError(f"--gates must be {MIN_GATES}-{MAX_GATES} (scanners gate 8 or 16), got {gates}")
     if not 0 <= defect_uptake < 1:
         raise SpectfslError(
             f"--defect-uptake must be from 0 to below 1 (a share of normal uptake), got {defect_uptake}"
@@ -145,7 +206,8 @@ def make_patient(
         named = {"wall": wall_name, "uptake": defect_uptake}
 
     activity = np.zeros_like(x)
-    activity[body] = rng.uniform(0.08, 0.14)
+    tissue = rng.uniform(0.08, 0.14)
+    activity[body] = tissue
     activity[lungs] = rng.uniform(0.03, 0.05)
     activity[liver] = rng.uniform(0.3, 0.9)
     blood = rng.uniform(0.1, 0.16)
@@ -173,6 +235,26 @@ def make_patient(
     lv_labels[rv_outer] = 4
     lv_labels[lv_cavity & ~lv_wall] = 2
     lv_labels[lv_wall] = 1
+    gated_counts = gated_lv_labels = None
+    if gates is not None:  # its own random numbers, so the static study is unchanged
+        gated_rng = np.random.default_rng([seed, index, 2])
+        lvef = gated_rng.uniform(*LVEF_RANGE) / 100.0
+        squeezes = (1.0 - lvef * contraction(gates, gated_rng.uniform(0.0, 0.25))) ** (1 / 3)
+        sigma = fwhm_mm / (2 * np.sqrt(2 * np.log(2))) / voxel_mm
+        gated_counts = np.zeros((gates, *x.shape), dtype=np.uint16)
+        gated_lv_labels = np.zeros((gates, *x.shape), dtype=np.uint8)
+        shape = (lv_centre, long_axis, outer_long, outer_short, wall)
+        for gate, squeeze in enumerate(squeezes):
+            gate_wall, gate_cavity = beating_lv(x, y, z, *shape, squeeze)
+            gate_activity = activity.copy()
+            gate_activity[lv_wall | lv_cavity] = tissue  # where the contracted LV no longer reaches
+            gate_activity[gate_cavity] = blood
+            gate_activity[gate_wall] = myocardium_uptake[gate_wall]
+            blurred_gate = ndimage.gaussian_filter(gate_activity, sigma=sigma)
+            gated_counts[gate] = gated_rng.poisson(np.clip(blurred_gate, 0, None) * peak_counts / gates)
+            gated_lv_labels[gate][rv_outer & ~gate_wall] = 4
+            gated_lv_labels[gate][gate_cavity & ~gate_wall] = 2
+            gated_lv_labels[gate][gate_wall] = 1
     return PhantomCase(
         patient_id(index),
         counts,
@@ -184,6 +266,8 @@ def make_patient(
         lv_cavity & ~lv_wall,
         named,
         lv_labels,
+        gated_counts,
+        gated_lv_labels,
     )
 
 
@@ -224,10 +308,14 @@ def _axial_coordinates(x, y, z, centre, axis):
 
 
 def write_case(case: PhantomCase, folder: str | os.PathLike) -> None:
-    """Write `spect.dcm`, `labels.npy` (+ sidecar) and `landmarks.json` for one case into `folder`."""
+    """Write `spect.dcm`, `labels.npy` (+ sidecar) and `landmarks.json` for one case into `folder`; a
+    gated case's `spect.dcm` is its gated study (RECON GATED TOMO), with `lv_labels.nii.gz` (the LV
+    labels of every gate, 4D) and its truth (`gated_truth`) in landmarks.json; `labels.npy` and
+    `lv_labels.npy` then describe end-diastole."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_nm_volume(folder / "spect.dcm", case.counts, case.voxel_mm, case.patient)
+    gated = case.gated_counts is not None
+    write_nm_volume(folder / "spect.dcm", case.gated_counts if gated else case.counts, case.voxel_mm, case.patient)
     spacing = (case.voxel_mm, case.voxel_mm)
     labels = SpectImage(case.labels, spacing, case.voxel_mm, "spect.dcm", case.patient)
     save_npy(folder / "labels.npy", labels, {"classes": {str(k): v for k, v in CLASS_NAMES.items()}})
@@ -246,7 +334,34 @@ def write_case(case: PhantomCase, folder: str | os.PathLike) -> None:
         "myocardium_ml": round(float((case.labels == MYOCARDIUM).sum()) * voxel_ml, 2),
         "landmarks": {name: list(point) for name, point in case.landmarks.items()},
     }
+    if gated:
+        from spectfsl.core.files.loader import load_study
+        from spectfsl.core.files.nifti_writer import write_label_nifti
+
+        write_label_nifti(folder / "lv_labels.nii.gz", load_study(folder / "spect.dcm"), case.gated_lv_labels)
+        landmarks["gated"] = gated_truth(case)
     write_text_atomic(folder / "landmarks.json", json.dumps(landmarks, indent=1) + "\n")
+
+
+def gated_truth(case: PhantomCase) -> dict:
+    """A gated case's truth, as the expert volumes of real gated studies give it: per gate the LV
+    cavity and myocardium (ml, from its labels), end-diastole and end-systole (1-based gates of the
+    largest and smallest cavity), EDV, ESV, stroke volume (ml) and LVEF (%)."""
+    voxel_ml = case.voxel_mm**3 / 1000.0
+    cavity = (case.gated_lv_labels == 2).sum(axis=(1, 2, 3)) * voxel_ml
+    myocardium = (case.gated_lv_labels == 1).sum(axis=(1, 2, 3)) * voxel_ml
+    edv, esv = float(cavity.max()), float(cavity.min())
+    return {
+        "gates": len(cavity),
+        "cavity_ml": [round(float(v), 2) for v in cavity],
+        "myocardium_ml": [round(float(v), 2) for v in myocardium],
+        "ed_gate": int(cavity.argmax()) + 1,
+        "es_gate": int(cavity.argmin()) + 1,
+        "edv_ml": round(edv, 2),
+        "esv_ml": round(esv, 2),
+        "sv_ml": round(edv - esv, 2),
+        "lvef_pct": round(100.0 * (edv - esv) / edv, 1),
+    }
 
 
 def landmark_rows(case: PhantomCase, folder_name: str) -> list[tuple[str, str, float, float]]:
@@ -271,15 +386,16 @@ def write_phantom(
     on_patient: Callable[[int], None] | None = None,
     defect: str | None = None,
     defect_uptake: float = DEFECT_UPTAKE,
+    gates: int | None = None,
 ) -> None:
     """`spectfsl phantom`: `patients` cases under `folder/<patient>/`, every landmark in
     `folder/points.csv` (on the slice through it) and in `folder/points3d.csv` (in the volume);
-    `matrix` voxels per axis of `voxel_mm` mm; `defect` and `defect_uptake` as in `make_patient`.
-    `on_patient(index)` reports progress."""
+    `matrix` voxels per axis of `voxel_mm` mm; `defect`, `defect_uptake` and `gates` as in
+    `make_patient`. `on_patient(index)` reports progress."""
     folder = Path(folder)
     rows, rows_3d = [], []
     for index in range(patients):
-        case = make_patient(index, seed, matrix, voxel_mm, defect, defect_uptake)
+        case = make_patient(index, seed, matrix, voxel_mm, defect, defect_uptake, gates)
         write_case(case, folder / case.patient)
         rows += landmark_rows(case, case.patient)
         rows_3d += landmark_rows_3d(case, case.patient)

@@ -16,7 +16,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from spectfsl.core.files.guard import check_claimed_size, finite_float32, reading
 from spectfsl.core.files.privacy import identity_of, pseudonym
-from spectfsl.core.image import FileGeometry, SpectImage
+from spectfsl.core.image import MAX_GATES, MIN_GATES, FileGeometry, GatedImage, SpectImage, as_volume
 from spectfsl.errors import SpectfslError
 
 _PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -35,17 +35,26 @@ def has_dicom_preamble(path: str | os.PathLike) -> bool:
 
 
 def read_dicom(path: str | os.PathLike) -> SpectImage:
-    """Read a single- or multi-frame DICOM image as a SpectImage in real-world units.
+    """Read a single- or multi-frame DICOM image as a SpectImage in real-world units; a gated study
+    as the sum of its gates (`as_volume`). See `read_dicom_study`."""
+    return as_volume(read_dicom_study(path))
+
+
+def read_dicom_study(path: str | os.PathLike) -> SpectImage | GatedImage:
+    """Read a DICOM image, or an ECG-gated NM study (one volume per gate), in real-world units.
 
     Pixel values go through Rescale Slope/Intercept when present, else the Real World Value Mapping
     Sequence, else stay raw. Spacing in mm from PixelSpacing and |SpacingBetweenSlices| (else
     SliceThickness). A negative SpacingBetweenSlices means the file stores slices against the slice
     normal; they are reversed so that slice index always increases along the normal, and
-    `frames` keeps each slice's index in the file.
+    `frames` keeps each slice's index in the file (for a gated study: its Slice Vector number - 1).
+    A file whose Image Type value 3 is GATED TOMO or RECON GATED TOMO is a gated study, its frames
+    laid out by their Time Slot and Slice Vectors (`_gate_layout`); planar GATED is refused.
     """
     path = Path(path)
     with reading(path, "DICOM"):
         dataset = _read_dataset(path)
+        layout = _gate_layout(dataset, path)
         raw = _decode_pixels(dataset, path)
         n_frames = _frame_count(dataset)
         if n_frames > 1 and raw.ndim == 2:
@@ -56,23 +65,111 @@ def read_dicom(path: str | os.PathLike) -> SpectImage:
         patient = _patient(dataset, path.stem)
         signed_spacing = None if slice_spacing is None else -slice_spacing if reversed_order else slice_spacing
         affine = _patient_affine(dataset, _position(dataset), pixel_spacing, signed_spacing)
-    frames: tuple[int, ...] | None = None
-    if pixels.ndim == 3:
-        frames = tuple(range(pixels.shape[0]))
+    geometry = FileGeometry(affine=affine, space="LPS" if affine is not None else None)
+
+    def volume(stack: np.ndarray, gate: int | None = None) -> SpectImage:
+        frames = tuple(range(stack.shape[0]))
         if reversed_order:
-            pixels = pixels[::-1]
-            frames = frames[::-1]
-    else:
-        slice_spacing = None
+            stack, frames = stack[::-1], frames[::-1]
+        return SpectImage(
+            pixels=finite_float32(path, stack),
+            pixel_spacing_mm=pixel_spacing,
+            slice_spacing_mm=slice_spacing,
+            source=str(path),
+            patient=patient,
+            frames=frames,
+            geometry=geometry,
+            gate=gate,
+        )
+
+    if layout is not None:
+        gated = pixels[layout].sum(axis=2)  # (gates, slices, rows, cols), R-R windows summed
+        return GatedImage(tuple(volume(stack, number) for number, stack in enumerate(gated, start=1)))
+    if pixels.ndim == 3:
+        return volume(pixels)
     return SpectImage(
         pixels=finite_float32(path, pixels),
         pixel_spacing_mm=pixel_spacing,
-        slice_spacing_mm=slice_spacing,
+        slice_spacing_mm=None,
         source=str(path),
         patient=patient,
-        frames=frames,
-        geometry=FileGeometry(affine=affine, space="LPS" if affine is not None else None),
+        geometry=geometry,
     )
+
+
+#: Image Type value 3 of an NM gated reconstruction (a gated study), and of planar gated images.
+GATED_TOMO = ("GATED TOMO", "RECON GATED TOMO")
+PLANAR_GATED = "GATED"
+
+
+def _gate_layout(dataset: Dataset, path: Path) -> np.ndarray | None:
+    """For a gated NM study, the file frame indices of each (gate, slice), summed over R-R interval
+    windows: an int array (gates, slices, windows); None for any other file. The Time Slot and Slice
+    Vectors (and the R-R Interval Vector, when there is one) say where each frame belongs; lengths
+    that do not multiply to the frame count, a missing count or vector, or a place given twice are
+    refused naming the attribute."""
+    image_type = [str(value).strip().upper() for value in (dataset.get("ImageType") or [])]
+    kind = image_type[2] if len(image_type) > 2 else ""
+    if kind == PLANAR_GATED:
+        raise SpectfslError(
+            f"{path}: Image Type (0008,0008) says planar GATED images; spectfsl reads gated reconstructions "
+            "(RECON GATED TOMO), not planar gated acquisitions"
+        )
+    if kind not in GATED_TOMO:
+        return None
+    frames = _frame_count(dataset)
+
+    def count(keyword: str) -> int:
+        value = dataset.get(keyword)
+        if value in (None, "") or int(value) < 1:
+            raise SpectfslError(f"{path}: a gated study (Image Type {kind}) needs {GATE_ATTRIBUTES[keyword]}")
+        return int(value)
+
+    def vector(keyword: str, size: int) -> np.ndarray:
+        value = dataset.get(keyword)
+        found = 0 if value is None else len(np.atleast_1d(value))
+        if found != frames:
+            raise SpectfslError(
+                f"{path}: {GATE_ATTRIBUTES[keyword]} must give one value per frame ({frames}), it gives {found}"
+            )
+        numbers = np.atleast_1d(np.asarray(value, dtype=np.int64))
+        if numbers.min() < 1 or numbers.max() > size:
+            raise SpectfslError(f"{path}: {GATE_ATTRIBUTES[keyword]} has values outside 1-{size}")
+        return numbers - 1
+
+    gates = count("NumberOfTimeSlots")
+    slices = count("NumberOfSlices")
+    windows = int(dataset.get("NumberOfRRIntervals") or 1)
+    if gates * slices * windows != frames:
+        raise SpectfslError(
+            f"{path}: Number of Time Slots {gates} x Number of Slices {slices} x Number of R-R Intervals {windows} "
+            f"= {gates * slices * windows}, but the file has {frames} frames (Number of Frames)"
+        )
+    if not MIN_GATES <= gates <= MAX_GATES:
+        raise SpectfslError(
+            f"{path}: {GATE_ATTRIBUTES['NumberOfTimeSlots']} is {gates}; gated studies have {MIN_GATES}-{MAX_GATES}"
+        )
+    slot = vector("TimeSlotVector", gates)
+    place = vector("SliceVector", slices)
+    window = vector("RRIntervalVector", windows) if windows > 1 else np.zeros(frames, dtype=np.int64)
+    layout = np.full((gates, slices, windows), -1, dtype=np.int64)
+    layout[slot, place, window] = np.arange(frames)
+    if (layout < 0).any():
+        raise SpectfslError(
+            f"{path}: Time Slot and Slice Vectors (0054,0070), (0054,0080) name some (time slot, slice) twice "
+            "and leave others empty"
+        )
+    return layout
+
+
+#: The gated layout's attributes as the DICOM standard names them, for error messages.
+GATE_ATTRIBUTES = {
+    "NumberOfTimeSlots": "Number of Time Slots (0054,0071)",
+    "NumberOfSlices": "Number of Slices (0054,0081)",
+    "TimeSlotVector": "Time Slot Vector (0054,0070)",
+    "SliceVector": "Slice Vector (0054,0080)",
+    "RRIntervalVector": "R-R Interval Vector (0054,0060)",
+}
 
 
 def _geometry_item(dataset: Dataset, keyword: str):

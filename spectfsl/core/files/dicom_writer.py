@@ -1,4 +1,5 @@
-"""Writing DICOM: NM multi-frame RECON TOMO volumes (the phantom's), with stable UIDs."""
+"""Writing DICOM: NM multi-frame RECON TOMO volumes and RECON GATED TOMO studies (the phantom's), with
+stable UIDs."""
 
 from __future__ import annotations
 
@@ -18,15 +19,19 @@ def write_nm_volume(
     patient_id: str,
     description: str = "spectfsl phantom",
 ) -> None:
-    """Write a (slices, rows, cols) uint16 count volume as an NM multi-frame RECON TOMO file.
+    """Write a (slices, rows, cols) uint16 count volume as an NM multi-frame RECON TOMO file, or a
+    (gates, slices, rows, cols) gated study as RECON GATED TOMO (frames gate by gate, each gate's
+    slices in order, laid out by the R-R Interval, Time Slot and Slice Vectors).
 
     `voxel_mm` is the isotropic voxel size in mm. UIDs derive from `patient_id`, so the same phantom
     gives the same file.
     """
-    if counts.ndim != 3:
-        raise ValueError("counts must be a (slices, rows, cols) volume")
+    if counts.ndim not in (3, 4):
+        raise ValueError("counts must be a (slices, rows, cols) volume or (gates, slices, rows, cols) gates")
     volume = np.ascontiguousarray(counts, dtype=np.uint16)
-    n_slices, rows, cols = volume.shape
+    n_gates = volume.shape[0] if volume.ndim == 4 else None
+    n_slices, rows, cols = volume.shape[-3:]
+    n_frames = n_slices * (n_gates or 1)
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = NuclearMedicineImageStorage
@@ -38,7 +43,7 @@ def write_nm_volume(
     ds = Dataset()
     ds.file_meta = meta
     ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON GATED TOMO" if n_gates else "RECON TOMO", "EMISSION"]
     ds.SOPClassUID = NuclearMedicineImageStorage
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     # A fixed date keeps phantom files byte-identical across runs with the same seed.
@@ -67,8 +72,12 @@ def write_nm_volume(
     ds.PositionReferenceIndicator = ""
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.NumberOfFrames = n_slices
-    ds.FrameIncrementPointer = pydicom.tag.Tag("SliceVector")
+    ds.NumberOfFrames = n_frames
+    if n_gates:
+        vectors = ("RRIntervalVector", "TimeSlotVector", "SliceVector")
+        ds.FrameIncrementPointer = [pydicom.tag.Tag(name) for name in vectors]
+    else:
+        ds.FrameIncrementPointer = pydicom.tag.Tag("SliceVector")
     ds.Rows = rows
     ds.Columns = cols
     ds.PixelSpacing = [f"{voxel_mm:.4f}", f"{voxel_mm:.4f}"]
@@ -76,8 +85,15 @@ def write_nm_volume(
     ds.BitsStored = 16
     ds.HighBit = 15
     ds.PixelRepresentation = 0
-    ds.SliceVector = list(range(1, n_slices + 1))
+    ds.SliceVector = list(range(1, n_slices + 1)) * (n_gates or 1)
     ds.NumberOfSlices = n_slices
+    if n_gates:
+        ds.RRIntervalVector = [1] * n_frames
+        ds.NumberOfRRIntervals = 1
+        ds.TimeSlotVector = [gate for gate in range(1, n_gates + 1) for _ in range(n_slices)]
+        ds.NumberOfTimeSlots = n_gates
+        ds.TriggerSourceOrType = "EKG"
+        ds.BeatRejectionFlag = "N"
     ds.CountsAccumulated = int(volume.sum(dtype=np.uint64))
 
     window = Dataset()

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from spectfsl.core.files.atomic import atomic_file, write_text_atomic
-from spectfsl.core.files.dicom import has_dicom_preamble, read_dicom
+from spectfsl.core.files.dicom import has_dicom_preamble, read_dicom_study
 from spectfsl.core.files.guard import check_claimed_size, finite_float32, reading
-from spectfsl.core.image import FileGeometry, SpectImage
+from spectfsl.core.image import MAX_GATES, MIN_GATES, FileGeometry, GatedImage, SpectImage, as_volume
 from spectfsl.errors import SpectfslError
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -73,7 +73,13 @@ def save_npy(path: str | os.PathLike, image: SpectImage, extra: dict[str, Any] |
 
 
 def read_file(path: Path) -> SpectImage:
-    """One image file by its type (extension, else the DICOM preamble); refused (exit 2) otherwise."""
+    """One image file by its type as one image: a gated study as the sum of its gates (`as_volume`)."""
+    return as_volume(read_study(path))
+
+
+def read_study(path: Path) -> SpectImage | GatedImage:
+    """One image file by its type (extension, else the DICOM preamble), a gated study (DICOM GATED TOMO,
+    4D NIfTI) as one volume per gate; refused (exit 2) otherwise."""
     name = path.name.lower()
     if name.endswith(NIFTI_SUFFIXES):
         return _read_nifti(path)
@@ -82,7 +88,7 @@ def read_file(path: Path) -> SpectImage:
     if name.endswith(".png"):
         return _read_png(path)
     if name.endswith(".dcm") or has_dicom_preamble(path):
-        return read_dicom(path)
+        return read_dicom_study(path)
     raise SpectfslError(f"{path}: unsupported file type (expected DICOM, NIfTI, .npy or .png)")
 
 
@@ -187,10 +193,11 @@ def _pillow_without_bomb_limit() -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
-def _read_nifti(path: Path) -> SpectImage:
-    """A 2D or 3D NIfTI image. The array is the file's (k, j, i), each axis flipped where it runs
-    towards R, A or I, so that anatomy faces as in a DICOM axial array (columns towards L, rows towards
-    P, slices towards S) and `PATH@N` stays the file's own slice k = N; no axis is swapped."""
+def _read_nifti(path: Path) -> SpectImage | GatedImage:
+    """A 2D or 3D NIfTI image, or a 4D one whose 4th axis is the gates of a gated study (4-32 of
+    them). The array is the file's (k, j, i), each axis flipped where it runs towards R, A or I, so
+    that anatomy faces as in a DICOM axial array (columns towards L, rows towards P, slices towards S)
+    and `PATH@N` stays the file's own slice k = N; no axis is swapped."""
     import nibabel as nib
     from nibabel.orientations import io_orientation
 
@@ -203,30 +210,42 @@ def _read_nifti(path: Path) -> SpectImage:
         towards_lps = [_towards_lps(axis, direction) for axis, direction in io_orientation(affine)]
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
-    if data.ndim not in (2, 3):
-        raise SpectfslError(f"{path}: expected a 2D or 3D NIfTI image, got shape {data.shape}")
+    if data.ndim == 4 and not MIN_GATES <= data.shape[3] <= MAX_GATES:
+        raise SpectfslError(
+            f"{path}: a 4D NIfTI's 4th axis must be the gates of a gated study ({MIN_GATES}-{MAX_GATES}); "
+            f"this one has {data.shape[3]}"
+        )
+    if data.ndim not in (2, 3, 4):
+        raise SpectfslError(f"{path}: expected a 2D or 3D NIfTI image, or 4D gates, got shape {data.shape}")
     if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
         raise SpectfslError(f"{path}: expected real numeric voxels, got dtype {data.dtype}")
-    flip_x, flip_y = not towards_lps[0], not towards_lps[1]
-    pixels = data.T  # (j, i) or (k, j, i)
-    pixels = pixels[..., :, ::-1] if flip_x else pixels
-    pixels = pixels[..., ::-1, :] if flip_y else pixels
-    frames = None
-    if pixels.ndim == 3:
-        frames = tuple(range(pixels.shape[0]))
-        if not towards_lps[2]:
-            pixels, frames = pixels[::-1], frames[::-1]
     name = path.name
     stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else path.stem
-    return SpectImage(
-        pixels=finite_float32(path, pixels),
-        pixel_spacing_mm=(zooms[1], zooms[0]),
-        slice_spacing_mm=zooms[2] if pixels.ndim == 3 else None,
-        source=str(path),
-        patient=_nifti_patient(stem),
-        frames=frames,
-        geometry=FileGeometry(flip_x, flip_y, affine, "RAS"),
-    )
+    flip_x, flip_y = not towards_lps[0], not towards_lps[1]
+
+    def image(voxels: np.ndarray, gate: int | None = None) -> SpectImage:
+        pixels = voxels.T  # (j, i) or (k, j, i)
+        pixels = pixels[..., :, ::-1] if flip_x else pixels
+        pixels = pixels[..., ::-1, :] if flip_y else pixels
+        frames = None
+        if pixels.ndim == 3:
+            frames = tuple(range(pixels.shape[0]))
+            if not towards_lps[2]:
+                pixels, frames = pixels[::-1], frames[::-1]
+        return SpectImage(
+            pixels=finite_float32(path, pixels),
+            pixel_spacing_mm=(zooms[1], zooms[0]),
+            slice_spacing_mm=zooms[2] if pixels.ndim == 3 else None,
+            source=str(path),
+            patient=_nifti_patient(stem),
+            frames=frames,
+            geometry=FileGeometry(flip_x, flip_y, affine, "RAS"),
+            gate=gate,
+        )
+
+    if data.ndim == 4:
+        return GatedImage(tuple(image(data[..., index], index + 1) for index in range(data.shape[3])))
+    return image(data)
 
 
 def _towards_lps(axis: float, direction: float) -> bool:

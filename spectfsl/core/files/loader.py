@@ -1,5 +1,6 @@
 """The one image loader: IMAGE arguments (files, folders, DICOM series, `PATH@N` and `PATH@A-B` frame
-selectors) expanded, listed and read, lazily, into `SpectImage`s (the readers: `formats`)."""
+selectors, `PATH@gN` gate selectors) expanded, listed and read, lazily, into `SpectImage`s, or
+`GatedImage`s for the commands built for gated studies (the readers: `formats`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spectfsl.core.files.dicom import DicomSeries, group_series, has_dicom_preamble, read_dicom_series
-from spectfsl.core.files.formats import NIFTI_SUFFIXES, SUPPORTED_SUFFIXES, read_file
-from spectfsl.core.image import SpectImage
+from spectfsl.core.files.formats import NIFTI_SUFFIXES, SUPPORTED_SUFFIXES, read_study
+from spectfsl.core.image import GatedImage, SpectImage, as_volume
 from spectfsl.errors import SpectfslError, SpectfslWarning
+
+
+@dataclass(frozen=True)
+class Gate:
+    """`PATH@gN`: gate N (1-based, as scanners number time slots) of a gated study, as a plain volume."""
+
+    number: int
+
+
+GATE_SELECTOR = re.compile(r"g(\d+)")
+
+
+def split_gate_selector(spec: str) -> tuple[str, Gate | None]:
+    """`study.dcm@g3` -> ("study.dcm", Gate(3)); a path that exists as written is never split."""
+    if os.path.exists(spec) or "@" not in spec:
+        return spec, None
+    base, _, selector = spec.rpartition("@")
+    match = GATE_SELECTOR.fullmatch(selector)
+    if match is None:
+        return spec, None
+    if int(match.group(1)) < 1:
+        raise SpectfslError(f"{spec}: gates are numbered from 1 (PATH@g1 is the first)")
+    return base, Gate(int(match.group(1)))
 
 
 def split_frame_selector(spec: str) -> tuple[Path, int | None]:
@@ -52,8 +76,9 @@ def is_supported_file(path: Path) -> bool:
     return "." not in name and has_dicom_preamble(path)
 
 
-#: One input: a file, or a DICOM series read as one volume; and the frame asked for (`PATH@N`), if any.
-Input = tuple[Path | DicomSeries, int | None]
+#: One input: a file, or a DICOM series read as one volume; and the frame (`PATH@N`) or gate (`PATH@gN`)
+#: asked for, if any.
+Input = tuple[Path | DicomSeries, int | Gate | None]
 
 
 def _split_series_selector(path: Path) -> tuple[Path, int | None]:
@@ -140,10 +165,13 @@ def _summary(folder: Path, paths: list[Path], one: str, many: str) -> str:
 def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[Input]:
     """Resolve IMAGE arguments to inputs: folders expand to their files and DICOM series in sorted
     order; `PATH@N` names frame N of a file, or of the one series of a folder (`folder#k@N` for the
-    k-th of several), and `PATH@A-B` frames A to B (both included), each as one 2D image."""
+    k-th of several), and `PATH@A-B` frames A to B (both included), each as one 2D image; `PATH@gN`
+    names gate N of a gated study."""
     resolved: list[Input] = []
     for spec in specs:
-        path, frames = split_frame_range(str(spec))
+        text, gate = split_gate_selector(str(spec))
+        path, frames = split_frame_range(text)
+        frames = [gate] if gate is not None else frames
         path, series_number = _split_series_selector(path)
         if path.is_dir():
             items = _folder_inputs(path)
@@ -165,21 +193,43 @@ def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[Input]:
     return resolved
 
 
-def load_image(spec: str | os.PathLike | DicomSeries, frame: int | None = None) -> SpectImage:
+def load_image(spec: str | os.PathLike | DicomSeries, frame: int | Gate | None = None) -> SpectImage:
     """Load one image: a file, a folder holding one DICOM series, or a `DicomSeries`; `PATH@N` (or
-    `frame`) picks frame N of a volume as a 2D image."""
+    `frame`) picks frame N of a volume as a 2D image, `PATH@gN` gate N of a gated study; a gated
+    study named whole is read as the sum of its gates (`as_volume`)."""
+    return as_volume(load_study(spec, frame))
+
+
+def load_study(spec: str | os.PathLike | DicomSeries, frame: int | Gate | None = None) -> SpectImage | GatedImage:
+    """As `load_image`, but a gated study named whole is a `GatedImage` (one volume per gate)."""
     if isinstance(spec, DicomSeries):
-        return _select_frame(read_dicom_series(spec), frame, spec.label)
-    path, selector = split_frame_selector(str(spec))
-    frame = selector if frame is None else frame
+        return _select(read_dicom_series(spec), frame, spec.label)
+    text, gate = split_gate_selector(str(spec))
+    path, selector = split_frame_selector(text)
+    frame = gate or selector if frame is None else frame
     if path.is_dir() or _split_series_selector(path)[1] is not None:
         items = expand_inputs([path])
         if len(items) != 1:
             raise SpectfslError(
                 f"{path}: is a folder of {len(items)} images; name one file, or folder#k for its k-th series"
             )
-        return load_image(items[0][0], frame)
-    return _select_frame(_load_input(path), frame, str(path))
+        return load_study(items[0][0], frame)
+    return _select(_load_input(path), frame, str(path))
+
+
+def _select(study: SpectImage | GatedImage, frame: int | Gate | None, name: str) -> SpectImage | GatedImage:
+    """`study`, its gate (`Gate`) as a volume, or its file frame `frame` as a 2D image."""
+    if isinstance(frame, Gate):
+        if not isinstance(study, GatedImage):
+            raise SpectfslError(f"{name}: is not a gated study; @g{frame.number} names a gate of one")
+        if frame.number > study.n_gates:
+            raise SpectfslError(
+                f"{name}: gate {frame.number} out of range (the study has {study.n_gates} gates, 1-{study.n_gates})"
+            )
+        return study.gate(frame.number)
+    if frame is None:
+        return study
+    return _select_frame(as_volume(study), frame, name)
 
 
 def _select_frame(image: SpectImage, frame: int | None, name: str) -> SpectImage:
@@ -207,13 +257,23 @@ class BadInput:
 
 
 def iter_images(specs: Iterable[str | os.PathLike], skip_bad: bool = False) -> Iterator[SpectImage | BadInput]:
-    """Load every image named by IMAGE arguments (files, folders, `PATH@N`, `PATH@A-B`), in order,
-    lazily; consecutive frames of one file are read from one load of it.
+    """Load every image named by IMAGE arguments (files, folders, `PATH@N`, `PATH@A-B`, `PATH@gN`), in
+    order, lazily; consecutive frames of one file are read from one load of it; a gated study named
+    whole is read as the sum of its gates (`as_volume`).
 
     An input that cannot be read raises its SpectfslError, or with `skip_bad` takes its place in
     the sequence as a `BadInput` (one per frame asked for) while the rest is read.
     """
-    volume: tuple[Path | DicomSeries, SpectImage | SpectfslError] | None = None
+    for study in iter_studies(specs, skip_bad):
+        yield as_volume(study) if isinstance(study, GatedImage) else study
+
+
+def iter_studies(
+    specs: Iterable[str | os.PathLike], skip_bad: bool = False
+) -> Iterator[SpectImage | GatedImage | BadInput]:
+    """As `iter_images`, but a gated study named whole is a `GatedImage` (for the commands built for
+    gated studies: `segment`, `quantify`)."""
+    volume: tuple[Path | DicomSeries, SpectImage | GatedImage | SpectfslError] | None = None
     for spec in specs:
         try:
             items = expand_inputs([spec])
@@ -232,16 +292,23 @@ def iter_images(specs: Iterable[str | os.PathLike], skip_bad: bool = False) -> I
                     volume = (item, _load_or_error(item))
                 if isinstance(volume[1], SpectfslError):
                     raise volume[1]
-                image = _select_frame(volume[1], frame, str(item))
+                image = _select(volume[1], frame, str(item))
             except SpectfslError as error:
                 if not skip_bad:
                     raise
-                yield BadInput(str(item) if frame is None else f"{item}@{frame}", str(error))
+                yield BadInput(f"{item}{_selector_text(frame)}", str(error))
                 continue
             yield image
 
 
-def _load_input(item: Path | DicomSeries) -> SpectImage:
+def _selector_text(frame: int | Gate | None) -> str:
+    """How a selector is written after its path: '', '@12' or '@g3'."""
+    if frame is None:
+        return ""
+    return f"@g{frame.number}" if isinstance(frame, Gate) else f"@{frame}"
+
+
+def _load_input(item: Path | DicomSeries) -> SpectImage | GatedImage:
     """An input `expand_inputs` resolved (a file or a DICOM series), read without resolving it again."""
     if isinstance(item, DicomSeries):
         return read_dicom_series(item)
@@ -253,10 +320,10 @@ def _load_input(item: Path | DicomSeries) -> SpectImage:
         raise SpectfslError(f"{item}: cannot read ({error.strerror or error})") from None
     if size == 0:
         raise SpectfslError(f"{item}: file is empty")
-    return read_file(item)
+    return read_study(item)
 
 
-def _load_or_error(item: Path | DicomSeries) -> SpectImage | SpectfslError:
+def _load_or_error(item: Path | DicomSeries) -> SpectImage | GatedImage | SpectfslError:
     try:
         return _load_input(item)
     except SpectfslError as error:

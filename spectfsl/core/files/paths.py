@@ -34,9 +34,9 @@ INPUT_EXTENSIONS = (".nii.gz", ".nii", ".dcm", ".npy", ".png")
 
 def file_stem(source: str | os.PathLike) -> str:
     """The input's file name without its image extension (`P1/rest.nii.gz` -> `rest`); a frame
-    `PATH@N` adds `_N` (`scan.nii@12` -> `scan_12`)."""
+    `PATH@N` adds `_N` (`scan.nii@12` -> `scan_12`), a gate `PATH@gN` adds `_gN`."""
     name, frame = Path(source).name, ""
-    if re.fullmatch(r".+@\d+", name):
+    if re.fullmatch(r".+@g?\d+", name):
         name, frame = name.rsplit("@", 1)
         frame = f"_{frame}"
     for extension in INPUT_EXTENSIONS:

@@ -237,7 +237,7 @@ def write_readout_files(paths: dict[str, Path], image: SpectImage, readout: Read
     import nibabel as nib
 
     from spectfsl.core.files.atomic import atomic_file
-    from spectfsl.core.segmentation.output import save_nifti
+    from spectfsl.core.files.nifti_writer import save_nifti
 
     with atomic_file(paths["polar_npy"]) as temporary, open(temporary, "wb") as handle:
         np.save(handle, readout.polar.values.astype(np.float32))

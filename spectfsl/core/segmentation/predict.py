@@ -13,10 +13,11 @@ import numpy as np
 
 from spectfsl.core.files.atomic import check_new_output
 from spectfsl.core.files.loader import BadInput, expand_inputs, iter_images
+from spectfsl.core.files.nifti_writer import write_label_nifti
 from spectfsl.core.files.paths import output_stems
 from spectfsl.core.image import SpectImage
 from spectfsl.core.segmentation.model_file import Segmenter
-from spectfsl.core.segmentation.output import write_dicom_seg, write_label_nifti
+from spectfsl.core.segmentation.output import write_dicom_seg
 from spectfsl.core.segmentation.plausibility import implausible
 from spectfsl.core.segmentation.workflows import check_compatible, segment_image, volume_row
 from spectfsl.errors import SpectfslError, SpectfslWarning

@@ -11,8 +11,8 @@ import pytest
 
 from spectfsl.core.files.dicom_writer import write_nm_volume
 from spectfsl.core.files.loader import load_image
+from spectfsl.core.files.nifti_writer import LPS_TO_RAS, write_label_nifti
 from spectfsl.core.segmentation.metrics import dice, hd95, mean_ci
-from spectfsl.core.segmentation.output import LPS_TO_RAS, write_label_nifti
 
 
 def test_dice_and_hd95_on_known_shapes():
