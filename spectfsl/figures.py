@@ -56,6 +56,29 @@ def loss_curve(path: str | os.PathLike, losses: Sequence[float], title: str, xla
     save_figure(figure, path)
 
 
+def volume_curve(path: str | os.PathLike, function, title: str, unit: str = "ml") -> None:
+    """A gated study's LV cavity volume per gate (`LVFunction`), end-diastole and end-systole marked,
+    the fitted curve dashed, the LVEF in the title (which names the patient by pseudonym only)."""
+    from spectfsl.core.quantify.function import fitted_curve
+
+    plt = _pyplot()
+    volumes = np.asarray(function.cavity_ml)
+    gates = np.arange(1, len(volumes) + 1)
+    figure, axis = plt.subplots(figsize=(5.5, 3.4))
+    fitted = fitted_curve(volumes)
+    axis.plot(1 + np.arange(len(fitted)) * len(volumes) / len(fitted), fitted, "--", color="tab:gray", label="fit")
+    axis.plot(gates, volumes, "o-", color="tab:blue", label="cavity")
+    for gate, name, colour in ((function.ed_gate, "ED", "tab:red"), (function.es_gate, "ES", "tab:green")):
+        axis.plot([gate], [volumes[gate - 1]], "s", color=colour, markersize=9, label=f"{name} (gate {gate})")
+    axis.set_xticks(gates)
+    axis.set_xlabel("gate")
+    axis.set_ylabel(f"LV cavity ({unit})")
+    axis.set_title(f"{title}\nLVEF {function.lvef_pct:.0f}% (fit {function.lvef_fit_pct:.0f}%)", fontsize=10)
+    axis.legend(fontsize=8, loc="best")
+    axis.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
 def confusion(path: str | os.PathLike, matrix: np.ndarray, classes: Sequence[str]) -> None:
     """A confusion matrix (rows: true class, columns: predicted), counts and row fractions."""
     plt = _pyplot()

@@ -47,6 +47,8 @@ def _text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return "" if not math.isfinite(value) else f"{value:.6g}"
+    if isinstance(value, (list, tuple)):  # one value per gate, say: space-separated in one cell
+        return " ".join(_text(item) for item in value)
     return str(value)
 
 

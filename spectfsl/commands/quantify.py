@@ -81,7 +81,7 @@ def quantify(
             "--out",
             metavar="DIR",
             help="Also write <stem>_polar.png (bullseye), <stem>_polar.npy (the map) and "
-            "<stem>_short_axis.nii.gz per scan.",
+            "<stem>_short_axis.nii.gz per scan, and <stem>_volume_curve.png per gated study.",
             show_default=False,
         ),
     ] = None,
@@ -93,13 +93,18 @@ def quantify(
 ) -> None:
     """The LV read-out of each scan: long axis (apex, base), polar map of myocardial uptake, the 17 AHA
     segments in % of the maximum, wall means (anterior, septal, inferior, lateral), the share of the
-    map below --defect-threshold, and LV cavity and myocardial volumes (ml).
+    map below --defect-threshold, and LV cavity and myocardial volumes (ml). A gated study (NM RECON
+    GATED TOMO, 4D NIfTI) adds its LV function: every gate is labelled, perfusion is read from the
+    summed gates, and EDV, ESV, SV, LVEF from the largest and smallest cavity of the gates.
 
     Columns: path, lv_cavity_ml, myocardium_ml, apex_x..z and base_x..z (the file's voxel indices),
     septum (rv or patient right: what placed the septum), seg1..seg17, anterior, septal, inferior,
     lateral, defect_extent_pct, polar (the PNG), then with --rest: rest_path, rest_seg1..17,
     diff_seg1..17 (stress - rest), rest_defect_extent_pct; with --normal-limits: z_seg1..17; and the
-    apex and base in LPS mm. No normal database is shipped, so no summed scores (SSS, SDS).
+    apex and base in LPS mm. Gated studies add gates, edv_ml, esv_ml, sv_ml, lvef_pct, lvef_fit_pct (from
+    a smooth curve through the gates), ed_gate, es_gate (1-based), volume_curve (the PNG) and the cavity
+    volume of each gate (cavity_ml_g1... in CSV; a list, cavity_ml_per_gate, in JSON). No normal database
+    is shipped, so no summed scores (SSS, SDS).
     """
     from spectfsl.core.data.datasets import parse_classes
     from spectfsl.core.files.atomic import check_new_output
@@ -132,23 +137,27 @@ def quantify(
     stems = output_stems(scans)
     if out is not None:
         for stem in stems.values():
-            for path in stem_outputs(out, stem).values():
+            for path in stem_outputs(out, stem, gated=True).values():
                 check_new_output(path, overwrite)
         out.mkdir(parents=True, exist_ok=True)
     reader = ScanReader(parse_classes(classes), model, device, sampling, defect_threshold, pixel_mm)
-    heading = columns(bool(rest), limits is not None)
-    with row_output(None, fmt, heading, title="LV quantification", all_or_nothing=True) as writer:
-        for index, scan in enumerate(scans):
-            image, readout = reader.read(scan, labels[index] if labels else None)
-            rest_readout = None
-            if rest:
-                _, rest_readout = reader.read(rest[index], rest_labels[index] if rest_labels else None)
-                add_rest(readout, rest_readout, defect_threshold)
-            if limits is not None:
-                add_z_scores(readout, limits)
-            if out is not None:
-                _write_outputs(out, stems[scan], image, readout, rest_readout)
-            writer.write(readout.row)
+    readouts = []
+    for index, scan in enumerate(scans):
+        image, readout = reader.read(scan, labels[index] if labels else None)
+        rest_readout = None
+        if rest:
+            _, rest_readout = reader.read(rest[index], rest_labels[index] if rest_labels else None)
+            add_rest(readout, rest_readout, defect_threshold)
+        if limits is not None:
+            add_z_scores(readout, limits)
+        if out is not None:
+            _write_outputs(out, stems[scan], image, readout, rest_readout)
+        readouts.append(readout)
+    gates = max((readout.function and len(readout.function.cavity_ml)) or 0 for readout in readouts)
+    heading = columns(bool(rest), limits is not None, gates, per_gate_list=fmt == "json")
+    with row_output(None, fmt, heading, title="LV quantification") as writer:
+        for readout in readouts:
+            writer.write({**readout.row, **readout.gate_cells()})
 
 
 def rest_of(path: str | Path) -> Path:
@@ -173,9 +182,9 @@ def _write_outputs(folder: Path, stem: str, image, readout, rest_readout) -> Non
     short-axis volume."""
     from spectfsl.core.quantify.polar import PolarMap
     from spectfsl.core.quantify.workflow import stem_outputs, write_readout_files
-    from spectfsl.figures import bullseye
+    from spectfsl.figures import bullseye, volume_curve
 
-    paths = stem_outputs(folder, stem)
+    paths = stem_outputs(folder, stem, gated=readout.function is not None)
     panels = [("stress" if rest_readout else "uptake", readout.polar.values, readout.polar.segments())]
     if rest_readout is not None:
         difference = PolarMap(readout.polar.values - rest_readout.polar.values)
@@ -185,6 +194,9 @@ def _write_outputs(folder: Path, stem: str, image, readout, rest_readout) -> Non
     bullseye(paths["polar_png"], panels, title)
     write_readout_files(paths, image, readout)
     readout.row["polar"] = str(paths["polar_png"])
+    if readout.function is not None:
+        volume_curve(paths["volume_curve"], readout.function, title)
+        readout.row["volume_curve"] = str(paths["volume_curve"])
 
 
 def register(app: typer.Typer) -> None:

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from spectfsl.core.image import SpectImage, placeholder_note
+from spectfsl.core.image import GatedImage, SpectImage, placeholder_note
 from spectfsl.core.quantify.axis import LVAxis, lv_axis
+from spectfsl.core.quantify.function import LVFunction, lv_function
 from spectfsl.core.quantify.geometry import ScanFrame, scan_frame
 from spectfsl.core.quantify.polar import WALLS, PolarMap, polar_map
 from spectfsl.errors import SpectfslError, SpectfslWarning
@@ -28,9 +29,20 @@ CAVITY_NAMES = ("cavity", "lv_cavity", "ventricles", "blood")
 RV_NAMES = ("rv", "right_ventricle", "rv_myocardium")
 
 
-def columns(rest: bool = False, normal_limits: bool = False) -> list[str]:
-    """The row's columns (rest and z-score columns when asked for)."""
+#: The columns a gated study adds (then its cavity volume per gate).
+FUNCTION_COLUMNS = (
+    "gates", "edv_ml", "esv_ml", "sv_ml", "lvef_pct", "lvef_fit_pct", "ed_gate", "es_gate", "volume_curve"
+)  # fmt: skip
+
+
+def columns(rest: bool = False, normal_limits: bool = False, gates: int = 0, per_gate_list: bool = False) -> list[str]:
+    """The row's columns (rest and z-score columns when asked for; with `gates`, the LV function of
+    gated studies and their cavity volume per gate: one list column, `cavity_ml_per_gate`, with
+    `per_gate_list` (JSON), else one column per gate, `cavity_ml_g1`...)."""
     out = ["path", "lv_cavity_ml", "myocardium_ml"]
+    if gates:
+        out += [*FUNCTION_COLUMNS]
+        out += ["cavity_ml_per_gate"] if per_gate_list else [f"cavity_ml_g{g}" for g in range(1, gates + 1)]
     out += [f"{point}_{axis}" for point in ("apex", "base") for axis in "xyz"]
     out += ["septum", *(f"seg{s}" for s in SEGMENTS), *WALLS, "defect_extent_pct", "polar"]
     if rest:
@@ -50,6 +62,13 @@ class Readout:
     axis: LVAxis
     frame: ScanFrame
     warnings: list[str] = field(default_factory=list)
+    #: a gated study's LV function (None for a static scan)
+    function: LVFunction | None = None
+
+    def gate_cells(self) -> dict[str, float]:
+        """The cavity volume per gate as one column per gate (`cavity_ml_g1`...), for CSV and tables."""
+        volumes = self.row.get("cavity_ml_per_gate") or []
+        return {f"cavity_ml_g{gate}": value for gate, value in enumerate(volumes, start=1)}
 
 
 def class_masks(label_ids: np.ndarray, classes: dict[int, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -201,9 +220,12 @@ class ScanReader:
         """(the scan as read out, its read-out); warnings (placeholder spacing, no orientation, voxels
         unlike the model's) as SpectfslWarnings."""
         from spectfsl.core.data.datasets import label_ids
-        from spectfsl.core.files.loader import load_image
+        from spectfsl.core.files.loader import load_image, load_study
 
-        image = load_image(scan)
+        study = load_study(scan)
+        if isinstance(study, GatedImage):
+            return self._read_gated(study, label_map)
+        image = study
         note = placeholder_note(image) if self.voxel_mm is None else None
         if note:
             warnings.warn(note, SpectfslWarning, stacklevel=2)
@@ -219,17 +241,78 @@ class ScanReader:
             warnings.warn(line, SpectfslWarning, stacklevel=2)
         return image, readout
 
-    def _segment(self, image: SpectImage) -> tuple[np.ndarray, dict[int, str]]:
+    def _read_gated(self, study: GatedImage, label_map: str | os.PathLike | None) -> tuple[SpectImage, Readout]:
+        """A gated study: the perfusion read-out of the summed gates (on the map most gates agree on),
+        and the LV function from the cavity of each gate (`function`)."""
+        from spectfsl.core.data.datasets import label_ids
+        from spectfsl.core.files.loader import load_study
+
+        note = placeholder_note(study.gates[0]) if self.voxel_mm is None else None
+        if note:
+            warnings.warn(note, SpectfslWarning, stacklevel=3)
+        study = study.with_voxel_mm(self.voxel_mm)
+        if label_map is not None:
+            labels = load_study(label_map)
+            if not isinstance(labels, GatedImage) or labels.n_gates != study.n_gates:
+                found = f"{labels.n_gates} gates" if isinstance(labels, GatedImage) else "one volume"
+                raise SpectfslError(
+                    f"{label_map}: the label map of a gated study of {study.n_gates} gates must label every gate "
+                    f"(a 4D label map), it has {found}"
+                )
+            for gate in labels.gates:
+                label_ids(gate)  # refuses what is no label map
+            ids, classes = np.stack([gate.pixels.astype(int) for gate in labels.gates]), self.classes
+        else:
+            ids, classes = self._segment_gates(study)
+        if ids.shape[1:] != study.gates[0].pixels.shape:
+            raise SpectfslError(f"{study.source}: quantify takes a study and a label map of the same shape")
+        summed = study.summed()
+        readout = quantify(summed, agreed_labels(ids), classes, self.sampling, self.defect_threshold)
+        frame = scan_frame(summed)
+        cavity = []
+        for gate_ids in ids:
+            myocardium, gate_cavity, _ = class_masks(gate_ids, classes)
+            cavity.append(float(largest_lv(myocardium, gate_cavity)[1].sum()) * frame.voxel_ml)
+        readout.function = lv_function(cavity)
+        readout.row.update(readout.function.row())
+        for line in readout.warnings:
+            warnings.warn(line, SpectfslWarning, stacklevel=3)
+        return summed, readout
+
+    def _model(self):
         from spectfsl.core.device import setup_device
         from spectfsl.core.segmentation.model_file import open_segmenter
-        from spectfsl.core.segmentation.workflows import check_compatible, segment_image
 
         if self._segmenter is None:
             self._segmenter = open_segmenter(self.model, setup_device(self.device))
-        note = check_compatible(self._segmenter, image)
+        return self._segmenter
+
+    def _segment(self, image: SpectImage) -> tuple[np.ndarray, dict[int, str]]:
+        from spectfsl.core.segmentation.workflows import check_compatible, segment_image
+
+        segmenter = self._model()
+        note = check_compatible(segmenter, image)
         if note:
             warnings.warn(note, SpectfslWarning, stacklevel=3)
-        return segment_image(self._segmenter, image), dict(self._segmenter.info.classes.foreground)
+        return segment_image(segmenter, image), dict(segmenter.info.classes.foreground)
+
+    def _segment_gates(self, study: GatedImage) -> tuple[np.ndarray, dict[int, str]]:
+        from spectfsl.core.segmentation.gated import segment_gates
+        from spectfsl.core.segmentation.workflows import check_compatible
+
+        segmenter = self._model()
+        note = check_compatible(segmenter, study.gates[0])
+        if note:
+            warnings.warn(note, SpectfslWarning, stacklevel=4)
+        return segment_gates(segmenter, study), dict(segmenter.info.classes.foreground)
+
+
+def agreed_labels(per_gate: np.ndarray) -> np.ndarray:
+    """The label most gates give each voxel ((gates, ...) class ids -> (...)): the map of the summed
+    gates, from which perfusion is read."""
+    ids = np.unique(per_gate)
+    votes = np.stack([(per_gate == i).sum(axis=0) for i in ids])
+    return ids[votes.argmax(axis=0)]
 
 
 def write_readout_files(paths: dict[str, Path], image: SpectImage, readout: Readout) -> None:
@@ -245,10 +328,13 @@ def write_readout_files(paths: dict[str, Path], image: SpectImage, readout: Read
     save_nifti(paths["short_axis"], nib.Nifti1Image(np.ascontiguousarray(volume.transpose(2, 1, 0)), affine))
 
 
-def stem_outputs(folder: Path, stem: str) -> dict[str, Path]:
-    """The files `--out` writes for a scan of output stem `stem`."""
-    return {
+def stem_outputs(folder: Path, stem: str, gated: bool = False) -> dict[str, Path]:
+    """The files `--out` writes for a scan of output stem `stem` (and the volume curve of a gated study)."""
+    paths = {
         "polar_png": folder / f"{stem}_polar.png",
         "polar_npy": folder / f"{stem}_polar.npy",
         "short_axis": folder / f"{stem}_short_axis.nii.gz",
     }
+    if gated:
+        paths["volume_curve"] = folder / f"{stem}_volume_curve.png"
+    return paths

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from spectfsl.core.files.atomic import check_new_output
-from spectfsl.core.files.loader import BadInput, expand_inputs, iter_images
+from spectfsl.core.files.loader import BadInput, Gate, expand_inputs, iter_studies
 from spectfsl.core.files.nifti_writer import write_label_nifti
 from spectfsl.core.files.paths import output_stems
-from spectfsl.core.image import SpectImage
+from spectfsl.core.image import GatedImage, SpectImage
+from spectfsl.core.segmentation.gated import gated_volume_row, inconsistent_in_time, segment_gates
 from spectfsl.core.segmentation.model_file import Segmenter
 from spectfsl.core.segmentation.output import write_dicom_seg
 from spectfsl.core.segmentation.plausibility import implausible
@@ -58,7 +59,8 @@ class PredictOutputs:
 def output_names(specs: Iterable[str], skip_bad: bool = False) -> dict[str, str]:
     """Input source -> output stem (`output_stems`: inputs of one file stem are named apart by their
     parent folders); an input that cannot be listed is left out with `skip_bad` (it is reported
-    where it is read), else its error is raised. Frames (`PATH@N`) are refused: whole scans only."""
+    where it is read), else its error is raised. Frames (`PATH@N`) are refused: whole scans only (a
+    gate, `PATH@gN`, is a whole volume)."""
     sources: list[str] = []
     for spec in specs:
         try:
@@ -68,9 +70,12 @@ def output_names(specs: Iterable[str], skip_bad: bool = False) -> dict[str, str]
                 raise
             continue
         for item, frame in items:
-            if frame is not None:
+            if isinstance(frame, Gate):
+                sources.append(f"{item}@g{frame.number}")
+            elif frame is not None:
                 raise SpectfslError(f"{spec}: segment takes whole scans; give the file, not PATH@N")
-            sources.append(str(item))
+            else:
+                sources.append(str(item))
     return output_stems(sources)
 
 
@@ -85,10 +90,12 @@ def prepare_outputs(outputs: PredictOutputs, names: dict[str, str], overwrite: b
 
 
 def prediction_columns(segmenter: Segmenter, outputs: PredictOutputs, skip_bad: bool = False) -> list[str]:
-    """`segment predict`'s columns: path, output[, dicom_seg], voxels and ml per class, ood[, qc][, error]."""
+    """`segment predict`'s columns: path, output[, dicom_seg], voxels and ml per class, gates and each
+    class's ml per gate (gated studies), ood[, qc][, error]."""
     columns = ["path", "output", *(["dicom_seg"] if outputs.seg_identity else [])]
     for _, name in segmenter.info.classes.foreground:
         columns += [f"{name}_voxels", f"{name}_ml"]
+    columns += ["gates", *(f"{name}_ml_per_gate" for _, name in segmenter.info.classes.foreground)]
     return columns + ["ood", *(["qc"] if outputs.qc_folder else []), *(["error"] if skip_bad else [])]
 
 
@@ -103,11 +110,13 @@ def predict_scans(
 ) -> Iterator[dict[str, Any]]:
     """One row per scan, in input order, each scan read, labelled and written in turn (flat memory).
 
-    `ood` is true where the map is implausible (`plausibility.implausible`) or the scan is outside
-    the voxel sizes the model was made for; a SpectfslWarning then says what to check. With
-    `skip_bad`, a scan that cannot be read or labelled gives a row with its `path` and `error`.
+    `ood` is true where the map is implausible (`plausibility.implausible`), the scan is outside
+    the voxel sizes the model was made for, or a gated study's maps disagree over the cycle
+    (`gated.inconsistent_in_time`); a SpectfslWarning then says what to check. A gated study is
+    labelled gate by gate into one 4D label map. With `skip_bad`, a scan that cannot be read or
+    labelled gives a row with its `path` and `error`.
     """
-    for image in iter_images(specs, skip_bad):
+    for image in iter_studies(specs, skip_bad):
         if isinstance(image, BadInput):
             yield {"path": image.path, "error": image.error}
             continue
@@ -119,9 +128,11 @@ def predict_scans(
             yield {"path": image.source, "error": str(error)}
 
 
-def _predict_one(segmenter, image: SpectImage, names, outputs: PredictOutputs, version: str, draw_qc):
+def _predict_one(segmenter, image: SpectImage | GatedImage, names, outputs: PredictOutputs, version: str, draw_qc):
+    if isinstance(image, GatedImage):
+        return _predict_gated(segmenter, image, names, outputs, draw_qc)
     note = check_compatible(segmenter, image)
-    stem = names[image.source]
+    stem = names[image.label]
     classes = segmenter.info.classes
     label_ids = segment_image(segmenter, image, outputs.drop_stray)
     nifti = outputs.folder / f"{stem}_labels.nii.gz"
@@ -141,3 +152,33 @@ def _predict_one(segmenter, image: SpectImage, names, outputs: PredictOutputs, v
         row["qc"] = str(outputs.qc_folder / f"{stem}_qc.png")
         draw_qc(Path(row["qc"]), image, label_ids, reasons)
     return {**row, **volume_row(image, label_ids, classes), "ood": bool(reasons)}
+
+
+def _predict_gated(segmenter, study: GatedImage, names, outputs: PredictOutputs, draw_qc) -> dict[str, Any]:
+    """A gated study's row: every gate labelled, one 4D label map, volumes per gate; no DICOM SEG (a
+    warning says so: the 4D NIfTI holds every gate); the QC figure shows end-diastole's gate."""
+    note = check_compatible(segmenter, study.gates[0])
+    stem = names[study.source]
+    classes = segmenter.info.classes
+    label_ids = segment_gates(segmenter, study, outputs.drop_stray)
+    nifti = outputs.folder / f"{stem}_labels.nii.gz"
+    write_label_nifti(nifti, study, label_ids)
+    row: dict[str, Any] = {"path": study.source, "output": str(nifti)}
+    if outputs.seg_identity is not None:
+        warnings.warn(
+            f"{study.source}: no DICOM SEG for a gated study (its 4D label map {nifti.name} holds every gate)",
+            SpectfslWarning,
+            stacklevel=3,
+        )
+    largest = int(np.argmax([(gate > 0).sum() for gate in label_ids]))
+    ed_image, ed_labels = study.gates[largest], label_ids[largest]
+    reasons = ([note.removeprefix(f"{study.gates[0].label}: ")] if note else []) + implausible(
+        ed_image, ed_labels, classes, segmenter.info.support_profiles
+    )
+    reasons += inconsistent_in_time(label_ids, classes)
+    if reasons:
+        warnings.warn(f"{study.source}: check this map: {'; '.join(reasons)}", SpectfslWarning, stacklevel=3)
+    if outputs.qc_folder is not None and draw_qc is not None:
+        row["qc"] = str(outputs.qc_folder / f"{stem}_qc.png")
+        draw_qc(Path(row["qc"]), ed_image, ed_labels, reasons)
+    return {**row, **gated_volume_row(study, label_ids, classes), "ood": bool(reasons)}
