@@ -25,8 +25,8 @@ from spectfsl.core.data.datasets import (
 from spectfsl.core.data.patients import DEFAULT_PATIENT_FROM, carries_no_patient, patient_from_path
 from spectfsl.core.files.atomic import write_text_atomic
 from spectfsl.core.files.dicom import patient_identities
-from spectfsl.core.files.loader import expand_inputs, load_image
-from spectfsl.core.image import placeholder_note
+from spectfsl.core.files.loader import expand_inputs, load_image, load_study
+from spectfsl.core.image import GatedImage, SpectImage, placeholder_note
 from spectfsl.core.imaging.masks import derive_from_wall
 from spectfsl.errors import SpectfslError, SpectfslWarning
 
@@ -54,7 +54,8 @@ def labelled_scans(
 
     `derive_from` names a wall class whose mask yields the `ventricles` and `extracardiac` classes
     (see `spectfsl.core.imaging.masks`). A file without a DICOM patient takes the patient
-    `patient_from` reads from its path (`data.patients`).
+    `patient_from` reads from its path (`data.patients`). A gated study with its 4D label map gives
+    one labelled scan per gate (each gate's image named `PATH@gN`).
     """
     if labels and len(labels) != len(inputs):
         raise SpectfslError(
@@ -67,7 +68,15 @@ def labelled_scans(
             )
     present: set[int] = set()
     for index, (path, frame) in enumerate(inputs):
-        image = load_image(path, frame)
+        study = load_study(path, frame)
+        if isinstance(study, GatedImage):
+            for gate, label_map in _gated_pairs(study, labels[index] if labels else None, classes, masks, derive_from):
+                present |= label_ids(label_map)
+                if carries_no_patient(gate.source):
+                    gate = replace(gate, patient=patient_from_path(gate.source, patient_from))
+                yield LabelledScan(gate, masks_from_labels(label_map, classes))
+            continue
+        image = study
         if carries_no_patient(image.source):
             image = replace(image, patient=patient_from_path(image.source, patient_from))
         scan_masks: dict[str, np.ndarray] = {}
@@ -90,6 +99,28 @@ def labelled_scans(
         unnamed = unnamed_ids_warning(classes, present)
         if unnamed:
             warnings.warn(unnamed, SpectfslWarning, stacklevel=2)
+
+
+def _gated_pairs(
+    study: GatedImage, labels: Path | None, classes: dict[int, str] | None, masks: dict, derive_from: str | None
+) -> Iterator[tuple[SpectImage, SpectImage]]:
+    """(gate, its label map) for every gate of a gated study labelled by a 4D label map of as many
+    gates; masks and a derived cavity are refused (they label one volume)."""
+    if masks or derive_from or labels is None or not classes:
+        raise SpectfslError(
+            f"{study.source}: a gated study is labelled by a 4D label map with a label per gate (--labels), "
+            "not by --mask or --derive-from"
+        )
+    label_study = load_study(labels)
+    if not isinstance(label_study, GatedImage) or label_study.n_gates != study.n_gates:
+        found = f"{label_study.n_gates} gates" if isinstance(label_study, GatedImage) else "one volume"
+        raise SpectfslError(
+            f"{labels}: the label map of the gated study {study.source} ({study.n_gates} gates) must label "
+            f"every gate, it has {found}"
+        )
+    for gate, label_map in zip(study.gates, label_study.gates):
+        _check_shape(labels, label_map.pixels, gate.pixels, gate.label)
+        yield gate, label_map
 
 
 def _check_shape(mask_path: Path, mask: np.ndarray, pixels: np.ndarray, source: str) -> None:

@@ -37,3 +37,12 @@ def lvseg_pairs(folder: Path) -> tuple[list[Path], list[Path]]:
     folder = Path(folder)
     scans = sorted(folder.glob("*_rest.nii.gz")) + sorted(folder.glob("*_stress.nii.gz"))
     return scans, [scan.with_name(scan.name.replace(".nii.gz", "_labels.nii.gz")) for scan in scans]
+
+
+def lvseg_gated_studies(folder: Path) -> tuple[list[Path], list[Path]]:
+    """lvseg-mtu-gated's 4D studies of `folder` (rest first, then stress) and their expert label maps
+    (`P005024_rest_gated_labels.nii.gz`: 1 LV myocardium, 2 LV cavity, every gate), in the same order;
+    the expert volumes and LVEF are in `folder/expert_volumes.json`."""
+    folder = Path(folder)
+    studies = sorted(folder.glob("*_rest_gated.nii.gz")) + sorted(folder.glob("*_stress_gated.nii.gz"))
+    return studies, [study.with_name(study.name.replace(".nii.gz", "_labels.nii.gz")) for study in studies]

@@ -44,15 +44,23 @@ def nifti_affine(image: SpectImage) -> np.ndarray:
 def write_label_nifti(path: str | os.PathLike, image: SpectImage | GatedImage, label_ids: np.ndarray) -> None:
     """Write `label_ids` (uint8, on `image`'s array grid; for a gated study (gates, slices, rows, cols))
     as a NIfTI that overlays the input file (atomic): a gated study's map is 4D (i, j, k, gate)."""
+    write_nifti_on_grid(path, image, label_ids, np.uint8)
+
+
+def write_nifti_on_grid(
+    path: str | os.PathLike, image: SpectImage | GatedImage, values: np.ndarray, dtype: type = np.float32
+) -> None:
+    """Write `values` (on `image`'s array grid; a gated study's (gates, slices, rows, cols)) as a NIfTI of
+    `dtype` in the file's voxel order with its geometry (atomic); a gated study's is 4D (i, j, k, gate)."""
     import nibabel as nib
 
     if isinstance(image, GatedImage):
-        gates = [file_order(gate, ids.astype(np.uint8)).T for gate, ids in zip(image.gates, label_ids)]
+        gates = [file_order(gate, np.asarray(v).astype(dtype)).T for gate, v in zip(image.gates, values)]
         data, image = np.stack(gates, axis=-1), image.gates[0]  # (i, j, k, gate)
     else:
-        data = file_order(image, label_ids.astype(np.uint8)).T  # (i, j[, k])
+        data = file_order(image, np.asarray(values).astype(dtype)).T  # (i, j[, k])
     nifti = nib.Nifti1Image(np.ascontiguousarray(data), nifti_affine(image))
-    nifti.header.set_data_dtype(np.uint8)
+    nifti.header.set_data_dtype(dtype)
     save_nifti(path, nifti)
 
 

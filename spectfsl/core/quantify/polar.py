@@ -94,8 +94,8 @@ def polar_map(
     """Sample `counts` ((slice, row, col)) along rays through the `myocardium` mask (see the module)."""
     if sampling not in SAMPLINGS:
         raise SpectfslError(f"sampling must be one of {', '.join(SAMPLINGS)}, got '{sampling}'")
-    origins, directions = _rays(axis)
-    reach = _reach_mm(myocardium, frame, axis)
+    origins, directions = polar_rays(axis)
+    reach = reach_mm(myocardium, frame, axis)
     distances = np.arange(0.0, reach + SAMPLE_MM, SAMPLE_MM)
     points = origins[:, :, None, :] + directions[:, :, None, :] * distances[None, None, :, None]
     positions = frame.to_array(points.reshape(-1, 3))[:, ::-1].T  # (slice, row, col) for map_coordinates
@@ -115,7 +115,7 @@ def polar_map(
     return PolarMap(raw / peak * 100.0)
 
 
-def _rays(axis: LVAxis, rings: int = RINGS, sectors: int = SECTORS) -> tuple[np.ndarray, np.ndarray]:
+def polar_rays(axis: LVAxis, rings: int = RINGS, sectors: int = SECTORS) -> tuple[np.ndarray, np.ndarray]:
     """(rings, sectors, 3) origins and unit directions in LPS mm (see the module)."""
     radius = (np.arange(rings) + 0.5) / rings
     angle = np.radians((np.arange(sectors) + 0.5) * 360.0 / sectors)
@@ -135,7 +135,7 @@ def _rays(axis: LVAxis, rings: int = RINGS, sectors: int = SECTORS) -> tuple[np.
     return origins, directions
 
 
-def _reach_mm(myocardium: np.ndarray, frame: ScanFrame, axis: LVAxis) -> float:
+def reach_mm(myocardium: np.ndarray, frame: ScanFrame, axis: LVAxis) -> float:
     """How far a ray must go to leave the myocardium: its farthest voxel from the apical centre, plus
     a margin of two voxels."""
     points = voxel_points(frame, myocardium)

@@ -64,6 +64,8 @@ class Readout:
     warnings: list[str] = field(default_factory=list)
     #: a gated study's LV function (None for a static scan)
     function: LVFunction | None = None
+    #: the LV myocardium the read-out sampled ((slice, row, col), its largest piece)
+    myocardium: np.ndarray | None = None
 
     def gate_cells(self) -> dict[str, float]:
         """The cavity volume per gate as one column per gate (`cavity_ml_g1`...), for CSV and tables."""
@@ -121,7 +123,7 @@ def quantify(
         f"{image.label}: the file gives no orientation: taken as standard transaxial (columns to the patient's "
         "left, rows posterior, slices superior); the septum and walls may be wrong"
     ]  # fmt: skip
-    return Readout(row, polar, axis, frame, warnings)
+    return Readout(row, polar, axis, frame, warnings, myocardium=myocardium)
 
 
 def largest_lv(myocardium: np.ndarray, cavity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -305,6 +307,14 @@ class ScanReader:
         if note:
             warnings.warn(note, SpectfslWarning, stacklevel=4)
         return segment_gates(segmenter, study), dict(segmenter.info.classes.foreground)
+
+
+def classical_function(study: GatedImage, readout: Readout) -> LVFunction:
+    """The clinical packages' way to LV function, as a baseline beside the learned one: count-based
+    endocardial edges gate by gate (`edges`) on the rays of the study's read-out (`ScanReader`)."""
+    from spectfsl.core.quantify.edges import count_based_cavity_ml
+
+    return lv_function(count_based_cavity_ml(study, readout.myocardium, readout.frame, readout.axis))
 
 
 def agreed_labels(per_gate: np.ndarray) -> np.ndarray:

@@ -90,14 +90,16 @@ def fit_segmenter(
     initial: Segmenter | None = None,
     parent: dict[str, str] | None = None,
 ) -> Segmenter:
-    """Train on 1-5 labelled scans ((image, class-index map) pairs) and describe the model.
+    """Train on 1-5 labelled scans ((image, class-index map) pairs; the gates of a gated study are
+    pairs of one scan) and describe the model.
 
     `initial`: the model whose network training starts from (None: random weights); `parent` names
     it in the new model's metadata (`{"name", "sha256"}`).
     """
     pairs = list(labelled)
-    if not 1 <= len(pairs) <= MAX_SUPPORT:
-        raise SpectfslError(f"segment fit takes 1 to {MAX_SUPPORT} labelled scans, got {len(pairs)}")
+    studies = len({image.source for image, _ in pairs})
+    if not pairs or studies > MAX_SUPPORT:
+        raise SpectfslError(f"segment fit takes 1 to {MAX_SUPPORT} labelled scans, got {studies}")
     scans = [support_scan(image, indices) for image, indices in pairs]
     for index, name in classes.foreground:
         if not any((scan.labels == classes.ids.index(index)).any() for scan in scans):
@@ -126,7 +128,7 @@ def fit_segmenter(
         support_profiles=[scan_profile(image, classes.ids_of(indices), classes) for image, indices in pairs],
         training={
             **_recorded(settings),
-            "support": [Path(image.source).name for image, _ in pairs],
+            "support": list(dict.fromkeys(Path(image.source).name for image, _ in pairs)),
             "world_size": distributed.current().world_size,
             "losses": losses,
             "final_loss": losses[-1],
