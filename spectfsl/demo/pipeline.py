@@ -24,12 +24,12 @@ from spectfsl.core.builtin.catalogue import BUILTIN
 from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
 from spectfsl.core.data.labelled import prepare
 from spectfsl.core.data.phantom import DEFECT_WALLS, LV_CLASS_NAMES, make_patient, write_phantom
-from spectfsl.core.data.shared import lvseg_pairs, physionet_wall_pairs
+from spectfsl.core.data.shared import lvseg_gated_studies, lvseg_pairs, physionet_wall_pairs
 from spectfsl.core.fewshot.bank import load_bank, save_bank
 from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
 from spectfsl.core.fewshot.evaluation import EvaluateSettings, EvaluationResult, bank_embedding, evaluate_folder
 from spectfsl.core.fewshot.workflows import FitSettings, choose_support, fit_bank, predict_images, prediction_columns
-from spectfsl.core.files.loader import load_image
+from spectfsl.core.files.loader import load_image, load_study
 from spectfsl.core.files.points import read_points
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.heart import find_heart
@@ -42,7 +42,7 @@ from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, locate, locate_row
 from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet, starting_model
 from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
 from spectfsl.core.quantify.polar import PolarMap
-from spectfsl.core.quantify.workflow import quantify
+from spectfsl.core.quantify.workflow import ScanReader, classical_function, quantify
 from spectfsl.core.segmentation.model_file import open_segmenter
 from spectfsl.core.segmentation.plausibility import implausible
 from spectfsl.core.segmentation.settings import FROM_MODEL
@@ -173,6 +173,17 @@ class DefectFound:
     with_builtin: str
 
 
+@dataclass(frozen=True)
+class GatedStudy:
+    """A gated study's LVEF (%) from `quantify` (the built-in model), from the classical count-based
+    edges, and the truth (the phantom's, or the expert's contours)."""
+
+    study: str
+    truth: float
+    learned: float
+    classical: float
+
+
 @dataclass
 class DemoResults:
     """What the stages found, for the report (None: the stage did not run or had no data)."""
@@ -198,6 +209,8 @@ class DemoResults:
     segmentation_real: list[ScanScore] | None = None
     defects: list[DefectFound] | None = None
     quantified_real: str | None = None
+    gated_phantom: list[GatedStudy] | None = None
+    gated_real: list[GatedStudy] | None = None
 
 
 @dataclass
@@ -234,6 +247,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
         ("prnet 3D: train (patients 1-8), locate (patients 9-12)", locate_phantom_3d),
         ("segment: fit on patient 1, evaluate patients 2-12", segment_phantom),
         ("quantify: phantom defects in each wall, with and without labels", quantify_phantom),
+        ("gated: LV ejection fraction of 4 gated phantoms", gated_phantom),
     ]
     if demo.real_data is not None:
         steps += [
@@ -244,6 +258,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
             ("real lvseg-mtu: segment with the built-in model, and fine-tuned on 1 scan", segment_real),
             ("study PNG slice: classify", classify_study_slice),
             ("real lvseg-mtu: quantify a stress scan against its rest scan", quantify_real),
+            ("real lvseg-mtu-gated: LV ejection fraction against the expert's", gated_real),
         ]
     return steps
 
@@ -627,3 +642,45 @@ def quantify_real(demo: Demo) -> None:
     ]
     figures.bullseye(demo.figure("quantify_real"), panels, f"{stress} against {rest} (expert maps)")
     demo.results.quantified_real = stress
+
+
+#: The lvseg files' 1 mm voxels are placeholders; the LV fills about 25 voxels, so about 2.5 mm (LVEF
+#: does not depend on it).
+LVSEG_VOXEL_MM = 2.5
+
+
+def _gated_lvef(demo: Demo, path: Path, truth: float, voxel_mm: float | None, figure: str) -> GatedStudy:
+    """One gated study read by `quantify` (built-in model) and by the classical edges; its volume curve
+    drawn as `figure` the first time."""
+    study = load_study(path).with_voxel_mm(voxel_mm)
+    _, readout = ScanReader(dict(LV_CLASS_NAMES), device=str(demo.device), voxel_mm=voxel_mm).read(path)
+    classical = classical_function(study, readout)
+    if figure not in demo.figures:
+        title = f"{path.name}: built-in model (expert/true LVEF {truth:.0f}%)"
+        figures.volume_curve(demo.figure(figure), readout.function, title)
+    return GatedStudy(path.name, truth, readout.function.lvef_pct, classical.lvef_pct)
+
+
+def gated_phantom(demo: Demo) -> None:
+    """Four gated phantom patients: LVEF from `quantify` and from the classical edges against the truth."""
+    root = demo.out / "gated_phantom"
+    write_phantom(root, 4, seed=demo.settings.seed + 200, gates=8)
+    found = []
+    for patient in sorted(p for p in root.iterdir() if p.is_dir()):
+        truth = json.loads((patient / "landmarks.json").read_text())["gated"]["lvef_pct"]
+        found.append(_gated_lvef(demo, patient / "spect.dcm", truth, None, "gated_phantom"))
+    demo.results.gated_phantom = found
+
+
+def gated_real(demo: Demo) -> None:
+    """The real gated studies (lvseg-mtu-gated): LVEF from `quantify` (built-in model, no labelled
+    study) and from the classical edges against the expert's contours."""
+    folder = demo.real_data / "lvseg-mtu-gated"
+    if not folder.is_dir():
+        return
+    expert = json.loads((folder / "expert_volumes.json").read_text())
+    studies, _ = lvseg_gated_studies(folder)
+    demo.results.gated_real = [
+        _gated_lvef(demo, path, expert[path.name.removesuffix(".nii.gz")]["lvef_pct"], LVSEG_VOXEL_MM, "gated_real")
+        for path in studies
+    ]

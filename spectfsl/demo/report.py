@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from spectfsl.core.files.atomic import write_text_atomic
 from spectfsl.core.segmentation.workflows import evaluation_tables, summarise
 from spectfsl.core.tables import Table, number, percent
@@ -142,6 +144,11 @@ def summary_rows(demo: Demo) -> list[dict]:
             if threshold is not None:
                 measure = f"segment {label} {row['class']}: Dice ({row['method']})"
                 add(measure, row["dice"], "tuned intensity threshold", threshold["dice"], False)
+    for studies, label in ((results.gated_phantom, "phantom"), (results.gated_real, "real lvseg-mtu-gated")):
+        if studies:
+            learned, classical = (mean_absolute([getattr(s, kind) - s.truth for s in studies]) for kind in GATED_KINDS)
+            measure = f"quantify gated {label}: LVEF mean absolute error, EF points (built-in model, no labels)"
+            add(measure, learned, "count-based endocardial edges (the clinical packages' method)", classical, True)
     if results.defects:
         found = sum(d.with_builtin == d.truth for d in results.defects) / len(results.defects)
         add(
@@ -152,6 +159,29 @@ def summary_rows(demo: Demo) -> list[dict]:
             False,
         )
     return rows
+
+
+GATED_KINDS = ("learned", "classical")
+
+
+def mean_absolute(errors: list[float]) -> float:
+    return float(np.mean(np.abs(errors)))
+
+
+def _gated_blocks(results) -> list[Block]:
+    """Per gated study: the truth and the two LVEFs; the first study's volume curve."""
+    blocks = []
+    for studies, label, figure in (
+        (results.gated_phantom, "gated phantom (truth from its labels)", "gated_phantom"),
+        (results.gated_real, "real gated studies, lvseg-mtu-gated (truth: the expert's contours)", "gated_real"),
+    ):
+        if not studies:
+            continue
+        rows = tuple((s.study, number(s.truth, 1), number(s.learned, 1), number(s.classical, 1)) for s in studies)
+        header = ("study", "true LVEF %", "quantify (built-in) %", "count-based edges %")
+        blocks.append(Block("table", table=Table(f"LV ejection fraction: {label}", header, rows)))
+        blocks.append(_figure(figure, f"Cavity volume per gate, {label.split(' (')[0]} (built-in model)"))
+    return blocks
 
 
 def _segmentation_results(results) -> list[tuple]:
@@ -331,6 +361,17 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
                 ),
             ),
             _figure("quantify_phantom", "Bullseye of a phantom patient with a named defect (built-in model's map)"),
+        ]
+    if r.gated_phantom or r.gated_real:
+        blocks += [
+            Block("h2", "LV function (gated studies)"),
+            Block(
+                "p",
+                "`spectfsl quantify` on ECG-gated studies: every gate labelled by the built-in model (no labelled "
+                "study), LVEF from the largest and smallest cavity of the gates; beside it, the clinical packages' "
+                "way: count-based endocardial edges along the polar rays, gate by gate (`quantify.edges`).",
+            ),
+            *_gated_blocks(r),
         ]
     blocks.append(Block("h2", "Real data"))
     if demo.real_data is None:

@@ -18,6 +18,7 @@ from spectfsl.core.quantify.axis import LVAxis, lv_axis
 from spectfsl.core.quantify.function import LVFunction, lv_function
 from spectfsl.core.quantify.geometry import ScanFrame, scan_frame
 from spectfsl.core.quantify.polar import WALLS, PolarMap, polar_map
+from spectfsl.core.quantify.surface import enclosed_cavity_ml
 from spectfsl.errors import SpectfslError, SpectfslWarning
 
 #: Default `--defect-threshold` (% of the map's maximum): see the docs' quantify page for how it was chosen.
@@ -245,7 +246,8 @@ class ScanReader:
 
     def _read_gated(self, study: GatedImage, label_map: str | os.PathLike | None) -> tuple[SpectImage, Readout]:
         """A gated study: the perfusion read-out of the summed gates (on the map most gates agree on),
-        and the LV function from the cavity of each gate (`function`)."""
+        and the LV function from the cavity each gate's wall encloses (`surface`, on the summed study's
+        rays)."""
         from spectfsl.core.data.datasets import label_ids
         from spectfsl.core.files.loader import load_study
 
@@ -270,11 +272,11 @@ class ScanReader:
             raise SpectfslError(f"{study.source}: quantify takes a study and a label map of the same shape")
         summed = study.summed()
         readout = quantify(summed, agreed_labels(ids), classes, self.sampling, self.defect_threshold)
-        frame = scan_frame(summed)
-        cavity = []
+        walls = []
         for gate_ids in ids:
             myocardium, gate_cavity, _ = class_masks(gate_ids, classes)
-            cavity.append(float(largest_lv(myocardium, gate_cavity)[1].sum()) * frame.voxel_ml)
+            walls.append(largest_lv(myocardium, gate_cavity)[0])
+        cavity = enclosed_cavity_ml(np.stack(walls), readout.myocardium, readout.frame, readout.axis)
         readout.function = lv_function(cavity)
         readout.row.update(readout.function.row())
         for line in readout.warnings:

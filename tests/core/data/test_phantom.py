@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from spectfsl.core.data.phantom import LIVER, MYOCARDIUM, VENTRICLES, make_patient
 
@@ -50,3 +51,28 @@ def test_counts_are_poisson_integers_with_noise():
     assert case.counts.dtype == np.uint16
     wall = case.counts[case.labels == MYOCARDIUM].astype(float)
     assert wall.std() > 0 and 10 < wall.mean() < 1000
+
+
+def test_a_gated_phantom_beats_with_its_myocardium_kept_and_its_truth_from_its_labels():
+    from spectfsl.core.data.phantom import gated_truth
+
+    static, gated = make_patient(1), make_patient(1, gates=8)
+    np.testing.assert_array_equal(static.counts, gated.counts)  # the static study is unchanged
+    assert gated.gated_counts.shape == (8, *static.counts.shape)
+    cavity = (gated.gated_lv_labels == 2).sum(axis=(1, 2, 3))
+    myocardium = (gated.gated_lv_labels == 1).sum(axis=(1, 2, 3))
+    assert myocardium.std() / myocardium.mean() < 0.05
+    truth = gated_truth(gated)
+    assert truth["lvef_pct"] == pytest.approx(100 * (cavity.max() - cavity.min()) / cavity.max(), abs=0.1)
+    assert cavity.argmax() + 1 == truth["ed_gate"] and cavity.argmin() + 1 == truth["es_gate"]
+    # a thicker wall in systole is brighter, as partial volume makes it on real scans
+    ed, es = truth["ed_gate"] - 1, truth["es_gate"] - 1
+    brightness = [gated.gated_counts[g][gated.gated_lv_labels[g] == 1].mean() for g in (ed, es)]
+    assert brightness[1] > 1.03 * brightness[0]
+
+
+def test_gated_phantoms_vary_their_ejection_fraction_between_patients():
+    from spectfsl.core.data.phantom import gated_truth
+
+    fractions = [gated_truth(make_patient(index, gates=8))["lvef_pct"] for index in range(8)]
+    assert max(fractions) - min(fractions) > 25 and 15 <= min(fractions) and max(fractions) <= 80
