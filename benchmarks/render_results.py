@@ -162,6 +162,27 @@ def quantify(name: str) -> str:
     return table(["date", "commit", "what", "result", "settings"], rows)
 
 
+def gated_lvef(name: str) -> str:
+    """LV function of gated studies: LVEF agreement (EF points) of quantify and the classical edges."""
+    rows = []
+    for line in lines(name):
+        if "lvef" not in line:
+            rows.append([*when(line), line["part"], line.get("study", ""), "", "", "", "", "", "", "", "",
+                         line["quantify_seconds_median"]])  # fmt: skip
+            continue
+        for method, label in (("learned", "quantify"), ("learned_fit", "quantify, fitted curve"), ("classical",
+                              "count-based edges")):  # fmt: skip
+            found = line["lvef"][method]
+            low, high = found["limits_of_agreement"]
+            ratio = line.get("classical_edv_ratio_mean" if method == "classical" else "edv_ratio_mean")
+            dice = line.get("cavity_dice_min") if method != "classical" else None
+            rows.append([*when(line), line["part"], label, found["n"], found["mae"], found["bias"],
+                         f"{low:+.1f} to {high:+.1f}", found["r"], found["worst"], ratio, dice, None])  # fmt: skip
+    header = ["date", "commit", "data", "method", "studies", "MAE", "bias", "limits of agreement", "r", "worst",
+              "EDV ratio", "cavity Dice min", "s per study"]  # fmt: skip
+    return table(header, rows)
+
+
 RENDERERS: dict[str, Callable[[str], str]] = {
     "builtin-prnet": localisation,
     "builtin-prnet-registration": localisation,
@@ -173,6 +194,7 @@ RENDERERS: dict[str, Callable[[str], str]] = {
     "proto-ood": proto_ood,
     "bench": bench,
     "quantify": quantify,
+    "gated-lvef": gated_lvef,
 }
 
 

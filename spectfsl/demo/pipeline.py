@@ -649,16 +649,16 @@ def quantify_real(demo: Demo) -> None:
 LVSEG_VOXEL_MM = 2.5
 
 
-def _gated_lvef(demo: Demo, path: Path, truth: float, voxel_mm: float | None, figure: str) -> GatedStudy:
+def _gated_lvef(demo: Demo, path: Path, name: str, truth: float, voxel_mm: float | None, figure: str) -> GatedStudy:
     """One gated study read by `quantify` (built-in model) and by the classical edges; its volume curve
     drawn as `figure` the first time."""
     study = load_study(path).with_voxel_mm(voxel_mm)
     _, readout = ScanReader(dict(LV_CLASS_NAMES), device=str(demo.device), voxel_mm=voxel_mm).read(path)
     classical = classical_function(study, readout)
     if figure not in demo.figures:
-        title = f"{path.name}: built-in model (expert/true LVEF {truth:.0f}%)"
+        title = f"{name}: built-in model (true LVEF {truth:.0f}%)"
         figures.volume_curve(demo.figure(figure), readout.function, title)
-    return GatedStudy(path.name, truth, readout.function.lvef_pct, classical.lvef_pct)
+    return GatedStudy(name, truth, readout.function.lvef_pct, classical.lvef_pct)
 
 
 def gated_phantom(demo: Demo) -> None:
@@ -668,7 +668,7 @@ def gated_phantom(demo: Demo) -> None:
     found = []
     for patient in sorted(p for p in root.iterdir() if p.is_dir()):
         truth = json.loads((patient / "landmarks.json").read_text())["gated"]["lvef_pct"]
-        found.append(_gated_lvef(demo, patient / "spect.dcm", truth, None, "gated_phantom"))
+        found.append(_gated_lvef(demo, patient / "spect.dcm", patient.name, truth, None, "gated_phantom"))
     demo.results.gated_phantom = found
 
 
@@ -680,7 +680,8 @@ def gated_real(demo: Demo) -> None:
         return
     expert = json.loads((folder / "expert_volumes.json").read_text())
     studies, _ = lvseg_gated_studies(folder)
-    demo.results.gated_real = [
-        _gated_lvef(demo, path, expert[path.name.removesuffix(".nii.gz")]["lvef_pct"], LVSEG_VOXEL_MM, "gated_real")
-        for path in studies
-    ]
+    demo.results.gated_real = []
+    for path in studies:
+        name = path.name.removesuffix(".nii.gz")
+        study = _gated_lvef(demo, path, name, expert[name]["lvef_pct"], LVSEG_VOXEL_MM, "gated_real")
+        demo.results.gated_real.append(study)
