@@ -130,3 +130,11 @@ def test_quantify_gives_the_experts_ejection_fraction_from_their_contours(cli_js
     truth = expert["P005421_rest_gated"]
     assert row["lvef_pct"] == pytest.approx(truth["lvef_pct"], abs=0.2)
     assert (row["ed_gate"], row["es_gate"]) == (truth["ed_gate"], truth["es_gate"])
+
+
+def test_prepare_reads_a_gated_study_as_the_sum_of_its_gates(cli, gated, tmp_path):
+    result = cli("prepare", gated / "P001" / "spect.dcm", "--labels", gated / "P001" / "lv_labels.npy",
+                 "--classes", "1=myocardium,2=cavity", "--out", tmp_path / "crops", "--no-slices")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "read as their sum" in result.stderr
+    assert any((tmp_path / "crops" / "myocardium").iterdir())

@@ -49,13 +49,15 @@ def labelled_scans(
     masks: dict[str, list[Path]],
     derive_from: str | None = None,
     patient_from: str = DEFAULT_PATIENT_FROM,
+    gates: bool = False,
 ) -> Iterator[LabelledScan]:
     """Load each input with its masks, lazily; label maps and masks pair with inputs in order.
 
     `derive_from` names a wall class whose mask yields the `ventricles` and `extracardiac` classes
     (see `spectfsl.core.imaging.masks`). A file without a DICOM patient takes the patient
-    `patient_from` reads from its path (`data.patients`). A gated study with its 4D label map gives
-    one labelled scan per gate (each gate's image named `PATH@gN`).
+    `patient_from` reads from its path (`data.patients`). With `gates`, a gated study with its 4D
+    label map gives one labelled scan per gate (each gate's image named `PATH@gN`); without, a gated
+    study is read as the sum of its gates (`as_volume`).
     """
     if labels and len(labels) != len(inputs):
         raise SpectfslError(
@@ -68,7 +70,7 @@ def labelled_scans(
             )
     present: set[int] = set()
     for index, (path, frame) in enumerate(inputs):
-        study = load_study(path, frame)
+        study = load_study(path, frame) if gates else load_image(path, frame)
         if isinstance(study, GatedImage):
             for gate, label_map in _gated_pairs(study, labels[index] if labels else None, classes, masks, derive_from):
                 present |= label_ids(label_map)

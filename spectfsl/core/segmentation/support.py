@@ -96,11 +96,12 @@ def load_labelled(
     masks: dict[str, list[Path]],
     derive_from: str | None,
 ) -> Iterator[tuple[SpectImage, np.ndarray]]:
-    """Each image (raw counts) with its class-index map, lazily."""
+    """Each image (raw counts) with its class-index map, lazily; each gate of a gated study with its
+    4D label map is one (`labelled_scans`)."""
     elsewhere = set(masks) | ({DERIVED_CLASS} if derive_from else set())
     from_labels = {i: name for i, name in classes.foreground if name not in elsewhere}
     inputs = [(Path(path), None) for path in images]
-    for scan in labelled_scans(inputs, list(labels), from_labels or None, masks, derive_from):
+    for scan in labelled_scans(inputs, list(labels), from_labels or None, masks, derive_from, gates=True):
         yield scan.image, classes.index_map(scan.masks, scan.image.pixels.shape)
 
 
