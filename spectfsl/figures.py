@@ -309,16 +309,21 @@ def bullseye(
     panels: Sequence[tuple[str, np.ndarray, dict[int, float | None]]],
     title: str,
     limits: tuple[float, float] = (0.0, 100.0),
+    filled: Sequence[np.ndarray | None] | None = None,
 ) -> None:
     """Polar maps as bullseyes, one panel each: (caption, map (rings x sectors, apex at the centre,
     angle counter-clockwise from lateral), the 17 AHA segment values). Anterior at the top, septal on
-    the left; segment boundaries drawn and each segment's value written in it; a colour bar per panel
-    (a panel whose caption starts with "stress - rest" is drawn on a diverging scale)."""
+    the left; segment boundaries drawn and each segment's value written in it (outlined, readable on
+    any colour); a colour bar per panel (a panel whose caption starts with "stress - rest" is drawn on
+    a diverging scale). `filled` (per panel, cells filled in by the max-count search) is hatched."""
+    from matplotlib import patheffects
+
     from spectfsl.core.quantify.polar import RING_EDGES
 
     plt = _pyplot()
+    outline = [patheffects.withStroke(linewidth=2.2, foreground="black")]
     figure, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.6), subplot_kw={"projection": "polar"})
-    for axis, (caption, values, segments) in zip(np.atleast_1d(axes), panels):
+    for index, (axis, (caption, values, segments)) in enumerate(zip(np.atleast_1d(axes), panels)):
         rings, sectors = values.shape
         theta = np.linspace(0, 2 * np.pi, sectors + 1)
         radius = np.linspace(0, 1, rings + 1)
@@ -328,6 +333,11 @@ def bullseye(
             theta, radius, np.ma.masked_invalid(values), cmap="RdBu" if difference else "jet",
             vmin=-bound if difference else limits[0], vmax=bound if difference else limits[1], shading="flat",
         )  # fmt: skip
+        hatched = filled[index] if filled is not None else None
+        if hatched is not None and hatched.any():
+            centres = (theta[:-1] + theta[1:]) / 2, (radius[:-1] + radius[1:]) / 2
+            axis.contourf(*centres, hatched.astype(float), levels=[0.5, 1.5], colors="none", hatches=["////"])
+            caption = f"{caption}\n(hatched: {hatched.mean() * 100:.0f}% filled in, no wall found)"
         for edge in RING_EDGES:
             axis.plot(np.linspace(0, 2 * np.pi, 200), np.full(200, edge), color="black", linewidth=0.8)
         for degrees in range(0, 360, 60):  # basal and mid boundaries
@@ -337,8 +347,8 @@ def bullseye(
         for segment, value in segments.items():
             angle, r = _segment_centre(segment)
             text = "" if value is None else f"{value:.0f}"
-            colour = "black" if difference else "white"
-            axis.text(angle, r, text, ha="center", va="center", fontsize=8, color=colour, fontweight="bold")
+            axis.text(angle, r, text, ha="center", va="center", fontsize=8, color="white", fontweight="bold",
+                      path_effects=outline)  # fmt: skip
         axis.set_xticks(np.radians([90, 180, 270, 0]), ["ANT", "SEPT", "INF", "LAT"], fontsize=8)
         axis.set_yticks([])
         axis.set_ylim(0, 1)

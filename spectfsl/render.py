@@ -133,19 +133,35 @@ def table_width(stream: Any, header: Sequence[str], rows: Sequence[Sequence[str]
     return max(100, sum(widths) + 3 * len(widths) + 1)
 
 
-def draw_tables(console: Any, tables: Sequence[Table]) -> None:
-    """Draw result tables (and the note under each) on a rich console."""
+def draw_tables(console: Any, tables: Sequence[Table], compact: bool = False) -> None:
+    """Draw result tables (and the note under each) on a rich console; `compact`: rules under the
+    header only, no frame, so that more columns fit a terminal."""
+    from rich import box
     from rich.table import Table as RichTable
 
     for table in tables:
-        drawn = RichTable(title=table.title)
-        for column in table.header:
-            drawn.add_column(column, overflow="fold")
+        drawn = RichTable(title=table.title, box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD)
+        for index, column in enumerate(table.header):
+            last = index == len(table.header) - 1
+            drawn.add_column(column, overflow="fold", no_wrap=compact and not last)
         for row in table.rows:
             drawn.add_row(*row)
         console.print(drawn)
         if table.note:
             console.print(table.note, markup=False)
+
+
+#: The width tables are drawn at when stdout is not a terminal (a file, a pipe, a test).
+PLAIN_WIDTH = 100
+
+
+def print_tables(tables: Sequence[Table]) -> None:
+    """Draw tables on stdout at the terminal's width (long cells fold), or `PLAIN_WIDTH` off a terminal."""
+    from rich.console import Console
+
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else PLAIN_WIDTH
+    draw_tables(Console(file=sys.stdout, width=width, force_terminal=False), tables, compact=True)
+    sys.stdout.flush()
 
 
 def write_document(out: Path | None, fmt: str, document: dict[str, Any], tables: Sequence[Table]) -> None:

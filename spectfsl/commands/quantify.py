@@ -97,18 +97,23 @@ def quantify(
     GATED TOMO, 4D NIfTI) adds its LV function: every gate is labelled, perfusion is read from the
     summed gates, and EDV, ESV, SV, LVEF from the largest and smallest cavity of the gates.
 
+    The table (the default) is for a terminal: a line per scan (volumes, LVEF of gated studies, walls,
+    extent, bullseye) and the 17 segments ring by ring as on a bullseye; CSV and JSON carry every column.
+
     Columns: path, lv_cavity_ml, myocardium_ml, apex_x..z and base_x..z (the file's voxel indices),
     septum (rv or patient right: what placed the septum), seg1..seg17, anterior, septal, inferior,
-    lateral, defect_extent_pct, polar (the PNG), then with --rest: rest_path, rest_seg1..17,
-    diff_seg1..17 (stress - rest), rest_defect_extent_pct; with --normal-limits: z_seg1..17; and the
-    apex and base in LPS mm. Gated studies add gates, edv_ml, esv_ml, sv_ml, lvef_pct, lvef_fit_pct (from
-    a smooth curve through the gates), ed_gate, es_gate (1-based), volume_curve (the PNG) and the cavity
-    volume of each gate (cavity_ml_g1... in CSV; a list, cavity_ml_per_gate, in JSON). No normal database
-    is shipped, so no summed scores (SSS, SDS).
+    lateral, defect_extent_pct (of the cells where the wall was found), polar_filled_pct (the share
+    of the map filled in by a max-count search where no wall was found), polar (the PNG), then with
+    --rest: rest_path, rest_seg1..17, diff_seg1..17 (stress - rest), rest_defect_extent_pct; with
+    --normal-limits: z_seg1..17; and the apex and base in LPS mm. Gated studies add gates, edv_ml,
+    esv_ml, sv_ml, lvef_pct, lvef_fit_pct (from a smooth curve through the gates), ed_gate, es_gate
+    (1-based), volume_curve (the PNG) and the cavity volume of each gate (cavity_ml_g1... in CSV; a
+    list, cavity_ml_per_gate, in JSON). No normal database is shipped, so no summed scores (SSS, SDS).
     """
     from spectfsl.core.data.datasets import parse_classes
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.paths import output_stems
+    from spectfsl.core.quantify.tables import readout_tables
     from spectfsl.core.quantify.workflow import (
         ScanReader,
         add_rest,
@@ -118,7 +123,7 @@ def quantify(
         stem_outputs,
     )
     from spectfsl.errors import SpectfslError
-    from spectfsl.render import check_format, row_output
+    from spectfsl.render import check_format, print_tables, row_output
 
     check_format(fmt)
     if rest == ["auto"]:
@@ -153,6 +158,9 @@ def quantify(
         if out is not None:
             _write_outputs(out, stems[scan], image, readout, rest_readout)
         readouts.append(readout)
+    if fmt == "table":  # for a person: what fits on a screen; CSV and JSON carry every column
+        print_tables(readout_tables([readout.row for readout in readouts]))
+        return
     gates = max((readout.function and len(readout.function.cavity_ml)) or 0 for readout in readouts)
     heading = columns(bool(rest), limits is not None, gates, per_gate_list=fmt == "json")
     with row_output(None, fmt, heading, title="LV quantification") as writer:
@@ -186,12 +194,14 @@ def _write_outputs(folder: Path, stem: str, image, readout, rest_readout) -> Non
 
     paths = stem_outputs(folder, stem, gated=readout.function is not None)
     panels = [("stress" if rest_readout else "uptake", readout.polar.values, readout.polar.segments())]
+    filled = [readout.polar.filled]
     if rest_readout is not None:
         difference = PolarMap(readout.polar.values - rest_readout.polar.values)
         panels += [("rest", rest_readout.polar.values, rest_readout.polar.segments())]
         panels += [("stress - rest", difference.values, difference.segments())]
+        filled += [rest_readout.polar.filled, None]
     title = f"patient {image.patient} - {stem}"  # the pseudonym, never the identity
-    bullseye(paths["polar_png"], panels, title)
+    bullseye(paths["polar_png"], panels, title, filled=filled)
     write_readout_files(paths, image, readout)
     readout.row["polar"] = str(paths["polar_png"])
     if readout.function is not None:

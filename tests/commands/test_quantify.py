@@ -109,3 +109,32 @@ def test_rest_auto_pairs_stress_and_rest_files_by_name(cli, studies, tmp_path):
     assert row["rest_path"] == str(tmp_path / "P1_rest.dcm") and row["diff_seg4"] < -10
     lonely = cli("quantify", studies / "stress" / "P001" / "spect.dcm", "--rest", "auto")
     assert lonely.exit_code == 2 and "has no 'stress' in its name" in lonely.stderr
+
+
+def test_the_terminal_table_fits_100_columns_and_shows_volumes_walls_and_segments(cli, studies, tmp_path):
+    scans = [studies / state / p / "spect.dcm" for state in ("stress", "rest") for p in ("P001", "P002")][:3]
+    result = cli("quantify", *scans, "--out", tmp_path / "q")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    text = result.stdout
+    for heading in ("cavity ml", "myo ml", "ant", "sept", "inf", "lat", "extent %", "basal 1-6", "apex 17"):
+        assert heading in text
+    assert "spect_polar.png" in text.replace("\n", "")
+
+
+def test_a_map_that_ends_short_of_the_base_is_filled_in_and_marked(cli_json, studies, tmp_path):
+    from spectfsl.core.files.formats import save_npy
+    from spectfsl.core.files.loader import load_image
+
+    labels = load_image(studies / "stress" / "P001" / "lv_labels.npy")
+    cut = labels.pixels.copy()
+    lower = cut[: int(np.percentile(np.argwhere(cut == 1)[:, 0], 40))]  # the wall's lower slices (a view)
+    lower[lower == 1] = 0
+    save_npy(tmp_path / "cut_labels.npy", labels.with_pixels(cut))
+    row = cli_json("quantify", studies / "stress" / "P001" / "spect.dcm", "--labels", tmp_path / "cut_labels.npy",
+                   "--out", tmp_path / "q")[0]  # fmt: skip
+    values = np.load(tmp_path / "q" / "spect_polar.npy")
+    assert np.isfinite(values).all()
+    assert row["polar_filled_pct"] > 5
+    assert all(row[f"seg{s}"] is not None for s in range(1, 18))

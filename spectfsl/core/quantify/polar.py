@@ -1,7 +1,10 @@
 """The polar map ("bullseye") of myocardial uptake and its 17 AHA segments.
 
 Rays leave the LV's axis and cross the myocardium; each ray's value is the maximum (or mean) of the
-counts it meets inside the myocardium (trilinear samples every `SAMPLE_MM`). The apical part is
+counts it meets inside the myocardium (trilinear samples every `SAMPLE_MM`). A ray that meets no
+myocardium (the map ends short of the base, or leaves a gap in the wall) takes the maximum count
+along it where its ring's other rays met the wall (the whole map's range for a ring that met none),
+the clinical packages' max-count search; the map marks those cells `filled`. The apical part is
 sampled on a hemisphere: rays from a centre on the axis, `APICAL_SHARE` of the LV's length from the
 apex, fanning from straight at the apex to perpendicular to the axis; the rest on a cylinder: rays
 perpendicular to the axis from points along it, to the base. On the map, the polar radius runs from
@@ -44,11 +47,18 @@ WALLS = {
 
 @dataclass(frozen=True)
 class PolarMap:
-    """`values` (RINGS x SECTORS): uptake in % of the map's maximum, NaN where a ray met no
-    myocardium; ring i spans polar radius i/RINGS to (i+1)/RINGS (apex to base), sector j the angle
-    j * 360/SECTORS to (j+1) * 360/SECTORS degrees, counter-clockwise from lateral (anterior at 90)."""
+    """`values` (RINGS x SECTORS): uptake in % of the map's maximum (NaN where nothing was sampled);
+    ring i spans polar radius i/RINGS to (i+1)/RINGS (apex to base), sector j the angle
+    j * 360/SECTORS to (j+1) * 360/SECTORS degrees, counter-clockwise from lateral (anterior at 90).
+    `filled`: the cells whose ray met no myocardium and took the max-count search's value (None: none)."""
 
     values: np.ndarray
+    filled: np.ndarray | None = None
+
+    @property
+    def filled_pct(self) -> float:
+        """The share of the map (%) filled in by the max-count search."""
+        return 0.0 if self.filled is None else float(self.filled.mean() * 100)
 
     def segments(self) -> dict[int, float | None]:
         """The 17 AHA segments' mean uptake (%), None for a segment no ray reached."""
@@ -70,8 +80,10 @@ class PolarMap:
         return out
 
     def extent_below(self, threshold_pct: float) -> float:
-        """The share of the map (% of the cells a ray reached) below `threshold_pct` of the maximum."""
-        reached = self.values[np.isfinite(self.values)]
+        """The share of the map (% of the cells whose ray met the myocardium, not those filled in by
+        the max-count search, which lie beyond the wall) below `threshold_pct` of the maximum."""
+        measured = np.isfinite(self.values) if self.filled is None else np.isfinite(self.values) & ~self.filled
+        reached = self.values[measured]
         return float((reached < threshold_pct).mean() * 100) if len(reached) else float("nan")
 
 
@@ -103,16 +115,33 @@ def polar_map(
     inside = ndimage.map_coordinates(myocardium.astype(np.float64), positions, order=1, mode="constant") >= 0.5
     shape = points.shape[:3]
     values, inside = values.reshape(shape), inside.reshape(shape)
+    met = inside.any(axis=2)
+    if not met.any():
+        raise SpectfslError("no ray met the myocardium: the map cannot be quantified")
     if sampling == "max":
         raw = np.where(inside, values, -np.inf).max(axis=2)
-        raw[~inside.any(axis=2)] = np.nan
     else:
         with np.errstate(invalid="ignore"):
             raw = np.where(inside, values, 0.0).sum(axis=2) / inside.sum(axis=2)
+    raw = np.where(met, raw, _searched(values, inside, met))
     peak = np.nanmax(raw) if np.isfinite(raw).any() else np.nan
     if not np.isfinite(peak) or peak <= 0:
         raise SpectfslError("no ray met the myocardium with counts above 0: the map cannot be quantified")
-    return PolarMap(raw / peak * 100.0)
+    return PolarMap(raw / peak * 100.0, filled=~met)
+
+
+def _searched(values: np.ndarray, inside: np.ndarray, met: np.ndarray) -> np.ndarray:
+    """(rings, sectors): each ray's maximum count between the nearest and farthest sample at which its
+    ring's rays met the myocardium (where no ray of the ring met it, the whole map's range)."""
+    samples = np.arange(values.shape[2])
+    first = np.where(met, inside.argmax(axis=2), samples[-1])
+    last = np.where(met, samples[-1] - inside[..., ::-1].argmax(axis=2), 0)
+    everywhere = (first[met].min(), last[met].max())
+    searched = np.empty(met.shape)
+    for ring in range(met.shape[0]):
+        low, high = (first[ring, met[ring]].min(), last[ring, met[ring]].max()) if met[ring].any() else everywhere
+        searched[ring] = values[ring, :, low : high + 1].max(axis=1)
+    return searched
 
 
 def polar_rays(axis: LVAxis, rings: int = RINGS, sectors: int = SECTORS) -> tuple[np.ndarray, np.ndarray]:

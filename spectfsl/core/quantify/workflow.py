@@ -45,7 +45,7 @@ def columns(rest: bool = False, normal_limits: bool = False, gates: int = 0, per
         out += [*FUNCTION_COLUMNS]
         out += ["cavity_ml_per_gate"] if per_gate_list else [f"cavity_ml_g{g}" for g in range(1, gates + 1)]
     out += [f"{point}_{axis}" for point in ("apex", "base") for axis in "xyz"]
-    out += ["septum", *(f"seg{s}" for s in SEGMENTS), *WALLS, "defect_extent_pct", "polar"]
+    out += ["septum", *(f"seg{s}" for s in SEGMENTS), *WALLS, "defect_extent_pct", "polar_filled_pct", "polar"]
     if rest:
         out += ["rest_path", *(f"rest_seg{s}" for s in SEGMENTS), *(f"diff_seg{s}" for s in SEGMENTS)]
         out += ["rest_defect_extent_pct"]
@@ -116,6 +116,7 @@ def quantify(
     row.update({f"seg{s}": _rounded(v) for s, v in polar.segments().items()})
     row.update({wall: _rounded(v) for wall, v in polar.walls().items()})
     row["defect_extent_pct"] = round(polar.extent_below(defect_threshold), 1)
+    row["polar_filled_pct"] = round(polar.filled_pct, 1)
     row["polar"] = None
     row["space"] = "LPS"
     for name, point in (("apex", axis.apex), ("base", axis.base)):
