@@ -311,6 +311,7 @@ def predict(
     from spectfsl.core.segmentation.model_file import open_segmenter
     from spectfsl.core.segmentation.predict import (
         PredictOutputs,
+        any_gated,
         output_names,
         predict_scans,
         prediction_columns,
@@ -336,7 +337,7 @@ def predict(
     def rows_for(specs: list[str]):
         return predict_scans(segmenter, specs, names, outputs, __version__, skip_bad, draw_qc)
 
-    columns = prediction_columns(segmenter, outputs, skip_bad)
+    columns = prediction_columns(segmenter, outputs, skip_bad, gated=any_gated(scans))
     with make_progress() as progress:
         task = progress.add_task("segmenting", total=len(names), status="")
         title = f"tissue maps ({Path(model).name})"

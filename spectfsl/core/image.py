@@ -217,6 +217,31 @@ def placeholder_note(image: SpectImage, remedy: str = "give --pixel-mm with the 
     )
 
 
+def file_order(image: SpectImage, array: np.ndarray) -> np.ndarray:
+    """An array on `image`'s array grid -> the same values in the file's own voxel order ((frames,)
+    rows, cols): DICOM frame, row, column as stored; NIfTI k, j, i (nibabel's array transposed)."""
+    out = array[..., ::-1] if image.geometry.flip_x else array
+    out = out[..., ::-1, :] if image.geometry.flip_y else out
+    if image.is_volume and image.frames is not None:
+        ordered = np.empty_like(out)
+        ordered[np.asarray(image.frames) - min(image.frames)] = out
+        out = ordered
+    return np.ascontiguousarray(out)
+
+
+def array_order(image: SpectImage, array: np.ndarray) -> np.ndarray:
+    """An array in the file's own voxel order (as `file_order` gives it, as pydicom and nibabel return
+    a file's voxels) -> `image`'s array grid: the inverse of `file_order`."""
+    if array.shape != image.pixels.shape:
+        return array  # a shape mismatch is reported where the two are paired
+    out = array
+    if image.is_volume and image.frames is not None:
+        out = out[np.asarray(image.frames) - min(image.frames)]
+    out = out[..., ::-1, :] if image.geometry.flip_y else out
+    out = out[..., ::-1] if image.geometry.flip_x else out
+    return np.ascontiguousarray(out)
+
+
 def as_volume(study: SpectImage | GatedImage) -> SpectImage:
     """An image as one volume: a gated study as the sum of its gates, said once on stderr (a
     SpectfslWarning naming the file); any other image as it is."""

@@ -97,6 +97,14 @@ def read_dicom_study(path: str | os.PathLike) -> SpectImage | GatedImage:
     )
 
 
+def dicom_is_gated(path: str | os.PathLike) -> bool:
+    """Whether a DICOM file is a gated reconstruction (Image Type value 3 GATED TOMO or RECON GATED
+    TOMO), from its header."""
+    header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["ImageType"], force=True)
+    image_type = [str(value).strip().upper() for value in (header.get("ImageType") or [])]
+    return len(image_type) > 2 and image_type[2] in GATED_TOMO
+
+
 #: Image Type value 3 of an NM gated reconstruction (a gated study), and of planar gated images.
 GATED_TOMO = ("GATED TOMO", "RECON GATED TOMO")
 PLANAR_GATED = "GATED"

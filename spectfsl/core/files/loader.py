@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from spectfsl.core.files.dicom import DicomSeries, group_series, has_dicom_preamble, read_dicom_series
+from spectfsl.core.files.dicom import DicomSeries, dicom_is_gated, group_series, has_dicom_preamble, read_dicom_series
 from spectfsl.core.files.formats import NIFTI_SUFFIXES, SUPPORTED_SUFFIXES, read_study
 from spectfsl.core.image import GatedImage, SpectImage, as_volume
 from spectfsl.errors import SpectfslError, SpectfslWarning
@@ -191,6 +191,25 @@ def expand_inputs(specs: Iterable[str | os.PathLike]) -> list[Input]:
         else:
             raise SpectfslError(f"{path}: no such file or folder")
     return resolved
+
+
+def is_gated(item: Path | DicomSeries, frame: int | Gate | None = None) -> bool:
+    """Whether an input (as `expand_inputs` lists it) is a whole gated study, from its header alone (a
+    file that cannot be read counts as not gated: reading it reports the problem)."""
+    if frame is not None or isinstance(item, DicomSeries):
+        return False
+    name = item.name.lower()
+    try:
+        if name.endswith(NIFTI_SUFFIXES):
+            import nibabel as nib
+
+            shape = nib.load(item).shape
+            return len(shape) == 4 and shape[3] > 1
+        if name.endswith(".dcm") or ("." not in name and has_dicom_preamble(item)):
+            return dicom_is_gated(item)
+    except Exception:  # reported when the file itself is read
+        return False
+    return False
 
 
 def load_image(spec: str | os.PathLike | DicomSeries, frame: int | Gate | None = None) -> SpectImage:

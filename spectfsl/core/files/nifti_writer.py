@@ -16,20 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from spectfsl.core.files.atomic import atomic_file
-from spectfsl.core.image import GatedImage, SpectImage
+from spectfsl.core.image import GatedImage, SpectImage, file_order
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-
-
-def file_order(image: SpectImage, array: np.ndarray) -> np.ndarray:
-    """An array on `image`'s array grid -> the same values in the file's voxel order ((frames,) rows, cols)."""
-    out = array[..., ::-1] if image.geometry.flip_x else array
-    out = out[..., ::-1, :] if image.geometry.flip_y else out
-    if image.is_volume and image.frames is not None:
-        ordered = np.empty_like(out)
-        ordered[np.asarray(image.frames) - min(image.frames)] = out
-        out = ordered
-    return np.ascontiguousarray(out)
 
 
 def nifti_affine(image: SpectImage) -> np.ndarray:

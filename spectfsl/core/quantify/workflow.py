@@ -14,6 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from spectfsl.core.image import GatedImage, SpectImage, placeholder_note
+from spectfsl.core.imaging.label_fit import WALL_NAMES, check_fit, labels_on_scan
 from spectfsl.core.quantify.axis import LVAxis, lv_axis
 from spectfsl.core.quantify.function import LVFunction, lv_function
 from spectfsl.core.quantify.geometry import ScanFrame, scan_frame
@@ -25,7 +26,7 @@ from spectfsl.errors import SpectfslError, SpectfslWarning
 DEFECT_THRESHOLD = 60.0
 SEGMENTS = tuple(range(1, 18))
 #: Class names that mean each LV class in a label map or model (the first found is used).
-MYOCARDIUM_NAMES = ("myocardium", "lv_myocardium", "wall")
+MYOCARDIUM_NAMES = WALL_NAMES
 CAVITY_NAMES = ("cavity", "lv_cavity", "ventricles", "blood")
 RV_NAMES = ("rv", "right_ventricle", "rv_myocardium")
 
@@ -237,7 +238,12 @@ class ScanReader:
         if label_map is not None:
             labels = load_image(label_map)
             label_ids(labels)  # refuses what is no label map
-            ids, classes = labels.pixels.astype(int), self.classes
+            ids, classes = np.rint(labels_on_scan(image, labels)).astype(int), self.classes
+            if ids.shape == image.pixels.shape:
+                wall = next((i for i, name in classes.items() if name.lower() in MYOCARDIUM_NAMES), None)
+                note = check_fit(image, ids, wall, str(label_map)) if wall is not None else None
+                if note:
+                    warnings.warn(note, SpectfslWarning, stacklevel=2)
         else:
             ids, classes = self._segment(image)
         readout = quantify(image, ids, classes, self.sampling, self.defect_threshold)

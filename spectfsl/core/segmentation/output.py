@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from spectfsl.core.files.atomic import atomic_file
-from spectfsl.core.files.nifti_writer import file_order
-from spectfsl.core.image import SpectImage
+from spectfsl.core.image import SpectImage, file_order
 from spectfsl.errors import SpectfslError
 
 #: SNOMED CT codes of the classes spectfsl knows by name (others: "Tissue" with the class name as label).

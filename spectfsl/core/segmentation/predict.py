@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from spectfsl.core.files.atomic import check_new_output
-from spectfsl.core.files.loader import BadInput, Gate, expand_inputs, iter_studies
+from spectfsl.core.files.loader import BadInput, Gate, expand_inputs, is_gated, iter_studies
 from spectfsl.core.files.nifti_writer import write_label_nifti
 from spectfsl.core.files.paths import output_stems
 from spectfsl.core.image import GatedImage, SpectImage
@@ -56,6 +56,19 @@ class PredictOutputs:
         return written
 
 
+def any_gated(specs: Iterable[str]) -> bool:
+    """Whether any input is a whole gated study (from the headers; an input that cannot be listed is
+    left to the run to report)."""
+    for spec in specs:
+        try:
+            items = expand_inputs([spec])
+        except SpectfslError:
+            continue
+        if any(is_gated(item, frame) for item, frame in items):
+            return True
+    return False
+
+
 def output_names(specs: Iterable[str], skip_bad: bool = False) -> dict[str, str]:
     """Input source -> output stem (`output_stems`: inputs of one file stem are named apart by their
     parent folders); an input that cannot be listed is left out with `skip_bad` (it is reported
@@ -89,13 +102,16 @@ def prepare_outputs(outputs: PredictOutputs, names: dict[str, str], overwrite: b
         outputs.qc_folder.mkdir(parents=True, exist_ok=True)
 
 
-def prediction_columns(segmenter: Segmenter, outputs: PredictOutputs, skip_bad: bool = False) -> list[str]:
-    """`segment predict`'s columns: path, output[, dicom_seg], voxels and ml per class, gates and each
-    class's ml per gate (gated studies), ood[, qc][, error]."""
+def prediction_columns(
+    segmenter: Segmenter, outputs: PredictOutputs, skip_bad: bool = False, gated: bool = False
+) -> list[str]:
+    """`segment predict`'s columns: path, output[, dicom_seg], voxels and ml per class, [gates and each
+    class's ml per gate, where an input is a gated study], ood[, qc][, error]."""
     columns = ["path", "output", *(["dicom_seg"] if outputs.seg_identity else [])]
     for _, name in segmenter.info.classes.foreground:
         columns += [f"{name}_voxels", f"{name}_ml"]
-    columns += ["gates", *(f"{name}_ml_per_gate" for _, name in segmenter.info.classes.foreground)]
+    if gated:
+        columns += ["gates", *(f"{name}_ml_per_gate" for _, name in segmenter.info.classes.foreground)]
     return columns + ["ood", *(["qc"] if outputs.qc_folder else []), *(["error"] if skip_bad else [])]
 
 

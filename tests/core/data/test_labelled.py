@@ -37,26 +37,26 @@ def test_masks_are_grouped_by_class_in_the_order_given():
 
 def test_a_label_map_gives_one_mask_per_class(scan):
     image, labels = scan
-    [pair] = labelled_scans([(image, None)], [labels], {1: "wall", 2: "pool"}, {})
-    assert set(pair.masks) == {"wall", "pool"}
-    assert pair.masks["wall"].sum() == 3 * 64 and pair.masks["pool"].sum() == 3 * 36
+    [pair] = labelled_scans([(image, None)], [labels], {1: "tissue", 2: "pool"}, {})
+    assert set(pair.masks) == {"tissue", "pool"}
+    assert pair.masks["tissue"].sum() == 3 * 64 and pair.masks["pool"].sum() == 3 * 36
 
 
 def test_a_frame_selects_the_same_slice_of_the_label_map(scan):
     image, labels = scan
-    [pair] = labelled_scans([(image, 1)], [labels], {1: "wall"}, {})
-    assert pair.image.pixels.ndim == 2 and pair.masks["wall"].sum() == 64
+    [pair] = labelled_scans([(image, 1)], [labels], {1: "tissue"}, {})
+    assert pair.image.pixels.ndim == 2 and pair.masks["tissue"].sum() == 64
 
 
 def test_counts_and_shapes_must_match(scan, tmp_path):
     image, labels = scan
     with pytest.raises(SpectfslError, match="2 label maps for 1 images"):
-        list(labelled_scans([(image, None)], [labels, labels], {1: "wall"}, {}))
+        list(labelled_scans([(image, None)], [labels, labels], {1: "tissue"}, {}))
     small = _write(tmp_path / "small.npy", np.zeros((3, 10, 10)))
     with pytest.raises(SpectfslError, match="small.npy: shape"):
-        list(labelled_scans([(image, None)], [], None, {"wall": [small]}))
+        list(labelled_scans([(image, None)], [], None, {"tissue": [small]}))
     with pytest.raises(SpectfslError, match="--derive-from lv: no class of that name"):
-        list(labelled_scans([(image, None)], [labels], {1: "wall"}, {}, derive_from="lv"))
+        list(labelled_scans([(image, None)], [labels], {1: "tissue"}, {}, derive_from="lv"))
 
 
 def test_prepare_reports_progress_in_scans(scan, tmp_path):
@@ -66,8 +66,8 @@ def test_prepare_reports_progress_in_scans(scan, tmp_path):
         [image, image],
         tmp_path / "out",
         labels=[labels, labels],
-        classes="1=wall,2=pool",
+        classes="1=tissue,2=pool",
         on_scan=lambda done, total: seen.append((done, total)),
     )
     assert seen == [(1, 2), (2, 2)]
-    assert {row.class_name for row in rows} == {"wall", "pool", ""}
+    assert {row.class_name for row in rows} == {"tissue", "pool", ""}
