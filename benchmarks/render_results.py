@@ -183,6 +183,22 @@ def gated_lvef(name: str) -> str:
     return table(header, rows)
 
 
+def readout_checks(name: str) -> str:
+    """quantify's read-out checks: polar map completeness, file-order label maps, terminal width."""
+    rows = []
+    for line in lines(name):
+        order = line["file_order_label_maps"]
+        for data, shares in line["polar_map_pct_with_value_and_filled"].items():
+            least = min(value for value, _ in shares.values())
+            most_filled = max(filled for _, filled in shares.values())
+            rows.append([*when(line), data, len(shares), least, most_filled, order["patients"],
+                         order["defect_wall_found"], order["cavity_volume_error_pct_max"],
+                         order["reversed_maps_flagged"], line["terminal_table_widest_line"]])  # fmt: skip
+    header = ["date", "commit", "scans", "n", "map with a value, least %", "filled in, most %", "phantom patients",
+              "defect wall found", "cavity error max %", "reversed maps flagged", "table width"]  # fmt: skip
+    return table(header, rows)
+
+
 RENDERERS: dict[str, Callable[[str], str]] = {
     "builtin-prnet": localisation,
     "builtin-prnet-registration": localisation,
@@ -195,6 +211,7 @@ RENDERERS: dict[str, Callable[[str], str]] = {
     "bench": bench,
     "quantify": quantify,
     "gated-lvef": gated_lvef,
+    "readout-checks": readout_checks,
 }
 
 
