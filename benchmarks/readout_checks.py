@@ -44,8 +44,8 @@ def filled(scans: list[Path]) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _, readout = reader.read(scan)
-        values = readout.polar.values
-        shares[f"{scan.parent.name}/{scan.name}"] = [round(float(np.isfinite(values).mean() * 100), 2), round(readout.polar.filled_pct, 2)]
+        with_value = float(np.isfinite(readout.polar.values).mean() * 100)
+        shares[f"{scan.parent.name}/{scan.name}"] = [round(with_value, 2), round(readout.polar.filled_pct, 2)]
     return shares
 
 
