@@ -1,5 +1,5 @@
 """Render `benchmarks/results/*.jsonl` as Markdown tables: the docs quote these, never hand-copied
-numbers (the docs build calls `render` through `docs/hooks/results.py`).
+numbers (the docs build calls `render` through `docs/hooks/generated.py`).
 
 Usage:
   python benchmarks/render_results.py [NAME ...]     # print the tables (default: every results file)

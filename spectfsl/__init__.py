@@ -5,14 +5,17 @@ light (torch is imported when a model-related name is first used):
 
 >>> import spectfsl
 >>> data = spectfsl.read_dataset("ds/")
->>> classifier, info, weights = spectfsl.fit_bank(data, spectfsl.FitSettings(episodes=100))
+>>> settings = spectfsl.FitSettings(fine_tune=spectfsl.FineTuneSettings(episodes=100))
+>>> classifier, info, weights = spectfsl.fit_bank(data, settings)
 >>> spectfsl.save_bank("bank.safetensors", classifier, info, weights)
 
 The names by command group (`examples/notebook_api.py` uses one or more of each):
 - files and data (`phantom`, `prepare`): load_image, iter_images, write_phantom, prepare, read_dataset;
 - `proto`: fit_bank, save_bank, load_bank, predict_images, evaluate_folder, cross_validate;
 - `segment`: fit_segmenter, open_segmenter, segment_image, save_segmenter;
-- `prnet`: open_prnet, load_grid, load_grid_volume, locate_rows, train_model, evaluate_localisation.
+- `prnet`: open_prnet, load_grid, load_grid_volume, locate_rows, train_model, evaluate_localisation;
+- `quantify` and gated studies: ScanReader (a scan's read-out, with its LV function when gated),
+  quantify, lv_function, load_study (a gated study as a GatedImage), GatedImage.
 """
 
 from __future__ import annotations
@@ -65,6 +68,11 @@ _EXPORTS = {
     "load_grid_volume": "spectfsl.core.localisation.grid",
     "locate_rows": "spectfsl.core.localisation.locate",
     "evaluate_localisation": "spectfsl.core.localisation.evaluate",
+    "ScanReader": "spectfsl.core.quantify.workflow",
+    "quantify": "spectfsl.core.quantify.workflow",
+    "lv_function": "spectfsl.core.quantify.function",
+    "load_study": "spectfsl.core.files.loader",
+    "GatedImage": "spectfsl.core.image",
     "SpectfslError": "spectfsl.errors",
 }
 

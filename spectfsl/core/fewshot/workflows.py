@@ -2,8 +2,9 @@
 
 These are the functions the `proto` commands call, and what a notebook user calls:
 
->>> from spectfsl import read_dataset, fit_bank, save_bank
->>> classifier, info, weights = fit_bank(read_dataset("ds/"), FitSettings(episodes=100))
+>>> from spectfsl import FineTuneSettings, FitSettings, fit_bank, read_dataset, save_bank
+>>> settings = FitSettings(fine_tune=FineTuneSettings(episodes=100))
+>>> classifier, info, weights = fit_bank(read_dataset("ds/"), settings)
 >>> save_bank("bank.safetensors", classifier, info, weights)
 """
 
