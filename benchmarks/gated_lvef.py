@@ -84,6 +84,7 @@ def real_studies(folder: Path, voxel_mm: float, model: str = "builtin", only: li
         predicted = segment_gates(segmenter, load_study(path))
         reference = np.stack([gate.pixels for gate in load_study(label_path).gates]).astype(int)
         cavity_dice = [dice(p == 2, r == 2) for p, r in zip(predicted, reference)]
+        myocardium = (predicted == 1).sum(axis=(1, 2, 3))
         voxel_ml = voxel_mm**3 / 1000.0
         rows.append({
             "study": path.name, "expert_lvef": truth["lvef_pct"], "lvef": result["function"].lvef_pct,
@@ -91,7 +92,7 @@ def real_studies(folder: Path, voxel_mm: float, model: str = "builtin", only: li
             "edv_ratio": result["function"].edv_ml / (max(truth["cavity_voxels"]) * voxel_ml),
             "classical_edv_ratio": result["classical"].edv_ml / (max(truth["cavity_voxels"]) * voxel_ml),
             "cavity_dice_min": min(cavity_dice), "cavity_dice_mean": float(np.mean(cavity_dice)),
-            "seconds": result["seconds"],
+            "myocardium_cv": float(myocardium.std() / myocardium.mean()), "seconds": result["seconds"],
         })  # fmt: skip
     return rows
 
@@ -115,6 +116,7 @@ def part_real(data: Path, voxel_mm: float) -> None:
         "classical_edv_ratio_mean": round(float(np.mean([r["classical_edv_ratio"] for r in rows])), 3),
         "cavity_dice_min": round(min(r["cavity_dice_min"] for r in rows), 3),
         "cavity_dice_mean": round(float(np.mean([r["cavity_dice_mean"] for r in rows])), 3),
+        "myocardium_cv_max": round(max(r["myocardium_cv"] for r in rows), 3),
         "per_study": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in rows],
     })  # fmt: skip
 
