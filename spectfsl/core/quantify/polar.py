@@ -61,11 +61,14 @@ class PolarMap:
         return 0.0 if self.filled is None else float(self.filled.mean() * 100)
 
     def segments(self) -> dict[int, float | None]:
-        """The 17 AHA segments' mean uptake (%), None for a segment no ray reached."""
+        """The 17 AHA segments' mean uptake (%) over the cells whose ray met the wall, or over the filled-in
+        cells for a segment that has none; None for a segment with no value at all."""
         labels = segment_grid()
+        measured = np.isfinite(self.values) if self.filled is None else np.isfinite(self.values) & ~self.filled
         means = {}
         for segment in range(1, 18):
-            cells = self.values[labels == segment]
+            inside = labels == segment
+            cells = self.values[inside & measured] if (inside & measured).any() else self.values[inside]
             cells = cells[np.isfinite(cells)]
             means[segment] = float(cells.mean()) if len(cells) else None
         return means
