@@ -25,9 +25,9 @@ from spectfsl.core.data.datasets import (
 from spectfsl.core.data.patients import DEFAULT_PATIENT_FROM, carries_no_patient, patient_from_path
 from spectfsl.core.files.atomic import write_text_atomic
 from spectfsl.core.files.dicom import patient_identities
-from spectfsl.core.files.loader import expand_inputs, load_image, load_study
+from spectfsl.core.files.loader import expand_inputs, load_gated_labels, load_image, load_study
 from spectfsl.core.image import GatedImage, SpectImage, placeholder_note
-from spectfsl.core.imaging.label_fit import WALL_NAMES, check_fit, labels_on_scan
+from spectfsl.core.imaging.label_fit import labels_on_scan, warn_if_unfit
 from spectfsl.core.imaging.masks import derive_from_wall
 from spectfsl.errors import SpectfslError, SpectfslWarning
 
@@ -89,13 +89,12 @@ def labelled_scans(
             label_map = label_map.with_pixels(labels_on_scan(image, label_map))
             _check_shape(labels[index], label_map.pixels, image.pixels, image.source)
             scan_masks.update(masks_from_labels(label_map, classes))
-            _check_wall(image, np.rint(label_map.pixels).astype(np.int64), classes, labels[index])
+            warn_if_unfit(image, np.rint(label_map.pixels).astype(np.int64), classes, str(labels[index]))
         for name, paths in masks.items():
             mask = labels_on_scan(image, load_image(paths[index], frame))
             _check_shape(paths[index], mask, image.pixels, image.source)
             scan_masks[name] = mask > 0
-            if name in WALL_NAMES:
-                _check_wall(image, scan_masks[name].astype(np.int64), {1: name}, paths[index])
+            warn_if_unfit(image, scan_masks[name].astype(np.int64), {1: name}, str(paths[index]))
         if derive_from is not None:
             if derive_from not in scan_masks:
                 raise SpectfslError(f"--derive-from {derive_from}: no class of that name among the labels or masks")
@@ -118,25 +117,9 @@ def _gated_pairs(
             f"{study.source}: a gated study is labelled by a 4D label map with a label per gate (--labels), "
             "not by --mask or --derive-from"
         )
-    label_study = load_study(labels)
-    if not isinstance(label_study, GatedImage) or label_study.n_gates != study.n_gates:
-        found = f"{label_study.n_gates} gates" if isinstance(label_study, GatedImage) else "one volume"
-        raise SpectfslError(
-            f"{labels}: the label map of the gated study {study.source} ({study.n_gates} gates) must label "
-            f"every gate, it has {found}"
-        )
-    for gate, label_map in zip(study.gates, label_study.gates):
+    for gate, label_map in zip(study.gates, load_gated_labels(labels, study).gates):
         _check_shape(labels, label_map.pixels, gate.pixels, gate.label)
         yield gate, label_map
-
-
-def _check_wall(image: SpectImage, ids: np.ndarray, classes: dict[int, str], path: Path) -> None:
-    """The label map's fit to its scan (`label_fit.check_fit`), where it names an LV wall."""
-    wall = next((i for i, name in classes.items() if name.lower() in WALL_NAMES), None)
-    if wall is not None and image.pixels.ndim == 3:
-        note = check_fit(image, ids, wall, str(path))
-        if note:
-            warnings.warn(note, SpectfslWarning, stacklevel=3)
 
 
 def _check_shape(mask_path: Path, mask: np.ndarray, pixels: np.ndarray, source: str) -> None:

@@ -67,14 +67,14 @@ def read_dicom_study(path: str | os.PathLike) -> SpectImage | GatedImage:
         affine = _patient_affine(dataset, _position(dataset), pixel_spacing, signed_spacing)
     geometry = FileGeometry(affine=affine, space="LPS" if affine is not None else None)
 
-    def volume(stack: np.ndarray, gate: int | None = None) -> SpectImage:
-        frames = tuple(range(stack.shape[0]))
-        if reversed_order:
+    def image(stack: np.ndarray, gate: int | None = None) -> SpectImage:
+        frames = tuple(range(stack.shape[0])) if stack.ndim == 3 else None
+        if frames is not None and reversed_order:
             stack, frames = stack[::-1], frames[::-1]
         return SpectImage(
             pixels=finite_float32(path, stack),
             pixel_spacing_mm=pixel_spacing,
-            slice_spacing_mm=slice_spacing,
+            slice_spacing_mm=slice_spacing if stack.ndim == 3 else None,
             source=str(path),
             patient=patient,
             frames=frames,
@@ -84,17 +84,8 @@ def read_dicom_study(path: str | os.PathLike) -> SpectImage | GatedImage:
 
     if layout is not None:
         gated = pixels[layout].sum(axis=2)  # (gates, slices, rows, cols), R-R windows summed
-        return GatedImage(tuple(volume(stack, number) for number, stack in enumerate(gated, start=1)))
-    if pixels.ndim == 3:
-        return volume(pixels)
-    return SpectImage(
-        pixels=finite_float32(path, pixels),
-        pixel_spacing_mm=pixel_spacing,
-        slice_spacing_mm=None,
-        source=str(path),
-        patient=patient,
-        geometry=geometry,
-    )
+        return GatedImage(tuple(image(stack, number) for number, stack in enumerate(gated, start=1)))
+    return image(pixels)
 
 
 def dicom_is_gated(path: str | os.PathLike) -> bool:

@@ -236,6 +236,22 @@ def load_study(spec: str | os.PathLike | DicomSeries, frame: int | Gate | None =
     return _select(_load_input(path), frame, str(path))
 
 
+def load_gated_labels(path: str | os.PathLike, study: GatedImage) -> GatedImage:
+    """The label map of a gated study: a 4D label map with a label per gate (as many gates, each of the
+    study's shape); anything else is refused (exit 2) naming the file."""
+    labels = load_study(path)
+    if not isinstance(labels, GatedImage) or labels.n_gates != study.n_gates:
+        found = f"{labels.n_gates} gates" if isinstance(labels, GatedImage) else "one volume"
+        raise SpectfslError(
+            f"{path}: the label map of the gated study {study.source} ({study.n_gates} gates) must label every "
+            f"gate (a 4D label map), it has {found}"
+        )
+    if labels.gates[0].pixels.shape != study.gates[0].pixels.shape:
+        shapes = f"{labels.gates[0].pixels.shape} against {study.gates[0].pixels.shape}"
+        raise SpectfslError(f"{path}: shape {shapes} of its gated study {study.source}")
+    return labels
+
+
 def _select(study: SpectImage | GatedImage, frame: int | Gate | None, name: str) -> SpectImage | GatedImage:
     """`study`, its gate (`Gate`) as a volume, or its file frame `frame` as a 2D image."""
     if isinstance(frame, Gate):

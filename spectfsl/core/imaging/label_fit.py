@@ -78,3 +78,18 @@ def check_fit(scan: SpectImage, label_ids: np.ndarray, wall_id: int, name: str) 
     if fits_better:
         return f"{name}: its LV wall shows a contrast of {given:.2f} in {scan.label}, but {better[2:]}"
     return None
+
+
+def warn_if_unfit(scan: SpectImage, label_ids: np.ndarray, classes: dict[int, str], name: str) -> None:
+    """`check_fit` for a volume's label map whose classes (`{id: name}`) name an LV wall; its warning as
+    a SpectfslWarning. Maps of other classes, and 2D ones, are not checked."""
+    import warnings
+
+    from spectfsl.errors import SpectfslWarning
+
+    wall = next((i for i, class_name in classes.items() if class_name.lower() in WALL_NAMES), None)
+    if wall is None or scan.pixels.ndim != 3 or label_ids.shape != scan.pixels.shape:
+        return
+    note = check_fit(scan, label_ids, wall, name)
+    if note:
+        warnings.warn(note, SpectfslWarning, stacklevel=3)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from spectfsl.core.image import GatedImage, SpectImage, placeholder_note
-from spectfsl.core.imaging.label_fit import WALL_NAMES, check_fit, labels_on_scan
+from spectfsl.core.imaging.label_fit import WALL_NAMES, labels_on_scan, warn_if_unfit
 from spectfsl.core.quantify.axis import LVAxis, lv_axis
 from spectfsl.core.quantify.function import LVFunction, lv_function
 from spectfsl.core.quantify.geometry import ScanFrame, scan_frame
@@ -239,11 +239,7 @@ class ScanReader:
             labels = load_image(label_map)
             label_ids(labels)  # refuses what is no label map
             ids, classes = np.rint(labels_on_scan(image, labels)).astype(int), self.classes
-            if ids.shape == image.pixels.shape:
-                wall = next((i for i, name in classes.items() if name.lower() in MYOCARDIUM_NAMES), None)
-                note = check_fit(image, ids, wall, str(label_map)) if wall is not None else None
-                if note:
-                    warnings.warn(note, SpectfslWarning, stacklevel=2)
+            warn_if_unfit(image, ids, classes, str(label_map))
         else:
             ids, classes = self._segment(image)
         readout = quantify(image, ids, classes, self.sampling, self.defect_threshold)
@@ -253,23 +249,17 @@ class ScanReader:
 
     def _read_gated(self, study: GatedImage, label_map: str | os.PathLike | None) -> tuple[SpectImage, Readout]:
         """A gated study: the perfusion read-out of the summed gates (on the map most gates agree on),
-        and the LV function from the cavity each gate's wall encloses (`surface`, on the summed study's
-        rays)."""
+        and the LV function: from the cavity each gate's wall encloses (`surface`, on the summed study's
+        rays) where a model labelled the gates, from the labelled cavity where `label_map` gives it."""
         from spectfsl.core.data.datasets import label_ids
-        from spectfsl.core.files.loader import load_study
+        from spectfsl.core.files.loader import load_gated_labels
 
         note = placeholder_note(study.gates[0]) if self.voxel_mm is None else None
         if note:
             warnings.warn(note, SpectfslWarning, stacklevel=3)
         study = study.with_voxel_mm(self.voxel_mm)
         if label_map is not None:
-            labels = load_study(label_map)
-            if not isinstance(labels, GatedImage) or labels.n_gates != study.n_gates:
-                found = f"{labels.n_gates} gates" if isinstance(labels, GatedImage) else "one volume"
-                raise SpectfslError(
-                    f"{label_map}: the label map of a gated study of {study.n_gates} gates must label every gate "
-                    f"(a 4D label map), it has {found}"
-                )
+            labels = load_gated_labels(label_map, study)
             for gate in labels.gates:
                 label_ids(gate)  # refuses what is no label map
             ids, classes = np.stack([gate.pixels.astype(int) for gate in labels.gates]), self.classes
@@ -279,11 +269,12 @@ class ScanReader:
             raise SpectfslError(f"{study.source}: quantify takes a study and a label map of the same shape")
         summed = study.summed()
         readout = quantify(summed, agreed_labels(ids), classes, self.sampling, self.defect_threshold)
-        walls = []
-        for gate_ids in ids:
-            myocardium, gate_cavity, _ = class_masks(gate_ids, classes)
-            walls.append(largest_lv(myocardium, gate_cavity)[0])
-        cavity = enclosed_cavity_ml(np.stack(walls), readout.myocardium, readout.frame, readout.axis)
+        lv = [largest_lv(*class_masks(gate_ids, classes)[:2]) for gate_ids in ids]
+        if label_map is not None:  # the contours given define the cavity, as an expert's do
+            cavity = [float(gate_cavity.sum()) * readout.frame.voxel_ml for _, gate_cavity in lv]
+        else:
+            walls = np.stack([wall for wall, _ in lv])
+            cavity = enclosed_cavity_ml(walls, readout.myocardium, readout.frame, readout.axis)
         readout.function = lv_function(cavity)
         readout.row.update(readout.function.row())
         for line in readout.warnings:

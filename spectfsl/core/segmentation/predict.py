@@ -159,15 +159,27 @@ def _predict_one(segmenter, image: SpectImage | GatedImage, names, outputs: Pred
         anonymous = outputs.seg_identity == "pseudonym"
         write_dicom_seg(seg, image, label_ids, classes.foreground, version, anonymous=anonymous)
         row["dicom_seg"] = str(seg)
-    reasons = ([note.removeprefix(f"{image.label}: ")] if note else []) + implausible(
+    reasons = _reasons(segmenter, note, image, label_ids)
+    _report(row, image.label, image, label_ids, reasons, outputs.qc_folder and outputs.qc_folder / f"{stem}_qc.png",
+            draw_qc)  # fmt: skip
+    return {**row, **volume_row(image, label_ids, classes), "ood": bool(reasons)}
+
+
+def _reasons(segmenter: Segmenter, note: str | None, image: SpectImage, label_ids: np.ndarray) -> list[str]:
+    """What to check in a map: voxels unlike the model's (`note`), and what makes it implausible."""
+    classes = segmenter.info.classes
+    return ([note.split(": ", 1)[-1]] if note else []) + implausible(
         image, label_ids, classes, segmenter.info.support_profiles
     )
+
+
+def _report(row, label: str, image, label_ids, reasons: list[str], qc: Path | None, draw_qc) -> None:
+    """One warning line naming what to check, and the QC figure (its path in the row)."""
     if reasons:
-        warnings.warn(f"{image.label}: check this map: {'; '.join(reasons)}", SpectfslWarning, stacklevel=3)
-    if outputs.qc_folder is not None and draw_qc is not None:
-        row["qc"] = str(outputs.qc_folder / f"{stem}_qc.png")
-        draw_qc(Path(row["qc"]), image, label_ids, reasons)
-    return {**row, **volume_row(image, label_ids, classes), "ood": bool(reasons)}
+        warnings.warn(f"{label}: check this map: {'; '.join(reasons)}", SpectfslWarning, stacklevel=4)
+    if qc is not None and draw_qc is not None:
+        row["qc"] = str(qc)
+        draw_qc(qc, image, label_ids, reasons)
 
 
 def _predict_gated(segmenter, study: GatedImage, names, outputs: PredictOutputs, draw_qc) -> dict[str, Any]:
@@ -188,13 +200,7 @@ def _predict_gated(segmenter, study: GatedImage, names, outputs: PredictOutputs,
         )
     largest = int(np.argmax([(gate > 0).sum() for gate in label_ids]))
     ed_image, ed_labels = study.gates[largest], label_ids[largest]
-    reasons = ([note.removeprefix(f"{study.gates[0].label}: ")] if note else []) + implausible(
-        ed_image, ed_labels, classes, segmenter.info.support_profiles
-    )
-    reasons += inconsistent_in_time(label_ids, classes)
-    if reasons:
-        warnings.warn(f"{study.source}: check this map: {'; '.join(reasons)}", SpectfslWarning, stacklevel=3)
-    if outputs.qc_folder is not None and draw_qc is not None:
-        row["qc"] = str(outputs.qc_folder / f"{stem}_qc.png")
-        draw_qc(Path(row["qc"]), ed_image, ed_labels, reasons)
+    reasons = _reasons(segmenter, note, ed_image, ed_labels) + inconsistent_in_time(label_ids, classes)
+    _report(row, study.source, ed_image, ed_labels, reasons, outputs.qc_folder and outputs.qc_folder / f"{stem}_qc.png",
+            draw_qc)  # fmt: skip
     return {**row, **gated_volume_row(study, label_ids, classes), "ood": bool(reasons)}
