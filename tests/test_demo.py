@@ -24,6 +24,7 @@ SMALL = DemoSettings(
     prnet3d_batch_size=4,
     segment_steps=3,
     segment_evaluated=2,
+    gated_patients=2,
 )
 
 pytestmark = pytest.mark.slow
@@ -150,3 +151,19 @@ def test_summary_json_sets_each_result_beside_its_baseline(phantom_demo):
     if demo.real_data is not None:  # summary.json may have been rewritten by a phantom-only report since
         real = {row["measure"] for row in summary_rows(demo)}
         assert f"segment real lvseg-mtu cavity: Dice ({BUILTIN_NO_LABELS})" in real
+
+
+def test_the_gated_stage_sets_quantifys_lvef_beside_the_count_based_edges(phantom_demo):
+    import json
+
+    demo, text, _ = phantom_demo
+    studies = demo.results.gated_phantom
+    assert len(studies) == 2 and all(0 < s.learned < 100 and 0 < s.truth < 100 for s in studies)
+    assert "LV function (gated studies)" in text and "gated_phantom" in demo.figures
+    rows = {row["measure"]: row for row in json.loads((demo.out / "summary.json").read_text())["rows"]}
+    phantom = rows["quantify gated phantom: LVEF mean absolute error, EF points (built-in model, no labels)"]
+    assert phantom["baseline"].startswith("count-based endocardial edges") and phantom["lower_is_better"]
+    errors = [abs(s.learned - s.truth) for s in studies]
+    assert phantom["value"] == pytest.approx(sum(errors) / len(errors), abs=1e-3)
+    if demo.real_data is not None and (demo.real_data / "lvseg-mtu-gated").is_dir():
+        assert len(demo.results.gated_real) == 8 and "gated_real" in demo.figures

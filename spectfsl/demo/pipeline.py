@@ -83,6 +83,7 @@ class DemoSettings:
     prnet3d_batch_size: int | None = None  # pairs a 3D step; None: `prnet train --dims 3`'s
     segment_steps: int = FROM_MODEL["steps"]  # fine-tuning from the built-in model, as `segment fit` does
     segment_evaluated: int = 11  # phantom patients evaluated (all but the support)
+    gated_patients: int = 4  # gated phantom patients read out (8 gates each)
     seed: int = 0
 
     @classmethod
@@ -247,7 +248,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
         ("prnet 3D: train (patients 1-8), locate (patients 9-12)", locate_phantom_3d),
         ("segment: fit on patient 1, evaluate patients 2-12", segment_phantom),
         ("quantify: phantom defects in each wall, with and without labels", quantify_phantom),
-        ("gated: LV ejection fraction of 4 gated phantoms", gated_phantom),
+        (f"gated: LV ejection fraction of {demo.settings.gated_patients} gated phantoms", gated_phantom),
     ]
     if demo.real_data is not None:
         steps += [
@@ -662,9 +663,9 @@ def _gated_lvef(demo: Demo, path: Path, name: str, truth: float, voxel_mm: float
 
 
 def gated_phantom(demo: Demo) -> None:
-    """Four gated phantom patients: LVEF from `quantify` and from the classical edges against the truth."""
+    """Gated phantom patients: LVEF from `quantify` and from the classical edges against the truth."""
     root = demo.out / "gated_phantom"
-    write_phantom(root, 4, seed=demo.settings.seed + 200, gates=8)
+    write_phantom(root, demo.settings.gated_patients, seed=demo.settings.seed + 200, gates=8)
     found = []
     for patient in sorted(p for p in root.iterdir() if p.is_dir()):
         truth = json.loads((patient / "landmarks.json").read_text())["gated"]["lvef_pct"]

@@ -26,6 +26,8 @@ from spectfsl.errors import SpectfslError
 PLAIN_ARRAYS = (".npy", ".png")
 #: Class names that mean the LV wall, whose contrast with its surroundings tells whether a map fits.
 WALL_NAMES = ("myocardium", "lv_myocardium", "wall")
+#: Fewer wall voxels than this are too few to judge a fit by (no LV wall is this small).
+MIN_WALL_VOXELS = 50
 #: Below this ratio of mean wall intensity to the mean around it, the map is refused.
 WALL_CONTRAST = 1.0
 #: A reordering of the map whose contrast is this many times the map's own names the map unfit (the
@@ -62,7 +64,10 @@ def reorderings(array: np.ndarray) -> dict[str, np.ndarray]:
 
 def check_fit(scan: SpectImage, label_ids: np.ndarray, wall_id: int, name: str) -> str | None:
     """Refuse (exit 2) a label map (`name`, for messages) whose wall (id `wall_id`) is no brighter than
-    its surroundings in `scan`; a warning (or None) when a reordering of it fits the scan far better."""
+    its surroundings in `scan`; a warning (or None) when a reordering of it fits the scan far better.
+    A wall of fewer than `MIN_WALL_VOXELS` voxels is not judged."""
+    if int((label_ids == wall_id).sum()) < MIN_WALL_VOXELS:
+        return None
     normalised = normalise_intensity(scan.pixels)
     given = wall_contrast(normalised, label_ids == wall_id, label_ids > 0)
     if not np.isfinite(given):
