@@ -92,13 +92,13 @@ def make(
     """
     import shlex
 
-    from spectfsl.core.builtin.catalogue import RECIPES, card_path_for, named
+    from spectfsl.core.builtin.catalogue import card_path_for, named
     from spectfsl.core.builtin.make import make_builtin, recipe_for
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.ui import info, make_progress
 
-    model = named(name, RECIPES)
+    model = named(name)
     check_new_output(out, overwrite)
     check_new_output(card_path_for(out), overwrite)
     target = setup_device(device)

@@ -122,9 +122,10 @@ class PredictSummary:
 
 @dataclass(frozen=True)
 class TrainingSummary:
-    """A PRNet training run: slices, steps, the loss of each epoch and what it started from."""
+    """A PRNet training run: the images it trained on (2D slices or volumes), steps, the loss of each
+    epoch and what it started from."""
 
-    slices: int
+    images: int
     steps: int
     losses: list[float]
     start: str = "random weights"

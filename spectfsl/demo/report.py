@@ -297,7 +297,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
         Block("h2", "Anatomical localisation (phantom)"),
         Block(
             "p",
-            f"PRNet trained on {r.prnet_phantom.slices} central slices of patients P001-P008 "
+            f"PRNet trained on {r.prnet_phantom.images} central slices of patients P001-P008 "
             f"({r.prnet_phantom.steps} steps from {r.prnet_phantom.start}); one-shot localisation on patients "
             "P009-P012.",
         ),
@@ -316,7 +316,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             Block(
                 "p",
                 f"3D PRNet (`prnet train --dims 3`: 16-voxel cubes on an 8 mm grid) trained on the "
-                f"{r.prnet3d_phantom.slices} volumes of patients P001-P008 ({r.prnet3d_phantom.steps} steps from "
+                f"{r.prnet3d_phantom.images} volumes of patients P001-P008 ({r.prnet3d_phantom.steps} steps from "
                 f"{r.prnet3d_phantom.start}); "
                 "one-shot localisation in the volumes of P009-P012, next to 3D naive and 3D template matching.",
             ),
@@ -401,7 +401,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
         blocks += [
             Block(
                 "p",
-                f"PRNet trained on all {r.prnet_real.slices} slices of the real volumes "
+                f"PRNet trained on all {r.prnet_real.images} slices of the real volumes "
                 f"({r.prnet_real.steps} steps from {r.prnet_real.start}), evaluated on the NIfTI patients' wall "
                 "landmarks.",
             )
@@ -413,7 +413,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
         blocks += [
             Block(
                 "p",
-                f"3D PRNet trained on the {r.prnet3d_real.slices} real volumes ({r.prnet3d_real.steps} steps from "
+                f"3D PRNet trained on the {r.prnet3d_real.images} real volumes ({r.prnet3d_real.steps} steps from "
                 f"{r.prnet3d_real.start}). "
                 "Landmarks: LV centre, apex and lateral wall from the NIfTI patients' expert wall masks; the "
                 "DICOM volumes' LV centre from the heart finder (automatic, not expert-made). Three patients "

@@ -44,14 +44,13 @@ class BuiltinModel:
         return f"{self.name}.card.json"
 
 
-#: Every model the package has a recipe for (`spectfsl models make`).
-RECIPES = (
+#: The built-in models: each shipped inside the package (`models/`: its file and card) and remade by its
+#: recipe (`spectfsl models make`).
+CATALOGUE = (
     BuiltinModel("segment-3d", "segment", 3),
     BuiltinModel("prnet-2d", "prnet", 2),
     BuiltinModel("prnet-3d", "prnet", 3),
 )
-#: The models shipped inside the package (`--model builtin`): a file and a card each in `models/`.
-CATALOGUE = RECIPES
 #: The licence of every built-in model: each is trained on CC BY 4.0 data (and the generated phantom).
 LICENCE = "CC BY 4.0"
 ATTRIBUTION = "Trained on CC BY 4.0 data: attribute the PhysioNet database as cited in `data` when you share results"
@@ -68,7 +67,7 @@ def models_folder() -> Path:
 
 
 def named(name: str, among: tuple[BuiltinModel, ...] = CATALOGUE) -> BuiltinModel:
-    """The built-in model of that name (among the shipped ones, or `RECIPES`); a clear error naming the others."""
+    """The built-in model of that name (among `among`); a clear error naming the others."""
     for model in among:
         if model.name == name:
             return model

@@ -19,7 +19,6 @@ lambda defaults to 0: on the phantom (500 steps) the reconstruction term made lo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
@@ -32,6 +31,7 @@ from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
 from spectfsl.core.localisation.grid import BODY_THRESHOLD, GridImage, extract_patches, stack
 from spectfsl.core.localisation.model_file import PRNetInfo
 from spectfsl.core.models.prnet import HEAD_ACTIVATIONS, PRNet
+from spectfsl.core.schedule import LR_SCHEDULES, scheduled_lr
 from spectfsl.errors import SpectfslError
 
 
@@ -66,17 +66,6 @@ class PRNetSettings:
             raise SpectfslError(f"--patch must be a multiple of 16, got {self.patch}")
         if min(self.epochs, self.iters, self.batch_size) < 1 or self.pixel_mm <= 0 or self.offset_scale_mm <= 0:
             raise SpectfslError("--epochs, --iters and --batch-size must be >= 1; --pixel-mm and --offset-scale-mm > 0")
-
-
-LR_SCHEDULES = ("constant", "cosine")
-
-
-def scheduled_lr(settings: PRNetSettings, step: int, total: int) -> float:
-    """The learning rate of step `step` of `total`: constant, or cosine decay from `lr` towards 0 (a
-    function of the step alone, so a resumed run follows the same schedule)."""
-    if settings.lr_schedule == "cosine":
-        return settings.lr * 0.5 * (1 + math.cos(math.pi * step / total))
-    return settings.lr
 
 
 def default_settings(dims: int, start: PRNetInfo | None = None) -> PRNetSettings:
@@ -195,7 +184,7 @@ def train_prnet(
             epoch, iteration = divmod(state.step, settings.iters)
             checkpointer.begin_step(state)
             for group in optimiser.param_groups:
-                group["lr"] = scheduled_lr(settings, state.step, total)
+                group["lr"] = scheduled_lr(settings.lr, settings.lr_schedule, state.step, total)
             indices, first, second = sampler.sample(settings.batch_size)
             pair_images = images[torch.cat([indices, indices])]
             patches = extract_patches(pair_images, torch.cat([first, second]), settings.patch)

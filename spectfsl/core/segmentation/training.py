@@ -26,7 +26,7 @@ from scipy import ndimage
 from spectfsl.core import distributed
 from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
 from spectfsl.core.fewshot.prototypes import squared_distances
-from spectfsl.core.localisation.training import scheduled_lr
+from spectfsl.core.schedule import scheduled_lr
 from spectfsl.core.segmentation.network import SegNet
 from spectfsl.core.segmentation.settings import MAX_GAIN, SegmentSettings
 from spectfsl.errors import SpectfslError
@@ -129,7 +129,7 @@ def fit_network(
         while state.step < settings.steps:
             checkpointer.begin_step(state)
             for group in optimiser.param_groups:
-                group["lr"] = scheduled_lr(settings, state.step, settings.steps)
+                group["lr"] = scheduled_lr(settings.lr, settings.lr_schedule, state.step, settings.steps)
             images, labels = sampler.sample(settings.batch_size)
             images = augment(images, generator, settings.gain, settings.resolution)
             outputs = network(images.to(device))
