@@ -36,8 +36,8 @@ from spectfsl.errors import SpectfslError, SpectfslWarning
 if TYPE_CHECKING:  # datasets pulls in `prepare`'s imaging; `proto predict` needs none of it
     from spectfsl.core.data.datasets import LabelledImages
 
-#: Measured on the phantom (benchmarks/proto_calibration.sh): without fine-tuning, l2 beat cl2n
-#: (0.883 vs 0.722); after episodic fine-tuning, cl2n had the best mean (0.979 vs 0.970 at 100 episodes).
+#: The feature transform of `auto`, without and with episodic fine-tuning: the better of each on the
+#: phantom (`benchmarks/proto_calibration.sh`).
 AUTO_TRANSFORM = {False: "l2", True: "cl2n"}
 DEFAULT_EPISODES = 100
 
@@ -209,8 +209,8 @@ def predict_images(
         pending.clear()
 
     def windows() -> Iterator[tuple[str, int | None, str | None, np.ndarray] | BadInput | None]:
-        """Each image read, normalised and cut to the bank's window (in a background thread); None
-        at the end of each group of inputs."""
+        """Each image read, normalised and cut to the bank's window (in a background thread off the
+        CPU, see below); None at the end of each group of inputs."""
         for group in in_groups(list(specs), batch_size):
             for image in iter_images(group, skip_bad):
                 if isinstance(image, BadInput):
@@ -224,8 +224,7 @@ def predict_images(
             yield None
 
     # Reading ahead in a thread pays where the network runs elsewhere (a GPU); on the CPU the network
-    # already uses every core: on 2 cores, `proto_predict` ran at 0.79 of its network with a reader
-    # thread and 0.81 without (benchmarks: bench, 5 x 3 calls each).
+    # already uses every core, and a reader thread measured no faster (`spectfsl bench`).
     inputs = windows() if classifier.device.type == "cpu" else prefetched(windows(), depth=2 * batch_size)
     for item in inputs:
         if item is None:
