@@ -102,7 +102,9 @@ def make(
     check_new_output(out, overwrite)
     check_new_output(card_path_for(out), overwrite)
     target = setup_device(device)
-    words = ["spectfsl", "models", "make", name, "--data", str(data), "--out", str(out), "--seed", str(seed)]
+    # the card names the recipe, not this machine's folders (the data and output paths are placeholders)
+    words = ["spectfsl", "models", "make", name, "--data", "PHYSIONET_DIR", "--out", "OUT.safetensors"]
+    words += ["--seed", str(seed)]
     command = shlex.join(words + (["--steps", str(steps)] if steps is not None else []))
     with make_progress() as progress:
         task = progress.add_task("training", total=recipe_for(model, 0, steps).total_steps, status="")
