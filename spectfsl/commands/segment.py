@@ -248,9 +248,10 @@ def fit(
         save_segmenter(out, segmenter)
     saver.finish()
     names = ", ".join(f"{i}={name}" for i, name in chosen.foreground)
-    support = len(pairs)
+    scans = len({image.source for image, _ in pairs})
+    support = f"{scans} support scan(s)" + (f" ({len(pairs)} gates)" if len(pairs) > scans else "")
     origin = start.parent["name"] if start.parent else "random weights"
-    info(f"wrote {out}: {settings.method} from {origin}, {support} support scan(s), classes {names}")
+    info(f"wrote {out}: {settings.method} from {origin}, {support}, classes {names}")
 
 
 @segment_app.command("predict")
