@@ -94,6 +94,7 @@ def write_nm_volume(
         ds.NumberOfTimeSlots = n_gates
         ds.TriggerSourceOrType = "EKG"
         ds.BeatRejectionFlag = "N"
+        ds.GatedInformationSequence = [_gated_information(n_gates)]
     ds.CountsAccumulated = int(volume.sum(dtype=np.uint64))
 
     window = Dataset()
@@ -130,6 +131,24 @@ def write_nm_volume(
     ds.PixelData = volume.tobytes()
     ds["PixelData"].VR = "OW"
     ds.save_as(path, enforce_file_format=True)
+
+
+#: The phantom's heartbeat (ms): a 75 beats-per-minute R-R interval.
+NOMINAL_RR_MS = 800
+
+
+def _gated_information(gates: int) -> Dataset:
+    """The NM Multi-gated Acquisition module's one R-R window: its frame time (ms, the R-R interval
+    shared by the gates) and nominal interval."""
+    frame_ms = NOMINAL_RR_MS // gates
+    data = Dataset()
+    data.FrameTime = frame_ms
+    data.NominalInterval = NOMINAL_RR_MS
+    data.IntervalsAcquired = 0
+    data.IntervalsRejected = 0
+    window = Dataset()
+    window.DataInformationSequence = [data]
+    return window
 
 
 def _code(value: str, scheme: str, meaning: str) -> Dataset:

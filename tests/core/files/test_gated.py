@@ -3,6 +3,8 @@ and the refusals that keep a gated file from being read as a volume it is not.""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import warnings
 
 import nibabel as nib
@@ -133,3 +135,11 @@ def test_a_4d_nifti_is_a_gated_study_and_other_4th_axes_are_refused(tmp_path):
         nib.save(nib.Nifti1Image(np.zeros((4, 4, 4, count), np.float32), np.eye(4)), wrong)
         with pytest.raises(SpectfslError, match=f"this one has {count}"):
             load_study(wrong)
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
+def test_a_written_gated_study_passes_dciodvfy(gated_dicom):
+    path, _ = gated_dicom
+    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+    errors = [line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")]
+    assert errors == []
