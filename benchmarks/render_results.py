@@ -176,7 +176,8 @@ def gated_lvef(name: str) -> str:
             low, high = found["limits_of_agreement"]
             ratio = line.get("classical_edv_ratio_mean" if method == "classical" else "edv_ratio_mean")
             dice = line.get("cavity_dice_min") if method != "classical" else None
-            part = line["part"] + (f" ({line['support_state']}, seed {line['seed']})" if "support_state" in line else "")
+            fold = f" ({line['support_state']}, seed {line['seed']})" if "support_state" in line else ""
+            part = line["part"] + fold
             rows.append([*when(line), part, label, found["n"], found["mae"], found["bias"],
                          f"{low:+.1f} to {high:+.1f}", found["r"], found["worst"], ratio, dice, None])  # fmt: skip
     header = ["date", "commit", "data", "method", "studies", "MAE", "bias", "limits of agreement", "r", "worst",
