@@ -92,7 +92,9 @@ def real_studies(folder: Path, voxel_mm: float, model: str = "builtin", only: li
             "edv_ratio": result["function"].edv_ml / (max(truth["cavity_voxels"]) * voxel_ml),
             "classical_edv_ratio": result["classical"].edv_ml / (max(truth["cavity_voxels"]) * voxel_ml),
             "cavity_dice_min": min(cavity_dice), "cavity_dice_mean": float(np.mean(cavity_dice)),
-            "myocardium_cv": float(myocardium.std() / myocardium.mean()), "seconds": result["seconds"],
+            "myocardium_cv": float(myocardium.std() / myocardium.mean()),
+            "expert_myocardium_cv": float(np.std(truth["myocardium_voxels"]) / np.mean(truth["myocardium_voxels"])),
+            "seconds": result["seconds"],
         })  # fmt: skip
     return rows
 
@@ -117,6 +119,7 @@ def part_real(data: Path, voxel_mm: float) -> None:
         "cavity_dice_min": round(min(r["cavity_dice_min"] for r in rows), 3),
         "cavity_dice_mean": round(float(np.mean([r["cavity_dice_mean"] for r in rows])), 3),
         "myocardium_cv_max": round(max(r["myocardium_cv"] for r in rows), 3),
+        "expert_myocardium_cv_max": round(max(r["expert_myocardium_cv"] for r in rows), 3),
         "per_study": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in rows],
     })  # fmt: skip
 

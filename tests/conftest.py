@@ -19,6 +19,14 @@ requires_real_data = pytest.mark.skipif(
 )
 
 
+def dciodvfy_errors(path: Path) -> list[str]:
+    """The `Error` lines dicom3tools' dciodvfy reports for a DICOM file (callers skip without it)."""
+    import subprocess
+
+    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+    return [line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")]
+
+
 @dataclass
 class CliResult:
     exit_code: int

@@ -42,6 +42,8 @@ def phantom(
         int | None,
         typer.Option(
             metavar="N",
+            min=4,
+            max=32,
             help="Write ECG-gated studies of N gates (4-32; 8 is usual): spect.dcm is then RECON GATED TOMO, its LV "
             "beating with an ejection fraction of 20-75% drawn per patient; lv_labels.nii.gz labels every gate and "
             "landmarks.json holds the truth (EDV, ESV, LVEF, cavity volume per gate).",

@@ -114,8 +114,8 @@ def _gated_pairs(
     gates; masks and a derived cavity are refused (they label one volume)."""
     if masks or derive_from or labels is None or not classes:
         raise SpectfslError(
-            f"{study.source}: a gated study is labelled by a 4D label map with a label per gate (--labels), "
-            "not by --mask or --derive-from"
+            f"{study.source}: a gated study is labelled by a 4D label map with a label per gate, not by masks "
+            "or a wall to derive the cavity from"
         )
     for gate, label_map in zip(study.gates, load_gated_labels(labels, study).gates):
         _check_shape(labels, label_map.pixels, gate.pixels, gate.label)

@@ -140,7 +140,7 @@ def make_patient(
     if defect is not None and defect not in (*DEFECT_WALLS, "random"):
         raise SpectfslError(f"--defect must be one of {', '.join(DEFECT_WALLS)} or random, got '{defect}'")
     if gates is not None and not MIN_GATES <= gates <= MAX_GATES:
-        raise SpectfslError(f"--gates must be {MIN_GATES}-{MAX_GATES} (scanners gate 8 or 16), got {gates}")
+        raise SpectfslError(f"gates must be {MIN_GATES}-{MAX_GATES} (scanners gate 8 or 16), got {gates}")
     if not 0 <= defect_uptake < 1:
         raise SpectfslError(
             f"--defect-uptake must be from 0 to below 1 (a share of normal uptake), got {defect_uptake}"

@@ -30,8 +30,8 @@ WALL_NAMES = ("myocardium", "lv_myocardium", "wall")
 MIN_WALL_VOXELS = 50
 #: Below this ratio of mean wall intensity to the mean around it, the map is refused.
 WALL_CONTRAST = 1.0
-#: A reordering of the map whose contrast is this many times the map's own names the map unfit (the
-#: correct maps of the shared real scans reach 1.07 at most; a phantom's reversed maps 1.4 and more).
+#: A reordering of the map whose contrast is this many times the map's own names the map unfit: set
+#: between correct real maps and reversed phantom maps (`benchmarks/readout_checks.py`).
 BETTER_FIT = 1.3
 
 

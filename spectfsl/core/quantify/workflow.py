@@ -267,8 +267,10 @@ class ScanReader:
             ids, classes = self._segment_gates(study)
         if ids.shape[1:] != study.gates[0].pixels.shape:
             raise SpectfslError(f"{study.source}: quantify takes a study and a label map of the same shape")
-        summed = study.summed()
-        readout = quantify(summed, agreed_labels(ids), classes, self.sampling, self.defect_threshold)
+        summed, agreed = study.summed(), agreed_labels(ids)
+        if label_map is not None:
+            warn_if_unfit(summed, agreed, classes, str(label_map))
+        readout = quantify(summed, agreed, classes, self.sampling, self.defect_threshold)
         lv = [largest_lv(*class_masks(gate_ids, classes)[:2]) for gate_ids in ids]
         if label_map is not None:  # the contours given define the cavity, as an expert's do
             cavity = [float(gate_cavity.sum()) * readout.frame.voxel_ml for _, gate_cavity in lv]

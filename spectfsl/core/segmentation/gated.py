@@ -16,8 +16,8 @@ from spectfsl.core.segmentation.model_file import Segmenter
 from spectfsl.core.segmentation.support import SegmentClasses, voxel_spacing
 from spectfsl.core.segmentation.workflows import CAVITY_NAMES, WALL_NAMES, segment_image
 
-#: Coefficient of variation of the myocardium's volume over the gates above which the maps are flagged
-#: (experts' own contours vary by 2-8% over the cycle on the shared gated studies).
+#: Coefficient of variation of the myocardium's volume over the gates above which the maps are flagged:
+#: well above what experts' own contours of the cycle show (`benchmarks/gated_lvef.py` reports both).
 MYOCARDIUM_CV_LIMIT = 0.15
 #: A gate whose cavity is below this share of the largest gate's has lost it (an LVEF above 90%).
 VANISHED_CAVITY = 0.1

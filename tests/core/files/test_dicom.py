@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import numpy as np
 import pydicom
@@ -15,7 +14,7 @@ from spectfsl.core.files.dicom import read_dicom
 from spectfsl.core.files.dicom_writer import write_nm_volume
 from spectfsl.core.files.privacy import pseudonym
 from spectfsl.errors import SpectfslError
-from tests.conftest import SHARED_DATA, requires_real_data
+from tests.conftest import SHARED_DATA, dciodvfy_errors, requires_real_data
 
 
 @pytest.fixture
@@ -122,9 +121,7 @@ def test_dicom_without_pixel_data_is_refused(volume_file):
 @pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
 def test_written_volume_passes_dciodvfy(volume_file):
     path, _ = volume_file
-    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
-    errors = [line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")]
-    assert errors == []
+    assert dciodvfy_errors(path) == []
 
 
 @requires_real_data

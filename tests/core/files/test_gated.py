@@ -4,7 +4,6 @@ and the refusals that keep a gated file from being read as a volume it is not.""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import warnings
 
 import nibabel as nib
@@ -16,6 +15,7 @@ from spectfsl.core.files.dicom_writer import write_nm_volume
 from spectfsl.core.files.loader import iter_images, iter_studies, load_image, load_study
 from spectfsl.core.image import GatedImage
 from spectfsl.errors import SpectfslError, SpectfslWarning
+from tests.conftest import dciodvfy_errors
 
 GATES, SLICES, SIDE = 8, 6, 10
 
@@ -140,6 +140,4 @@ def test_a_4d_nifti_is_a_gated_study_and_other_4th_axes_are_refused(tmp_path):
 @pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
 def test_a_written_gated_study_passes_dciodvfy(gated_dicom):
     path, _ = gated_dicom
-    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
-    errors = [line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")]
-    assert errors == []
+    assert dciodvfy_errors(path) == []
