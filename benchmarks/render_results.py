@@ -60,6 +60,48 @@ def localisation(name: str) -> str:
     return table(header, rows)
 
 
+def ablation(name: str) -> str:
+    """The localisation ablation: per data set and landmark, each method's mean radial error (mm) on
+    the same pairs, the strongest classical one and each full method's score AUC."""
+    rows = []
+    for line in lines(name):
+        for landmark, summaries in line["landmarks"].items():
+            by_method = {s["method"]: s["mre_mm"] for s in summaries}
+            classical = {m: v for m, v in by_method.items() if m.startswith("template matching") or m == "registration"}
+            strongest = min(classical, key=classical.get) if classical else None
+            templates = "; ".join(f"{m.removeprefix('template matching ')} {v:.1f}" for m, v in by_method.items()
+                                  if m.startswith("template matching"))  # fmt: skip
+            auc = "; ".join(f"{m} {c['auc']:.2f}" for m, c in line["score_check"].items() if c.get("auc") is not None)
+            rows.append(
+                [*when(line), f"{line['dims']}D", line["points"], landmark, summaries[0]["pairs"]]
+                + [by_method.get(m) for m in ABLATION_METHODS]
+                + [templates, f"{strongest} {classical[strongest]:.1f}" if strongest else None, auc, line["note"]]
+            )
+    header = ["date", "commit", "dims", "points", "landmark", "pairs", *ABLATION_METHODS]
+    return table(header + ["template matching", "strongest classical", "score AUC", "note"], rows)
+
+
+#: The ablation's columns: the learned methods alone and full, then the naive copy and registration.
+ABLATION_METHODS = [
+    "anatomy + local template matching",
+    "anatomy",
+    "prnet + local template matching",
+    "prnet",
+    "naive",
+    "registration",
+]
+
+
+def locate_time(name: str) -> str:
+    """`prnet locate` on many volumes: each model's median wall time over runs of the same session."""
+    rows = [
+        [*when(line), line["model"], line["sha256"][:12], line["volumes"], line["median_s"],
+         ", ".join(f"{s:.1f}" for s in line["seconds"])]
+        for line in lines(name)
+    ]  # fmt: skip
+    return table(["date", "commit", "model", "sha256", "volumes", "median s", "runs s"], rows)
+
+
 def segmentation(name: str) -> str:
     """Tissue maps: mean Dice per class over the evaluated scans, per run."""
     rows = []
@@ -202,6 +244,8 @@ def readout_checks(name: str) -> str:
 
 
 RENDERERS: dict[str, Callable[[str], str]] = {
+    "localisation-ablation": ablation,
+    "locate-time": locate_time,
     "builtin-prnet": localisation,
     "builtin-prnet-registration": localisation,
     "builtin-segment": segmentation,

@@ -44,6 +44,17 @@ ModelOption = Annotated[
         show_default=False,
     ),
 ]
+LocaliserOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        metavar="MODEL|builtin",
+        help="Model file from `prnet train` (or an anatomy-embedding model, `spectfsl models make`), or "
+        "builtin: the localiser shipped with spectfsl for the inputs' dimensionality (2D slices or 3D volumes; "
+        "see `spectfsl models list`).",
+        show_default=False,
+    ),
+]
 Refine = Annotated[
     list[Path] | None,
     typer.Option(
@@ -60,9 +71,9 @@ MatchRadius = Annotated[
         metavar="MM",
         min=0.0,
         help=(
-            "Move PRNet's answer to the best template match of the reference patch within this many mm "
-            "(0: PRNet alone) [default: 25 for a 2D model, 40 for a 3D model; chosen by measurement, "
-            "docs: Accuracy]."
+            "Refine the network's answer by the reference patch within this many mm (PRNet: the best "
+            "template match; anatomy embedding: the best sum of match and embedding similarity; 0: the "
+            "network alone) [default: 25 for 2D, 40 for 3D; chosen by measurement, docs: Accuracy]."
         ),
         show_default=False,
     ),
@@ -83,6 +94,16 @@ def _cascade(model: str, refine: list[Path] | None, device: str, image: str | No
 
     dims = _dims_of(image) if image is not None and "builtin" in [model, *map(str, refine or [])] else 2
     return load_cascade([model, *(refine or [])], setup_device(device), dims)
+
+
+def _localiser(model: str, refine: list[Path] | None, device: str, image: str):
+    """The localiser of `model` (a PRNet with its refining models, or an anatomy embedding), on the
+    chosen device; `builtin` is the built-in localiser of `image`'s dimensionality."""
+    from spectfsl.core.device import setup_device
+    from spectfsl.core.localisation.localisers import open_localiser
+
+    dims = _dims_of(image) if "builtin" in [model, *map(str, refine or [])] else 2
+    return open_localiser(model, [str(path) for path in refine or []], setup_device(device), dims)
 
 
 def _dims_of(image: str) -> int:
@@ -327,7 +348,7 @@ def locate(
             show_default=False,
         ),
     ],
-    model: ModelOption,
+    model: LocaliserOption,
     ref: Annotated[
         str,
         typer.Option(
@@ -381,8 +402,10 @@ def locate(
 
     Output columns: path (the target), name, x, y[, z] (the target file's voxel indices), x_mm,
     y_mm[, z_mm] (mm from its first voxel's centre), steps, converged (most starts stopped moving
-    before the step limit), score (normalised cross-correlation of the reference's patch and the
-    target's at the located point, -1 to 1: below 0.5 a warning asks to check the point), and where
+    before the step limit; for an anatomy embedding, its coarse and fine embeddings agree on the
+    place), score (normalised cross-correlation of the reference's patch and the target's at the
+    located point, -1 to 1: below 0.5 a warning asks to check the point), method (prnet or
+    anatomy: which localiser the model is), and where
     the file's geometry is known space (LPS for DICOM, RAS for NIfTI) and patient_x, patient_y,
     patient_z (mm). A 3D model (`prnet train --dims 3`) takes volumes and x,y,z points.
     """
@@ -413,10 +436,10 @@ def locate(
     batch_size = batch_size or TARGETS_PER_BATCH
     check_new_output(out, overwrite)
     acceleration = Acceleration(precision, compile, channels_last)
-    stages = _cascade(model, refine, device, ref)
-    for network, _ in stages:
-        acceleration.prepare(network, "position")
-    pixel_mm, dims = stages[0][1].pixel_mm, stages[0][1].dims
+    localiser = _localiser(model, refine, device, ref)
+    for network, method in localiser.networks():
+        acceleration.prepare(network, method)
+    pixel_mm, dims = localiser.pixel_mm, localiser.dims
     match_radius_mm = LOCAL_MATCH_MM[dims] if match_radius_mm is None else match_radius_mm
     points = [parse_named_point(text, f"point{i + 1}", dims) for i, text in enumerate(point)]
     reference = (load_grid_volume if dims == 3 else load_grid)(ref, pixel_mm)
@@ -434,7 +457,7 @@ def locate(
         from spectfsl.figures import point_qc
 
         def draw(target, answers) -> str:
-            return point_qc(figure_for(target), reference, target, answers, stages[0][1].patch)
+            return point_qc(figure_for(target), reference, target, answers, localiser.patch)
 
     def whole_scans_refused(images):
         """A 2D model on a volume given without @N would silently locate in every slice: refused."""
@@ -450,7 +473,7 @@ def locate(
         for group in in_groups(specs, batch_size):  # a new batch every group: the same numbers when sharded
             images = whole_scans_refused(iter_images(group, skip_bad))
             entries = grid_entries(images, pixel_mm, skip_bad, dims)
-            for row in locate_rows(stages, reference, points, entries, match_radius_mm, batch_size, draw):
+            for row in locate_rows(localiser, reference, points, entries, match_radius_mm, batch_size, draw):
                 checks = point_flags(row["converged"], row["score"]) if "score" in row else []  # not a bad input
                 if checks:
                     warn(f"{row['path']}: check point {row['name']}: {', '.join(checks)}")
@@ -536,7 +559,7 @@ def reconstruct(
 
 @prnet_app.command("evaluate")
 def evaluate(
-    model: ModelOption,
+    model: LocaliserOption,
     points: Annotated[
         Path,
         typer.Option(
@@ -588,7 +611,7 @@ def evaluate(
     from spectfsl.core.files.points import read_points
     from spectfsl.core.imaging import registration
     from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
-    from spectfsl.core.localisation.model_file import load_cascade
+    from spectfsl.core.localisation.localisers import open_localiser
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
     from spectfsl.ui import info
 
@@ -601,11 +624,12 @@ def evaluate(
     check_new_output(out, overwrite)
     rows = read_points(points, data_dir)
     dims = 3 if rows and len(rows[0]) == 5 else 2  # a z column: points in volumes
-    stages = load_cascade([model, *(refine or [])], setup_device(device), dims)
-    landmarks = load_landmarks(rows, stages[0][1].pixel_mm, stages[0][1].dims)
-    result = evaluate_localisation(stages, landmarks, template_size, match_radius_mm, registration_settings)
+    localiser = open_localiser(model, [str(path) for path in refine or []], setup_device(device), dims)
+    landmarks = load_landmarks(rows, localiser.pixel_mm, localiser.dims)
+    result = evaluate_localisation(localiser, landmarks, template_size, match_radius_mm, registration_settings)
     document = {
         "model": str(model),
+        "method": localiser.method,
         "refine": [str(p) for p in refine or []],
         "points": str(points),
         "template_px": result.template_px,

@@ -32,15 +32,18 @@ from spectfsl.core.fewshot.workflows import FitSettings, choose_support, fit_ban
 from spectfsl.core.files.loader import load_image, load_study
 from spectfsl.core.files.points import read_points
 from spectfsl.core.image import SpectImage
+from spectfsl.core.imaging import registration
 from spectfsl.core.imaging.heart import find_heart
 from spectfsl.core.imaging.masks import wall_landmark_points
 from spectfsl.core.imaging.preprocess import normalised
+from spectfsl.core.imaging.registration import RegistrationSettings
 from spectfsl.core.localisation.evaluate import LocalisationResult, evaluate_localisation, load_landmarks
-from spectfsl.core.localisation.grid import grid_images, grid_volumes, load_grid, load_grid_volume, to_grid
+from spectfsl.core.localisation.grid import grid_images, load_grid, load_grid_volume, to_grid
 from spectfsl.core.localisation.landmarks import heart_landmark_rows, mask_landmark_rows
+from spectfsl.core.localisation.localisers import open_localiser
 from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, locate, locate_rows, mse_psnr, reconstruct
 from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet, starting_model
-from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
+from spectfsl.core.localisation.training import PRNetSettings, train_model
 from spectfsl.core.quantify.polar import PolarMap
 from spectfsl.core.quantify.workflow import ScanReader, classical_function, quantify
 from spectfsl.core.segmentation.model_file import open_segmenter
@@ -79,8 +82,6 @@ class DemoSettings:
     prnet_real_epochs: int = 30
     prnet_iters: int = 10
     prnet_lr_schedule: str = "cosine"
-    prnet3d_epochs: int = 8  # 80 steps of 32 pairs: under a seventh of `prnet train --dims 3`, for the time budget
-    prnet3d_batch_size: int | None = None  # pairs a 3D step; None: `prnet train --dims 3`'s
     segment_steps: int = FROM_MODEL["steps"]  # fine-tuning from the built-in model, as `segment fit` does
     segment_evaluated: int = 11  # phantom patients evaluated (all but the support)
     gated_patients: int = 4  # gated phantom patients read out (8 gates each)
@@ -89,14 +90,13 @@ class DemoSettings:
     @classmethod
     def full(cls) -> DemoSettings:
         """The study's protocol: 10 fine-tuning episodes, PRNet 50 epochs x 10 iterations; 600 evaluation
-        episodes; 3D PRNet at `prnet train --dims 3`'s defaults."""
+        episodes."""
         return cls(
             proto_episodes=10,
             evaluation_episodes=600,
             prnet_phantom_epochs=50,
             prnet_real_epochs=50,
             prnet_lr_schedule="constant",
-            prnet3d_epochs=default_settings(3).epochs,
         )
 
 
@@ -202,10 +202,9 @@ class DemoResults:
     real_dicom: list[HeartFound] = field(default_factory=list)
     prnet_real: TrainingSummary | None = None
     localisation_real: LocalisationResult | None = None
-    prnet3d_phantom: TrainingSummary | None = None
-    localisation3d_phantom: LocalisationResult | None = None
-    prnet3d_real: TrainingSummary | None = None
-    localisation3d_real: LocalisationResult | None = None
+    builtin_phantom: LocalisationResult | None = None  # the built-in 2D localiser, phantom slices
+    localisation3d_phantom: LocalisationResult | None = None  # the built-in 3D localiser, phantom volumes
+    localisation3d_real: LocalisationResult | None = None  # the built-in 3D localiser, the real volumes
     study_slice: list[SliceClassification] | None = None
     segmentation_phantom: list[ScanScore] | None = None
     segmentation_real: list[ScanScore] | None = None
@@ -246,7 +245,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
         ("proto evaluate and predict (patients 5-12)", evaluate_phantom),
         ("prnet train (patients 1-8)", train_phantom_prnet),
         ("prnet evaluate and reconstruct (patients 9-12)", evaluate_phantom_prnet),
-        ("prnet 3D: train (patients 1-8), locate (patients 9-12)", locate_phantom_3d),
+        ("locate with the built-in 2D and 3D localisers (patients 9-12)", locate_phantom_builtin),
         ("segment: fit on patient 1, evaluate patients 2-12", segment_phantom),
         ("quantify: phantom defects in each wall, with and without labels", quantify_phantom),
         (f"gated: LV ejection fraction of {demo.settings.gated_patients} gated phantoms", gated_phantom),
@@ -256,7 +255,7 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
             ("real NIfTI: prepare and classify", classify_real_nifti),
             ("real DICOM: find the heart", find_real_hearts),
             ("real PRNet: train and locate the LV", locate_real_lv),
-            ("real PRNet 3D: train on the 6 volumes, locate the LV", locate_real_lv_3d),
+            ("real: locate the LV in the 6 volumes with the built-in 3D localiser", locate_real_builtin),
             ("real lvseg-mtu: segment with the built-in model, and fine-tuned on 1 scan", segment_real),
             ("study PNG slice: classify", classify_study_slice),
             ("real lvseg-mtu: quantify a stress scan against its rest scan", quantify_real),
@@ -377,7 +376,7 @@ def train_phantom_prnet(demo: Demo) -> None:
 def _localisation(demo: Demo, model_path: Path, rows, key: str) -> LocalisationResult:
     model, info = load_prnet(model_path, demo.device)
     landmarks = load_landmarks(rows, info.pixel_mm)
-    result = evaluate_localisation([(model, info)], landmarks)
+    result = evaluate_localisation([(model, info)], landmarks, registration_settings=baseline_registration())
     demo.save_json(f"{key}.json", result.as_dict())
     first_name = landmarks[0].name
     cases = [lm for lm in landmarks if lm.name == first_name]
@@ -389,11 +388,7 @@ def _localisation(demo: Demo, model_path: Path, rows, key: str) -> LocalisationR
 
 
 def evaluate_phantom_prnet(demo: Demo) -> None:
-    rows = [
-        row
-        for row in read_points(demo.out / "phantom" / "points.csv")
-        if Path(row[0]).parent.name in PRNET_TEST_PATIENTS and row[1] in ("lv_centre", "lv_apex")
-    ]
+    rows = _phantom_test_rows(demo, "points.csv")
     model_path = demo.out / "prnet.safetensors"
     demo.results.localisation_phantom = _localisation(demo, model_path, rows, "localisation_phantom")
     model, info = load_prnet(model_path, demo.device)
@@ -451,65 +446,60 @@ def locate_real_lv(demo: Demo) -> None:
     demo.results.localisation_real = _localisation(demo, path, rows, "localisation_real")
 
 
-def _prnet3d_settings(demo: Demo) -> PRNetSettings:
-    """The 3D defaults (`prnet train --dims 3`), for `prnet3d_epochs` x `prnet_iters` steps."""
-    defaults = default_settings(3)
-    return replace(
-        defaults,
-        epochs=demo.settings.prnet3d_epochs,
-        iters=demo.settings.prnet_iters,
-        batch_size=demo.settings.prnet3d_batch_size or defaults.batch_size,
-        seed=demo.settings.seed,
-    )
+def baseline_registration() -> RegistrationSettings | None:
+    """The registration baseline's settings where SimpleITK is installed, else None (template matching
+    is then the strongest classical baseline the demo has)."""
+    return RegistrationSettings() if registration.available() else None
 
 
-def _localisation_3d(demo: Demo, model_path: Path, rows, key: str) -> LocalisationResult:
-    model, info = load_prnet(model_path, demo.device)
-    result = evaluate_localisation([(model, info)], load_landmarks(rows, info.pixel_mm, dims=3))
+def _builtin_localisation(demo: Demo, rows, dims: int, key: str) -> LocalisationResult:
+    """The built-in localiser of `dims`-D inputs, leave-one-out on `rows`, beside every classical baseline."""
+    localiser = open_localiser(BUILTIN, device=demo.device, dims=dims)
+    landmarks = load_landmarks(rows, localiser.pixel_mm, dims)
+    result = evaluate_localisation(localiser, landmarks, registration_settings=baseline_registration())
     demo.save_json(f"{key}.json", result.as_dict())
     return result
 
 
-def locate_phantom_3d(demo: Demo) -> None:
-    root = demo.out / "phantom"
-    settings = _prnet3d_settings(demo)
-    volumes = grid_volumes((load_image(root / p / "spect.dcm") for p in PRNET_TRAIN_PATIENTS), settings.pixel_mm)
-    path = demo.out / "prnet3d.safetensors"
-    demo.results.prnet3d_phantom = _train_and_save(demo, volumes, settings, path, "prnet3d_phantom")
-    rows = [
+def _phantom_test_rows(demo: Demo, points: str) -> list:
+    return [
         row
-        for row in read_points(root / "points3d.csv")
+        for row in read_points(demo.out / "phantom" / points)
         if Path(row[0]).parent.name in PRNET_TEST_PATIENTS and row[1] in ("lv_centre", "lv_apex")
     ]
-    demo.results.localisation3d_phantom = _localisation_3d(demo, path, rows, "localisation3d_phantom")
-    _locate_qc(demo, path, [row for row in rows if row[1] == "lv_centre"][:2], "locate_phantom3d_qc")
 
 
-def _locate_qc(demo: Demo, model_path: Path, rows, name: str) -> None:
+def locate_phantom_builtin(demo: Demo) -> None:
+    """The built-in localisers (no training) on the held-out patients' slices and volumes."""
+    demo.results.builtin_phantom = _builtin_localisation(
+        demo, _phantom_test_rows(demo, "points.csv"), 2, "builtin2d_phantom"
+    )
+    rows = _phantom_test_rows(demo, "points3d.csv")
+    demo.results.localisation3d_phantom = _builtin_localisation(demo, rows, 3, "localisation3d_phantom")
+    _locate_qc(demo, [row for row in rows if row[1] == "lv_centre"][:2], "locate_phantom3d_qc")
+
+
+def _locate_qc(demo: Demo, rows, name: str) -> None:
     """The figure `prnet locate --qc` draws: the first row's point located in the second row's volume."""
     if len(rows) < 2:
         return
-    model, info = load_prnet(model_path, demo.device)
+    localiser = open_localiser(BUILTIN, device=demo.device, dims=3)
     (reference_path, point_name, *point), (target_path, *_) = rows[:2]
-    reference, target = (load_grid_volume(path, info.pixel_mm) for path in (reference_path, target_path))
+    reference, target = (load_grid_volume(path, localiser.pixel_mm) for path in (reference_path, target_path))
 
     def draw(grid, answers) -> str:
-        return figures.point_qc(demo.figure(name), reference, grid, answers, info.patch)
+        return figures.point_qc(demo.figure(name), reference, grid, answers, localiser.patch)
 
-    list(locate_rows([(model, info)], reference, [(point_name, point)], [target], LOCAL_MATCH_MM[3], qc=draw))
+    list(locate_rows(localiser, reference, [(point_name, point)], [target], LOCAL_MATCH_MM[3], qc=draw))
 
 
-def locate_real_lv_3d(demo: Demo) -> None:
+def locate_real_builtin(demo: Demo) -> None:
     images, masks = _nifti(demo)
     dicoms = sorted((demo.real_data / "mps-physionet" / "dicom").glob("*.dcm"))
     if not images:
         return
-    settings = _prnet3d_settings(demo)
-    volumes = grid_volumes((load_image(p) for p in dicoms + images), settings.pixel_mm)
-    path = demo.out / "prnet3d-real.safetensors"
-    demo.results.prnet3d_real = _train_and_save(demo, volumes, settings, path, "prnet3d_real")
     rows = mask_landmark_rows([str(p) for p in images], masks) + heart_landmark_rows([str(p) for p in dicoms], dicoms)
-    demo.results.localisation3d_real = _localisation_3d(demo, path, rows, "localisation3d_real")
+    demo.results.localisation3d_real = _builtin_localisation(demo, rows, 3, "localisation3d_real")
 
 
 def classify_study_slice(demo: Demo) -> None:

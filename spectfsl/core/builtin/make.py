@@ -10,20 +10,24 @@ from typing import Any
 
 import torch
 
+from spectfsl.core.builtin.anatomy_recipe import AnatomyRecipe, anatomy_card, make_anatomy
 from spectfsl.core.builtin.catalogue import BuiltinModel, model_card, write_card
 from spectfsl.core.builtin.prnet_recipe import PRNetRecipe, make_prnet, prnet_card
 from spectfsl.core.builtin.segment_recipe import SegmentRecipe, make_segmenter, segment_card
+from spectfsl.core.localisation.anatomy_file import save_anatomy
 from spectfsl.core.localisation.model_file import save_prnet
 from spectfsl.core.provenance import source_commit
 from spectfsl.core.segmentation.model_file import save_segmenter
 
+Recipe = SegmentRecipe | PRNetRecipe | AnatomyRecipe
 
-def recipe_for(model: BuiltinModel, seed: int = 0, steps: int | None = None) -> SegmentRecipe | PRNetRecipe:
+
+def recipe_for(model: BuiltinModel, seed: int = 0, steps: int | None = None) -> Recipe:
     """The recipe of a built-in model with the seed (and, when given, the number of steps)."""
     if model.kind == "segment":
         recipe = SegmentRecipe().with_seed(seed)
         return replace(recipe, training=replace(recipe.training, steps=steps)) if steps is not None else recipe
-    recipe = PRNetRecipe(dims=model.dims, seed=seed)
+    recipe = (AnatomyRecipe if model.kind == "anatomy" else PRNetRecipe)(dims=model.dims, seed=seed)
     return replace(recipe, steps=steps) if steps is not None else recipe
 
 
@@ -44,6 +48,14 @@ def make_builtin(
     if isinstance(recipe, SegmentRecipe):
         save_segmenter(out, make_segmenter(data, recipe, device, on_step))
         specific = segment_card(recipe)
+    elif isinstance(recipe, AnatomyRecipe):
+
+        def each_step(step: int, steps: int, loss: float) -> None:
+            if on_step is not None:
+                on_step(step, loss)
+
+        save_anatomy(out, *make_anatomy(data, recipe, device, each_step))
+        specific = anatomy_card(recipe)
     else:
         iters = recipe.settings().iters
 

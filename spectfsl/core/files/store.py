@@ -46,6 +46,19 @@ def canonical_bytes(content: bytes) -> bytes:
     return len(text).to_bytes(8, "little") + text + content[8 + length :]
 
 
+def file_kind(path: str | os.PathLike) -> str | None:
+    """The format kind a spectfsl safetensors file declares (`spectfsl.prnet`), or None when it is not
+    one (unreadable, or no spectfsl metadata): readers dispatch on it, `load_tensors` checks the rest."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            found = (handle.metadata() or {}).get("format")
+    except (SafetensorError, OSError, ValueError):
+        return None
+    return None if found is None else found.partition("/")[0]
+
+
 def load_tensors(path: str | os.PathLike, file_format: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(tensors, metadata) of a spectfsl safetensors file; refuses another format or a newer version.
 

@@ -15,11 +15,11 @@ from spectfsl.core.imaging import registration
 from spectfsl.core.localisation.grid import GridImage, load_grid, load_grid_volume, stack
 from spectfsl.core.localisation.locate import (
     LOCAL_MATCH_MM,
+    Localiser,
     anatomical_positions,
-    locate,
+    as_localiser,
     match_score,
     match_template,
-    refine_by_matching,
     template_side,
 )
 from spectfsl.core.localisation.model_file import PRNetInfo, Stage
@@ -105,15 +105,28 @@ def _array_spacing(grid: GridImage) -> np.ndarray:
 
 
 def registered_point(
-    reference: GridImage, point: np.ndarray, target: GridImage, settings: registration.RegistrationSettings
+    reference: GridImage,
+    point: np.ndarray,
+    target: GridImage,
+    settings: registration.RegistrationSettings,
+    found: registration.Registration | None = None,
 ) -> np.ndarray:
     """Registration baseline: the target registered onto the reference (source images, their own
-    spacing) carries the reference point (source position) into the target."""
+    spacing) carries the reference point (source position) into the target; `found`: that
+    registration, done before (it does not depend on the point)."""
     reference_spacing, target_spacing = _array_spacing(reference), _array_spacing(target)
-    found = registration.register(
-        reference.source.pixels, reference_spacing, target.source.pixels, target_spacing, settings
-    )
+    if found is None:
+        found = register_pair(reference, target, settings)
     return found.carry_point(np.asarray(point, dtype=np.float64) * reference_spacing[::-1]) / target_spacing[::-1]
+
+
+def register_pair(
+    reference: GridImage, target: GridImage, settings: registration.RegistrationSettings
+) -> registration.Registration:
+    """The target's source image registered onto the reference's (their own spacing)."""
+    return registration.register(
+        reference.source.pixels, _array_spacing(reference), target.source.pixels, _array_spacing(target), settings
+    )
 
 
 def separation_auc(high: Sequence[float], low: Sequence[float]) -> float | None:
@@ -125,20 +138,37 @@ def separation_auc(high: Sequence[float], low: Sequence[float]) -> float | None:
     return float(((a > b) + 0.5 * (a == b)).mean())
 
 
-#: The methods compared on the same reference-target pairs, in the order they are reported.
-METHODS = ("prnet", "naive", "template matching", "prnet + local template matching")
+def methods_of(method: str = "prnet") -> tuple[str, ...]:
+    """The methods compared on the same reference-target pairs, in the order they are reported: the
+    localiser alone, the two baselines, the localiser refined."""
+    return (method, "naive", "template matching", f"{method} + local template matching")
+
 
 #: The baseline `--baselines` adds (when SimpleITK is installed).
 REGISTRATION = "registration"
 
+#: What each localiser's answers are, alone and refined, for a reader of the tables.
+METHOD_TERMS = {
+    "prnet": (
+        "prnet: PRNet's starts moved by the predicted offsets",
+        "prnet + local template matching: PRNet's answer moved to the best template match within {radius:g} mm",
+    ),
+    "anatomy": (
+        "anatomy: the target voxel whose dense anatomical embedding (global + local) is most alike the "
+        "reference point's",
+        "anatomy + local template matching: the best sum of the reference patch's normalised "
+        "cross-correlation and the embedding's similarity within {radius:g} mm of the anatomy answer",
+    ),
+}
 
-def method_note(match_radius_mm: float, with_registration: bool = False) -> str:
+
+def method_note(match_radius_mm: float, with_registration: bool = False, method: str = "prnet") -> str:
     """What each method means, for a reader of the tables."""
+    alone, refined = METHOD_TERMS[method]
     note = (
         "MRE: mean radial error. naive: the reference point's mm position copied into the target. "
         "template matching: normalised cross-correlation of the reference patch over the whole target. "
-        "prnet + local template matching: PRNet's answer moved to the best template match within "
-        f"{match_radius_mm:g} mm."
+        f"{alone}. {refined.format(radius=match_radius_mm)}."
     )
     if with_registration:
         note += f" registration: {registration.DESCRIPTION}, target onto reference, carrying the point."
@@ -156,6 +186,8 @@ class LocalisationResult:
     with_registration: bool = False
     #: Per landmark, (error mm, `score`) of each pair's answer as `prnet locate` gives it.
     scored: dict[str, list[tuple[float, float]]] | None = None
+    #: The localiser evaluated (`Localiser.method`).
+    method: str = "prnet"
 
     def score_check(self, near_mm: float = 10.0, far_mm: float = 20.0) -> dict[str, float | int | None]:
         """How well `prnet locate`'s `score` tells answers within `near_mm` from those farther than
@@ -189,7 +221,7 @@ class LocalisationResult:
             header = ("method", "MRE mm", "sd mm", "median mm", "<= 5 mm", "<= 10 mm", "MRE px")
             last = index == len(landmarks) - 1
             # the terms, once, under the last table
-            note = method_note(self.match_radius_mm, self.with_registration) if last else ""
+            note = method_note(self.match_radius_mm, self.with_registration, self.method) if last else ""
             tables.append(Table(title, header, rows, note))
         return tables
 
@@ -220,7 +252,7 @@ def pair_offset_check(
 
 
 def evaluate_localisation(
-    stages: Sequence[Stage],
+    method: Localiser | Sequence[Stage],
     landmarks: list[Landmark],
     template_px: int | None = None,
     match_radius_mm: float | None = None,
@@ -228,48 +260,56 @@ def evaluate_localisation(
 ) -> LocalisationResult:
     """Leave-one-out one-shot localisation per landmark name: each image as reference for all others,
     next to the naive and template-matching baselines on the same pairs (and registration, given
-    `registration_settings`; it needs SimpleITK). The template defaults to the model's patch;
-    `match_radius_mm` is the local template matching's radius around PRNet's answer (default:
-    LOCAL_MATCH_MM for the model's dimensionality)."""
-    template_px = template_px or stages[0][1].patch
+    `registration_settings`; it needs SimpleITK). `method` is a `Localiser` or a PRNet cascade; it is
+    reported alone (no match radius) and refined (`match_radius_mm`, default LOCAL_MATCH_MM for its
+    dimensionality). The template of the baseline defaults to the method's patch."""
+    localiser = as_localiser(method)
+    template_px = template_px or localiser.patch
     if match_radius_mm is None:
-        match_radius_mm = LOCAL_MATCH_MM[stages[0][1].dims]
+        match_radius_mm = LOCAL_MATCH_MM[localiser.dims]
     by_name: dict[str, list[Landmark]] = {}
     for landmark in landmarks:
         by_name.setdefault(landmark.name, []).append(landmark)
-    results, scored = {}, {}
+    alone, _, _, refined_name = methods_of(localiser.method)
+    results, scored, registrations = {}, {}, {}
     for name, cases in by_name.items():
         if len(cases) < 2:
             raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
-        methods = METHODS + ((REGISTRATION,) if registration_settings else ())
+        methods = methods_of(localiser.method) + ((REGISTRATION,) if registration_settings else ())
         summaries = {m: ErrorSummary(m, [], []) for m in methods}
         scored[name] = []
         for reference in cases:
             targets = [case for case in cases if case is not reference]
             target_grids = [t.grid for t in targets]
-            found = locate(stages, reference.grid, reference.xy, target_grids)
-            matched = refine_by_matching(
-                reference.grid, reference.xy, target_grids, found, template_px, match_radius_mm
-            )
+            found = localiser.locate(reference.grid, reference.xy, target_grids)
+            matched = localiser.locate(reference.grid, reference.xy, target_grids, match_radius_mm)
             for target, located, refined in zip(targets, found, matched):
                 predictions = {
-                    "prnet": located.xy,
+                    alone: located.xy,
                     "naive": naive_copy(reference.grid, reference.xy, target.grid),
                     "template matching": match_template(reference.grid, reference.xy, target.grid, template_px),
-                    "prnet + local template matching": refined.xy,
+                    refined_name: refined.xy,
                 }
                 if registration_settings:
+                    pair = (id(reference.grid), id(target.grid))  # one registration carries every landmark
+                    if pair not in registrations:
+                        registrations[pair] = register_pair(reference.grid, target.grid, registration_settings)
                     predictions[REGISTRATION] = registered_point(
-                        reference.grid, reference.xy, target.grid, registration_settings
+                        reference.grid, reference.xy, target.grid, registration_settings, registrations[pair]
                     )
-                for method, predicted in predictions.items():
+                for method_name, predicted in predictions.items():
                     mm, px = _radial_error(target.grid, predicted, target.xy)
-                    summaries[method].errors_mm.append(mm)
-                    summaries[method].errors_px.append(px)
+                    summaries[method_name].errors_mm.append(mm)
+                    summaries[method_name].errors_px.append(px)
                 answer = refined if match_radius_mm > 0 else located
-                score = match_score(reference.grid, reference.xy, target.grid, answer.xy, stages[0][1].patch)
+                score = match_score(reference.grid, reference.xy, target.grid, answer.xy, localiser.patch)
                 scored[name].append((_radial_error(target.grid, answer.xy, target.xy)[0], score))
         results[name] = list(summaries.values())
     return LocalisationResult(
-        results, template_side(template_px), match_radius_mm, registration_settings is not None, scored
+        results,
+        template_side(template_px),
+        match_radius_mm,
+        registration_settings is not None,
+        scored,
+        localiser.method,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -274,7 +274,20 @@ def point_flags(converged: bool, score: float) -> list[str]:
     return flags
 
 
-LOCATE_COLUMNS = ("path", "name", "x", "y", "x_mm", "y_mm", "steps", "converged", "score", "space", *PATIENT_COLUMNS)
+LOCATE_COLUMNS = (
+    "path",
+    "name",
+    "x",
+    "y",
+    "x_mm",
+    "y_mm",
+    "steps",
+    "converged",
+    "score",
+    "method",
+    "space",
+    *PATIENT_COLUMNS,
+)
 LOCATE_COLUMNS_3D = (
     "path",
     "name",
@@ -287,6 +300,7 @@ LOCATE_COLUMNS_3D = (
     "steps",
     "converged",
     "score",
+    "method",
     "space",
     *PATIENT_COLUMNS,
 )
@@ -297,8 +311,73 @@ def locate_columns(dims: int) -> tuple[str, ...]:
     return LOCATE_COLUMNS_3D if dims == 3 else LOCATE_COLUMNS
 
 
+class Localiser(Protocol):
+    """A one-shot localisation method: where a reference point's anatomy lies in each target.
+
+    `method` names it in outputs; `patch` is the template side (model pixels) of `match_score` and
+    the QC figure. `locate` takes the point as a source array position of the reference; with
+    `match_radius_mm` > 0 the method refines its own answer within that radius by the reference patch.
+    """
+
+    method: str
+
+    @property
+    def dims(self) -> int: ...
+
+    @property
+    def pixel_mm(self) -> float: ...
+
+    @property
+    def patch(self) -> int: ...
+
+    def locate(
+        self, reference: GridImage, point, targets: list[GridImage], match_radius_mm: float = 0.0
+    ) -> list[Located]: ...
+
+    def networks(self) -> list[tuple[torch.nn.Module, str]]:
+        """Each network and the method of it that inference calls (for `Acceleration.prepare`)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PRNetLocaliser:
+    """PRNet (a coarse model and the fine models of a cascade): starts moved by the predicted offsets,
+    then, with a match radius, local template matching around the answer."""
+
+    stages: Sequence[Stage]
+    method: str = "prnet"
+
+    @property
+    def dims(self) -> int:
+        return self.stages[0][1].dims
+
+    @property
+    def pixel_mm(self) -> float:
+        return self.stages[0][1].pixel_mm
+
+    @property
+    def patch(self) -> int:
+        return self.stages[0][1].patch
+
+    def locate(
+        self, reference: GridImage, point, targets: list[GridImage], match_radius_mm: float = 0.0
+    ) -> list[Located]:
+        found = locate(self.stages, reference, point, targets)
+        if match_radius_mm > 0:
+            found = refine_by_matching(reference, point, targets, found, self.patch, match_radius_mm)
+        return found
+
+    def networks(self) -> list[tuple[torch.nn.Module, str]]:
+        return [(model, "position") for model, _ in self.stages]
+
+
+def as_localiser(method: Localiser | Sequence[Stage]) -> Localiser:
+    """A localiser as given, or a PRNet cascade (a list of (model, info) stages) as one."""
+    return PRNetLocaliser(list(method)) if isinstance(method, (list, tuple)) else method
+
+
 def locate_rows(
-    stages: Sequence[Stage],
+    method: Localiser | Sequence[Stage],
     reference: GridImage,
     points: Sequence[tuple[str, Sequence[float]]],
     targets: Iterable[GridImage | BadInput],
@@ -308,50 +387,45 @@ def locate_rows(
 ) -> Iterator[dict[str, Any]]:
     """`prnet locate`: one row per target and named point (x, y in target pixels, x_mm, y_mm in mm
     from the first pixel's centre, steps taken), in target order; a bad input (`--skip-bad`) gives
-    one row with its `path` and `error` in its place. `match_radius_mm` > 0 then moves each point
-    to the best template match of the reference patch within that radius.
+    one row with its `path` and `error` in its place. `method` is a `Localiser` or a PRNet cascade;
+    `match_radius_mm` > 0 lets it refine each point by the reference patch within that radius.
 
     Targets stream: they are read and located `targets_per_batch` (default TARGETS_PER_BATCH) at a time (at most
     TARGETS_PER_BATCH go through the network together), so memory stays flat over any number of
-    them. `points` are in the reference file's own indices. Each row has the point's `converged`
-    and `score` (`match_score`); with `qc`, called with each target and its answers (it draws the
-    target's figure and returns its path), each row names the figure in a `qc` column.
+    them. `points` are in the reference file's own indices. Each row has the point's `converged`,
+    `score` (`match_score`) and the `method`; with `qc`, called with each target and its answers (it
+    draws the target's figure and returns its path), each row names the figure in a `qc` column.
     """
+    localiser = as_localiser(method)
     points = [(name, check_point(reference, xy)) for name, xy in points]  # the file's indices -> array
     targets_per_batch = targets_per_batch or TARGETS_PER_BATCH
     chunk: list[GridImage | BadInput] = []
     for target in targets:
         chunk.append(target)
         if sum(isinstance(entry, GridImage) for entry in chunk) == targets_per_batch:
-            yield from _chunk_rows(stages, reference, points, chunk, match_radius_mm, qc)
+            yield from _chunk_rows(localiser, reference, points, chunk, match_radius_mm, qc)
             chunk = []
     if chunk:
-        yield from _chunk_rows(stages, reference, points, chunk, match_radius_mm, qc)
+        yield from _chunk_rows(localiser, reference, points, chunk, match_radius_mm, qc)
 
 
-def _chunk_rows(stages, reference, points, chunk, match_radius_mm, qc) -> Iterator[dict[str, Any]]:
+def _chunk_rows(localiser: Localiser, reference, points, chunk, match_radius_mm, qc) -> Iterator[dict[str, Any]]:
     grids = [target for target in chunk if isinstance(target, GridImage)]
-    found = {name: locate(stages, reference, xy, grids) for name, xy in points}
-    if match_radius_mm > 0:
-        patch = stages[0][1].patch
-        found = {
-            name: refine_by_matching(reference, xy, grids, found[name], patch, match_radius_mm) for name, xy in points
-        }
+    found = {name: localiser.locate(reference, xy, grids, match_radius_mm) for name, xy in points}
     index = 0
     for target in chunk:
         if not isinstance(target, GridImage):
             yield {"path": target.path, "error": target.error}
             continue
-        patch = stages[0][1].patch
         answers = [
-            (name, xy, found[name][index], match_score(reference, xy, target, found[name][index].xy, patch))
+            (name, xy, found[name][index], match_score(reference, xy, target, found[name][index].xy, localiser.patch))
             for name, xy in points
         ]
         figure = qc(target, answers) if qc else None
         for name, _, located, score in answers:
             row = {"path": target.source.label, "name": name}
             row.update(file_point_columns(target.source, *located.xy))
-            row.update(steps=located.steps, converged=located.converged, score=round(score, 3))
+            row.update(steps=located.steps, converged=located.converged, score=round(score, 3), method=localiser.method)
             yield {column: row[column] for column in locate_columns(target.dims)} | (
                 {"qc": figure} if figure is not None else {}
             )
@@ -417,6 +491,16 @@ def match_template(
     cross-correlation, a square (2D) or cube (3D) of `template_side(template_px)` model pixels around
     `point` in the reference. With `near` and `radius_mm`, only positions within that distance of
     `near` count: a local refinement of another method's answer."""
+    score = correlation_map(reference, point, target, template_px)
+    if near is not None and radius_mm is not None:
+        score = within_radius(score, target, target.to_model(near), radius_mm)
+    return target.to_source(peak_position(score))
+
+
+def correlation_map(reference: GridImage, point, target: GridImage, template_px: int) -> np.ndarray:
+    """The normalised cross-correlation (-1 to 1) of the reference patch around `point` (a source
+    array position; a `template_side(template_px)` square or cube of model pixels) centred on every
+    pixel of the target's model grid (array order)."""
     from skimage.feature import match_template as normalised_cross_correlation
 
     side = template_side(template_px)
@@ -425,15 +509,26 @@ def match_template(
     # a target smaller than the template along an axis: the template's central part that fits (odd)
     keep = [min(side, (n - 1) | 1) for n in target.pixels.shape]
     template = template[tuple(slice((side - k) // 2, (side + k) // 2) for k in keep)]
-    score = normalised_cross_correlation(target.pixels, template, pad_input=True, mode="constant", constant_values=0)
-    if near is not None and radius_mm is not None:
-        positions = np.indices(score.shape)[::-1]  # x (columns) first
-        near_model = target.to_model(near)
-        pixel_mm = target.source.pixel_spacing_mm[0] / target.scale[-2] if target.source.pixel_spacing_mm else 1.0
-        distance = np.sqrt(sum((axis - value) ** 2 for axis, value in zip(positions, near_model)))
-        score = np.where(distance * pixel_mm <= radius_mm, score, -np.inf)
+    return normalised_cross_correlation(target.pixels, template, pad_input=True, mode="constant", constant_values=0)
+
+
+def grid_pixel_mm(grid: GridImage) -> float:
+    """The side of a model-grid pixel in mm (1 where the source's spacing is unknown)."""
+    return grid.source.pixel_spacing_mm[0] / grid.scale[-2] if grid.source.pixel_spacing_mm else 1.0
+
+
+def within_radius(score: np.ndarray, grid: GridImage, centre: np.ndarray, radius_mm: float) -> np.ndarray:
+    """`score` (array order, model grid) with every pixel farther than `radius_mm` from `centre`
+    (x, y[, z] model pixels) set to -inf."""
+    positions = np.indices(score.shape)[::-1]  # x (columns) first
+    distance = np.sqrt(sum((axis - value) ** 2 for axis, value in zip(positions, centre)))
+    return np.where(distance * grid_pixel_mm(grid) <= radius_mm, score, -np.inf)
+
+
+def peak_position(score: np.ndarray) -> np.ndarray:
+    """The model position (x, y[, z]) of the maximum of an array-order score map, below a pixel."""
     best = np.unravel_index(int(np.argmax(score)), score.shape)
-    return target.to_source(subpixel_peak(score, best)[::-1])
+    return subpixel_peak(score, best)[::-1]
 
 
 def subpixel_peak(score: np.ndarray, best: tuple[int, ...]) -> np.ndarray:

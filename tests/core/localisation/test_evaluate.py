@@ -7,7 +7,7 @@ import pytest
 
 from spectfsl.core.image import SpectImage
 from spectfsl.core.imaging.preprocess import NORMALISATION
-from spectfsl.core.localisation.evaluate import METHODS, ErrorSummary, LocalisationResult, naive_copy
+from spectfsl.core.localisation.evaluate import ErrorSummary, LocalisationResult, methods_of, naive_copy
 from spectfsl.core.localisation.grid import to_grid
 
 
@@ -34,11 +34,11 @@ def test_naive_copies_the_position_in_mm_into_a_scan_of_another_pixel_size():
 
 
 def test_result_tables_have_one_row_per_method_and_explain_the_methods():
-    summaries = [ErrorSummary(method, [2.0, 12.0], [1.0, 6.0]) for method in METHODS]
+    summaries = [ErrorSummary(method, [2.0, 12.0], [1.0, 6.0]) for method in methods_of()]
     result = LocalisationResult({"lv_centre": summaries, "apex": summaries}, template_px=33, match_radius_mm=40.0)
     tables = result.tables()
     assert [t.title.split(":")[0] for t in tables] == ["lv_centre", "apex"]
-    assert [row[0] for row in tables[0].rows] == list(METHODS)
+    assert [row[0] for row in tables[0].rows] == list(methods_of())
     assert tables[0].rows[0][1:6] == ("7.00", "5.00", "7.00", "50%", "50%")
     assert "MRE: mean radial error" in tables[-1].note and "within 40 mm." in tables[-1].note
     assert result.as_dict()["apex"][0]["mre_mm"] == 7.0

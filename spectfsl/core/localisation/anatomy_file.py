@@ -1,0 +1,63 @@
+"""Anatomy-embedding model files (`spectfsl.anatomy/1` safetensors): metadata, saving and loading."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spectfsl.core.files.store import load_checked_state, load_with_info, save_tensors
+from spectfsl.core.imaging.preprocess import NORMALISATION
+from spectfsl.core.models.anatomy import AnatomyEmbedding
+from spectfsl.errors import SpectfslError
+
+ANATOMY_FORMAT = "spectfsl.anatomy/1"
+
+
+@dataclass
+class AnatomyInfo:
+    """A model file's metadata: architecture, grid (`pixel_mm`), how its answer is refined, training record.
+
+    `template_px`: side (model pixels) of the reference patch whose normalised cross-correlation is
+    added to the embedding's similarity in the refinement; `similarity_weight`: the weight of the
+    embedding's similarity (global + local, -2 to 2) in that sum.
+    """
+
+    dims: int
+    channels: int
+    features: int
+    pixel_mm: float
+    template_px: int
+    similarity_weight: float
+    normalisation: str = NORMALISATION
+    training: dict[str, Any] = field(default_factory=dict)
+    parent: dict[str, str] | None = None
+
+    @property
+    def patch(self) -> int:
+        """The template side, as `match_score` and the QC figure take it."""
+        return self.template_px
+
+
+def save_anatomy(path: str | os.PathLike, model: AnatomyEmbedding, info: AnatomyInfo) -> None:
+    """Write the model and its metadata as safetensors (atomic)."""
+    save_tensors(path, model.state_dict(), ANATOMY_FORMAT, asdict(info))
+
+
+def load_anatomy(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[AnatomyEmbedding, AnatomyInfo]:
+    """Read a model file; refuses other formats and inconsistent contents (exit 2)."""
+    path = Path(path)
+    tensors, info, _ = load_with_info(path, ANATOMY_FORMAT, AnatomyInfo)
+    if info.normalisation != NORMALISATION:
+        raise SpectfslError(f"{path}: incompatible model: unsupported normalisation '{info.normalisation}'")
+    if info.pixel_mm <= 0 or not 3 <= info.template_px <= 64 or info.similarity_weight < 0:
+        raise SpectfslError(f"{path}: incompatible model: pixel size, template or similarity weight out of range")
+    try:
+        model = AnatomyEmbedding(info.dims, info.channels, info.features)
+    except SpectfslError as error:
+        raise SpectfslError(f"{path}: incompatible model: {error}") from None
+    load_checked_state(model, tensors, path, "model")
+    return model.to(device).eval(), info
