@@ -28,7 +28,7 @@ from spectfsl.core.builtin.catalogue import named, verified_path
 from spectfsl.core.files.points import read_points
 from spectfsl.core.files.store import sha256_of
 from spectfsl.core.imaging.registration import RegistrationSettings
-from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
+from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks, template_matching_errors
 from spectfsl.core.localisation.localisers import open_localiser
 
 
@@ -46,6 +46,9 @@ def main() -> None:
     parser.add_argument("--names", nargs="+", help="only these landmarks (default: every one)")
     parser.add_argument("--note", default="", help="what the evaluated images are to each model (e.g. unseen)")
     parser.add_argument("--baselines", action="store_true", help="also the registration baseline (SimpleITK)")
+    parser.add_argument(
+        "--templates", type=int, nargs="*", default=[], help="template matching at these sides too (model pixels)"
+    )
     parser.add_argument("--results", default="localisation-ablation")
     args = parser.parse_args()
     files = [model_file(spec) for spec in args.models]
@@ -69,6 +72,12 @@ def main() -> None:
                     if method not in landmarks.setdefault(name, {}):
                         landmarks[name][method] = summary | {"method": method}
             score_checks[localiser.method] = result.score_check()
+            if index == 0:
+                grids = load_landmarks(rows, localiser.pixel_mm, args.dims)
+                for side in args.templates:
+                    for name, summary in template_matching_errors(grids, side).items():
+                        method = f"template matching ({side | 1} px at {localiser.pixel_mm:g} mm)"
+                        landmarks[name].setdefault(method, summary.as_dict() | {"method": method})
             models.append(
                 {"file": path.name, "method": localiser.method, "sha256": sha256_of(path), "seconds": round(seconds, 1)}
             )

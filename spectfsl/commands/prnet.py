@@ -73,7 +73,8 @@ MatchRadius = Annotated[
         help=(
             "Refine the network's answer by the reference patch within this many mm (PRNet: the best "
             "template match; anatomy embedding: the best sum of match and embedding similarity; 0: the "
-            "network alone) [default: 25 for 2D, 40 for 3D; chosen by measurement, docs: Accuracy]."
+            "network alone) [default: 25 for a 2D model, 40 for a 3D model; chosen by measurement, docs: "
+            "Accuracy]."
         ),
         show_default=False,
     ),

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from spectfsl.core.files.formats import save_npy
 from spectfsl.core.files.loader import load_image
@@ -429,3 +430,21 @@ def test_a_3d_model_is_evaluated_on_volume_points_beside_3d_baselines(cli, cli_j
     assert all(row["pairs"] == 6 and row["mre_mm"] is not None for row in centre.values())
     flat = cli("prnet", "evaluate", "--model", path, "--points", phantom_dir / "points.csv")
     assert flat.exit_code == 2 and "a 3D model is evaluated on points x,y,z" in flat.stderr
+
+
+def test_locate_with_an_anatomy_model_names_its_method_and_refuses_a_cascade(cli, phantom_dir, tmp_path):
+    """An anatomy-embedding model file is opened as its own localiser: its rows say `anatomy`."""
+    from spectfsl.core.localisation.anatomy_file import AnatomyInfo, save_anatomy
+    from spectfsl.core.models.anatomy import AnatomyEmbedding
+
+    torch.manual_seed(0)
+    path = tmp_path / "anatomy.safetensors"
+    save_anatomy(path, AnatomyEmbedding(2, 4, 8).eval(), AnatomyInfo(2, 4, 8, 4.0, 16, 0.5))
+    reference, target = (f"{phantom_dir / p / 'spect.dcm'}@34" for p in ("P001", "P002"))
+    arguments = ["prnet", "locate", target, "--model", path, "--ref", reference, "--point", "lv=37,26"]
+    result = cli(*arguments, "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    [row] = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["method"] == "anatomy" and row["steps"] == "1"
+    refused = cli(*arguments, "--refine", path)
+    assert refused.exit_code == 2 and "not refined by other models" in refused.stderr

@@ -29,7 +29,7 @@ MODELS_FOLDER = "models"
 
 @dataclass(frozen=True)
 class BuiltinModel:
-    """One built-in model: its name, the kind of model file (`segment`, `prnet`) and its dimensionality."""
+    """One built-in model: its name, the kind of model file (`segment`, `prnet`, `anatomy`) and its dimensionality."""
 
     name: str
     kind: str
@@ -50,6 +50,8 @@ CATALOGUE = (
     BuiltinModel("segment-3d", "segment", 3),
     BuiltinModel("prnet-2d", "prnet", 2),
     BuiltinModel("prnet-3d", "prnet", 3),
+    BuiltinModel("anatomy-2d", "anatomy", 2),
+    BuiltinModel("anatomy-3d", "anatomy", 3),
 )
 #: The licence of every built-in model: each is trained on CC BY 4.0 data (and the generated phantom).
 LICENCE = "CC BY 4.0"

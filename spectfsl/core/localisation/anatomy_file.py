@@ -15,6 +15,8 @@ from spectfsl.core.models.anatomy import AnatomyEmbedding
 from spectfsl.errors import SpectfslError
 
 ANATOMY_FORMAT = "spectfsl.anatomy/1"
+#: The field (mm) of the patch a located point's `score` compares: PRNet's default (32 px at 4 mm, 16 at 8 mm).
+SCORE_FIELD_MM = 128.0
 
 
 @dataclass
@@ -38,8 +40,9 @@ class AnatomyInfo:
 
     @property
     def patch(self) -> int:
-        """The template side, as `match_score` and the QC figure take it."""
-        return self.template_px
+        """The side (model pixels) of the patch `match_score` compares and the QC figure boxes: a
+        SCORE_FIELD_MM field, as PRNet's default patch, so that a score means the same for both."""
+        return max(3, round(SCORE_FIELD_MM / self.pixel_mm))
 
 
 def save_anatomy(path: str | os.PathLike, model: AnatomyEmbedding, info: AnatomyInfo) -> None:

@@ -258,7 +258,7 @@ class AnatomyLocaliser:
 
     @property
     def patch(self) -> int:
-        return self.info.template_px
+        return self.info.patch
 
     def locate(
         self, reference: GridImage, point, targets: list[GridImage], match_radius_mm: float = 0.0

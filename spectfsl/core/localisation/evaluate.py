@@ -80,7 +80,7 @@ class ErrorSummary:
         }
 
 
-def _radial_error(target: GridImage, predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+def radial_error(target: GridImage, predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """(error in mm, nan without spacing; error in target voxels), 2D or 3D."""
     difference = np.asarray(predicted, dtype=np.float64) - truth
     millimetres = target.source_mm(difference)
@@ -251,6 +251,22 @@ def pair_offset_check(
     return {"rms_error_mm": [round(float(v), 1) for v in rms], "correlation": [round(v, 3) for v in correlation]}
 
 
+def template_matching_errors(landmarks: list[Landmark], template_px: int) -> dict[str, ErrorSummary]:
+    """Whole-image template matching alone, leave-one-out per landmark name, with a template of
+    `template_px` model pixels: the classical baseline at another template size than a localiser's."""
+    summaries: dict[str, ErrorSummary] = {}
+    for target in landmarks:
+        for reference in landmarks:
+            if reference.name != target.name or reference is target:
+                continue
+            found = match_template(reference.grid, reference.xy, target.grid, template_px)
+            mm, px = radial_error(target.grid, found, target.xy)
+            summary = summaries.setdefault(target.name, ErrorSummary("template matching", [], []))
+            summary.errors_mm.append(mm)
+            summary.errors_px.append(px)
+    return summaries
+
+
 def evaluate_localisation(
     method: Localiser | Sequence[Stage],
     landmarks: list[Landmark],
@@ -298,12 +314,12 @@ def evaluate_localisation(
                         reference.grid, reference.xy, target.grid, registration_settings, registrations[pair]
                     )
                 for method_name, predicted in predictions.items():
-                    mm, px = _radial_error(target.grid, predicted, target.xy)
+                    mm, px = radial_error(target.grid, predicted, target.xy)
                     summaries[method_name].errors_mm.append(mm)
                     summaries[method_name].errors_px.append(px)
                 answer = refined if match_radius_mm > 0 else located
                 score = match_score(reference.grid, reference.xy, target.grid, answer.xy, localiser.patch)
-                scored[name].append((_radial_error(target.grid, answer.xy, target.xy)[0], score))
+                scored[name].append((radial_error(target.grid, answer.xy, target.xy)[0], score))
         results[name] = list(summaries.values())
     return LocalisationResult(
         results,
