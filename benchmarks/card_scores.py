@@ -89,10 +89,44 @@ def prnet_scores(sha256: str) -> list[dict]:
     return scores
 
 
+def anatomy_scores(sha256: str) -> list[dict]:
+    """From `localisation-ablation.jsonl`: the lines where this file was a localiser evaluated."""
+    path = RESULTS / "localisation-ablation.jsonl"
+    rows = [json.loads(text) for text in path.read_text().splitlines() if text.strip()] if path.is_file() else []
+    scores = []
+    for row in rows:
+        if sha256 not in {model["sha256"] for model in row["models"]}:
+            continue
+        for name, summaries in row["landmarks"].items():
+            by_method = {s["method"]: s for s in summaries}
+            located, alone = by_method["anatomy + local template matching"], by_method["anatomy"]
+            classical = {
+                m: s["mre_mm"] for m, s in by_method.items() if m.startswith("template") or m == "registration"
+            }
+            strongest = min(classical, key=classical.get)
+            scores.append(
+                {
+                    "measure": f"{name} MRE mm, leave-one-out ({located['pairs']} pairs): prnet locate "
+                    f"{round(located['mre_mm'], 1)}, the network alone {round(alone['mre_mm'], 1)}, the strongest "
+                    f"classical ({strongest}) {round(classical[strongest], 1)}",
+                    "value": round(located["mre_mm"], 2),
+                    "data": f"{row['points']}: {row['note']}",
+                    "results": "benchmarks/results/localisation-ablation.jsonl",
+                    "commit": row["commit"],
+                    "date": row["date"],
+                    "command": row["command"],
+                }
+            )
+    return scores
+
+
+SCORES = {"segment": segment_scores, "prnet": prnet_scores, "anatomy": anatomy_scores}
+
+
 def main() -> None:
     for model in CATALOGUE:
         document = card(model)
-        scores = segment_scores(document["sha256"]) if model.kind == "segment" else prnet_scores(document["sha256"])
+        scores = SCORES[model.kind](document["sha256"])
         document["scores"] = scores
         path = card_path_for(models_folder() / model.file_name)
         path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")

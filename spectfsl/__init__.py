@@ -13,7 +13,8 @@ The names by command group (`examples/notebook_api.py` uses one or more of each)
 - files and data (`phantom`, `prepare`): load_image, iter_images, write_phantom, prepare, read_dataset;
 - `proto`: fit_bank, save_bank, load_bank, predict_images, evaluate_folder, cross_validate;
 - `segment`: fit_segmenter, open_segmenter, segment_image, save_segmenter;
-- `prnet`: open_prnet, load_grid, load_grid_volume, locate_rows, train_model, evaluate_localisation;
+- `prnet`: open_localiser (`--model`: an anatomy embedding or a PRNet), open_prnet, load_grid,
+  load_grid_volume, locate_rows, train_model, train_embedding, evaluate_localisation;
 - `quantify` and gated studies: ScanReader (a scan's read-out, with its LV function when gated),
   quantify, lv_function, load_study (a gated study as a GatedImage), GatedImage.
 """
@@ -67,6 +68,8 @@ _EXPORTS = {
     "load_grid": "spectfsl.core.localisation.grid",
     "load_grid_volume": "spectfsl.core.localisation.grid",
     "locate_rows": "spectfsl.core.localisation.locate",
+    "open_localiser": "spectfsl.core.localisation.localisers",
+    "train_embedding": "spectfsl.core.localisation.embedding",
     "evaluate_localisation": "spectfsl.core.localisation.evaluate",
     "ScanReader": "spectfsl.core.quantify.workflow",
     "quantify": "spectfsl.core.quantify.workflow",
