@@ -57,7 +57,7 @@ def test_phantom_demo_reports_its_own_results_and_every_figure(phantom_demo):
     assert html.count("data:image/png;base64,") == len(demo.figures)  # every figure is in the report
     assert all(f"figures/{name}.png" in text for name in demo.figures)
     lv3d = {s["method"]: s for s in results.localisation3d_phantom.as_dict()["lv_centre"]}
-    assert "built-in localiser phantom 3D lv_centre: MRE mm" in text and lv3d["anatomy"]["pairs"] == 12
+    assert "built-in localiser phantom 3D lv_centre: MRE mm" in text and lv3d["prnet"]["pairs"] == 12
     assert results.builtin_phantom.as_dict()["lv_apex"][0]["pairs"] == 12  # the built-in 2D localiser too
     assert "Localisation with the built-in localisers (phantom)" in text and "locate_phantom3d_qc" in demo.figures
     assert (tmp_path / "bank.safetensors").is_file() and (tmp_path / "predictions.csv").is_file()
@@ -98,7 +98,9 @@ def plain_findings_expected(demo) -> list[str]:
         strongest = min(by_method[m]["mre_mm"] for m in ("template matching", "registration") if m in by_method)
         if full >= strongest:
             expected.append(f"phantom {name}: ")
-            expected.append(f"is ahead of prnet + local template matching ({number(full)} mm)")
+            expected.append(
+                f"is ahead of PRNet (trained in the demo), prnet + local template matching ({number(full)} mm)"
+            )
     return expected
 
 
@@ -152,7 +154,7 @@ def test_summary_json_sets_each_result_beside_its_baseline(phantom_demo):
     strongest = min(classical, key=classical.get)  # never the naive copy: the strongest classical baseline
     assert row["value"] == round(located, 4) and row["baseline_value"] == round(classical[strongest], 4)
     assert row["baseline"].startswith(strongest) and row["lower_is_better"] is True
-    builtin = measures["built-in localiser phantom 3D lv_centre: MRE mm (anatomy + local template matching)"]
+    builtin = measures["built-in localiser phantom 3D lv_centre: MRE mm (prnet + local template matching)"]
     assert builtin["baseline"].split(" (")[0] in ("template matching", "registration")
     wall = measures["segment phantom myocardium: Dice (finetune)"]
     assert wall["lower_is_better"] is False and wall["baseline"] == "tuned intensity threshold"

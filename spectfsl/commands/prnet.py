@@ -49,9 +49,9 @@ LocaliserOption = Annotated[
     typer.Option(
         "--model",
         metavar="MODEL|builtin",
-        help="Model file from `prnet train` (or an anatomy-embedding model, `spectfsl models make`), or "
-        "builtin: the localiser shipped with spectfsl for the inputs' dimensionality (2D slices or 3D volumes; "
-        "see `spectfsl models list`).",
+        help="Model file from `prnet train` or an anatomy-embedding model; builtin: the built-in PRNet for the "
+        "inputs' dimensionality (2D slices or 3D volumes); builtin:NAME: a built-in model by name, e.g. "
+        "builtin:anatomy-3d (see `spectfsl models list`).",
         show_default=False,
     ),
 ]

@@ -66,12 +66,12 @@ def summary_table(demo: Demo) -> Table:
         best = max(baselines, key=lambda m: m.mean, default=None)
         if best:
             rows.append((f"the same episodes, best trivial baseline ({best.name})", percent(best.mean), "not reported"))
-    for result, label in _localisation_results(results):
+    for result, label, who in _localisation_results(results):
         for name, summaries in (result.as_dict() if result else {}).items():
             full, strongest = located_and_strongest(result.method, summaries)
             rows.append(
                 (
-                    f"{_localiser_name(result.method, label)} {label} {name}: MRE mm ({strongest['method']})",
+                    f"{who} {label} {name}: MRE mm ({strongest['method']})",
                     f"{number(full['mre_mm'])} ({number(strongest['mre_mm'])})",
                     "not reported",
                 )
@@ -109,11 +109,6 @@ def located_and_strongest(method: str, summaries: list[dict]) -> tuple[dict, dic
     return full, min(classical, key=lambda s: s["mre_mm"])
 
 
-def _localiser_name(method: str, label: str) -> str:
-    """How the summary names a localisation result: the built-in anatomy localiser, or PRNet trained in the demo."""
-    return "built-in localiser" if method == "anatomy" else "PRNet (trained in the demo)"
-
-
 def _segment_method(method: str) -> str:
     """How the summary names a tissue-map model: fitted on one scan, or the built-in one alone."""
     return "fitted on 1 scan from the built-in model" if method == "finetune" else method
@@ -141,10 +136,10 @@ def summary_rows(demo: Demo) -> list[dict]:
             best = max(baselines, key=lambda m: m.mean, default=None)
             if best is not None:
                 add(f"proto {label}: accuracy on held-out patients", network.mean, best.name, best.mean, False)
-    for result, label in _localisation_results(results):
+    for result, label, who in _localisation_results(results):
         for name, summaries in (result.as_dict() if result else {}).items():
             full, strongest = located_and_strongest(result.method, summaries)
-            measure = f"{_localiser_name(result.method, label)} {label} {name}: MRE mm ({full['method']})"
+            measure = f"{who} {label} {name}: MRE mm ({full['method']})"
             add(measure, full["mre_mm"], f"{strongest['method']} (the strongest classical)", strongest["mre_mm"], True)
     for scores, label in _segmentation_results(results):
         summary = summarise(scores or [])
@@ -200,14 +195,19 @@ def _segmentation_results(results) -> list[tuple]:
     return [(results.segmentation_phantom, "phantom"), (results.segmentation_real, "real lvseg-mtu")]
 
 
+#: How the summary names who located: PRNet trained in the demo (the study's method), or the built-in
+#: localiser `prnet locate --model builtin` uses (no training).
+TRAINED, BUILTIN_LOCALISER = "PRNet (trained in the demo)", "built-in localiser"
+
+
 def _localisation_results(results) -> list[tuple]:
-    """Every localisation result with its label, 2D then 3D."""
+    """Every localisation result with its label and who located, 2D then 3D."""
     return [
-        (results.localisation_phantom, "phantom"),
-        (results.localisation_real, "real NIfTI"),
-        (results.builtin_phantom, "phantom"),
-        (results.localisation3d_phantom, "phantom 3D"),
-        (results.localisation3d_real, "real 3D"),
+        (results.localisation_phantom, "phantom", TRAINED),
+        (results.localisation_real, "real NIfTI", TRAINED),
+        (results.builtin_phantom, "phantom", BUILTIN_LOCALISER),
+        (results.localisation3d_phantom, "phantom 3D", BUILTIN_LOCALISER),
+        (results.localisation3d_real, "real 3D", BUILTIN_LOCALISER),
     ]
 
 
@@ -224,13 +224,13 @@ def settings_text(demo: Demo) -> str:
 def plain_findings(demo: Demo) -> list[str]:
     """Weak results, said plainly: where a method is no better than a trivial baseline, or wrong."""
     results, findings = demo.results, []
-    for result, label in _localisation_results(results):
+    for result, label, who in _localisation_results(results):
         for name, summaries in (result.as_dict() if result else {}).items():
             full, strongest = located_and_strongest(result.method, summaries)
             if full["mre_mm"] is not None and full["mre_mm"] >= strongest["mre_mm"]:
                 findings.append(
                     f"{label} {name}: {strongest['method']} ({number(strongest['mre_mm'])} mm) is ahead of "
-                    f"{full['method']} ({number(full['mre_mm'])} mm)."
+                    f"{who}, {full['method']} ({number(full['mre_mm'])} mm)."
                 )
     if results.real_nifti:
         network, *baselines = results.real_nifti.methods
@@ -320,8 +320,8 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
             Block("h2", "Localisation with the built-in localisers (phantom)"),
             Block(
                 "p",
-                "`prnet locate --model builtin`: dense anatomical embeddings trained self-supervised on other "
-                "phantom patients and the PhysioNet volumes (no training here), refined by the reference patch; "
+                "`prnet locate --model builtin` (the built-in PRNet models, trained without labels on other "
+                "phantom patients and the PhysioNet volumes; no training here), refined by the reference patch; "
                 "one-shot localisation in the slices and the volumes of P009-P012, beside naive, template "
                 "matching and (with SimpleITK) registration on the same pairs.",
             ),

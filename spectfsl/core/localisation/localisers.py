@@ -1,5 +1,8 @@
 """Opening a localiser by its model file: a PRNet cascade or a dense anatomical embedding, each
-file saying which it is; `builtin` is the built-in localiser of the inputs' dimensionality."""
+file saying which it is. `builtin` is the default built-in localiser of the inputs'
+dimensionality (the built-in PRNet: on volumes no model saw, it measured ahead of the built-in
+anatomy model; docs: Accuracy, Landmarks); `builtin:NAME` is a built-in model by name
+(`builtin:anatomy-3d`)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from spectfsl.core.localisation.locate import Localiser, PRNetLocaliser
 from spectfsl.core.localisation.model_file import load_cascade
 from spectfsl.errors import SpectfslError
 
-BUILTIN = "builtin"
+NAMED = "builtin:"
 
 
 def open_localiser(
@@ -25,16 +28,14 @@ def open_localiser(
     dims: int = 2,
 ) -> Localiser:
     """The localiser of a model file (an anatomy embedding, or a PRNet with the fine models of its
-    cascade in `refine`); `builtin`: the built-in anatomy model of `dims`-D inputs where one ships,
-    else the built-in PRNet."""
-    from spectfsl.core.builtin.catalogue import has_builtin, model_path
+    cascade in `refine`); `builtin`: the built-in PRNet of `dims`-D inputs; `builtin:NAME`: the
+    built-in model of that name (its SHA-256 checked)."""
+    from spectfsl.core.builtin.catalogue import named, verified_path
 
-    if str(model) == BUILTIN:
-        path = model_path(BUILTIN, "anatomy", dims) if has_builtin("anatomy", dims) and not refine else None
-    else:
-        path = model if file_kind(model) == ANATOMY_FORMAT.partition("/")[0] else None
-    if path is None:
+    if str(model).startswith(NAMED):
+        model = verified_path(named(str(model).removeprefix(NAMED)))
+    if file_kind(model) != ANATOMY_FORMAT.partition("/")[0]:
         return PRNetLocaliser(load_cascade([model, *refine], device, dims))
     if refine:
         raise SpectfslError(f"{model}: an anatomy-embedding model is not refined by other models (a PRNet cascade is)")
-    return AnatomyLocaliser(*load_anatomy(path, device))
+    return AnatomyLocaliser(*load_anatomy(model, device))

@@ -104,3 +104,15 @@ def test_a_model_file_with_an_impossible_template_is_refused(trained, tmp_path):
     save_anatomy(path, model, replace(info, template_px=0))
     with pytest.raises(SpectfslError, match="template"):
         load_anatomy(path)
+
+
+def test_builtin_is_the_built_in_prnet_and_a_built_in_anatomy_model_is_named():
+    """`builtin` stays PRNet (ahead on volumes no model saw); `builtin:anatomy-3d` opens the anatomy model."""
+    from spectfsl.core.localisation.localisers import open_localiser
+    from spectfsl.core.localisation.locate import PRNetLocaliser
+
+    assert isinstance(open_localiser("builtin", dims=3), PRNetLocaliser)
+    named = open_localiser("builtin:anatomy-3d", dims=3)
+    assert isinstance(named, embedding.AnatomyLocaliser) and named.dims == 3
+    with pytest.raises(SpectfslError, match="no built-in model 'anatomy-9d'"):
+        open_localiser("builtin:anatomy-9d")
