@@ -23,6 +23,7 @@ SMALL = DemoSettings(
     segment_steps=3,
     segment_evaluated=2,
     gated_patients=1,
+    registration=False,  # seconds per 3D pair; `prnet evaluate --baselines` is tested apart
 )
 
 pytestmark = pytest.mark.slow

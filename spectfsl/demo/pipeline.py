@@ -85,6 +85,7 @@ class DemoSettings:
     segment_steps: int = FROM_MODEL["steps"]  # fine-tuning from the built-in model, as `segment fit` does
     segment_evaluated: int = 11  # phantom patients evaluated (all but the support)
     gated_patients: int = 4  # gated phantom patients read out (8 gates each)
+    registration: bool = True  # the registration baseline beside localisation (when SimpleITK is installed)
     seed: int = 0
 
     @classmethod
@@ -376,7 +377,7 @@ def train_phantom_prnet(demo: Demo) -> None:
 def _localisation(demo: Demo, model_path: Path, rows, key: str) -> LocalisationResult:
     model, info = load_prnet(model_path, demo.device)
     landmarks = load_landmarks(rows, info.pixel_mm)
-    result = evaluate_localisation([(model, info)], landmarks, registration_settings=baseline_registration())
+    result = evaluate_localisation([(model, info)], landmarks, registration_settings=baseline_registration(demo))
     demo.save_json(f"{key}.json", result.as_dict())
     first_name = landmarks[0].name
     cases = [lm for lm in landmarks if lm.name == first_name]
@@ -446,17 +447,17 @@ def locate_real_lv(demo: Demo) -> None:
     demo.results.localisation_real = _localisation(demo, path, rows, "localisation_real")
 
 
-def baseline_registration() -> RegistrationSettings | None:
-    """The registration baseline's settings where SimpleITK is installed, else None (template matching
-    is then the strongest classical baseline the demo has)."""
-    return RegistrationSettings() if registration.available() else None
+def baseline_registration(demo: Demo) -> RegistrationSettings | None:
+    """The registration baseline's settings where SimpleITK is installed (and the settings ask for
+    it), else None: template matching is then the strongest classical baseline the demo has."""
+    return RegistrationSettings() if demo.settings.registration and registration.available() else None
 
 
 def _builtin_localisation(demo: Demo, rows, dims: int, key: str) -> LocalisationResult:
     """The built-in localiser of `dims`-D inputs, leave-one-out on `rows`, beside every classical baseline."""
     localiser = open_localiser(BUILTIN, device=demo.device, dims=dims)
     landmarks = load_landmarks(rows, localiser.pixel_mm, dims)
-    result = evaluate_localisation(localiser, landmarks, registration_settings=baseline_registration())
+    result = evaluate_localisation(localiser, landmarks, registration_settings=baseline_registration(demo))
     demo.save_json(f"{key}.json", result.as_dict())
     return result
 
