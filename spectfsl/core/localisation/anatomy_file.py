@@ -17,6 +17,8 @@ from spectfsl.errors import SpectfslError
 ANATOMY_FORMAT = "spectfsl.anatomy/1"
 #: The field (mm) of the patch a located point's `score` compares: PRNet's default (32 px at 4 mm, 16 at 8 mm).
 SCORE_FIELD_MM = 128.0
+#: The coarsest grid a model file may ask for (mm): beyond it a scan is a handful of voxels.
+MAX_PIXEL_MM = 32.0
 
 
 @dataclass
@@ -56,7 +58,7 @@ def load_anatomy(path: str | os.PathLike, device: torch.device | str = "cpu") ->
     tensors, info, _ = load_with_info(path, ANATOMY_FORMAT, AnatomyInfo)
     if info.normalisation != NORMALISATION:
         raise SpectfslError(f"{path}: incompatible model: unsupported normalisation '{info.normalisation}'")
-    if info.pixel_mm <= 0 or not 3 <= info.template_px <= 64 or info.similarity_weight < 0:
+    if not (0 < info.pixel_mm <= MAX_PIXEL_MM and 3 <= info.template_px <= 64 and 0 <= info.similarity_weight <= 100):
         raise SpectfslError(f"{path}: incompatible model: pixel size, template or similarity weight out of range")
     try:
         model = AnatomyEmbedding(info.dims, info.channels, info.features)

@@ -23,7 +23,7 @@ MAX_CHANNELS, MAX_FEATURES = 128, 256
 
 class AnatomyEmbedding(nn.Module):
     """(B, 1, *spatial) normalised images -> ((B, F, *spatial) global, (B, F, *spatial) local) unit
-    vectors per voxel; `dims` 2 or 3, any spatial size (padded internally to a multiple of 8)."""
+    vectors per voxel; `dims` 2 or 3, any spatial size (padded internally to a multiple of 8, 16 at least)."""
 
     def __init__(self, dims: int = 3, channels: int = 8, features: int = 32) -> None:
         super().__init__()
@@ -59,8 +59,8 @@ class AnatomyEmbedding(nn.Module):
         spatial = images.shape[2:]
         multiple = 2**LEVELS
         padding = []
-        for side in reversed(spatial):  # F.pad takes the last axis first
-            padding += [0, -side % multiple]
+        for side in reversed(spatial):  # F.pad takes the last axis first; the coarsest level keeps 2 voxels
+            padding += [0, max(2 * multiple, side + -side % multiple) - side]
         features = F.pad(images, padding)
         skips = []
         for level, encoder in enumerate(self.encoders):

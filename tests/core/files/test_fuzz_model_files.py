@@ -17,10 +17,13 @@ from spectfsl.core.fewshot.bank import BANK_FORMAT, BankInfo, load_bank, save_ba
 from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
 from spectfsl.core.files.store import load_tensors, save_tensors
 from spectfsl.core.image import SpectImage
+from spectfsl.core.localisation.anatomy_file import ANATOMY_FORMAT, AnatomyInfo, load_anatomy, save_anatomy
+from spectfsl.core.localisation.embedding import AnatomyLocaliser
 from spectfsl.core.localisation.grid import to_grid
 from spectfsl.core.localisation.locate import predicted_offset
 from spectfsl.core.localisation.model_file import PRNET_FORMAT, load_prnet, save_prnet
 from spectfsl.core.localisation.training import PRNetSettings, train_model
+from spectfsl.core.models.anatomy import AnatomyEmbedding
 from spectfsl.core.models.factory import create_model
 from spectfsl.core.models.weights import WeightsChoice
 from spectfsl.errors import SpectfslError
@@ -59,7 +62,12 @@ def files(tmp_path_factory):
     save_bank(folder / "bank.safetensors", classifier, info, WeightsChoice("random"))
     model, model_info = train_model([to_grid(IMAGE, 4.0)], PRNetSettings(epochs=1, iters=1, batch_size=2, channels=4))
     save_prnet(folder / "model.safetensors", model, model_info)
-    return {BANK_FORMAT: folder / "bank.safetensors", PRNET_FORMAT: folder / "model.safetensors"}
+    save_anatomy(folder / "anatomy.safetensors", AnatomyEmbedding(2, 4, 8), AnatomyInfo(2, 4, 8, 4.0, 9, 0.5))
+    return {
+        BANK_FORMAT: folder / "bank.safetensors",
+        PRNET_FORMAT: folder / "model.safetensors",
+        ANATOMY_FORMAT: folder / "anatomy.safetensors",
+    }
 
 
 def use_bank(path):
@@ -71,6 +79,12 @@ def use_model(path):
     model, info = load_prnet(path)
     grid = to_grid(IMAGE, info.pixel_mm)
     predicted_offset(model, info, grid, (10.0, 10.0), grid, (20.0, 20.0))
+
+
+def use_anatomy(path):
+    localiser = AnatomyLocaliser(*load_anatomy(path))
+    grid = to_grid(IMAGE, localiser.pixel_mm)
+    localiser.locate(grid, np.array([10.0, 10.0]), [grid], match_radius_mm=20.0)
 
 
 def cases(path, file_format):
@@ -98,7 +112,9 @@ def cases(path, file_format):
             yield f"tensor {name} {change}", changed, metadata
 
 
-@pytest.mark.parametrize("file_format,use", [(BANK_FORMAT, use_bank), (PRNET_FORMAT, use_model)])
+@pytest.mark.parametrize(
+    "file_format,use", [(BANK_FORMAT, use_bank), (PRNET_FORMAT, use_model), (ANATOMY_FORMAT, use_anatomy)]
+)
 def test_hostile_files_are_refused_or_work(files, tmp_path, file_format, use):
     failures, refused, total = [], 0, 0
     for description, tensors, metadata in cases(files[file_format], file_format):
