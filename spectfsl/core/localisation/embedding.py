@@ -27,6 +27,7 @@ from spectfsl.core.localisation.anatomy_file import AnatomyInfo
 from spectfsl.core.localisation.grid import BODY_THRESHOLD, GridImage
 from spectfsl.core.localisation.locate import Located, correlation_map, peak_position, within_radius
 from spectfsl.core.models.anatomy import AnatomyEmbedding
+from spectfsl.core.schedule import scheduled_lr
 
 #: Global InfoNCE: points nearer than this (model pixels, in the volume) to the true one are not negatives.
 GLOBAL_NEAR_PX = 2.0
@@ -185,7 +186,7 @@ def train_embedding(
     volumes = [torch.from_numpy(grid.pixels)[None] for grid in grids]
     for step in range(settings.steps):
         for group in optimiser.param_groups:
-            group["lr"] = settings.lr * 0.5 * (1 + math.cos(math.pi * step / settings.steps))
+            group["lr"] = scheduled_lr(settings.lr, "cosine", step, settings.steps)
         picks = torch.randint(len(volumes), (settings.batch_size,), generator=generator).tolist()
         loss = sum(pair_loss(model, volumes[index], settings, generator) for index in picks) / len(picks)
         optimiser.zero_grad()
