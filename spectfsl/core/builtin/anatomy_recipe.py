@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from spectfsl.core.builtin.prnet_recipe import recipe_data, recipe_volumes
+from spectfsl.core.image import SpectImage
 from spectfsl.core.localisation.anatomy_file import AnatomyInfo
 from spectfsl.core.localisation.embedding import (
     SIMILARITY_WEIGHT,
@@ -52,8 +53,17 @@ def make_anatomy(
 ) -> tuple[AnatomyEmbedding, AnatomyInfo]:
     """Train a built-in anatomy model from the recipe; the same seed, data, machine and thread count
     give the same weights."""
+    return train_anatomy(recipe_volumes(physionet, recipe), recipe, device, on_step)
+
+
+def train_anatomy(
+    volumes: list[SpectImage],
+    recipe: AnatomyRecipe,
+    device: torch.device | str = "cpu",
+    on_step: Callable[[int, int, float], None] | None = None,
+) -> tuple[AnatomyEmbedding, AnatomyInfo]:
+    """The recipe's training on the given volumes (its own, or a subset held out for evaluation)."""
     settings = recipe.settings()
-    volumes = recipe_volumes(physionet, recipe)
     grids = (grid_volumes if recipe.dims == 3 else grid_images)(volumes, settings.pixel_mm)
     model = train_embedding(grids, settings, on_step, device)
     info = AnatomyInfo(

@@ -102,8 +102,17 @@ def make_prnet(
 ) -> tuple[PRNet, PRNetInfo]:
     """Train a built-in PRNet from the recipe; the same seed, data, machine and thread count give the
     same weights."""
+    return train_prnet(recipe_volumes(physionet, recipe), recipe, device, on_step)
+
+
+def train_prnet(
+    volumes: list[SpectImage],
+    recipe: PRNetRecipe,
+    device: torch.device | str = "cpu",
+    on_step: Callable[[int, int, float], None] | None = None,
+) -> tuple[PRNet, PRNetInfo]:
+    """The recipe's training on the given volumes (its own, or a subset held out for evaluation)."""
     settings = recipe.settings()
-    volumes = recipe_volumes(physionet, recipe)
     grids = (grid_volumes if recipe.dims == 3 else grid_images)(volumes, settings.pixel_mm)
     model, info = train_model(grids, settings, device, on_step)
     info.training["recipe"] = asdict(recipe)
