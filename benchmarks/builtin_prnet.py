@@ -21,9 +21,9 @@ from pathlib import Path
 from provenance import append_result, provenance
 
 from spectfsl.core.files.points import read_points
-from spectfsl.core.imaging.registration import RegistrationSettings
-from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
-from spectfsl.core.localisation.model_file import open_prnet, parent_of
+from spectfsl.core.prnet.evaluate import evaluate_localisation, load_landmarks
+from spectfsl.core.prnet.model_file import open_prnet, parent_of
+from spectfsl.core.processing.registration import RegistrationSettings
 
 
 def main() -> None:

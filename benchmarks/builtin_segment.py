@@ -26,11 +26,11 @@ from pathlib import Path
 
 from provenance import append_result, provenance
 
-from spectfsl.core.builtin.segment_recipe import BUILTIN_CLASSES
-from spectfsl.core.imaging import registration
-from spectfsl.core.segmentation.model_file import open_segmenter, parent_of
-from spectfsl.core.segmentation.support import load_labelled
-from spectfsl.core.segmentation.workflows import (
+from spectfsl.core.models.segment_recipe import BUILTIN_CLASSES
+from spectfsl.core.processing import registration
+from spectfsl.core.segment.model_file import open_segmenter, parent_of
+from spectfsl.core.segment.support import load_labelled
+from spectfsl.core.segment.workflows import (
     StartingPoint,
     atlas_labels,
     fit_segmenter,

@@ -13,7 +13,7 @@ import statistics
 
 from provenance import RESULTS
 
-from spectfsl.core.builtin.catalogue import CATALOGUE, card, card_path_for, models_folder
+from spectfsl.core.files.catalogue import CATALOGUE, card, card_path_for, models_folder
 
 
 def lines(name: str, sha256: str) -> list[dict]:

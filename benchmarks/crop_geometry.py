@@ -21,7 +21,7 @@ from provenance import append_result, provenance
 from spectfsl.core.data.datasets import class_folders
 from spectfsl.core.files.formats import read_sidecar, save_npy
 from spectfsl.core.files.loader import load_image
-from spectfsl.core.imaging.preprocess import sample_window
+from spectfsl.core.processing.preprocess import sample_window
 
 
 def stretch(dataset: Path, out: Path) -> None:

@@ -33,11 +33,11 @@ from spectfsl.core.data.shared import find_data, lvseg_gated_studies
 from spectfsl.core.files.loader import load_study
 from spectfsl.core.files.nifti_writer import write_nifti_on_grid
 from spectfsl.core.quantify.workflow import ScanReader, classical_function
-from spectfsl.core.segmentation.gated import segment_gates
-from spectfsl.core.segmentation.metrics import dice
-from spectfsl.core.segmentation.model_file import open_segmenter, save_segmenter
-from spectfsl.core.segmentation.support import SegmentClasses, load_labelled
-from spectfsl.core.segmentation.workflows import fit_segmenter, starting_point
+from spectfsl.core.segment.gated import segment_gates
+from spectfsl.core.segment.metrics import dice
+from spectfsl.core.segment.model_file import open_segmenter, save_segmenter
+from spectfsl.core.segment.support import SegmentClasses, load_labelled
+from spectfsl.core.segment.workflows import fit_segmenter, starting_point
 
 LV_CLASSES = {1: "myocardium", 2: "cavity"}
 

@@ -25,10 +25,10 @@ from provenance import append_result, provenance
 from spectfsl.core.device import setup_device
 from spectfsl.core.files.loader import iter_images
 from spectfsl.core.files.points import read_points
-from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks, pair_offset_check
-from spectfsl.core.localisation.grid import grid_images, grid_volumes
-from spectfsl.core.localisation.locate import LOCAL_MATCH_MM
-from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
+from spectfsl.core.prnet.evaluate import evaluate_localisation, load_landmarks, pair_offset_check
+from spectfsl.core.prnet.grid import grid_images, grid_volumes
+from spectfsl.core.prnet.locate import LOCAL_MATCH_MM
+from spectfsl.core.prnet.training import PRNetSettings, default_settings, train_model
 
 
 def main() -> None:

@@ -24,12 +24,12 @@ from pathlib import Path
 
 from provenance import append_result, provenance
 
-from spectfsl.core.builtin.catalogue import named, verified_path
+from spectfsl.core.files.catalogue import named, verified_path
 from spectfsl.core.files.points import read_points
 from spectfsl.core.files.store import sha256_of
-from spectfsl.core.imaging.registration import RegistrationSettings
-from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks, template_matching_errors
-from spectfsl.core.localisation.localisers import open_localiser
+from spectfsl.core.prnet.evaluate import evaluate_localisation, load_landmarks, template_matching_errors
+from spectfsl.core.prnet.localisers import open_localiser
+from spectfsl.core.processing.registration import RegistrationSettings
 
 
 def model_file(spec: str) -> Path:

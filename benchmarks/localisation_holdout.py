@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 from provenance import append_result, provenance
 
-from spectfsl.core.builtin.anatomy_recipe import AnatomyRecipe, train_anatomy
-from spectfsl.core.builtin.prnet_recipe import PRNetRecipe, recipe_volumes, train_prnet
 from spectfsl.core.files.points import read_points
-from spectfsl.core.localisation.embedding import AnatomyLocaliser
-from spectfsl.core.localisation.evaluate import ErrorSummary, load_landmarks, methods_of, radial_error
-from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, Localiser, PRNetLocaliser
+from spectfsl.core.models.anatomy_recipe import AnatomyRecipe, train_anatomy
+from spectfsl.core.models.prnet_recipe import PRNetRecipe, recipe_volumes, train_prnet
+from spectfsl.core.prnet.embedding import AnatomyLocaliser
+from spectfsl.core.prnet.evaluate import ErrorSummary, load_landmarks, methods_of, radial_error
+from spectfsl.core.prnet.locate import LOCAL_MATCH_MM, Localiser, PRNetLocaliser
 
 #: The built-in recipes this script re-makes, by model name.
 RECIPES = {"anatomy-3d": AnatomyRecipe(dims=3), "prnet-3d": PRNetRecipe(dims=3)}

@@ -39,8 +39,8 @@ def median_seconds(call, repeats: int) -> float:
 def run(size: int, queries: int, shots: int, repeats: int, seed: int = 0) -> dict:
     from easyfsl.methods import PrototypicalNetworks
 
-    from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
-    from spectfsl.core.models.factory import create_model
+    from spectfsl.core.proto.backbones import create_model
+    from spectfsl.core.proto.prototypes import PrototypicalClassifier
 
     torch.manual_seed(seed)
     backbone = create_model("resnet18").eval()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from spectfsl.core.image import SpectImage
 from spectfsl.core.files.formats import save_npy
-from spectfsl.core.imaging.preprocess import NORMALISATION
+from spectfsl.core.processing.preprocess import NORMALISATION
 rng = np.random.default_rng(0)
 for count in (1000, 10000):
     folder = Path(sys.argv[1]) / str(count)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from spectfsl.core.image import SpectImage
 from spectfsl.core.files.formats import save_npy
-from spectfsl.core.imaging.preprocess import NORMALISATION
+from spectfsl.core.processing.preprocess import NORMALISATION
 work = Path(sys.argv[1])
 rng = np.random.default_rng(0)
 def crop():

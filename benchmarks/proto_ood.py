@@ -23,14 +23,14 @@ import numpy as np
 from provenance import append_result, provenance
 
 from spectfsl.core.data.datasets import PrepareSettings, read_dataset
-from spectfsl.core.data.labelled import prepare
 from spectfsl.core.data.phantom import write_phantom
+from spectfsl.core.data.prepare import prepare
 from spectfsl.core.data.shared import find_data, lvseg_pairs, physionet_wall_pairs
-from spectfsl.core.fewshot.episodes import FineTuneSettings
-from spectfsl.core.fewshot.ood import CropProfile
-from spectfsl.core.fewshot.workflows import FitSettings, fit_bank
 from spectfsl.core.files.loader import load_image
-from spectfsl.core.imaging.preprocess import centred_window, normalised
+from spectfsl.core.processing.preprocess import centred_window, normalised
+from spectfsl.core.proto.episodes import FineTuneSettings
+from spectfsl.core.proto.ood import CropProfile
+from spectfsl.core.proto.workflows import FitSettings, fit_bank
 
 EPISODES, SUPPORT, NOISE_IMAGES = 30, 3, 10
 

@@ -28,9 +28,9 @@ from spectfsl.core.data.phantom import DEFECT_WALLS, write_phantom
 from spectfsl.core.data.shared import find_data, lvseg_pairs
 from spectfsl.core.files.loader import load_image
 from spectfsl.core.quantify.workflow import SEGMENTS, quantify
-from spectfsl.core.segmentation.model_file import open_segmenter
-from spectfsl.core.segmentation.support import choose_classes, load_labelled
-from spectfsl.core.segmentation.workflows import fit_segmenter, segment_image, starting_point
+from spectfsl.core.segment.model_file import open_segmenter
+from spectfsl.core.segment.support import choose_classes, load_labelled
+from spectfsl.core.segment.workflows import fit_segmenter, segment_image, starting_point
 
 LV_CLASSES = {1: "myocardium", 2: "cavity"}
 WITH_RV = {**LV_CLASSES, 4: "rv"}

@@ -1,9 +1,9 @@
 """Write POINTS.csv files (in each file's own voxel indices) for the real volumes, for 3D and 2D models.
 
 - NIfTI patients (expert LV-wall masks): `lv_centre` (wall centroid), `apex` (the closed end of the
-  wall along its long axis) and `lateral_wall` (`spectfsl.core.localisation.landmarks`).
+  wall along its long axis) and `lateral_wall` (`spectfsl.core.prnet.landmarks`).
 - DICOM volumes (no masks): `lv_centre` only, found by spectfsl's heart finder
-  (`spectfsl.core.imaging.heart.find_heart`): **not expert-made**, an automatic estimate.
+  (`spectfsl.core.processing.heart.find_heart`): **not expert-made**, an automatic estimate.
 
 Usage: python benchmarks/real_landmarks.py ../shared/data/mps-physionet benchmarks/points
 writes OUT_DIR/mps-physionet-{nifti-3d,dicom-3d,all-3d}.csv (`all`: both, so `lv_centre` is in all six
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from spectfsl.core.data.shared import physionet_wall_pairs
 from spectfsl.core.files.points import write_points
-from spectfsl.core.localisation.landmarks import (
+from spectfsl.core.prnet.landmarks import (
     heart_landmark_rows,
     mask_landmark_rows,
     mask_slice_landmark_rows,

@@ -19,7 +19,7 @@ from provenance import append_result, provenance
 
 from spectfsl.bench.harness import BenchSettings
 from spectfsl.bench.workloads import segment_predict_volume
-from spectfsl.core.segmentation.settings import SegmentSettings
+from spectfsl.core.segment.settings import SegmentSettings
 
 
 def main() -> None:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from provenance import append_result, provenance
 
-from spectfsl.core.segmentation.settings import SegmentSettings
-from spectfsl.core.segmentation.support import choose_classes, load_labelled
-from spectfsl.core.segmentation.workflows import evaluate_scans, fit_segmenter, starting_point
+from spectfsl.core.segment.settings import SegmentSettings
+from spectfsl.core.segment.support import choose_classes, load_labelled
+from spectfsl.core.segment.workflows import evaluate_scans, fit_segmenter, starting_point
 
 
 def short(path: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spectfsl.core.fewshot.bank import load_bank
+from spectfsl.core.proto.bank import load_bank
 
 classifier, info = load_bank(sys.argv[2])
 files = sorted(Path(sys.argv[1]).glob("*.npy"))

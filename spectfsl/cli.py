@@ -19,7 +19,7 @@ import typer
 
 from spectfsl import __version__
 from spectfsl.errors import SpectfslError, SpectfslWarning
-from spectfsl.ui import Settings, warn
+from spectfsl.ui import Settings, shown, warn
 
 ENTRY_POINT_GROUP = "spectfsl.commands"
 
@@ -78,7 +78,7 @@ def build_app() -> typer.Typer:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Every warning, ours or a library's, as one `warning:` line on stderr (no source line, no path)."""
-    text = " ".join(str(message).split())
+    text = " ".join(shown(message).split())
     prefix = "" if issubclass(category, SpectfslWarning) else f"{category.__name__}: "
     print(f"warning: {prefix}{text}", file=sys.stderr)
 
@@ -90,6 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():  # Python's own filters decide which warnings show, we decide how
         warnings.showwarning = _show_warning
         return _run(argv)
+
+
+#: The commands that take part in a torchrun launch (command path without `spectfsl`).
+DISTRIBUTED_COMMANDS = (
+    ("prnet", "train"),
+    ("prnet", "locate"),
+    ("proto", "fit"),
+    ("proto", "predict"),
+    ("segment", "fit"),
+    ("segment", "predict"),
+)
 
 
 def _command_words(argv: list[str]) -> list[str]:
@@ -112,7 +123,8 @@ def _run(argv: list[str] | None) -> int:
     app = build_app()
     try:
         if distributed.launched().active:
-            distributed.check_command(_command_words(sys.argv[1:] if argv is None else argv))
+            words = _command_words(sys.argv[1:] if argv is None else argv)
+            distributed.check_command(words, DISTRIBUTED_COMMANDS)
             Settings.quiet = Settings.quiet or not distributed.launched().is_main  # rank 0 speaks for all
         result = app(args=argv, prog_name="spectfsl", standalone_mode=False)
         return result if isinstance(result, int) else EXIT_OK
@@ -128,7 +140,7 @@ def _run(argv: list[str] | None) -> int:
     except SpectfslError as error:
         if Settings.debug:
             traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {shown(error)}", file=sys.stderr)
         return error.exit_code
     except (KeyboardInterrupt, typer.Abort):
         print("error: interrupted", file=sys.stderr)

@@ -155,7 +155,7 @@ def heart_boxes(path: str | os.PathLike, volumes: Sequence, boxes: Sequence) -> 
     plt = _pyplot()
     from matplotlib.patches import Rectangle
 
-    from spectfsl.core.imaging.preprocess import normalise_intensity
+    from spectfsl.core.processing.preprocess import normalise_intensity
 
     figure, axes = plt.subplots(1, len(volumes), figsize=(2.8 * len(volumes), 3), squeeze=False)
     for axis, volume, box in zip(axes[0], volumes, boxes):
@@ -290,7 +290,7 @@ def point_qc(path: str | os.PathLike, reference, target, found: Sequence, templa
     target's pseudonym and file name and any check to make; returns the figure's path."""
     from pathlib import Path
 
-    from spectfsl.core.localisation.locate import point_flags, template_side
+    from spectfsl.core.prnet.locate import point_flags, template_side
 
     side = template_side(template_px)
     half = [np.full(grid.dims, side / 2) / np.array(grid.scale[::-1]) for grid in (reference, target)]

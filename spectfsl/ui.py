@@ -130,6 +130,20 @@ def info(message: str) -> None:
         stderr.print(message, markup=False, soft_wrap=True)
 
 
-def warn(message: str) -> None:
+#: Settings whose flag is not `--` + the setting's name with `-` for `_`.
+SETTING_FLAGS = {"spacing_mm": "--pixel-mm", "masks": "--mask", "interval_s": "--checkpoint-every"}
+
+
+def flag_of(setting: str) -> str:
+    """The CLI flag of a core setting: the core names settings as Python does, only the CLI knows flags."""
+    return SETTING_FLAGS.get(setting, "--" + setting.replace("_", "-"))
+
+
+def shown(message: object) -> str:
+    """A message for the shell: an error or warning from the core with its settings worded as flags."""
+    return message.worded(flag_of) if hasattr(message, "worded") else str(message)
+
+
+def warn(message: object) -> None:
     """A one-line warning on stderr; never silenced."""
-    stderr.print(f"warning: {message}", markup=False, soft_wrap=True)
+    stderr.print(f"warning: {shown(message)}", markup=False, soft_wrap=True)

@@ -75,3 +75,83 @@ def test_spellings_no_release_had_are_gone(cli, tmp_path):
     assert "No such option: --spacing-mm" in cli("prepare", "x.npy", "--out", "d", "--spacing-mm", 2).stderr
     result = cli("phantom", "--patients", 1)
     assert result.exit_code == 2 and "--out" in result.stderr
+
+
+def cli_flags() -> set[str]:
+    """Every `--flag` of every command (from the app itself)."""
+    import typer
+
+    from spectfsl.cli import build_app
+
+    flags: set[str] = set()
+
+    def visit(command) -> None:
+        for parameter in command.params:
+            flags.update(o for o in [*parameter.opts, *parameter.secondary_opts] if o.startswith("--"))
+        for sub in getattr(command, "commands", {}).values():
+            visit(sub)
+
+    visit(typer.main.get_command(build_app()))
+    return flags
+
+
+def core_strings() -> list[tuple[str, int, str]]:
+    """(file, line, text) of every string literal in spectfsl/core that is not a docstring."""
+    import ast
+    from pathlib import Path
+
+    import spectfsl
+
+    found = []
+    for path in sorted((Path(spectfsl.__file__).parent / "core").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                found.append((path.name, node.lineno, node.value))
+    return found
+
+
+def test_the_core_names_no_cli_flag_in_its_messages():
+    """The core raises with the setting's Python name; only the CLI knows its flags (`ui.flag_of`)."""
+    flags = sorted(cli_flags(), key=len, reverse=True)
+    assert "--patch" in flags and "--pixel-mm" in flags
+    pattern = re.compile("(" + "|".join(map(re.escape, flags)) + r")(?![\w-])")
+    offending = [f"{name}:{line}: {text[:80]}" for name, line, text in core_strings() if pattern.search(text)]
+    assert not offending, "\n".join(offending)
+
+
+def test_a_core_error_names_the_setting_in_python_and_the_flag_in_the_shell(cli, tmp_path):
+    from spectfsl.core.prnet.training import PRNetSettings
+    from spectfsl.errors import SpectfslError
+
+    with pytest.raises(SpectfslError, match=r"^patch must be a multiple of 16, got 20$"):
+        PRNetSettings(patch=20)
+    result = cli("prnet", "train", str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--patch", "20")
+    assert result.exit_code == 2
+    assert "error: --patch must be a multiple of 16, got 20" in result.stderr
+
+
+def test_every_setting_the_core_names_is_a_flag_of_the_cli():
+    """A setting named in a core message maps to a real flag (`ui.SETTING_FLAGS` where names differ)."""
+    import ast
+    from pathlib import Path
+
+    import spectfsl
+    from spectfsl.ui import flag_of
+
+    named = set()
+    for path in (Path(spectfsl.__file__).parent / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "settings":
+                values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+                named.update(v.value for v in values if isinstance(v, ast.Constant))
+    assert len(named) > 20
+    assert {setting for setting in named if flag_of(setting) not in cli_flags()} == set()

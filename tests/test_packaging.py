@@ -23,7 +23,7 @@ def test_a_wheel_installed_elsewhere_finds_and_verifies_its_built_in_models(tmp_
     subprocess.run([str(a) for a in install], check=True, capture_output=True, cwd=tmp_path)
     environment = {**os.environ, "PYTHONPATH": str(target)}
     script = (
-        "import json, spectfsl; from spectfsl.core.builtin import catalogue as c; "
+        "import json, spectfsl; from spectfsl.core.files import catalogue as c; "
         "print(json.dumps([spectfsl.__file__, [str(c.verified_path(m)) for m in c.CATALOGUE]]))"
     )
     found = subprocess.run(

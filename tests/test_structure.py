@@ -1,4 +1,5 @@
-"""The package's shape: no import cycle, and the core never reaches up into commands, UI or apps."""
+"""The package's shape: no import cycle between modules or between packages, and the core never reaches
+up into commands, UI or apps."""
 
 from __future__ import annotations
 
@@ -83,6 +84,44 @@ def test_there_is_no_import_cycle_inside_spectfsl():
     assert find_cycle(import_graph()) is None, " -> ".join(find_cycle(import_graph()))
 
 
+def is_package(module: str) -> bool:
+    return (PACKAGE.parent / module.replace(".", "/") / "__init__.py").exists()
+
+
+def layer_of(module: str) -> str:
+    """The unit whose imports must run one way: a module's package, except that a module lying beside
+    subpackages (`spectfsl/errors.py`, `spectfsl/core/image.py`) is a unit of its own."""
+    if is_package(module):
+        return module
+    package = module.rpartition(".")[0]
+    folder = PACKAGE.parent / package.replace(".", "/")
+    beside_subpackages = any((child / "__init__.py").exists() for child in folder.iterdir())
+    return module if beside_subpackages else package
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Which package imports which: an arrow for every import across units (`layer_of`); importing a
+    parent package's `__init__` (which Python runs first anyway) draws none."""
+    graph: dict[str, set[str]] = {}
+    for name, targets in import_graph().items():
+        for target in targets:
+            source, goal = layer_of(name), layer_of(target)
+            if source != goal and not (is_package(target) and name.startswith(target + ".")):
+                graph.setdefault(source, set()).add(goal)
+    return graph
+
+
+def test_packages_import_one_way_with_no_cycle():
+    cycle = find_cycle(package_graph())
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_package_graph_sees_an_import_between_sibling_packages():
+    graph = package_graph()
+    assert "spectfsl.core.networks" in graph["spectfsl.core.prnet"]
+    assert "spectfsl.core.image" in graph["spectfsl.core.files"]  # a module beside subpackages is its own unit
+
+
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
@@ -100,5 +139,5 @@ def test_the_core_imports_no_command_ui_or_application_module():
 
 
 def test_models_are_leaves_that_import_only_the_error_type():
-    for leaf in ("spectfsl.core.models.resnet", "spectfsl.core.models.prnet"):
+    for leaf in ("spectfsl.core.networks.resnet", "spectfsl.core.networks.prnet"):
         assert import_graph()[leaf] <= {"spectfsl", "spectfsl.errors"}, leaf

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from spectfsl.bench.harness import BenchSettings, Workload
-from spectfsl.core.models.prnet import PRNet
+from spectfsl.core.networks.prnet import PRNet
 
 #: Per dimensionality: the stable ids and names of the locate and train workloads, the unit of a
 #: target, and how many targets a locate call takes.
@@ -27,7 +27,7 @@ def phantom_grids(count: int, pixel_mm: float, dims: int = 2):
     (8 per patient) for a 2D model, whole volumes on the cubic grid for a 3D one."""
     from spectfsl.core.data.phantom import make_patient
     from spectfsl.core.image import SpectImage
-    from spectfsl.core.localisation.grid import grid_images, grid_volumes
+    from spectfsl.core.prnet.grid import grid_images, grid_volumes
 
     if dims == 3:
         cases = [make_patient(index) for index in range(count)]
@@ -49,8 +49,8 @@ def phantom_grids(count: int, pixel_mm: float, dims: int = 2):
 def untrained_prnet(device: torch.device, settings: BenchSettings, dims: int = 2):
     """An untrained PRNet with `prnet train`'s defaults for `dims` and its metadata: speed does not
     depend on training."""
-    from spectfsl.core.localisation.model_file import PRNetInfo
-    from spectfsl.core.localisation.training import default_settings
+    from spectfsl.core.prnet.model_file import PRNetInfo
+    from spectfsl.core.prnet.training import default_settings
 
     defaults = default_settings(dims)
     torch.manual_seed(0)
@@ -102,8 +102,8 @@ def bare_positions(model, shapes: list[torch.Size], items: int, settings: BenchS
 def prnet_offset_pairs(settings: BenchSettings, device: torch.device) -> Workload:
     """`prnet offset` in bulk: anatomical offsets of `batch_size` point pairs on phantom slices (patch
     extraction from the images, then the position head)."""
-    from spectfsl.core.localisation.grid import stack
-    from spectfsl.core.localisation.locate import anatomical_positions
+    from spectfsl.core.prnet.grid import stack
+    from spectfsl.core.prnet.locate import anatomical_positions
 
     model, info = untrained_prnet(device, settings)
     grids = phantom_grids(16, info.pixel_mm)
@@ -129,7 +129,7 @@ def prnet_locate(settings: BenchSettings, device: torch.device, dims: int = 2) -
     """`prnet locate`: one landmark in 16 target slices (2D) or 4 volumes (3D) per call, 13 starts
     each making 5 moves (trained models converged in 4-7 moves on the phantom; an untrained one would
     not stop early); the reference is the position head on the very patch batches a call made."""
-    from spectfsl.core.localisation.locate import locate
+    from spectfsl.core.prnet.locate import locate
 
     workload_id, name, unit, targets_per_call = LOCATE[dims]
     model, info = untrained_prnet(device, settings, dims)
@@ -151,7 +151,7 @@ def prnet_train(settings: BenchSettings, device: torch.device, dims: int = 2) ->
     """`prnet train`: 10 training steps per call at the defaults of `dims` (2D: 16 pairs of 32-pixel
     patches; 3D: 32 pairs of 16-voxel cubes), set-up included; the reference is 10 bare steps
     (forward, loss, backward, Adam) on a resident batch."""
-    from spectfsl.core.localisation.training import default_settings, train_prnet
+    from spectfsl.core.prnet.training import default_settings, train_prnet
 
     workload_id, name = TRAIN[dims]
     train_settings = replace(default_settings(dims), epochs=1, iters=10)

@@ -16,7 +16,7 @@ import torch
 
 from spectfsl.bench.harness import BenchSettings, Measurement, Workload, measure
 from spectfsl.bench.prnet_workloads import prnet_locate, prnet_offset_pairs, prnet_train
-from spectfsl.core.models.factory import create_model
+from spectfsl.core.proto.backbones import create_model
 from spectfsl.errors import SpectfslError
 
 
@@ -35,12 +35,12 @@ def backbone_forward(settings: BenchSettings, device: torch.device, backbone: to
 
 def proto_predict_files(settings: BenchSettings, device: torch.device, folder: Path) -> Workload:
     """`proto predict` end to end over `batch_size` crop files: load, normalise, window, embed, classify."""
-    from spectfsl.core.fewshot.bank import BankInfo
-    from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
-    from spectfsl.core.fewshot.workflows import predict_images
     from spectfsl.core.files.formats import save_npy
     from spectfsl.core.image import SpectImage
-    from spectfsl.core.imaging.preprocess import NORMALISATION
+    from spectfsl.core.processing.preprocess import NORMALISATION
+    from spectfsl.core.proto.bank import BankInfo
+    from spectfsl.core.proto.prototypes import PrototypicalClassifier
+    from spectfsl.core.proto.workflows import predict_images
 
     rng = np.random.default_rng(0)
     for index in range(settings.batch_size):
@@ -92,10 +92,10 @@ def segment_predict_volume(
     from spectfsl.core.files.dicom_writer import write_nm_volume
     from spectfsl.core.files.loader import load_image
     from spectfsl.core.files.nifti_writer import write_label_nifti
-    from spectfsl.core.imaging.preprocess import normalise_intensity
-    from spectfsl.core.segmentation.model_file import Segmenter, SegmentInfo
-    from spectfsl.core.segmentation.training import SegmentSettings, network_for
-    from spectfsl.core.segmentation.workflows import segment_image, volume_row
+    from spectfsl.core.processing.preprocess import normalise_intensity
+    from spectfsl.core.segment.model_file import Segmenter, SegmentInfo
+    from spectfsl.core.segment.training import SegmentSettings, network_for
+    from spectfsl.core.segment.workflows import segment_image, volume_row
 
     case = make_patient(0)
     path = scratch / "segment.dcm"

@@ -23,7 +23,7 @@ Name = Annotated[str, typer.Argument(metavar="NAME", help="A built-in model's na
 def list_models(fmt: RowFormat = "table") -> None:
     """One row per built-in model: name, kind, dimensionality, size, SHA-256 and licence (`models show
     NAME` prints its whole card)."""
-    from spectfsl.core.builtin.catalogue import catalogue_rows
+    from spectfsl.core.files.catalogue import catalogue_rows
     from spectfsl.render import row_output
 
     rows = catalogue_rows()
@@ -36,7 +36,7 @@ def list_models(fmt: RowFormat = "table") -> None:
 def show(name: Name, fmt: DocumentFormat = "table") -> None:
     """A built-in model's card: data and licence, recipe command, seed, commit, SHA-256, scores; and
     whether the installed file matches it."""
-    from spectfsl.core.builtin.catalogue import card, named, verified_path
+    from spectfsl.core.files.catalogue import card, named, verified_path
     from spectfsl.core.tables import Table
     from spectfsl.render import write_document
 
@@ -87,15 +87,15 @@ def make(
     """Remake a built-in model by its recipe (what made the shipped file: see its card's `recipe`).
 
     The same seed, data, machine and thread count give the same file (SHA-256); copy it and its card
-    into spectfsl/models/ to ship it. Measure it with benchmarks/builtin_segment.py or
+    into spectfsl/weights/ to ship it. Measure it with benchmarks/builtin_segment.py or
     benchmarks/builtin_prnet.py, then benchmarks/card_scores.py.
     """
     import shlex
 
-    from spectfsl.core.builtin.catalogue import card_path_for, named
-    from spectfsl.core.builtin.make import make_builtin, recipe_for
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
+    from spectfsl.core.files.catalogue import card_path_for, named
+    from spectfsl.core.models.make import make_builtin, recipe_for
     from spectfsl.ui import info, make_progress
 
     model = named(name)

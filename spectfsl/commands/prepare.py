@@ -107,8 +107,8 @@ def prepare(
     read from the path) and, in its patient_from column, which of the two.
     """
     from spectfsl.core.data.datasets import PrepareSettings
-    from spectfsl.core.data.labelled import parse_mask_options
-    from spectfsl.core.data.labelled import prepare as prepare_scans
+    from spectfsl.core.data.prepare import parse_mask_options
+    from spectfsl.core.data.prepare import prepare as prepare_scans
     from spectfsl.core.files.atomic import atomic_directory, check_new_output
     from spectfsl.ui import info, make_progress
 

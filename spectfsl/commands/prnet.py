@@ -91,7 +91,7 @@ def _cascade(model: str, refine: list[Path] | None, device: str, image: str | No
     """The coarse model and its refining models, loaded on the chosen device; `builtin` is the built-in
     model of `image`'s dimensionality (a volume: 3D; a 2D image or PATH@N: 2D)."""
     from spectfsl.core.device import setup_device
-    from spectfsl.core.localisation.model_file import load_cascade
+    from spectfsl.core.prnet.model_file import load_cascade
 
     dims = _dims_of(image) if image is not None and "builtin" in [model, *map(str, refine or [])] else 2
     return load_cascade([model, *(refine or [])], setup_device(device), dims)
@@ -101,7 +101,7 @@ def _localiser(model: str, refine: list[Path] | None, device: str, image: str):
     """The localiser of `model` (a PRNet with its refining models, or an anatomy embedding), on the
     chosen device; `builtin` is the built-in localiser of `image`'s dimensionality."""
     from spectfsl.core.device import setup_device
-    from spectfsl.core.localisation.localisers import open_localiser
+    from spectfsl.core.prnet.localisers import open_localiser
 
     dims = _dims_of(image) if "builtin" in [model, *map(str, refine or [])] else 2
     return open_localiser(model, [str(path) for path in refine or []], setup_device(device), dims)
@@ -248,9 +248,9 @@ def train(
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import iter_images
-    from spectfsl.core.localisation.grid import grid_images, grid_volumes
-    from spectfsl.core.localisation.model_file import save_prnet, starting_model
-    from spectfsl.core.localisation.training import PRNetSettings, default_settings, train_model
+    from spectfsl.core.prnet.grid import grid_images, grid_volumes
+    from spectfsl.core.prnet.model_file import save_prnet, starting_model
+    from spectfsl.core.prnet.training import PRNetSettings, default_settings, train_model
     from spectfsl.ui import info, make_progress
 
     check_new_output(out, overwrite)
@@ -323,14 +323,14 @@ def offset(
     anatomy lies relative to p1. A 3D model takes volumes and x,y,z points (and adds dz columns)."""
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import parse_point
-    from spectfsl.core.localisation.grid import load_grid, load_grid_volume
-    from spectfsl.core.localisation.locate import predicted_offset
+    from spectfsl.core.prnet.grid import load_grid, load_grid_volume
+    from spectfsl.core.prnet.locate import predicted_offset
     from spectfsl.render import check_format, row_output
 
     check_format(fmt)
     check_new_output(out, overwrite)
     [(network, info)] = _cascade(model, None, device, image)
-    first_point, second_point = parse_point(p1, "--p1", info.dims), parse_point(p2, "--p2", info.dims)
+    first_point, second_point = parse_point(p1, "p1", info.dims), parse_point(p2, "p2", info.dims)
     load = load_grid_volume if info.dims == 3 else load_grid
     first = load(image, info.pixel_mm)
     second = load(image2, info.pixel_mm) if image2 else first
@@ -415,14 +415,14 @@ def locate(
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.loader import BadInput, iter_images
     from spectfsl.core.files.points import parse_named_point
-    from spectfsl.core.localisation.grid import (
+    from spectfsl.core.prnet.grid import (
         BODY_THRESHOLD,
         grid_entries,
         load_grid,
         load_grid_volume,
         reference_level,
     )
-    from spectfsl.core.localisation.locate import (
+    from spectfsl.core.prnet.locate import (
         LOCAL_MATCH_MM,
         TARGETS_PER_BATCH,
         locate_columns,
@@ -532,10 +532,10 @@ def reconstruct(
     """The study's Figure 1: a real patch (or the whole image) next to its reconstruction, with MSE and PSNR."""
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import parse_point
-    from spectfsl.core.localisation.grid import load_grid, load_grid_volume
-    from spectfsl.core.localisation.locate import mse_psnr
-    from spectfsl.core.localisation.locate import reconstruct as reconstruct_grid
-    from spectfsl.core.localisation.model_file import require_decoder
+    from spectfsl.core.prnet.grid import load_grid, load_grid_volume
+    from spectfsl.core.prnet.locate import mse_psnr
+    from spectfsl.core.prnet.locate import reconstruct as reconstruct_grid
+    from spectfsl.core.prnet.model_file import require_decoder
     from spectfsl.errors import SpectfslError
     from spectfsl.figures import side_by_side
     from spectfsl.render import check_format, row_output
@@ -547,7 +547,7 @@ def reconstruct(
     if info.dims == 3 and point is None:
         raise SpectfslError(f"{model}: a 3D model reconstructs the cube around a point: give --point x,y,z")
     grid = (load_grid_volume if info.dims == 3 else load_grid)(image, info.pixel_mm)
-    centre = parse_point(point, "--point", info.dims) if point is not None else None
+    centre = parse_point(point, "point", info.dims) if point is not None else None
     real, decoded = reconstruct_grid(network, info, grid, centre)
     mse, psnr = mse_psnr(real, decoded)
     if info.dims == 3:  # the figure shows the cube's middle slice; MSE and PSNR are over the whole cube
@@ -610,9 +610,9 @@ def evaluate(
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.points import read_points
-    from spectfsl.core.imaging import registration
-    from spectfsl.core.localisation.evaluate import evaluate_localisation, load_landmarks
-    from spectfsl.core.localisation.localisers import open_localiser
+    from spectfsl.core.prnet.evaluate import evaluate_localisation, load_landmarks
+    from spectfsl.core.prnet.localisers import open_localiser
+    from spectfsl.core.processing import registration
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
     from spectfsl.ui import info
 

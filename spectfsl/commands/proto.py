@@ -135,10 +135,10 @@ def fit(
     from spectfsl.core import distributed
     from spectfsl.core.data.datasets import read_dataset
     from spectfsl.core.device import setup_device
-    from spectfsl.core.fewshot.bank import save_bank
-    from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
-    from spectfsl.core.fewshot.workflows import DEFAULT_EPISODES, FitSettings, fit_bank
     from spectfsl.core.files.atomic import check_new_output
+    from spectfsl.core.proto.bank import save_bank
+    from spectfsl.core.proto.episodes import EpisodeShape, FineTuneSettings
+    from spectfsl.core.proto.workflows import DEFAULT_EPISODES, FitSettings, fit_bank
     from spectfsl.ui import info, make_progress, warn
 
     one_length(steps, episodes, "--episodes")
@@ -213,9 +213,9 @@ def predict(
     """
     from spectfsl.core.acceleration import Acceleration
     from spectfsl.core.device import setup_device
-    from spectfsl.core.fewshot.bank import load_bank
-    from spectfsl.core.fewshot.workflows import predict_images, prediction_columns
     from spectfsl.core.files.atomic import check_new_output
+    from spectfsl.core.proto.bank import load_bank
+    from spectfsl.core.proto.workflows import predict_images, prediction_columns
     from spectfsl.render import check_format
     from spectfsl.ui import make_progress
 
@@ -322,9 +322,9 @@ def evaluate(
     what `prepare --patient-from` read from the file names.
     """
     from spectfsl.core.device import setup_device
-    from spectfsl.core.fewshot.episodes import EpisodeShape
-    from spectfsl.core.fewshot.evaluation import EvaluateSettings, bank_embedding, evaluate_folder, weights_embedding
     from spectfsl.core.files.atomic import check_new_output
+    from spectfsl.core.proto.episodes import EpisodeShape
+    from spectfsl.core.proto.evaluation import EvaluateSettings, bank_embedding, evaluate_folder, weights_embedding
     from spectfsl.errors import SpectfslError
     from spectfsl.render import DOCUMENT_FORMATS, check_format, write_document
     from spectfsl.ui import make_progress, warn
@@ -358,9 +358,9 @@ def _cross_validated(dataset, by, bank, steps, support, fold: dict, target):
     """`proto evaluate --cross-validate patient`: the folds fitted as `proto fit` would (`fold`: its
     weights, backbone, transform and seed)."""
     from spectfsl.core.data.datasets import read_dataset
-    from spectfsl.core.fewshot.crossval import cross_validate
-    from spectfsl.core.fewshot.episodes import FineTuneSettings
-    from spectfsl.core.fewshot.workflows import DEFAULT_EPISODES, FitSettings
+    from spectfsl.core.proto.crossval import cross_validate
+    from spectfsl.core.proto.episodes import FineTuneSettings
+    from spectfsl.core.proto.workflows import DEFAULT_EPISODES, FitSettings
     from spectfsl.errors import SpectfslError
     from spectfsl.ui import make_progress
 

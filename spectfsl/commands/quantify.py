@@ -145,6 +145,10 @@ def quantify(
             for path in stem_outputs(out, stem, gated=True).values():
                 check_new_output(path, overwrite)
         out.mkdir(parents=True, exist_ok=True)
+    if not labels:  # the segmentation model reads the scans: the CLI sets the device up (threads)
+        from spectfsl.core.device import setup_device
+
+        device = setup_device(device)
     reader = ScanReader(parse_classes(classes), model, device, sampling, defect_threshold, pixel_mm)
     readouts = []
     for index, scan in enumerate(scans):

@@ -23,7 +23,7 @@ from spectfsl.commands.options import (
     positive,
     write_rows,
 )
-from spectfsl.core.segmentation.settings import FROM_MODEL, NEW_CLASSES_STEPS, SegmentSettings
+from spectfsl.core.segment.settings import FROM_MODEL, NEW_CLASSES_STEPS, SegmentSettings
 
 segment_app = typer.Typer(
     help="Few-shot tissue maps: label every voxel of a scan (LV myocardium, cavity, liver, ...) from "
@@ -102,10 +102,10 @@ DropStray = Annotated[
 def _labelled(scans: list[str], labels, classes, masks, derive_from, pixel_mm: float | None = None):
     """(classes, lazily loaded (image, class-index map) pairs) from the command's options; each scan
     with `--pixel-mm` voxels when given, else with a warning if its spacing looks like a placeholder."""
-    from spectfsl.core.data.labelled import parse_mask_options
+    from spectfsl.core.data.prepare import parse_mask_options
     from spectfsl.core.files.loader import expand_inputs
     from spectfsl.core.image import placeholder_note
-    from spectfsl.core.segmentation.support import choose_classes, load_labelled
+    from spectfsl.core.segment.support import choose_classes, load_labelled
     from spectfsl.errors import SpectfslError
     from spectfsl.ui import warn
 
@@ -223,8 +223,8 @@ def fit(
     from spectfsl.core import distributed
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.core.segmentation.model_file import save_segmenter
-    from spectfsl.core.segmentation.workflows import fit_segmenter, starting_point
+    from spectfsl.core.segment.model_file import save_segmenter
+    from spectfsl.core.segment.workflows import fit_segmenter, starting_point
     from spectfsl.ui import info, make_progress
 
     check_new_output(out, overwrite)
@@ -309,8 +309,8 @@ def predict(
     no heart has; a warning line says what differs."""
     from spectfsl import __version__
     from spectfsl.core.device import setup_device
-    from spectfsl.core.segmentation.model_file import open_segmenter
-    from spectfsl.core.segmentation.predict import (
+    from spectfsl.core.segment.model_file import open_segmenter
+    from spectfsl.core.segment.predict import (
         PredictOutputs,
         any_gated,
         output_names,
@@ -396,10 +396,10 @@ def evaluate(
     confidence interval (Student's t over scans). A support scan of the model is refused."""
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.core.imaging import registration
-    from spectfsl.core.segmentation.model_file import load_segmenter, open_segmenter
-    from spectfsl.core.segmentation.support import load_labelled
-    from spectfsl.core.segmentation.workflows import evaluate_scans
+    from spectfsl.core.processing import registration
+    from spectfsl.core.segment.model_file import load_segmenter, open_segmenter
+    from spectfsl.core.segment.support import load_labelled
+    from spectfsl.core.segment.workflows import evaluate_scans
     from spectfsl.errors import SpectfslError
     from spectfsl.render import DOCUMENT_FORMATS, check_format
     from spectfsl.ui import info
@@ -451,7 +451,7 @@ def _check_same_classes(given, model) -> None:
 
 
 def _print_evaluation(scores, fmt: str, out: Path | None) -> None:
-    from spectfsl.core.segmentation.workflows import evaluation_document, evaluation_tables
+    from spectfsl.core.segment.workflows import evaluation_document, evaluation_tables
     from spectfsl.render import write_document
 
     write_document(out, fmt, evaluation_document(scores), evaluation_tables(scores))

@@ -28,7 +28,9 @@ class Acceleration:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise SpectfslError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
+            raise SpectfslError(
+                f"{{precision}} must be one of {', '.join(PRECISIONS)}, got '{self.precision}'", settings="precision"
+            )
 
     @property
     def memory_format(self) -> torch.memory_format:

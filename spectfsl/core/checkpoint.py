@@ -99,7 +99,7 @@ class Checkpointer:
         start_over: bool = False,
     ) -> None:
         if interval_s < 0:
-            raise SpectfslError(f"--checkpoint-every must be 0 or more seconds, got {interval_s}")
+            raise SpectfslError(f"{{interval_s}} must be 0 or more seconds, got {interval_s}", settings="interval_s")
         self.path = Path(path) if path is not None else None
         self.identity: dict[str, Any] = {}
         self.interval_s = interval_s
@@ -153,7 +153,7 @@ class Checkpointer:
             return
         found = distributed.broadcast(self._read_on_main())  # rank 0 reads; every rank gets the same
         if isinstance(found, str):
-            raise SpectfslError(found)
+            raise SpectfslError(found, settings=("resume", "overwrite"))
         if found is not None:
             self._restore(state, *found)
 
@@ -165,8 +165,8 @@ class Checkpointer:
         if not self.resume:
             if self.path.exists() and not self.start_over:
                 return (
-                    f"{self.path}: an interrupted run left this checkpoint; pass --resume to continue it, "
-                    "or --overwrite to start over"
+                    f"{self.path}: an interrupted run left this checkpoint; pass {{resume}} to continue it, "
+                    "or {overwrite} to start over"
                 )
             return None
         if not self.path.is_file():
@@ -215,8 +215,9 @@ class Checkpointer:
             self._save(state, self._rng_at_step_start)
             saved = f"; the last good state (step {state.step}) is saved in {self.path}"
         raise SpectfslError(
-            f"training stopped: the loss is not finite at {where}{saved}; lower --lr and start over "
-            "(a resumed run would take the same step again)"
+            f"training stopped: the loss is not finite at {where}{saved}; lower {{lr}} and start over "
+            "(a resumed run would take the same step again)",
+            settings="lr",
         )
 
     def end_step(self, state: TrainingState, loss: float) -> None:
@@ -232,7 +233,8 @@ class Checkpointer:
             name = signal.Signals(self.stop_signal).name
             raise TrainingInterrupted(
                 f"{name}: training interrupted after step {state.step}; checkpoint saved to {self.path}; "
-                "rerun the same command with --resume to continue"
+                "rerun the same command with {resume} to continue",
+                settings="resume",
             )
 
     def finish(self) -> None:

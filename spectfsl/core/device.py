@@ -16,16 +16,21 @@ def pick_device(name: str = "auto"):
     requested = name.lower()
     kind = requested.split(":")[0]
     if kind not in DEVICES:
-        raise SpectfslError(f"--device must be one of {', '.join(DEVICES)} (or cuda:N), got '{name}'")
+        raise SpectfslError(
+            f"{{device}} must be one of {', '.join(DEVICES)} (or cuda:N), got '{name}'", settings="device"
+        )
     cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
     if kind == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     if kind == "cuda" and not cuda:
         raise SpectfslError(
-            "--device cuda: CUDA was asked for but no CUDA device is available; use --device cpu (or auto)"
+            "{device} cuda: CUDA was asked for but no CUDA device is available; use {device} cpu (or auto)",
+            settings="device",
         )
     if kind == "mps" and not mps:
-        raise SpectfslError("--device mps: MPS was asked for but is not available; use --device cpu (or auto)")
+        raise SpectfslError(
+            "{device} mps: MPS was asked for but is not available; use {device} cpu (or auto)", settings="device"
+        )
     return torch.device(requested)
 
 

@@ -31,16 +31,6 @@ from spectfsl.errors import SpectfslError
 
 T = TypeVar("T")
 
-#: The commands that take part in a torchrun launch (command path without `spectfsl`).
-DISTRIBUTED_COMMANDS = (
-    ("prnet", "train"),
-    ("prnet", "locate"),
-    ("proto", "fit"),
-    ("proto", "predict"),
-    ("segment", "fit"),
-    ("segment", "predict"),
-)
-
 
 @dataclass(frozen=True)
 class Launch:
@@ -89,13 +79,13 @@ def current() -> Launch:
     return _joined or SINGLE
 
 
-def check_command(words: Sequence[str]) -> None:
-    """Refuse, under a torchrun launch of several processes, a command that would only repeat its
-    whole job in every process."""
+def check_command(words: Sequence[str], distributed_commands: Sequence[tuple[str, ...]]) -> None:
+    """Refuse, under a torchrun launch of several processes, a command (its words, `prnet train`) not
+    among `distributed_commands`: it would only repeat its whole job in every process."""
     if not launched().active:
         return
-    if tuple(words[:2]) not in DISTRIBUTED_COMMANDS:
-        supported = ", ".join(" ".join(command) for command in DISTRIBUTED_COMMANDS)
+    if tuple(words[:2]) not in distributed_commands:
+        supported = ", ".join(" ".join(command) for command in distributed_commands)
         name = " ".join(words[:2]) or "this command"
         raise SpectfslError(
             f"'spectfsl {name}' does not run under torchrun with several processes (it would repeat its whole "

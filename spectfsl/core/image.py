@@ -206,14 +206,18 @@ def placeholder_spacing(image: SpectImage) -> bool:
     return known and all(s in (None, 1.0) for s in spacing) and max(image.pixels.shape) <= PLACEHOLDER_MATRIX
 
 
-def placeholder_note(image: SpectImage, remedy: str = "give --pixel-mm with the true voxel size") -> str | None:
-    """One line naming a file whose voxel size looks like a placeholder, and what to do; None otherwise."""
+def placeholder_note(
+    image: SpectImage, remedy: str = "give {pixel_mm} with the true voxel size"
+) -> SpectfslWarning | None:
+    """One line naming a file whose voxel size looks like a placeholder, and what to do (`remedy` may
+    name the `{pixel_mm}` setting); None otherwise."""
     if not placeholder_spacing(image):
         return None
     shape = " x ".join(str(n) for n in image.pixels.shape)
-    return (
+    return SpectfslWarning(
         f"{image.source}: 1 mm voxels on a {shape} scan look like a placeholder spacing: sizes in mm and ml "
-        f"from it are not physical; {remedy}"
+        f"from it are not physical; {remedy}",
+        settings="pixel_mm",
     )
 
 

@@ -20,37 +20,37 @@ import numpy as np
 import torch
 
 from spectfsl import figures
-from spectfsl.core.builtin.catalogue import BUILTIN
 from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
-from spectfsl.core.data.labelled import prepare
 from spectfsl.core.data.phantom import DEFECT_WALLS, LV_CLASS_NAMES, make_patient, write_phantom
+from spectfsl.core.data.prepare import prepare
 from spectfsl.core.data.shared import lvseg_gated_studies, lvseg_pairs, physionet_wall_pairs
-from spectfsl.core.fewshot.bank import load_bank, save_bank
-from spectfsl.core.fewshot.episodes import EpisodeShape, FineTuneSettings
-from spectfsl.core.fewshot.evaluation import EvaluateSettings, EvaluationResult, bank_embedding, evaluate_folder
-from spectfsl.core.fewshot.workflows import FitSettings, choose_support, fit_bank, predict_images, prediction_columns
+from spectfsl.core.files.catalogue import BUILTIN
 from spectfsl.core.files.loader import load_image, load_study
 from spectfsl.core.files.points import read_points
 from spectfsl.core.image import SpectImage
-from spectfsl.core.imaging import registration
-from spectfsl.core.imaging.heart import find_heart
-from spectfsl.core.imaging.masks import wall_landmark_points
-from spectfsl.core.imaging.preprocess import normalised
-from spectfsl.core.imaging.registration import RegistrationSettings
-from spectfsl.core.localisation.evaluate import LocalisationResult, evaluate_localisation, load_landmarks
-from spectfsl.core.localisation.grid import grid_images, load_grid, load_grid_volume, to_grid
-from spectfsl.core.localisation.landmarks import heart_landmark_rows, mask_landmark_rows
-from spectfsl.core.localisation.localisers import open_localiser
-from spectfsl.core.localisation.locate import LOCAL_MATCH_MM, locate, locate_rows, mse_psnr, reconstruct
-from spectfsl.core.localisation.model_file import load_prnet, require_decoder, save_prnet, starting_model
-from spectfsl.core.localisation.training import PRNetSettings, train_model
+from spectfsl.core.prnet.evaluate import LocalisationResult, evaluate_localisation, load_landmarks
+from spectfsl.core.prnet.grid import grid_images, load_grid, load_grid_volume, to_grid
+from spectfsl.core.prnet.landmarks import heart_landmark_rows, mask_landmark_rows
+from spectfsl.core.prnet.localisers import open_localiser
+from spectfsl.core.prnet.locate import LOCAL_MATCH_MM, locate, locate_rows, mse_psnr, reconstruct
+from spectfsl.core.prnet.model_file import load_prnet, require_decoder, save_prnet, starting_model
+from spectfsl.core.prnet.training import PRNetSettings, train_model
+from spectfsl.core.processing import registration
+from spectfsl.core.processing.heart import find_heart
+from spectfsl.core.processing.masks import wall_landmark_points
+from spectfsl.core.processing.preprocess import normalised
+from spectfsl.core.processing.registration import RegistrationSettings
+from spectfsl.core.proto.bank import load_bank, save_bank
+from spectfsl.core.proto.episodes import EpisodeShape, FineTuneSettings
+from spectfsl.core.proto.evaluation import EvaluateSettings, EvaluationResult, bank_embedding, evaluate_folder
+from spectfsl.core.proto.workflows import FitSettings, choose_support, fit_bank, predict_images, prediction_columns
 from spectfsl.core.quantify.polar import PolarMap
 from spectfsl.core.quantify.workflow import ScanReader, classical_function, quantify
-from spectfsl.core.segmentation.model_file import open_segmenter
-from spectfsl.core.segmentation.plausibility import implausible
-from spectfsl.core.segmentation.settings import FROM_MODEL
-from spectfsl.core.segmentation.support import choose_classes, load_labelled
-from spectfsl.core.segmentation.workflows import (
+from spectfsl.core.segment.model_file import open_segmenter
+from spectfsl.core.segment.plausibility import implausible
+from spectfsl.core.segment.settings import FROM_MODEL
+from spectfsl.core.segment.support import choose_classes, load_labelled
+from spectfsl.core.segment.workflows import (
     ScanScore,
     evaluate_scans,
     fit_segmenter,

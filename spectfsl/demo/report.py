@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from spectfsl.core.files.atomic import write_text_atomic
-from spectfsl.core.segmentation.workflows import evaluation_tables, summarise
+from spectfsl.core.segment.workflows import evaluation_tables, summarise
 from spectfsl.core.tables import Table, number, percent
 from spectfsl.demo.pipeline import STUDY, Demo
 

@@ -84,7 +84,7 @@ def test_segment_predict_labels_every_gate_into_one_4d_map(cli_json, gated, tmp_
 
 
 def test_segment_fit_learns_from_one_gated_study_with_all_its_gates(cli, gated, tmp_path):
-    from spectfsl.core.segmentation.model_file import open_segmenter
+    from spectfsl.core.segment.model_file import open_segmenter
 
     out = tmp_path / "fit.safetensors"
     result = cli("segment", "fit", gated / "P001" / "spect.dcm", "--labels", gated / "P001" / "lv_labels.nii.gz",

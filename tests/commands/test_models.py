@@ -8,7 +8,7 @@ from tests.conftest import SHARED_DATA, requires_real_data
 
 
 def test_list_names_every_built_in_model_with_its_sha256(cli_json):
-    from spectfsl.core.builtin.catalogue import CATALOGUE, card
+    from spectfsl.core.files.catalogue import CATALOGUE, card
 
     rows = cli_json("models", "list")
     assert [row["name"] for row in rows] == [model.name for model in CATALOGUE]

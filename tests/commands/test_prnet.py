@@ -12,8 +12,8 @@ import torch
 
 from spectfsl.core.files.formats import save_npy
 from spectfsl.core.files.loader import load_image
-from spectfsl.core.imaging.preprocess import normalised
-from spectfsl.core.localisation.locate import LOCAL_MATCH_MM
+from spectfsl.core.prnet.locate import LOCAL_MATCH_MM
+from spectfsl.core.processing.preprocess import normalised
 from tests.conftest import SHARED_DATA, requires_real_data
 
 # every test here shares a PRNet trained for 150 steps (about 30 s on 2 cores)
@@ -54,7 +54,7 @@ def model(phantom_dir, tmp_path_factory):
 
 
 def test_train_writes_a_model_with_its_training_record(model):
-    from spectfsl.core.localisation.model_file import load_prnet
+    from spectfsl.core.prnet.model_file import load_prnet
 
     _, info = load_prnet(model)
     losses = info.training["epoch_losses"]
@@ -326,8 +326,8 @@ def test_train_works_on_a_single_small_image(cli, tmp_path):
 def test_training_length_is_steps_on_every_training_command(cli, tmp_path):
     from PIL import Image
 
-    from spectfsl.core.fewshot.bank import load_bank
-    from spectfsl.core.localisation.model_file import load_prnet
+    from spectfsl.core.prnet.model_file import load_prnet
+    from spectfsl.core.proto.bank import load_bank
 
     pixels = np.random.default_rng(0).integers(20, 200, (20, 20)).astype(np.uint8)
     Image.fromarray(pixels).save(tmp_path / "small.png")
@@ -386,7 +386,7 @@ def test_a_3d_model_trains_on_volumes_and_locates_xyz_points(cli, cli_json, mode
     args = ("--dims", "3", "--out", path, "--epochs", "2", "--iters", "5", "--reconstruction-weight", "1")
     trained = cli("-q", "prnet", "train", *volumes, *args, "--lr-schedule", "cosine")
     assert trained.exit_code == 0, trained.stderr
-    from spectfsl.core.localisation.model_file import load_prnet
+    from spectfsl.core.prnet.model_file import load_prnet
 
     _, info = load_prnet(path)
     assert info.dims == 3 and info.patch == 16 and info.pixel_mm == 8.0 and info.training["volumes"] == 2
@@ -434,8 +434,8 @@ def test_a_3d_model_is_evaluated_on_volume_points_beside_3d_baselines(cli, cli_j
 
 def test_locate_with_an_anatomy_model_names_its_method_and_refuses_a_cascade(cli, phantom_dir, tmp_path):
     """An anatomy-embedding model file is opened as its own localiser: its rows say `anatomy`."""
-    from spectfsl.core.localisation.anatomy_file import AnatomyInfo, save_anatomy
-    from spectfsl.core.models.anatomy import AnatomyEmbedding
+    from spectfsl.core.networks.anatomy import AnatomyEmbedding
+    from spectfsl.core.prnet.anatomy_file import AnatomyInfo, save_anatomy
 
     torch.manual_seed(0)
     path = tmp_path / "anatomy.safetensors"

@@ -41,8 +41,8 @@ def test_builtin_2d_model_locates_on_slices_with_no_training(cli_json, phantom_d
 
 
 def test_train_starts_from_the_builtin_model_records_it_and_refuses_another_grid(cli, phantom_dir, tmp_path):
-    from spectfsl.core.builtin.catalogue import card, named
-    from spectfsl.core.localisation.model_file import load_prnet
+    from spectfsl.core.files.catalogue import card, named
+    from spectfsl.core.prnet.model_file import load_prnet
 
     volumes = [phantom_dir / p / "spect.dcm" for p in ("P001", "P002")]
     common = ["--dims", 3, "--epochs", 1, "--iters", 2]
@@ -75,7 +75,7 @@ def test_evaluate_baselines_add_registration_beside_naive(cli_json, phantom_dir,
 
 
 def test_evaluate_baselines_without_simpleitk_say_so_and_report_the_rest(cli, phantom_dir, tmp_path, monkeypatch):
-    from spectfsl.core.imaging import registration
+    from spectfsl.core.processing import registration
 
     monkeypatch.setattr(registration, "available", lambda: False)
     points = _phantom_points(phantom_dir, tmp_path, ("P001", "P002"))

@@ -209,7 +209,7 @@ def test_default_query_shrinks_to_the_smallest_class_and_says_so_once(cli, tmp_p
     result = cli("proto", "fit", small, "--out", bank, "--weights", "random", "--episodes", 2)
     assert result.exit_code == 0, result.stderr
     assert result.stderr.count("episodes use 2 query images per class") == 1
-    from spectfsl.core.fewshot.bank import load_bank
+    from spectfsl.core.proto.bank import load_bank
 
     assert load_bank(bank)[1].training["query"] == 2
     evaluated = cli("proto", "evaluate", small, "--weights", "random", "--episodes", 3)

@@ -167,7 +167,7 @@ def test_prototype_method_fits_and_compares_on_the_same_scans(cli, fitted, tmp_p
         "-q", "segment", "fit", scans[0][0], "--labels", scans[0][1], "--method", "prototype", "--out", proto, *FAST
     )
     assert fit.exit_code == 0, fit.stderr
-    from spectfsl.core.segmentation.model_file import load_segmenter
+    from spectfsl.core.segment.model_file import load_segmenter
 
     loaded = load_segmenter(proto)
     assert loaded.info.method == "prototype" and tuple(loaded.prototypes.shape) == (3, loaded.info.embedding)
@@ -211,7 +211,7 @@ def test_drop_stray_removes_a_bright_spot_far_from_the_heart_and_the_default_kee
 def test_drop_stray_on_a_model_without_recorded_pieces_says_it_does_nothing(cli, fitted, tmp_path):
     import dataclasses
 
-    from spectfsl.core.segmentation.model_file import load_segmenter, save_segmenter
+    from spectfsl.core.segment.model_file import load_segmenter, save_segmenter
 
     folder, scans, model = fitted
     segmenter = load_segmenter(model)
@@ -248,8 +248,8 @@ def test_builtin_model_warns_on_a_voxel_size_it_was_not_made_for(cli, fitted, tm
 
 
 def test_fit_starts_from_the_builtin_model_by_default_and_records_it(cli, fitted, tmp_path):
-    from spectfsl.core.builtin.catalogue import card, named
-    from spectfsl.core.segmentation.model_file import load_segmenter
+    from spectfsl.core.files.catalogue import card, named
+    from spectfsl.core.segment.model_file import load_segmenter
 
     folder, scans, _ = fitted
     base = ["-q", "segment", "fit", scans[0][0], "--labels", scans[0][1], "--classes", "1=myocardium,2=cavity"]

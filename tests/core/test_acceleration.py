@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from spectfsl.core.acceleration import Acceleration, to_device
-from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
-from spectfsl.core.models.factory import create_model
-from spectfsl.core.models.prnet import PRNet
+from spectfsl.core.networks.prnet import PRNet
+from spectfsl.core.proto.backbones import create_model
+from spectfsl.core.proto.prototypes import PrototypicalClassifier
 from spectfsl.errors import SpectfslError
 
 CLASSES = ["myocardium", "ventricles", "liver"]
@@ -79,7 +79,7 @@ def test_compiled_network_in_fp32_gives_the_plain_results():
 
 
 def test_an_unknown_precision_is_refused():
-    with pytest.raises(SpectfslError, match="--precision must be one of fp32, bf16, fp16"):
+    with pytest.raises(SpectfslError, match="precision must be one of fp32, bf16, fp16"):
         Acceleration(precision="fp8")
 
 

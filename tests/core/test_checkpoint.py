@@ -53,7 +53,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path):
 def test_a_checkpoint_left_behind_is_not_overwritten_silently(tmp_path):
     with pytest.raises(TrainingInterrupted):
         toy_run(tmp_path / "run.ckpt", stop_after=2)
-    with pytest.raises(SpectfslError, match="pass --resume to continue it, or --overwrite"):
+    with pytest.raises(SpectfslError, match="pass resume to continue it, or overwrite"):
         toy_run(tmp_path / "run.ckpt")
 
 

@@ -22,11 +22,11 @@ def test_auto_picks_cuda_then_mps_then_cpu(monkeypatch):
 def test_an_absent_device_asked_for_is_a_user_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    with pytest.raises(SpectfslError, match="no CUDA device is available; use --device cpu"):
+    with pytest.raises(SpectfslError, match="no CUDA device is available; use device cpu"):
         pick_device("cuda:1")
     with pytest.raises(SpectfslError, match="MPS was asked for"):
         pick_device("mps")
-    with pytest.raises(SpectfslError, match="--device must be one of"):
+    with pytest.raises(SpectfslError, match="device must be one of"):
         pick_device("tpu")
 
 

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from spectfsl.cli import DISTRIBUTED_COMMANDS
 from spectfsl.core import distributed
 from spectfsl.errors import SpectfslError
 
@@ -29,7 +30,7 @@ def test_without_torchrun_the_process_is_rank_0_of_1(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     assert distributed.launched() == distributed.SINGLE and not distributed.launched().active
     assert distributed.current().is_main
-    distributed.check_command(["phantom"])  # anything runs in one process
+    distributed.check_command(["phantom"], DISTRIBUTED_COMMANDS)  # anything runs in one process
 
 
 def test_torchrun_environment_is_read(monkeypatch):
@@ -51,12 +52,12 @@ def test_inconsistent_environment_is_refused(monkeypatch):
 def test_commands_that_would_repeat_their_job_are_refused_under_torchrun(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    distributed.check_command(["prnet", "train"])
-    distributed.check_command(["segment", "predict"])
+    distributed.check_command(["prnet", "train"], DISTRIBUTED_COMMANDS)
+    distributed.check_command(["segment", "predict"], DISTRIBUTED_COMMANDS)
     with pytest.raises(SpectfslError, match="'spectfsl demo' does not run under torchrun"):
-        distributed.check_command(["demo"])
+        distributed.check_command(["demo"], DISTRIBUTED_COMMANDS)
     with pytest.raises(SpectfslError, match="proto evaluate"):
-        distributed.check_command(["proto", "evaluate"])
+        distributed.check_command(["proto", "evaluate"], DISTRIBUTED_COMMANDS)
 
 
 def test_cli_refuses_an_unsupported_command_under_torchrun(monkeypatch, cli, tmp_path):

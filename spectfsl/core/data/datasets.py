@@ -29,8 +29,8 @@ from spectfsl.core.files.formats import save_npy
 from spectfsl.core.files.loader import expand_inputs, load_image
 from spectfsl.core.files.paths import check_under
 from spectfsl.core.image import SpectImage
-from spectfsl.core.imaging.heart import DEFAULT_CROP_MM, find_heart
-from spectfsl.core.imaging.preprocess import (
+from spectfsl.core.processing.heart import DEFAULT_CROP_MM, find_heart
+from spectfsl.core.processing.preprocess import (
     NORMALISATION,
     centred_window,
     intensity_scale,
@@ -78,11 +78,14 @@ class PrepareSettings:
     def __post_init__(self) -> None:
         check_pattern(self.patient_from)
         if self.style not in STYLES:
-            raise SpectfslError(f"--style must be one of {', '.join(STYLES)}, got '{self.style}'")
+            raise SpectfslError(f"{{style}} must be one of {', '.join(STYLES)}, got '{self.style}'", settings="style")
         if self.crop not in CROPS:
-            raise SpectfslError(f"--crop must be one of {', '.join(CROPS)}, got '{self.crop}'")
+            raise SpectfslError(f"{{crop}} must be one of {', '.join(CROPS)}, got '{self.crop}'", settings="crop")
         if self.size < 8 or self.spacing_mm <= 0 or self.crop_mm <= 0 or self.min_pixels < 1:
-            raise SpectfslError("--size must be >= 8, --pixel-mm and --crop-mm > 0, --min-pixels >= 1")
+            raise SpectfslError(
+                "{size} must be >= 8, {spacing_mm} and {crop_mm} > 0, {min_pixels} >= 1",
+                settings=("size", "spacing_mm", "crop_mm", "min_pixels"),
+            )
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,12 @@ def parse_classes(text: str) -> dict[int, str]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         label, sep, name = item.partition("=")
         if not sep or not label.strip().isdigit() or not name.strip():
-            raise SpectfslError(f"--classes: '{item}' is not of the form ID=NAME (for example 1=myocardium)")
+            raise SpectfslError(
+                f"{{classes}}: '{item}' is not of the form ID=NAME (for example 1=myocardium)", settings="classes"
+            )
         classes[int(label)] = check_class_name(name.strip())
     if not classes:
-        raise SpectfslError("--classes names no class")
+        raise SpectfslError("{classes} names no class", settings="classes")
     return classes
 
 
@@ -184,7 +189,7 @@ def unnamed_ids_warning(classes: dict[int, str], present: set[int]) -> str | Non
     if not unnamed:
         return None
     return (
-        f"label id {', '.join(map(str, unnamed))} occurs in the label maps but not in --classes "
+        f"label id {', '.join(map(str, unnamed))} occurs in the label maps but is not among the classes named "
         f"({', '.join(f'{i}={n}' for i, n in classes.items())}): treated as background"
     )
 
@@ -195,8 +200,9 @@ def check_classes_present(classes: dict[int, str], present: set[int], sources: l
     if missing:
         found = ", ".join(str(v) for v in sorted(present - {0})) or "none"
         raise SpectfslError(
-            f"--classes: class id {', '.join(map(str, missing))} does not occur in {', '.join(sources)} "
-            f"(ids found: {found})"
+            f"{{classes}}: class id {', '.join(map(str, missing))} does not occur in {', '.join(sources)} "
+            f"(ids found: {found})",
+            settings="classes",
         )
 
 

@@ -25,7 +25,9 @@ def check_pattern(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as error:
-        raise SpectfslError(f"--patient-from '{pattern}' is not a regular expression: {error}") from None
+        raise SpectfslError(
+            f"{{patient_from}} '{pattern}' is not a regular expression: {error}", settings="patient_from"
+        ) from None
 
 
 def patient_from_path(path: str | Path, pattern: str = DEFAULT_PATIENT_FROM) -> str:
@@ -35,13 +37,15 @@ def patient_from_path(path: str | Path, pattern: str = DEFAULT_PATIENT_FROM) -> 
     text = (Path(path).parent / file_stem(path)).as_posix()
     match = check_pattern(pattern).search(text)
     if match is None:
-        raise SpectfslError(f"{path}: --patient-from '{pattern}' does not match '{text}'")
+        raise SpectfslError(f"{path}: {{patient_from}} '{pattern}' does not match '{text}'", settings="patient_from")
     if "patient" in match.groupdict():
         found = match.group("patient")
     else:
         found = match.group(1) if match.groups() else match.group(0)
     if not found:
-        raise SpectfslError(f"{path}: --patient-from '{pattern}' matched an empty patient in '{text}'")
+        raise SpectfslError(
+            f"{path}: {{patient_from}} '{pattern}' matched an empty patient in '{text}'", settings="patient_from"
+        )
     return found
 
 

@@ -138,12 +138,15 @@ def make_patient(
     (4-32) adds an ECG-gated study whose LV beats (`beating_lv`) with an ejection fraction drawn from
     `LVEF_RANGE`; the static study (end-diastole's anatomy) is the same as without it."""
     if defect is not None and defect not in (*DEFECT_WALLS, "random"):
-        raise SpectfslError(f"--defect must be one of {', '.join(DEFECT_WALLS)} or random, got '{defect}'")
+        raise SpectfslError(
+            f"{{defect}} must be one of {', '.join(DEFECT_WALLS)} or random, got '{defect}'", settings="defect"
+        )
     if gates is not None and not MIN_GATES <= gates <= MAX_GATES:
         raise SpectfslError(f"gates must be {MIN_GATES}-{MAX_GATES} (scanners gate 8 or 16), got {gates}")
     if not 0 <= defect_uptake < 1:
         raise SpectfslError(
-            f"--defect-uptake must be from 0 to below 1 (a share of normal uptake), got {defect_uptake}"
+            f"{{defect_uptake}} must be from 0 to below 1 (a share of normal uptake), got {defect_uptake}",
+            settings="defect_uptake",
         )
     rng = np.random.default_rng([seed, index])
     z, y, x = _grid_mm(matrix, voxel_mm)

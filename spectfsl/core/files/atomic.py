@@ -27,9 +27,11 @@ def check_new_output(path: str | os.PathLike | None, overwrite: bool) -> None:
         return
     target = Path(path)
     if target.is_dir() and any(target.iterdir()):
-        raise SpectfslError(f"{target}: folder exists and is not empty (pass --overwrite to replace it)")
+        raise SpectfslError(
+            f"{target}: folder exists and is not empty (pass {{overwrite}} to replace it)", settings="overwrite"
+        )
     if target.exists() and not target.is_dir():
-        raise SpectfslError(f"{target}: file exists (pass --overwrite to replace it)")
+        raise SpectfslError(f"{target}: file exists (pass {{overwrite}} to replace it)", settings="overwrite")
 
 
 @contextlib.contextmanager

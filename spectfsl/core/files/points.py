@@ -22,14 +22,18 @@ def parse_point(text: str, option: str = "point", dims: int = 2) -> tuple[float,
     except ValueError:
         if len(parts) in (2, 3) and len(parts) != dims:
             model = f"a {dims}D model" if dims == 3 else "a 2D image or model"
-            raise SpectfslError(f"{option}: '{text}' has {len(parts)} coordinates; {model} takes {shape}") from None
-        raise SpectfslError(f"{option}: '{text}' is not a point {shape} (the file's voxel indices)") from None
+            raise SpectfslError(
+                f"{{{option}}}: '{text}' has {len(parts)} coordinates; {model} takes {shape}", settings=option
+            ) from None
+        raise SpectfslError(
+            f"{{{option}}}: '{text}' is not a point {shape} (the file's voxel indices)", settings=option
+        ) from None
 
 
 def parse_named_point(text: str, default_name: str, dims: int = 2) -> tuple[str, tuple[float, ...]]:
     """'apex=12,30' -> ('apex', (12.0, 30.0)); a point without a name gets `default_name`."""
     name, sep, point = text.rpartition("=")
-    return (name if sep and name else default_name), parse_point(point if sep else text, "--point", dims)
+    return (name if sep and name else default_name), parse_point(point if sep else text, "point", dims)
 
 
 def read_points(path: str | Path, root: str | Path | None = None) -> list[tuple]:
@@ -41,7 +45,7 @@ def read_points(path: str | Path, root: str | Path | None = None) -> list[tuple]
         raise SpectfslError(f"{path}: no such file")
     root = Path(root) if root is not None else path.parent
     if not root.is_dir():
-        raise SpectfslError(f"{root}: no such folder (--data-dir)")
+        raise SpectfslError(f"{root}: no such folder ({{data_dir}})", settings="data_dir")
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"image", "name", "x", "y"} - set(reader.fieldnames or [])

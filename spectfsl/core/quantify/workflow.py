@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from spectfsl.core.image import GatedImage, SpectImage, placeholder_note
-from spectfsl.core.imaging.label_fit import WALL_NAMES, labels_on_scan, warn_if_unfit
+from spectfsl.core.processing.label_fit import WALL_NAMES, labels_on_scan, warn_if_unfit
 from spectfsl.core.quantify.axis import LVAxis, lv_axis
 from spectfsl.core.quantify.function import LVFunction, lv_function
 from spectfsl.core.quantify.geometry import ScanFrame, scan_frame
@@ -87,7 +87,8 @@ def class_masks(label_ids: np.ndarray, classes: dict[int, str]) -> tuple[np.ndar
         named = ", ".join(f"{i}={n}" for i, n in classes.items())
         raise SpectfslError(
             f"quantify needs an LV myocardium and an LV cavity class (named {MYOCARDIUM_NAMES[0]} and "
-            f"{CAVITY_NAMES[0]}), got {named}: give --classes 1=myocardium,2=cavity"
+            f"{CAVITY_NAMES[0]}), got {named}: give {{classes}} 1=myocardium,2=cavity",
+            settings="classes",
         )
     return label_ids == wall, label_ids == cavity, (label_ids == rv) if rv is not None else None
 
@@ -206,13 +207,14 @@ def _rounded(value: float | None) -> float | None:
 class ScanReader:
     """`quantify`'s reading of scans: each scan (with `voxel_mm` replacing a placeholder spacing, which
     is otherwise named in a warning) read out from its label map (ids named by `classes`), or from the
-    map of the segmentation `model` (opened on first use) when it has none."""
+    map of the segmentation `model` (opened on first use, on `device`: a name such as `auto`, or a
+    `torch.device`) when it has none."""
 
     def __init__(
         self,
         classes: dict[int, str],
         model: str = "builtin",
-        device: str = "auto",
+        device: Any = "auto",
         sampling: str = "max",
         defect_threshold: float = DEFECT_THRESHOLD,
         voxel_mm: float | None = None,
@@ -284,15 +286,16 @@ class ScanReader:
         return summed, readout
 
     def _model(self):
-        from spectfsl.core.device import setup_device
-        from spectfsl.core.segmentation.model_file import open_segmenter
+        from spectfsl.core.device import pick_device
+        from spectfsl.core.segment.model_file import open_segmenter
 
         if self._segmenter is None:
-            self._segmenter = open_segmenter(self.model, setup_device(self.device))
+            device = pick_device(self.device) if isinstance(self.device, str) else self.device
+            self._segmenter = open_segmenter(self.model, device)
         return self._segmenter
 
     def _segment(self, image: SpectImage) -> tuple[np.ndarray, dict[int, str]]:
-        from spectfsl.core.segmentation.workflows import check_compatible, segment_image
+        from spectfsl.core.segment.workflows import check_compatible, segment_image
 
         segmenter = self._model()
         note = check_compatible(segmenter, image)
@@ -301,8 +304,8 @@ class ScanReader:
         return segment_image(segmenter, image), dict(segmenter.info.classes.foreground)
 
     def _segment_gates(self, study: GatedImage) -> tuple[np.ndarray, dict[int, str]]:
-        from spectfsl.core.segmentation.gated import segment_gates
-        from spectfsl.core.segmentation.workflows import check_compatible
+        from spectfsl.core.segment.gated import segment_gates
+        from spectfsl.core.segment.workflows import check_compatible
 
         segmenter = self._model()
         note = check_compatible(segmenter, study.gates[0])

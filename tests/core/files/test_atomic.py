@@ -44,6 +44,6 @@ def test_a_failed_folder_keeps_the_old_one(tmp_path):
 def test_a_non_empty_folder_needs_overwrite(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep").write_text("mine")
-    with pytest.raises(SpectfslError, match="--overwrite"):
+    with pytest.raises(SpectfslError, match="overwrite"):
         with atomic_directory(tmp_path / "out"):
             pass

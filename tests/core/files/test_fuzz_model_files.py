@@ -13,19 +13,19 @@ import numpy as np
 import pytest
 import torch
 
-from spectfsl.core.fewshot.bank import BANK_FORMAT, BankInfo, load_bank, save_bank
-from spectfsl.core.fewshot.prototypes import PrototypicalClassifier
 from spectfsl.core.files.store import load_tensors, save_tensors
 from spectfsl.core.image import SpectImage
-from spectfsl.core.localisation.anatomy_file import ANATOMY_FORMAT, AnatomyInfo, load_anatomy, save_anatomy
-from spectfsl.core.localisation.embedding import AnatomyLocaliser
-from spectfsl.core.localisation.grid import to_grid
-from spectfsl.core.localisation.locate import predicted_offset
-from spectfsl.core.localisation.model_file import PRNET_FORMAT, load_prnet, save_prnet
-from spectfsl.core.localisation.training import PRNetSettings, train_model
-from spectfsl.core.models.anatomy import AnatomyEmbedding
-from spectfsl.core.models.factory import create_model
-from spectfsl.core.models.weights import WeightsChoice
+from spectfsl.core.networks.anatomy import AnatomyEmbedding
+from spectfsl.core.networks.weights import WeightsChoice
+from spectfsl.core.prnet.anatomy_file import ANATOMY_FORMAT, AnatomyInfo, load_anatomy, save_anatomy
+from spectfsl.core.prnet.embedding import AnatomyLocaliser
+from spectfsl.core.prnet.grid import to_grid
+from spectfsl.core.prnet.locate import predicted_offset
+from spectfsl.core.prnet.model_file import PRNET_FORMAT, load_prnet, save_prnet
+from spectfsl.core.prnet.training import PRNetSettings, train_model
+from spectfsl.core.proto.backbones import create_model
+from spectfsl.core.proto.bank import BANK_FORMAT, BankInfo, load_bank, save_bank
+from spectfsl.core.proto.prototypes import PrototypicalClassifier
 from spectfsl.errors import SpectfslError
 
 WRONG_VALUES = [0, -1, 1e300, 10**12, "x", "x" * 100_000, [], {}, None, True, [1, "a"], {"a": 1}, float("nan")]

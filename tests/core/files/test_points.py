@@ -11,8 +11,8 @@ from spectfsl.errors import SpectfslError
 def test_a_point_is_x_then_y():
     assert parse_point("12.5,30") == (12.5, 30.0)
     for bad in ("12", "1,2,3,4", "a,b", ""):
-        with pytest.raises(SpectfslError, match="--p1: .* is not a point x,y"):
-            parse_point(bad, "--p1")
+        with pytest.raises(SpectfslError, match="^p1: .* is not a point x,y"):
+            parse_point(bad, "p1")
 
 
 def test_named_points_and_their_default_name():

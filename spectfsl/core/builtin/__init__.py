@@ -1,1 +1,0 @@
-"""Models shipped inside the package (`--model builtin`, `--init builtin`) and the recipes that make them."""

@@ -1,0 +1,68 @@
+"""The registration baseline: a known shift and scaling is recovered, points and labels follow it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spectfsl.core.processing import registration
+from spectfsl.core.segment.metrics import dice
+from spectfsl.errors import SpectfslError
+
+pytest.importorskip("SimpleITK")
+
+
+def _blobs(shape, centre, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """A bright shell (label 1) around a dim core (label 2) beside a second, larger organ: intensities
+    and labels, the whole scene moved to `centre` (array order) and scaled by `scale`."""
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=float) for n in shape], indexing="ij"), axis=-1)
+    r = np.linalg.norm((grid - centre) / (6.0 * scale), axis=-1)
+    other = np.linalg.norm((grid - centre - np.array([0, 9, 9][-len(shape) :]) * scale) / (8.0 * scale), axis=-1)
+    labels = np.where(r <= 0.55, 2, np.where(r <= 1.0, 1, 0)).astype(np.uint8)
+    pixels = np.where(labels == 1, 1.0, np.where(labels == 2, 0.3, 0.0)) + 0.6 * (other <= 1.0)
+    return pixels.astype(np.float32), labels
+
+
+@pytest.mark.parametrize("shape", [(40, 44, 44), (48, 48)])
+def test_a_shifted_and_scaled_scene_carries_points_and_labels(shape):
+    fixed_centre = np.array(shape, dtype=float) / 2 - 3
+    moving_centre = fixed_centre + np.array([3.0, -4.0, 2.0][-len(shape) :])
+    fixed, fixed_labels = _blobs(shape, fixed_centre)
+    moving, moving_labels = _blobs(shape, moving_centre, scale=1.15)
+    spacing = (4.0,) * len(shape)
+    found = registration.register(fixed, spacing, moving, spacing)
+    point_mm = fixed_centre[::-1] * 4.0  # x, y[, z]
+    carried = found.carry_point(point_mm) / 4.0
+    assert np.linalg.norm(carried - moving_centre[::-1]) < 1.0  # within a voxel of the moved centre
+    warped = registration.warp_labels(found, moving_labels, spacing, fixed.shape, spacing)
+    assert warped.shape == fixed.shape and warped.dtype == moving_labels.dtype
+    for label, least in ((1, 0.85), (2, 0.65)):  # the core is a few voxels wide: its outline is coarse
+        unmoved = dice(moving_labels == label, fixed_labels == label)
+        assert dice(warped == label, fixed_labels == label) > least > unmoved
+
+
+def test_identity_is_found_when_the_images_are_the_same_and_a_seed_repeats_its_answer():
+    pixels, _ = _blobs((32, 32, 32), np.array([15.0, 16.0, 17.0]))
+    moved, _ = _blobs((32, 32, 32), np.array([17.0, 14.0, 16.0]))
+    found = registration.register(pixels, (3.0, 3.0, 3.0), pixels, (3.0, 3.0, 3.0))
+    point = np.array([40.0, 50.0, 45.0])
+    assert np.linalg.norm(found.carry_point(point) - point) < 2.0
+    answers = [registration.register(pixels, (3.0,) * 3, moved, (3.0,) * 3).carry_point(point) for _ in range(3)]
+    assert all(np.array_equal(answers[0], answer) for answer in answers)  # the metric's sample is seeded
+    with pytest.raises(SpectfslError, match="wall clock"):
+        registration.RegistrationSettings(seed=0)
+
+
+def test_available_says_whether_simpleitk_imports(monkeypatch):
+    import builtins
+
+    assert registration.available()
+    real_import = builtins.__import__
+
+    def no_simpleitk(name, *args, **kwargs):
+        if name == "SimpleITK":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_simpleitk)
+    assert not registration.available()
