@@ -9,6 +9,7 @@ Only result lines measured on the very file the card describes (their `parent.sh
 from __future__ import annotations
 
 import json
+import re
 import statistics
 
 from provenance import RESULTS
@@ -24,9 +25,23 @@ def lines(name: str, sha256: str) -> list[dict]:
     return [row for row in rows if row.get("parent", {}).get("sha256") == sha256]
 
 
+#: Where the real data lie on the machine that measured (any path below a `data/` folder of the shared
+#: data): a card names them relative to SPECTFSL_DATA, as a user's machine knows them.
+SHARED_DATA = re.compile(r"\S*?/shared/data/")
+#: A scratch folder (a phantom written for the run, a model made for it): only its file's name means
+#: anything on another machine.
+SCRATCH = re.compile(r"/tmp/\S*/([^/\s]+)")
+
+
+def portable(command: str) -> str:
+    """The benchmark command with machine-specific paths replaced: real data as `$SPECTFSL_DATA/...`,
+    scratch files as `SCRATCH/<name>`."""
+    return SCRATCH.sub(r"SCRATCH/\1", SHARED_DATA.sub("$SPECTFSL_DATA/", command))
+
+
 def source(row: dict, name: str) -> dict:
     return {"results": f"benchmarks/results/{name}.jsonl", "commit": row["commit"], "date": row["date"],
-            "command": row["command"]}  # fmt: skip
+            "command": portable(row["command"])}  # fmt: skip
 
 
 def segment_scores(sha256: str) -> list[dict]:
@@ -114,7 +129,7 @@ def anatomy_scores(sha256: str) -> list[dict]:
                     "results": "benchmarks/results/localisation-ablation.jsonl",
                     "commit": row["commit"],
                     "date": row["date"],
-                    "command": row["command"],
+                    "command": portable(row["command"]),
                 }
             )
     return scores

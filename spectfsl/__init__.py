@@ -3,11 +3,16 @@
 Everything a command does is callable from Python; names load lazily, so `import spectfsl` stays
 light (torch is imported when a model-related name is first used):
 
+>>> from pathlib import Path
 >>> import spectfsl
->>> data = spectfsl.read_dataset("ds/")
->>> settings = spectfsl.FitSettings(fine_tune=spectfsl.FineTuneSettings(episodes=100))
->>> classifier, info, weights = spectfsl.fit_bank(data, settings)
+>>> _ = spectfsl.write_phantom("phantom", patients=2)
+>>> scans, labels = sorted(Path("phantom").glob("*/spect.dcm")), sorted(Path("phantom").glob("*/labels.npy"))
+>>> _ = spectfsl.prepare(scans, "ds", labels=labels, settings=spectfsl.PrepareSettings(slices=False))
+>>> settings = spectfsl.FitSettings(weights="random", fine_tune=spectfsl.FineTuneSettings(episodes=2))
+>>> classifier, info, weights = spectfsl.fit_bank(spectfsl.read_dataset("ds"), settings)
 >>> spectfsl.save_bank("bank.safetensors", classifier, info, weights)
+>>> sorted(info.classes)
+['liver', 'myocardium', 'ventricles']
 
 The names by command group (`examples/notebook_api.py` uses one or more of each):
 - files and data (`phantom`, `prepare`): load_image, iter_images, write_phantom, prepare, read_dataset;

@@ -12,9 +12,9 @@ each (zero-padded at borders), and minimises
 where a() is the position head's output and c the points in mm. The model then maps any patch to
 anatomical coordinates in mm: a() * offset_scale_mm.
 
-lambda defaults to 0: on the phantom (500 steps) the reconstruction term made localisation worse
-(LV centre MRE 11.6 vs 9.8 mm) and made each step 1.75x slower; a model needs lambda > 0 for
-`prnet reconstruct`, which shows the decoder's output.
+lambda defaults to 0: localisation needs only the position head, and the decoder's term costs a
+training step more time; a model needs lambda > 0 for `prnet reconstruct`, which shows the decoder's
+output.
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ def default_settings(dims: int, start: PRNetInfo | None = None) -> PRNetSettings
     4 mm) and 8 channels in the first block, so that a training step on a CPU takes tens of
     milliseconds rather than a second; 600 steps of 32 pairs with a cosine learning-rate decay; leaky
     ReLU in the position head, so that no output axis can die. 2D: 32-pixel patches at 4 mm, 1500
-    steps of 16 pairs with cosine decay. Both were chosen on the real volumes over three seeds
-    (`benchmarks/localisation.py`); `--epochs 50 --lr-schedule constant` gives the study's run.
+    steps of 16 pairs with cosine decay. `benchmarks/localisation.py` compares settings over seeds;
+    50 epochs with a constant learning rate give the study's run.
     """
     if start is not None:
         architecture = {"patch": start.patch, "pixel_mm": start.pixel_mm, "channels": start.channels}
@@ -107,9 +107,9 @@ def default_settings(dims: int, start: PRNetInfo | None = None) -> PRNetSettings
 
 
 def training_layout(settings: PRNetSettings, device: torch.device) -> torch.memory_format:
-    """The memory layout of a training run's weights and patches: channels-last for 3D on the CPU
-    (same arithmetic, oneDNN's faster 3D convolution gradients: a training step on the six real volumes
-    took 258 ms against 333 ms on 2 cores), the default layout elsewhere (not measured there)."""
+    """The memory layout of a training run's weights and patches: channels-last for 3D on the CPU (the
+    same arithmetic; oneDNN computes 3D convolution gradients faster in it), the default layout
+    elsewhere."""
     if settings.dims == 3 and torch.device(device).type == "cpu":
         return torch.channels_last_3d
     return torch.contiguous_format

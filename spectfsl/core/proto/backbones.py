@@ -3,7 +3,9 @@
 
 >>> from spectfsl.core.proto.backbones import create_model
 >>> from spectfsl.core.networks.weights import resolve_weights
->>> backbone = create_model("resnet18", resolve_weights("auto"))
+>>> backbone = create_model("resnet18", resolve_weights("random"))
+>>> type(backbone).__name__
+'ResNetEmbedding'
 """
 
 from __future__ import annotations

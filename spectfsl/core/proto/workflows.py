@@ -2,9 +2,12 @@
 
 These are the functions the `proto` commands call, and what a notebook user calls:
 
->>> from spectfsl import FineTuneSettings, FitSettings, fit_bank, read_dataset, save_bank
->>> settings = FitSettings(fine_tune=FineTuneSettings(episodes=100))
->>> classifier, info, weights = fit_bank(read_dataset("ds/"), settings)
+>>> from pathlib import Path
+>>> from spectfsl import FineTuneSettings, FitSettings, fit_bank, prepare, read_dataset, save_bank, write_phantom
+>>> _ = write_phantom("phantom", patients=2)
+>>> _ = prepare(sorted(Path("phantom").glob("*/spect.dcm")), "ds", labels=sorted(Path("phantom").glob("*/labels.npy")))
+>>> settings = FitSettings(weights="random", fine_tune=FineTuneSettings(episodes=2))
+>>> classifier, info, weights = fit_bank(read_dataset("ds"), settings)
 >>> save_bank("bank.safetensors", classifier, info, weights)
 """
 
