@@ -23,11 +23,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spectfsl.core.checkpoint import TrainingState
 from spectfsl.core.networks.anatomy import AnatomyEmbedding
 from spectfsl.core.prnet.anatomy_file import AnatomyInfo
 from spectfsl.core.prnet.grid import BODY_THRESHOLD, GridImage
 from spectfsl.core.prnet.locate import Located, correlation_map, peak_position, within_radius
 from spectfsl.core.schedule import scheduled_lr
+from spectfsl.core.training import run_steps
 
 #: Global InfoNCE: points nearer than this (model pixels, in the volume) to the true one are not negatives.
 GLOBAL_NEAR_PX = 2.0
@@ -184,16 +186,23 @@ def train_embedding(
     model = AnatomyEmbedding(settings.dims, settings.channels, settings.features).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     volumes = [torch.from_numpy(grid.pixels)[None] for grid in grids]
-    for step in range(settings.steps):
-        for group in optimiser.param_groups:
-            group["lr"] = scheduled_lr(settings.lr, "cosine", step, settings.steps)
+
+    def views_loss(step: int) -> torch.Tensor:
         picks = torch.randint(len(volumes), (settings.batch_size,), generator=generator).tolist()
-        loss = sum(pair_loss(model, volumes[index], settings, generator) for index in picks) / len(picks)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+        return sum(pair_loss(model, volumes[index], settings, generator) for index in picks) / len(picks)
+
+    def report(step: int, loss: float) -> None:
         if on_step:
-            on_step(step + 1, settings.steps, float(loss.detach()))
+            on_step(step + 1, settings.steps, loss)
+
+    state = TrainingState(model, optimiser, generators={"views": generator})
+    run_steps(
+        state,
+        settings.steps,
+        views_loss,
+        learning_rate=lambda step: scheduled_lr(settings.lr, "cosine", step, settings.steps),
+        after_step=report,
+    )
     return model.eval()
 
 

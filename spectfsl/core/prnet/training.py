@@ -32,6 +32,7 @@ from spectfsl.core.networks.prnet import HEAD_ACTIVATIONS, PRNet
 from spectfsl.core.prnet.grid import BODY_THRESHOLD, GridImage, extract_patches, stack
 from spectfsl.core.prnet.model_file import PRNetInfo
 from spectfsl.core.schedule import LR_SCHEDULES, scheduled_lr
+from spectfsl.core.training import run_steps
 from spectfsl.errors import SpectfslError
 
 
@@ -187,31 +188,39 @@ def train_prnet(
     checkpointer.start(state, identity)
     network = distributed.replicate(model, device, unused_parameters=not reconstruct)
     total = settings.epochs * settings.iters
-    with checkpointer.signals():
-        while state.step < total:
-            epoch, iteration = divmod(state.step, settings.iters)
-            checkpointer.begin_step(state)
-            for group in optimiser.param_groups:
-                group["lr"] = scheduled_lr(settings.lr, settings.lr_schedule, state.step, total)
-            indices, first, second = sampler.sample(settings.batch_size)
-            pair_images = images[torch.cat([indices, indices])]
-            patches = extract_patches(pair_images, torch.cat([first, second]), settings.patch)
-            gain_shape = (settings.batch_size,) + (1,) * (settings.dims + 1)
-            gain = 1.0 + 0.1 * (torch.rand(gain_shape, generator=generator) * 2 - 1)
-            patches = (patches * torch.cat([gain, gain])).to(device).contiguous(memory_format=layout)
-            coordinates, decoded = network(patches, reconstruct=reconstruct)
-            predicted = coordinates[settings.batch_size :] - coordinates[: settings.batch_size]
-            target = ((second - first) * settings.pixel_mm / settings.offset_scale_mm).to(device)
-            loss = F.mse_loss(predicted, target)
-            if reconstruct:
-                loss = loss + settings.reconstruction_weight * F.mse_loss(decoded, patches)
-            value = checkpointer.check_loss(state, loss, f"epoch {epoch + 1}, iteration {iteration + 1}")
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            checkpointer.end_step(state, value)
-            if on_step is not None:
-                on_step(epoch, iteration, state.losses[-1])
+
+    def pair_loss(step: int) -> torch.Tensor:
+        indices, first, second = sampler.sample(settings.batch_size)
+        pair_images = images[torch.cat([indices, indices])]
+        patches = extract_patches(pair_images, torch.cat([first, second]), settings.patch)
+        gain_shape = (settings.batch_size,) + (1,) * (settings.dims + 1)
+        gain = 1.0 + 0.1 * (torch.rand(gain_shape, generator=generator) * 2 - 1)
+        patches = (patches * torch.cat([gain, gain])).to(device).contiguous(memory_format=layout)
+        coordinates, decoded = network(patches, reconstruct=reconstruct)
+        predicted = coordinates[settings.batch_size :] - coordinates[: settings.batch_size]
+        target = ((second - first) * settings.pixel_mm / settings.offset_scale_mm).to(device)
+        loss = F.mse_loss(predicted, target)
+        if reconstruct:
+            loss = loss + settings.reconstruction_weight * F.mse_loss(decoded, patches)
+        return loss
+
+    def describe(step: int) -> str:
+        epoch, iteration = divmod(step, settings.iters)
+        return f"epoch {epoch + 1}, iteration {iteration + 1}"
+
+    def report(step: int, loss: float) -> None:
+        if on_step is not None:
+            on_step(*divmod(step, settings.iters), loss)
+
+    run_steps(
+        state,
+        total,
+        pair_loss,
+        checkpointer,
+        lambda step: scheduled_lr(settings.lr, settings.lr_schedule, step, total),
+        describe,
+        report,
+    )
     epoch_losses = [
         float(np.mean(state.losses[epoch * settings.iters : (epoch + 1) * settings.iters]))
         for epoch in range(settings.epochs)

@@ -21,6 +21,7 @@ from spectfsl.core import distributed
 from spectfsl.core.checkpoint import Checkpointer, TrainingState, fingerprint
 from spectfsl.core.proto.ood import TISSUE_LEVEL
 from spectfsl.core.proto.prototypes import class_prototypes, squared_distances, to_network_input, transform_features
+from spectfsl.core.training import run_steps
 from spectfsl.errors import SpectfslError, SpectfslWarning
 
 PATIENT_SPLIT_TRIES = 200
@@ -252,33 +253,32 @@ def fine_tune(
     }
     checkpointer.start(state, identity)
     network = distributed.replicate(backbone, device)
-    with checkpointer.signals():
-        while state.step < settings.episodes:
-            index = state.step
-            checkpointer.begin_step(state)
-            episode = sampler.sample()
-            order = np.concatenate([episode.support, episode.query])
-            batch = to_network_input(images[order].to(device), input_size)
-            if settings.augment:
-                batch = augment(batch, generator)
-            features = network(batch)
-            n_support = len(episode.support)
-            _, support_targets = np.unique(episode.support_labels, return_inverse=True)
-            classes_in_episode = np.unique(episode.support_labels)
-            query_targets = torch.as_tensor(np.searchsorted(classes_in_episode, episode.query_labels), device=device)
-            prototypes = class_prototypes(
-                features[:n_support], torch.as_tensor(support_targets, device=device), len(classes_in_episode)
-            )
-            logits = -squared_distances(features[n_support:], prototypes)
-            loss = F.cross_entropy(logits, query_targets)
-            value = checkpointer.check_loss(state, loss, f"episode {index + 1}")
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            checkpointer.end_step(state, value)
-            if on_episode is not None:
-                accuracy = float((logits.argmax(dim=1) == query_targets).float().mean())
-                on_episode(index, state.losses[-1], accuracy)
+    accuracy = {}
+
+    def episode_loss(index: int) -> torch.Tensor:
+        episode = sampler.sample()
+        order = np.concatenate([episode.support, episode.query])
+        batch = to_network_input(images[order].to(device), input_size)
+        if settings.augment:
+            batch = augment(batch, generator)
+        features = network(batch)
+        n_support = len(episode.support)
+        _, support_targets = np.unique(episode.support_labels, return_inverse=True)
+        classes_in_episode = np.unique(episode.support_labels)
+        query_targets = torch.as_tensor(np.searchsorted(classes_in_episode, episode.query_labels), device=device)
+        prototypes = class_prototypes(
+            features[:n_support], torch.as_tensor(support_targets, device=device), len(classes_in_episode)
+        )
+        logits = -squared_distances(features[n_support:], prototypes)
+        if on_episode is not None:
+            accuracy[index] = float((logits.argmax(dim=1) == query_targets).float().mean())
+        return F.cross_entropy(logits, query_targets)
+
+    def report(index: int, loss: float) -> None:
+        if on_episode is not None:
+            on_episode(index, loss, accuracy.pop(index))
+
+    run_steps(state, settings.episodes, episode_loss, checkpointer, None, lambda i: f"episode {i + 1}", report)
     backbone.eval()
     return state.losses
 

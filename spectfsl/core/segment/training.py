@@ -29,6 +29,7 @@ from spectfsl.core.proto.prototypes import squared_distances
 from spectfsl.core.schedule import scheduled_lr
 from spectfsl.core.segment.network import SegNet
 from spectfsl.core.segment.settings import MAX_GAIN, SegmentSettings
+from spectfsl.core.training import run_steps
 from spectfsl.errors import SpectfslError
 
 #: Fraction of training crops centred on a labelled voxel (of a foreground class drawn uniformly, so
@@ -125,26 +126,24 @@ def fit_network(
     sampler = CropSampler(scans, settings, generator)
     checkpointer.start(state, identity)
     network = distributed.replicate(model, device)
-    with checkpointer.signals():
-        while state.step < settings.steps:
-            checkpointer.begin_step(state)
-            for group in optimiser.param_groups:
-                group["lr"] = scheduled_lr(settings.lr, settings.lr_schedule, state.step, settings.steps)
-            images, labels = sampler.sample(settings.batch_size)
-            images = augment(images, generator, settings.gain, settings.resolution)
-            outputs = network(images.to(device))
-            labels = labels.to(device)
-            if settings.method == "finetune":
-                loss = dense_loss(outputs, labels, classes)
-            else:
-                loss = prototype_episode_loss(outputs, labels, classes)
-            value = checkpointer.check_loss(state, loss, f"step {state.step + 1}")
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            checkpointer.end_step(state, value)
-            if on_step is not None:
-                on_step(state.step, state.losses[-1])
+
+    def crop_loss(step: int) -> torch.Tensor:
+        images, labels = sampler.sample(settings.batch_size)
+        images = augment(images, generator, settings.gain, settings.resolution)
+        outputs = network(images.to(device))
+        labels = labels.to(device)
+        if settings.method == "finetune":
+            return dense_loss(outputs, labels, classes)
+        return prototype_episode_loss(outputs, labels, classes)
+
+    def report(step: int, loss: float) -> None:
+        if on_step is not None:
+            on_step(step + 1, loss)  # steps done so far
+
+    def learning_rate(step: int) -> float:
+        return scheduled_lr(settings.lr, settings.lr_schedule, step, settings.steps)
+
+    run_steps(state, settings.steps, crop_loss, checkpointer, learning_rate, after_step=report)
     model.eval()
     prototypes = support_prototypes(model, scans, classes, device) if settings.method == "prototype" else None
     return model, prototypes, state.losses
