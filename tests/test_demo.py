@@ -105,22 +105,18 @@ def plain_findings_expected(demo) -> list[str]:
     return expected
 
 
-def test_without_real_data_the_report_says_so_and_shows_the_phantom_alone(phantom_demo):
+def test_without_a_real_data_folder_the_report_shows_the_shipped_physionet_volumes(phantom_demo):
     demo = phantom_demo[0]
-    real = ("real_nifti", "prnet_real", "localisation_real", "localisation3d_real", "study_slice")
-    phantom_only = replace(
-        demo,
-        real_data=None,
-        results=replace(demo.results, real_dicom=[], segmentation_real=None, **dict.fromkeys(real)),
-    )
-    markdown, _ = write_report(phantom_only, 1.0)
+    others = replace(demo.results, segmentation_real=None, study_slice=None, quantified_real=None, gated_real=None)
+    markdown, _ = write_report(replace(demo, real_data=None, results=others), 1.0)
     text = markdown.read_text()
-    assert "No real data found" in text and "Real NIfTI patients" not in text
-    assert "built-in localiser phantom 3D lv_centre" in text
+    assert "PhysioNet volumes shipped inside the package (CC BY 4.0) only" in text
+    assert "Real NIfTI patients" in text and "built-in localiser real 3D lv_centre" in text
+    assert "Tissue maps of real scans" not in text
 
 
-@requires_real_data
-def test_real_data_demo_adds_the_real_patients(phantom_demo):
+def test_the_physionet_rows_run_with_or_without_a_real_data_folder(phantom_demo):
+    """The package ships the six PhysioNet volumes: their rows are in every demo."""
     demo, text, _ = phantom_demo
     results = demo.results
     assert results.real_nifti.classes == ["extracardiac", "myocardium", "ventricles"]
@@ -132,6 +128,12 @@ def test_real_data_demo_adds_the_real_patients(phantom_demo):
     assert set(real3d) == {"lv_centre", "apex", "lateral_wall"}
     assert real3d["lv_centre"][0]["pairs"] == 30 and real3d["apex"][0]["pairs"] == 6  # 6 volumes; 3 with masks
     assert "not expert-made" in text and "built-in localiser real 3D lv_centre" in text
+
+
+@requires_real_data
+def test_a_real_data_folder_adds_the_lvseg_patients(phantom_demo):
+    demo, text, _ = phantom_demo
+    results = demo.results
     methods = [s.method for s in results.segmentation_real]
     assert methods.count("finetune") == methods.count(BUILTIN_NO_LABELS) == methods.count("threshold") == 7
     assert set(results.segmentation_real[0].dice) == {"myocardium", "cavity"}

@@ -36,7 +36,8 @@ def demo(
         typer.Option(
             "--real-data",
             metavar="DIR",
-            help="Folder with mps-physionet/ and seed-slice/ (default: $SPECTFSL_DATA or ../shared/data).",
+            help="Folder with mps-physionet/, lvseg-mtu/, seed-slice/ (default: $SPECTFSL_DATA or "
+            "../shared/data; without one, the PhysioNet volumes shipped in the package).",
             show_default=False,
         ),
     ] = None,
@@ -60,7 +61,7 @@ def demo(
 
     target = setup_device(device)
     found = _find_real_data(real_data)
-    info(f"real data: {found}" if found else "real data: not found (phantom only)")
+    info(f"real data: {found}" if found else "real data: the PhysioNet volumes shipped in the package (no other found)")
     start = time.perf_counter()
     replace = overwrite or (out / "report.md").is_file()
     with atomic_directory(out, overwrite=replace) as staging:

@@ -57,16 +57,6 @@ def _compact(value) -> str:
 @models_app.command("make")
 def make(
     name: Name,
-    data: Annotated[
-        Path,
-        typer.Option(
-            metavar="DIR",
-            help="The PhysioNet myocardial-perfusion folder (mps-physionet: dicom/mps-N.dcm volumes, "
-            "nifti/patient00N_0000.nii.gz images with patient00N.nii.gz LV-wall masks), e.g. "
-            "../shared/data/mps-physionet.",
-            show_default=False,
-        ),
-    ],
     out: Annotated[
         Path,
         typer.Option(
@@ -76,6 +66,16 @@ def make(
             show_default=False,
         ),
     ],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="The PhysioNet myocardial-perfusion folder (mps-physionet: dicom/mps-N.dcm volumes, "
+            "nifti/patient00N_0000.nii.gz images with patient00N.nii.gz LV-wall masks) [default: "
+            "$SPECTFSL_DATA/mps-physionet when it exists, else the copy shipped inside the package].",
+            show_default=False,
+        ),
+    ] = None,
     seed: Seed = 0,
     steps: Annotated[
         int | None, typer.Option(metavar="N", min=1, help="Training steps [default: the recipe's].", show_default=False)
@@ -92,6 +92,7 @@ def make(
     """
     import shlex
 
+    from spectfsl.core.data.shared import find_data, physionet_folder
     from spectfsl.core.device import setup_device
     from spectfsl.core.files.atomic import check_new_output
     from spectfsl.core.files.catalogue import card_path_for, named
@@ -99,11 +100,12 @@ def make(
     from spectfsl.ui import info, make_progress
 
     model = named(name)
+    data = data if data is not None else physionet_folder(find_data())
     check_new_output(out, overwrite)
     check_new_output(card_path_for(out), overwrite)
     target = setup_device(device)
-    # the card names the recipe, not this machine's folders (the data and output paths are placeholders)
-    words = ["spectfsl", "models", "make", name, "--data", "PHYSIONET_DIR", "--out", "OUT.safetensors"]
+    # the card names the recipe, not this machine's folders (the output path is a placeholder)
+    words = ["spectfsl", "models", "make", name, "--out", "OUT.safetensors"]
     words += ["--seed", str(seed)]
     command = shlex.join(words + (["--steps", str(steps)] if steps is not None else []))
     with make_progress() as progress:

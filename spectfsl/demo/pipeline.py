@@ -23,7 +23,7 @@ from spectfsl import figures
 from spectfsl.core.data.datasets import LabelledImages, PrepareSettings, read_dataset
 from spectfsl.core.data.phantom import DEFECT_WALLS, LV_CLASS_NAMES, make_patient, write_phantom
 from spectfsl.core.data.prepare import prepare
-from spectfsl.core.data.shared import lvseg_gated_studies, lvseg_pairs, physionet_wall_pairs
+from spectfsl.core.data.shared import lvseg_gated_studies, lvseg_pairs, physionet_folder, physionet_wall_pairs
 from spectfsl.core.files.catalogue import BUILTIN
 from spectfsl.core.files.loader import load_image, load_study
 from spectfsl.core.files.points import read_points
@@ -34,7 +34,7 @@ from spectfsl.core.prnet.landmarks import heart_landmark_rows, mask_landmark_row
 from spectfsl.core.prnet.localisers import open_localiser
 from spectfsl.core.prnet.locate import LOCAL_MATCH_MM, locate, locate_rows, mse_psnr, reconstruct
 from spectfsl.core.prnet.model_file import load_prnet, require_decoder, save_prnet, starting_model
-from spectfsl.core.prnet.training import PRNetSettings, train_model
+from spectfsl.core.prnet.training import PRNetSettings, default_settings, train_model
 from spectfsl.core.processing import registration
 from spectfsl.core.processing.heart import find_heart
 from spectfsl.core.processing.masks import wall_landmark_points
@@ -238,7 +238,8 @@ class Demo:
 
 
 def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
-    """The stages to run, in order (real-data stages only when real data was found)."""
+    """The stages to run, in order: the PhysioNet stages always (the package ships those volumes), the
+    other real-data stages only when a real-data folder was found."""
     steps = [
         ("phantom: 12 patients", phantom),
         ("prepare phantom crops", prepare_phantom),
@@ -251,12 +252,14 @@ def stages(demo: Demo) -> list[tuple[str, Callable[[Demo], None]]]:
         ("quantify: phantom defects in each wall, with and without labels", quantify_phantom),
         (f"gated: LV ejection fraction of {demo.settings.gated_patients} gated phantoms", gated_phantom),
     ]
+    steps += [  # the PhysioNet volumes: from the real-data folder, else the copy inside the package
+        ("real NIfTI: prepare and classify", classify_real_nifti),
+        ("real DICOM: find the heart", find_real_hearts),
+        ("real PRNet: train and locate the LV", locate_real_lv),
+        ("real: locate the LV in the 6 volumes with the built-in 3D localiser", locate_real_builtin),
+    ]
     if demo.real_data is not None:
         steps += [
-            ("real NIfTI: prepare and classify", classify_real_nifti),
-            ("real DICOM: find the heart", find_real_hearts),
-            ("real PRNet: train and locate the LV", locate_real_lv),
-            ("real: locate the LV in the 6 volumes with the built-in 3D localiser", locate_real_builtin),
             ("real lvseg-mtu: segment with the built-in model, and fine-tuned on 1 scan", segment_real),
             ("study PNG slice: classify", classify_study_slice),
             ("real lvseg-mtu: quantify a stress scan against its rest scan", quantify_real),
@@ -342,8 +345,8 @@ def evaluate_phantom(demo: Demo) -> None:
 
 
 def _prnet_settings(demo: Demo, epochs: int, reconstruction_weight: float) -> PRNetSettings:
-    return PRNetSettings(
-        pixel_mm=4.0,
+    return replace(
+        default_settings(2),
         epochs=epochs,
         iters=demo.settings.prnet_iters,
         reconstruction_weight=reconstruction_weight,
@@ -403,7 +406,7 @@ def evaluate_phantom_prnet(demo: Demo) -> None:
 
 
 def _nifti(demo: Demo) -> tuple[list[Path], list[Path]]:
-    return physionet_wall_pairs(demo.real_data / "mps-physionet" / "nifti")
+    return physionet_wall_pairs(physionet_folder(demo.real_data) / "nifti")
 
 
 def classify_real_nifti(demo: Demo) -> None:
@@ -423,7 +426,7 @@ def classify_real_nifti(demo: Demo) -> None:
 
 
 def find_real_hearts(demo: Demo) -> None:
-    paths = sorted((demo.real_data / "mps-physionet" / "dicom").glob("*.dcm"))
+    paths = sorted((physionet_folder(demo.real_data) / "dicom").glob("*.dcm"))
     volumes = [load_image(path) for path in paths]
     boxes = [find_heart(volume) for volume in volumes]
     demo.results.real_dicom = [HeartFound(p.name, box.centre, box.size) for p, box in zip(paths, boxes)]
@@ -433,11 +436,11 @@ def find_real_hearts(demo: Demo) -> None:
 
 def locate_real_lv(demo: Demo) -> None:
     images, masks = _nifti(demo)
-    volumes = sorted((demo.real_data / "mps-physionet" / "dicom").glob("*.dcm")) + images
+    volumes = sorted((physionet_folder(demo.real_data) / "dicom").glob("*.dcm")) + images
     if not images:
         return
-    grids = grid_images((load_image(p) for p in volumes), 4.0)
     settings = _prnet_settings(demo, demo.settings.prnet_real_epochs, reconstruction_weight=0.0)
+    grids = grid_images((load_image(p) for p in volumes), settings.pixel_mm)
     path = demo.out / "prnet-real.safetensors"
     demo.results.prnet_real = _train_and_save(demo, grids, settings, path, "prnet_real")
     rows = []
@@ -496,7 +499,7 @@ def _locate_qc(demo: Demo, rows, name: str) -> None:
 
 def locate_real_builtin(demo: Demo) -> None:
     images, masks = _nifti(demo)
-    dicoms = sorted((demo.real_data / "mps-physionet" / "dicom").glob("*.dcm"))
+    dicoms = sorted((physionet_folder(demo.real_data) / "dicom").glob("*.dcm"))
     if not images:
         return
     rows = mask_landmark_rows([str(p) for p in images], masks) + heart_landmark_rows([str(p) for p in dicoms], dicoms)
@@ -545,7 +548,8 @@ def _overlay_panel(title: str, image, reference_ids: np.ndarray, predicted_ids: 
 
 def segment_phantom(demo: Demo) -> None:
     """`segment fit` from the built-in model on one phantom patient (its three classes), `segment
-    evaluate` (with the threshold baseline) on the others."""
+    evaluate` on the others beside the threshold tuned on that patient and, with SimpleITK, that
+    patient's labels carried over by registration (single-atlas)."""
     root = demo.out / "phantom"
     patients = sorted(p.name for p in root.iterdir() if p.is_dir())
     scans = [root / p / "spect.dcm" for p in patients]
@@ -554,7 +558,8 @@ def segment_phantom(demo: Demo) -> None:
     labelled = list(load_labelled(scans, labels, classes, {}, None))
     _, segmenter = _fit_from_builtin(demo, labelled[:1], classes)
     evaluated = labelled[1 : 1 + demo.settings.segment_evaluated]
-    demo.results.segmentation_phantom = list(evaluate_scans(segmenter, evaluated, baselines_too=True))
+    atlas = labelled[0] if baseline_registration(demo) else None  # the one labelled scan, registered
+    demo.results.segmentation_phantom = list(evaluate_scans(segmenter, evaluated, baselines_too=True, atlas=atlas))
     image, indices = labelled[1]
     panel = _overlay_panel(patients[1], image, classes.ids_of(indices), segment_image(segmenter, image), classes)
     figures.label_overlays(demo.figure("segment_phantom_overlay"), [panel], classes.names)
@@ -574,7 +579,8 @@ def segment_real(demo: Demo) -> None:
     labelled = list(load_labelled(images, labels, classes, {}, None))
     builtin, segmenter = _fit_from_builtin(demo, labelled[:1], classes)
     others = [(BUILTIN_NO_LABELS, builtin)]
-    demo.results.segmentation_real = list(evaluate_scans(segmenter, labelled[1:], True, others))
+    atlas = labelled[0] if baseline_registration(demo) else None
+    demo.results.segmentation_real = list(evaluate_scans(segmenter, labelled[1:], True, others, atlas=atlas))
     image, indices = labelled[-1]
     reference = classes.ids_of(indices)
     panels = [

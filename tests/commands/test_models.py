@@ -47,3 +47,13 @@ def test_the_recipe_refuses_a_folder_without_the_physionet_volumes(cli, tmp_path
     made = cli("models", "make", "segment-3d", "--data", tmp_path, "--out", tmp_path / "m.safetensors", "--steps", 1)
     assert made.exit_code == 2 and "_0000.nii.gz" in made.stderr
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_recipe_runs_on_the_volumes_shipped_in_the_package(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPECTFSL_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.chdir(tmp_path)  # no ../shared/data either
+    out = tmp_path / "m.safetensors"
+    made = cli("-q", "models", "make", "segment-3d", "--out", out, "--steps", 1)
+    assert made.exit_code == 0, made.stderr
+    card = json.loads(out.with_name("m.card.json").read_text())
+    assert "--data" not in card["recipe"] and "PhysioNet" in json.dumps(card["data"])

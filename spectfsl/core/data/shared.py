@@ -4,10 +4,26 @@ tests, the benchmarks), with the layout CI uses as the fallback."""
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 #: The environment variable naming the real-data folder (holding mps-physionet/, lvseg-mtu/, seed-slice/).
 DATA_ENV = "SPECTFSL_DATA"
+#: The PhysioNet folder's name, in a real-data folder and inside the package.
+PHYSIONET = "mps-physionet"
+
+
+def packaged_physionet() -> Path:
+    """The PhysioNet volumes shipped inside the package (CC BY 4.0, with their citation in README.md)."""
+    return Path(str(resources.files("spectfsl") / "sample_data" / PHYSIONET))
+
+
+def physionet_folder(data: Path | None = None) -> Path:
+    """The PhysioNet folder (dicom/, nifti/): `data`/mps-physionet when the real-data folder `data`
+    holds one, else the copy shipped inside the package."""
+    if data is not None and (Path(data) / PHYSIONET).is_dir():
+        return Path(data) / PHYSIONET
+    return packaged_physionet()
 
 
 def data_candidates(repository: Path | None = None) -> list[Path]:

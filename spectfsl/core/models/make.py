@@ -33,7 +33,7 @@ def recipe_for(model: BuiltinModel, seed: int = 0, steps: int | None = None) -> 
 
 def make_builtin(
     model: BuiltinModel,
-    data: str | os.PathLike,
+    data: str | os.PathLike | None,
     out: str | os.PathLike,
     seed: int = 0,
     steps: int | None = None,
@@ -41,7 +41,8 @@ def make_builtin(
     on_step: Callable[[int, float], None] | None = None,
     command: str = "",
 ) -> dict[str, Any]:
-    """Train `model` by its recipe on the PhysioNet folder `data`, write it to `out` and its card
+    """Train `model` by its recipe on the PhysioNet folder `data` (None: the volumes shipped inside the
+    package), write it to `out` and its card
     beside it (`command`: how the card says it was made); returns the card. `on_step(done, loss)`
     reports progress."""
     recipe = recipe_for(model, seed, steps)

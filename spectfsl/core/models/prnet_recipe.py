@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from spectfsl.core.data.phantom import make_patient
+from spectfsl.core.data.shared import packaged_physionet
 from spectfsl.core.files.catalogue import PHYSIONET_CITATION
 from spectfsl.core.files.loader import load_image
 from spectfsl.core.image import SpectImage
@@ -58,15 +59,16 @@ class VolumeRecipe(Protocol):
 
 
 def recipe_volumes(physionet: str | Path | None, recipe: VolumeRecipe) -> list[SpectImage]:
-    """The recipe's unlabelled volumes: phantom patients, then the real ones (when `recipe.real`)."""
+    """The recipe's unlabelled volumes: phantom patients, then the real ones (when `recipe.real`) from
+    the PhysioNet folder `physionet` (None: the copy shipped inside the package)."""
     volumes = []
     for index in range(recipe.phantoms):
         case = make_patient(index, seed=2000 + recipe.seed)
         spacing = (case.voxel_mm, case.voxel_mm)
         volumes.append(SpectImage(case.counts.astype(np.float32), spacing, case.voxel_mm, case.patient, case.patient))
     if recipe.real:
-        folder = Path(physionet) if physionet is not None else None
-        paths = sorted(p for pattern in REAL_VOLUMES for p in folder.glob(pattern)) if folder else []
+        folder = Path(physionet) if physionet is not None else packaged_physionet()
+        paths = sorted(p for pattern in REAL_VOLUMES for p in folder.glob(pattern))
         if not paths:
             raise SpectfslError(f"{folder}: no PhysioNet volume (expected {' and '.join(REAL_VOLUMES)} below it)")
         volumes += [load_image(path) for path in paths]

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from spectfsl.core.data.phantom import make_patient
+from spectfsl.core.data.shared import packaged_physionet
 from spectfsl.core.files.catalogue import PHYSIONET_CITATION
 from spectfsl.core.files.loader import load_image
 from spectfsl.core.image import SpectImage
@@ -86,10 +87,11 @@ def phantom_scans(recipe: SegmentRecipe) -> list[SupportScan]:
     return scans
 
 
-def physionet_pairs(folder: str | Path) -> list[tuple[SpectImage, np.ndarray]]:
+def physionet_pairs(folder: str | Path | None = None) -> list[tuple[SpectImage, np.ndarray]]:
     """(image, class indices) of every `*_0000.nii.gz` with its wall mask in `folder` (or in its
-    `nifti/` subfolder, as in the PhysioNet download): 1 wall, 2 the cavity derived from it."""
-    folder = Path(folder)
+    `nifti/` subfolder, as in the PhysioNet download; None: the copy shipped inside the package): 1
+    wall, 2 the cavity derived from it."""
+    folder = Path(folder) if folder is not None else packaged_physionet()
     if (folder / "nifti").is_dir():
         folder = folder / "nifti"
     images = sorted(folder.glob(f"*{IMAGE_SUFFIX}"))
@@ -108,7 +110,7 @@ def physionet_pairs(folder: str | Path) -> list[tuple[SpectImage, np.ndarray]]:
 
 
 def make_segmenter(
-    physionet: str | Path,
+    physionet: str | Path | None,
     recipe: SegmentRecipe = SegmentRecipe(),
     device: torch.device | str = "cpu",
     on_step: Callable[[int, float], None] | None = None,
