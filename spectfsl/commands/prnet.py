@@ -411,27 +411,12 @@ def locate(
     patient_z (mm). A 3D model (`prnet train --dims 3`) takes volumes and x,y,z points.
     """
     from spectfsl.core.acceleration import Acceleration
-    from spectfsl.core.distributed import in_groups
     from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.core.files.loader import BadInput, iter_images
     from spectfsl.core.files.points import parse_named_point
-    from spectfsl.core.prnet.grid import (
-        BODY_THRESHOLD,
-        grid_entries,
-        load_grid,
-        load_grid_volume,
-        reference_level,
-    )
-    from spectfsl.core.prnet.locate import (
-        LOCAL_MATCH_MM,
-        TARGETS_PER_BATCH,
-        locate_columns,
-        locate_rows,
-        point_flags,
-    )
-    from spectfsl.errors import SpectfslError
+    from spectfsl.core.prnet.grid import load_grid, load_grid_volume
+    from spectfsl.core.prnet.locate import LOCAL_MATCH_MM, TARGETS_PER_BATCH, locate_columns
+    from spectfsl.core.prnet.workflow import locate_files, qc_paths, warn_background_points
     from spectfsl.render import check_format
-    from spectfsl.ui import warn
 
     check_format(fmt)
     batch_size = batch_size or TARGETS_PER_BATCH
@@ -440,69 +425,25 @@ def locate(
     localiser = _localiser(model, refine, device, ref)
     for network, method in localiser.networks():
         acceleration.prepare(network, method)
-    pixel_mm, dims = localiser.pixel_mm, localiser.dims
+    dims = localiser.dims
     match_radius_mm = LOCAL_MATCH_MM[dims] if match_radius_mm is None else match_radius_mm
     points = [parse_named_point(text, f"point{i + 1}", dims) for i, text in enumerate(point)]
-    reference = (load_grid_volume if dims == 3 else load_grid)(ref, pixel_mm)
-    for name, xy in points:
-        level = reference_level(reference, xy)
-        if level < BODY_THRESHOLD:
-            warn(
-                f"{ref}: point {name} ({','.join(f'{v:g}' for v in xy)}) lies in background (normalised intensity "
-                f"{level:.2f}): there is no anatomy there to follow"
-            )
+    reference = (load_grid_volume if dims == 3 else load_grid)(ref, localiser.pixel_mm)
+    warn_background_points(reference, points)
     columns = list(locate_columns(dims)) + (["qc"] if qc else []) + (["error"] if skip_bad else [])
-    figure_for = _qc_names(targets, qc, overwrite, skip_bad) if qc else None
     draw = None
-    if figure_for is not None:
+    if qc is not None:
         from spectfsl.figures import point_qc
+
+        figure_for = qc_paths(targets, qc, overwrite, skip_bad)
 
         def draw(target, answers) -> str:
             return point_qc(figure_for(target), reference, target, answers, localiser.patch)
 
-    def whole_scans_refused(images):
-        """A 2D model on a volume given without @N would silently locate in every slice: refused."""
-        for image in images:
-            if dims == 2 and not isinstance(image, BadInput) and image.is_volume and image.frame is None:
-                error = f"{image.source} is a volume: a 2D model locates in one slice (PATH@N), or use a 3D model"
-                if not skip_bad:
-                    raise SpectfslError(error)
-                image = BadInput(image.source, error)
-            yield image
-
     def rows_for(specs: list[str]):
-        for group in in_groups(specs, batch_size):  # a new batch every group: the same numbers when sharded
-            images = whole_scans_refused(iter_images(group, skip_bad))
-            entries = grid_entries(images, pixel_mm, skip_bad, dims)
-            for row in locate_rows(localiser, reference, points, entries, match_radius_mm, batch_size, draw):
-                checks = point_flags(row["converged"], row["score"]) if "score" in row else []  # not a bad input
-                if checks:
-                    warn(f"{row['path']}: check point {row['name']}: {', '.join(checks)}")
-                yield row
+        return locate_files(localiser, reference, points, specs, match_radius_mm, batch_size, skip_bad, draw)
 
     write_rows(targets, rows_for, out, fmt, columns, f"located from {ref}", skip_bad, group=batch_size)
-
-
-def _qc_names(targets: list[str], folder: Path, overwrite: bool, skip_bad: bool):
-    """`--qc`: a target -> `folder/<stem>_qc.png` (stems named apart by parent folder); refuses
-    existing figures without `overwrite`, and creates the folder."""
-    from spectfsl.core.files.atomic import check_new_output
-    from spectfsl.core.files.loader import expand_inputs
-    from spectfsl.core.files.paths import output_stems
-    from spectfsl.errors import SpectfslError
-
-    labels = []
-    for spec in targets:
-        try:
-            labels += [str(item) if frame is None else f"{item}@{frame}" for item, frame in expand_inputs([spec])]
-        except SpectfslError:
-            if not skip_bad:
-                raise
-    stems = output_stems(labels)
-    for stem in stems.values():
-        check_new_output(folder / f"{stem}_qc.png", overwrite)
-    folder.mkdir(parents=True, exist_ok=True)
-    return lambda target: folder / f"{stems[str(target.source.label)]}_qc.png"
 
 
 @prnet_app.command("reconstruct")
