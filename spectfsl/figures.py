@@ -304,6 +304,21 @@ def point_qc(path: str | os.PathLike, reference, target, found: Sequence, templa
     return str(path)
 
 
+def readout_bullseye(path: str | os.PathLike, readout, rest_readout=None, title: str = "") -> None:
+    """A `quantify` read-out's bullseye: its polar map, or with a rest read-out three panels (stress,
+    rest, stress - rest, in percentage points); cells filled by the max-count search hatched."""
+    from spectfsl.core.quantify.polar import PolarMap
+
+    panels = [("stress" if rest_readout else "uptake", readout.polar.values, readout.polar.segments())]
+    filled = [readout.polar.filled]
+    if rest_readout is not None:
+        difference = PolarMap(readout.polar.values - rest_readout.polar.values)
+        panels += [("rest", rest_readout.polar.values, rest_readout.polar.segments())]
+        panels += [("stress - rest", difference.values, difference.segments())]
+        filled += [rest_readout.polar.filled, None]
+    bullseye(path, panels, title, filled=filled)
+
+
 def bullseye(
     path: str | os.PathLike,
     panels: Sequence[tuple[str, np.ndarray, dict[int, float | None]]],

@@ -120,6 +120,7 @@ def quantify(
         add_z_scores,
         columns,
         read_normal_limits,
+        rest_scan_of,
         stem_outputs,
     )
     from spectfsl.errors import SpectfslError
@@ -127,9 +128,9 @@ def quantify(
 
     check_format(fmt)
     if rest == ["auto"]:
-        rest = [str(rest_of(scan)) for scan in scans]
+        rest = [str(rest_scan_of(scan)) for scan in scans]
         if labels and not rest_labels:
-            rest_labels = [rest_of(label) for label in labels]
+            rest_labels = [rest_scan_of(label) for label in labels]
     if labels and len(labels) != len(scans):
         raise SpectfslError(f"--labels: {len(labels)} label maps for {len(scans)} scans; give one per scan, in order")
     if rest and len(rest) != len(scans):
@@ -172,40 +173,15 @@ def quantify(
             writer.write({**readout.row, **readout.gate_cells()})
 
 
-def rest_of(path: str | Path) -> Path:
-    """The rest file of a stress file, by name: 'stress' replaced by 'rest' in its file name (any case);
-    refused (exit 2) when the name has no 'stress' or the rest file is missing."""
-    import re
-
-    from spectfsl.errors import SpectfslError
-
-    path = Path(path)
-    renamed = re.sub("stress", lambda m: "rest" if m.group().islower() else "REST" if m.group().isupper() else "Rest",
-                     path.name, flags=re.IGNORECASE)  # fmt: skip
-    if renamed == path.name:
-        raise SpectfslError(f"{path}: --rest auto pairs files by name, and this one has no 'stress' in its name")
-    if not path.with_name(renamed).exists():
-        raise SpectfslError(f"{path}: --rest auto looked for {path.with_name(renamed)}, which does not exist")
-    return path.with_name(renamed)
-
-
 def _write_outputs(folder: Path, stem: str, image, readout, rest_readout) -> None:
     """The bullseye (three panels with a rest scan: stress, rest, stress - rest), the map and the
     short-axis volume."""
-    from spectfsl.core.quantify.polar import PolarMap
     from spectfsl.core.quantify.workflow import stem_outputs, write_readout_files
-    from spectfsl.figures import bullseye, volume_curve
+    from spectfsl.figures import readout_bullseye, volume_curve
 
     paths = stem_outputs(folder, stem, gated=readout.function is not None)
-    panels = [("stress" if rest_readout else "uptake", readout.polar.values, readout.polar.segments())]
-    filled = [readout.polar.filled]
-    if rest_readout is not None:
-        difference = PolarMap(readout.polar.values - rest_readout.polar.values)
-        panels += [("rest", rest_readout.polar.values, rest_readout.polar.segments())]
-        panels += [("stress - rest", difference.values, difference.segments())]
-        filled += [rest_readout.polar.filled, None]
     title = f"patient {image.patient} - {stem}"  # the pseudonym, never the identity
-    bullseye(paths["polar_png"], panels, title, filled=filled)
+    readout_bullseye(paths["polar_png"], readout, rest_readout, title)
     write_readout_files(paths, image, readout)
     readout.row["polar"] = str(paths["polar_png"])
     if readout.function is not None:

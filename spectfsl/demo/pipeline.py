@@ -43,9 +43,8 @@ from spectfsl.core.processing.registration import RegistrationSettings
 from spectfsl.core.proto.bank import load_bank, save_bank
 from spectfsl.core.proto.episodes import EpisodeShape, FineTuneSettings
 from spectfsl.core.proto.evaluation import EvaluateSettings, EvaluationResult, bank_embedding, evaluate_folder
-from spectfsl.core.proto.workflows import FitSettings, choose_support, fit_bank, predict_images, prediction_columns
-from spectfsl.core.quantify.polar import PolarMap
-from spectfsl.core.quantify.workflow import ScanReader, classical_function, quantify
+from spectfsl.core.proto.workflows import FitSettings, fit_bank, predict_images, prediction_columns
+from spectfsl.core.quantify.workflow import ScanReader, add_rest, classical_function, quantify, rest_scan_of
 from spectfsl.core.segment.model_file import open_segmenter
 from spectfsl.core.segment.plausibility import implausible
 from spectfsl.core.segment.settings import FROM_MODEL
@@ -308,8 +307,7 @@ def fit_phantom_bank(demo: Demo) -> None:
     if weights.warning:
         warn(weights.warning)
     save_bank(demo.out / "bank.safetensors", classifier, info, weights)
-    support_paths = set(choose_support(train, settings.shots, settings.seed).paths)
-    support = [i for i, path in enumerate(train.paths) if path in support_paths]
+    support = info.training["support_indices"]  # the images fit_bank took as support
     truth = [train.classes.index(c) for c in train.labels]
     train_accuracy = float((classifier.predict(train.images).predicted.numpy() == truth).mean())
     losses = info.training["losses"]
@@ -621,26 +619,18 @@ def quantify_phantom(demo: Demo) -> None:
 
 
 def quantify_real(demo: Demo) -> None:
-    """A real stress scan against its rest scan (lvseg-mtu, expert maps): the three-panel bullseye."""
+    """A real stress scan against its rest scan (lvseg-mtu, expert maps), as `quantify --rest auto
+    --labels ...` reads them: the three-panel bullseye."""
     images, labels = _lvseg(demo)
-    pairs = {Path(image).name: (image, label) for image, label in zip(images, labels)}
-    stress = next((name for name in sorted(pairs) if name.endswith("_stress.nii.gz")), None)
-    rest = stress and stress.replace("_stress", "_rest")
-    if stress is None or rest not in pairs:
+    stress = next((pair for pair in zip(images, labels) if pair[0].name.endswith("_stress.nii.gz")), None)
+    if stress is None:
         return
-    readouts = []
-    for name in (stress, rest):
-        image, label_map = pairs[name]
-        scan = load_image(image)
-        readouts.append(quantify(scan, load_image(label_map).pixels.astype(int), {1: "myocardium", 2: "cavity"}))
-    difference = PolarMap(readouts[0].polar.values - readouts[1].polar.values)
-    panels = [
-        ("stress", readouts[0].polar.values, readouts[0].polar.segments()),
-        ("rest", readouts[1].polar.values, readouts[1].polar.segments()),
-        ("stress - rest", difference.values, difference.segments()),
-    ]
-    figures.bullseye(demo.figure("quantify_real"), panels, f"{stress} against {rest} (expert maps)")
-    demo.results.quantified_real = stress
+    reader = ScanReader({1: "myocardium", 2: "cavity"}, voxel_mm=LVSEG_VOXEL_MM)  # a placeholder in the files
+    _, readout = reader.read(*stress)
+    _, rest = reader.read(rest_scan_of(stress[0]), rest_scan_of(stress[1]))
+    add_rest(readout, rest)
+    figures.readout_bullseye(demo.figure("quantify_real"), readout, rest, f"{stress[0].name} against its rest scan")
+    demo.results.quantified_real = stress[0].name
 
 
 #: The lvseg files' 1 mm voxels are placeholders; the LV fills about 25 voxels, so about 2.5 mm (LVEF

@@ -69,6 +69,12 @@ def class_indices(data: LabelledImages) -> np.ndarray:
     return np.array([lookup[label] for label in data.labels])
 
 
+def support_indices(data: LabelledImages, support: LabelledImages) -> list[int]:
+    """Where the support images lie in `data` (dataset order): which images gave the prototypes."""
+    chosen = set(support.paths)
+    return [index for index, path in enumerate(data.paths) if path in chosen]
+
+
 def choose_support(data: LabelledImages, shots: int | None, seed: int) -> LabelledImages:
     """`shots` images per class drawn at random (all images when None)."""
     if shots is None:
@@ -130,6 +136,7 @@ def fit_bank(
         "lr": settings.fine_tune.lr,
         "seed": settings.seed,
         "support_images": len(support.labels),
+        "support_indices": support_indices(data, support),
         "world_size": distributed.current().world_size,
         "final_loss": losses[-1] if losses else None,
         "losses": losses,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,27 @@ def largest_lv(myocardium: np.ndarray, cavity: np.ndarray) -> tuple[np.ndarray, 
         return myocardium, cavity
     largest = np.argmax(np.bincount(pieces.ravel())[1:]) + 1
     return myocardium & (pieces == largest), cavity & (pieces == largest)
+
+
+def rest_scan_of(path: str | os.PathLike) -> Path:
+    """The rest file of a stress file, by name: 'stress' replaced by 'rest' in its file name (any case);
+    refused (exit 2) when the name has no 'stress' or the rest file is missing."""
+    path = Path(path)
+
+    def rest(match: re.Match) -> str:
+        word = match.group()
+        return "rest" if word.islower() else "REST" if word.isupper() else "Rest"
+
+    renamed = re.sub("stress", rest, path.name, flags=re.IGNORECASE)
+    if renamed == path.name:
+        raise SpectfslError(
+            f"{path}: {{rest}} auto pairs files by name, and this one has no 'stress' in its name", settings="rest"
+        )
+    if not path.with_name(renamed).exists():
+        raise SpectfslError(
+            f"{path}: {{rest}} auto looked for {path.with_name(renamed)}, which does not exist", settings="rest"
+        )
+    return path.with_name(renamed)
 
 
 def add_rest(stress: Readout, rest: Readout, defect_threshold: float = DEFECT_THRESHOLD) -> None:
