@@ -92,6 +92,23 @@ ABLATION_METHODS = [
 ]
 
 
+def holdout(name: str) -> str:
+    """Real volumes with the target held out of training: per recipe and landmark, the network alone
+    and the full method (mean and median radial error, mm), the folds and their training time."""
+    rows = []
+    for line in lines(name):
+        folds = f"{len(line['folds'])} folds of {len(line['folds'][0]['held_out'])} volumes"
+        minutes = sum(fold["train_s"] for fold in line["folds"]) / 60
+        for landmark, summaries in line["landmarks"].items():
+            alone, full = summaries
+            rows.append(
+                [*when(line), line["recipe"], landmark, full["pairs"], alone["mre_mm"], full["mre_mm"],
+                 full["median_mm"], full["within_10mm"], folds, round(minutes)]
+            )  # fmt: skip
+    header = ["date", "commit", "recipe", "landmark", "pairs", "network alone", "full method", "full median"]
+    return table(header + ["full within 10 mm", "held out", "training min"], rows)
+
+
 def locate_time(name: str) -> str:
     """`prnet locate` on many volumes: each model's median wall time over runs of the same session."""
     rows = [
@@ -245,6 +262,7 @@ def readout_checks(name: str) -> str:
 
 RENDERERS: dict[str, Callable[[str], str]] = {
     "localisation-ablation": ablation,
+    "localisation-holdout": holdout,
     "locate-time": locate_time,
     "builtin-prnet": localisation,
     "builtin-prnet-registration": localisation,
