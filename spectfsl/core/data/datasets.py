@@ -39,7 +39,7 @@ from spectfsl.core.processing.preprocess import (
     sample_window,
     window_px,
 )
-from spectfsl.errors import SpectfslError
+from spectfsl.errors import SpectfslError, SpectfslWarning
 
 SLICES_FOLDER = "slices"
 MANIFEST = "manifest.csv"
@@ -183,14 +183,15 @@ def classes_found(label_maps: Iterable[SpectImage]) -> dict[int, str]:
     return {i: CONVENTIONAL_NAMES.get(i, f"class{i}") for i in found}
 
 
-def unnamed_ids_warning(classes: dict[int, str], present: set[int]) -> str | None:
+def unnamed_ids_warning(classes: dict[int, str], present: set[int]) -> SpectfslWarning | None:
     """One line for label ids found in the maps that `--classes` does not name (they become background)."""
     unnamed = sorted(present - set(classes) - {0})
     if not unnamed:
         return None
-    return (
-        f"label id {', '.join(map(str, unnamed))} occurs in the label maps but is not among the classes named "
-        f"({', '.join(f'{i}={n}' for i, n in classes.items())}): treated as background"
+    return SpectfslWarning(
+        f"label id {', '.join(map(str, unnamed))} occurs in the label maps but not in {{classes}} "
+        f"({', '.join(f'{i}={n}' for i, n in classes.items())}): treated as background",
+        settings="classes",
     )
 
 

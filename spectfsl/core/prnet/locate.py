@@ -39,16 +39,21 @@ TARGETS_PER_BATCH = 64
 
 def check_point(grid: GridImage, xy: Sequence[float], what: str = "point") -> np.ndarray:
     """A point in the file's own voxel indices (x, y[, z]) as an array position (column, row[, slice])
-    of the source image; refused (exit 2) outside the image or with the wrong number of coordinates."""
+    of the source image; refused (exit 2) outside the image or with the wrong number of coordinates,
+    naming the setting `what` it came from."""
     shape = grid.source.pixels.shape  # ([slices,] rows, cols)
     point = [float(value) for value in xy]
     text = ",".join(f"{value:g}" for value in point)
     if len(point) != grid.dims:
         kind = "a volume (3D model): x,y,z" if grid.dims == 3 else "a 2D image: x,y"
-        raise SpectfslError(f"{grid.source.label}: {what} {text} has {len(point)} coordinates; {kind}")
+        raise SpectfslError(
+            f"{grid.source.label}: {{{what}}} {text} has {len(point)} coordinates; {kind}", settings=what
+        )
     if not all(-0.5 <= value <= n - 0.5 for value, n in zip(point, shape[::-1])):
         size = " x ".join(str(n) for n in shape[::-1])
-        raise SpectfslError(f"{grid.source.label}: {what} {text} is outside the image ({size} voxels)")
+        raise SpectfslError(
+            f"{grid.source.label}: {{{what}}} {text} is outside the image ({size} voxels)", settings=what
+        )
     position = grid.source.array_index(*point)
     return np.array(position[: grid.dims])
 
