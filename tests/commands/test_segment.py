@@ -351,7 +351,8 @@ def test_predict_names_a_placeholder_spacing_and_a_volume_no_heart_has(cli, fitt
     nib.save(nib.Nifti1Image(pixels, np.eye(4)), crop)
     result = cli("segment", "predict", crop, "--model", model, "--out", tmp_path / "o", "--format", "json")
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["ood"] is True
-    assert "1 mm voxels on a 20x20x20 scan look like a placeholder spacing (give --pixel-mm)" in result.stderr
+    assert "1 mm voxels on a 20x20x20 scan look like a placeholder spacing" in result.stderr
+    assert "give --pixel-mm with the true voxel size" in result.stderr
     told = cli("segment", "predict", crop, "--model", model, "--out", tmp_path / "t", "--format", "json",
                "--pixel-mm", 4)  # fmt: skip
     assert told.exit_code == 0 and json.loads(told.stdout)[0]["ood"] is False and "placeholder" not in told.stderr

@@ -176,7 +176,10 @@ def _reasons(segmenter: Segmenter, note: str | None, image: SpectImage, label_id
 def _report(row, label: str, image, label_ids, reasons: list[str], qc: Path | None, draw_qc) -> None:
     """One warning line naming what to check, and the QC figure (its path in the row)."""
     if reasons:
-        warnings.warn(f"{label}: check this map: {'; '.join(reasons)}", SpectfslWarning, stacklevel=4)
+        placeholder = any("placeholder spacing" in reason for reason in reasons)
+        hint = "; give {pixel_mm} with the true voxel size" if placeholder else ""
+        message = SpectfslWarning(f"{label}: check this map: {'; '.join(reasons)}{hint}", settings="pixel_mm")
+        warnings.warn(message, stacklevel=4)
     if qc is not None and draw_qc is not None:
         row["qc"] = str(qc)
         draw_qc(qc, image, label_ids, reasons)
