@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # seconds each: the fast suite (-m 'not slow') leaves them to CI
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import SHARED_DATA, requires_real_data
 
+pytestmark = pytest.mark.slow  # seconds each: the fast suite (-m 'not slow') leaves them to CI
+
 
 @pytest.fixture(scope="module")
 def gated(tmp_path_factory):

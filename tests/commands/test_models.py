@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import SHARED_DATA, requires_real_data
 
 
@@ -25,6 +27,7 @@ def test_show_prints_the_card_and_checks_the_file(cli, cli_json):
 
 
 @requires_real_data
+@pytest.mark.slow
 def test_the_recipe_remakes_the_same_file_from_the_same_seed(cli, tmp_path):
     data = SHARED_DATA / "mps-physionet" / "nifti"
     files = []

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # seconds each: the fast suite (-m 'not slow') leaves them to CI
+
 FILE_TRIALS, FOLDER_TRIALS, COMMAND_TRIALS = 40, 20, 6
 
 WRITER = textwrap.dedent(

@@ -28,6 +28,8 @@ from spectfsl.core.proto.bank import BANK_FORMAT, BankInfo, load_bank, save_bank
 from spectfsl.core.proto.prototypes import PrototypicalClassifier
 from spectfsl.errors import SpectfslError
 
+pytestmark = pytest.mark.slow  # seconds each: the fast suite (-m 'not slow') leaves them to CI
+
 WRONG_VALUES = [0, -1, 1e300, 10**12, "x", "x" * 100_000, [], {}, None, True, [1, "a"], {"a": 1}, float("nan")]
 TENSOR_CHANGES = ("nan", "shape", "dtype", "empty")
 IMAGE = SpectImage(np.random.default_rng(0).random((48, 48)).astype(np.float32) * 100, (4.0, 4.0), None, "x", "P")

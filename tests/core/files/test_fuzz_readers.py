@@ -100,6 +100,7 @@ def read_or_refuse(path: Path, capfd) -> str:
     return outcome
 
 
+@pytest.mark.slow
 def test_mutated_files_are_read_or_refused(sources, tmp_path, capfd):
     rng = np.random.default_rng(SEED)
     names = sorted(sources)

@@ -61,6 +61,7 @@ def test_3d_starts_surround_the_body_centre_in_all_three_axes():
     assert np.ptp(starts[:, 2]) == pytest.approx(4.0)  # two starts along z
 
 
+@pytest.mark.slow
 def test_a_short_3d_training_run_learns_offsets_and_locates_a_shifted_point():
     grids = [to_grid_volume(_volume(shift), 4.0) for shift in (0, 2, 4)]
     settings = PRNetSettings(patch=16, pixel_mm=4.0, epochs=16, iters=10, batch_size=8, channels=4, dims=3)
