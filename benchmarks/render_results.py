@@ -109,6 +109,22 @@ def holdout(name: str) -> str:
     return table(header + ["full within 10 mm", "held out", "training min"], rows)
 
 
+def proto_backbones(name: str) -> str:
+    """Backbones for `proto` on the real patients' crops: the network's mean accuracy over seeds (sd)
+    beside the hand-feature and raw-pixel baselines on the same episodes."""
+    rows = []
+    for line in lines(name):
+        for label, result in line["backbones"].items():
+            hand = [run["hand features (nearest centroid)"] for run in result["runs"]]
+            pixels = [run["raw pixels (nearest centroid)"] for run in result["runs"]]
+            rows.append(
+                [*when(line), label, len(result["runs"]), result["network_mean"], result["network_sd"],
+                 sum(hand) / len(hand), sum(pixels) / len(pixels), line["note"]]
+            )  # fmt: skip
+    header = ["date", "commit", "backbone", "seeds", "network", "sd", "hand features", "raw pixels", "note"]
+    return table(header, rows)
+
+
 def locate_time(name: str) -> str:
     """`prnet locate` on many volumes: each model's median wall time over runs of the same session."""
     rows = [
@@ -263,6 +279,7 @@ def readout_checks(name: str) -> str:
 RENDERERS: dict[str, Callable[[str], str]] = {
     "localisation-ablation": ablation,
     "localisation-holdout": holdout,
+    "proto-backbones": proto_backbones,
     "locate-time": locate_time,
     "builtin-prnet": localisation,
     "builtin-prnet-registration": localisation,
