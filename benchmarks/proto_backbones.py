@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from provenance import append_result, provenance
 
@@ -38,37 +38,38 @@ def main() -> None:
     parser.add_argument("--note", default="")
     args = parser.parse_args()
     images, masks = physionet_wall_pairs(args.data_dir / "nifti")
-    crops = Path(tempfile.mkdtemp()) / "crops"
-    spectfsl.prepare(
-        images,
-        crops,
-        masks={"myocardium": masks},
-        derive_from="myocardium",
-        settings=spectfsl.PrepareSettings(min_pixels=10, slices=False),
-    )
-    data = spectfsl.read_dataset(crops)
-    results = {}
-    for entry in args.backbones:
-        label, _, spec = entry.partition("=")
-        backbone, _, weights = spec.partition(":")
-        runs = []
-        for seed in args.seeds:
-            if backbone == "bank":
-                embedding = bank_embedding(weights)
-            else:
-                embedding = weights_embedding(weights, backbone, seed=seed)
-            settings = EvaluateSettings(EpisodeShape(3, 3, 3), args.episodes, True, True, seed)
-            result = evaluate_folder(crops, embedding, settings)
-            runs.append({method.name: method.mean for method in result.methods})
-        network = runs[0] and next(iter(runs[0]))
-        results[label] = {
-            "backbone": backbone,
-            "weights": weights,
-            "runs": runs,
-            "network_mean": statistics.mean(run[network] for run in runs),
-            "network_sd": statistics.stdev(run[network] for run in runs) if len(runs) > 1 else 0.0,
-        }
-        print(label, {m: round(statistics.mean(r[m] for r in runs), 3) for m in runs[0]}, flush=True)
+    with TemporaryDirectory() as folder:
+        crops = Path(folder) / "crops"
+        spectfsl.prepare(
+            images,
+            crops,
+            masks={"myocardium": masks},
+            derive_from="myocardium",
+            settings=spectfsl.PrepareSettings(min_pixels=10, slices=False),
+        )
+        data = spectfsl.read_dataset(crops)
+        results = {}
+        for entry in args.backbones:
+            label, _, spec = entry.partition("=")
+            backbone, _, weights = spec.partition(":")
+            runs = []
+            for seed in args.seeds:
+                if backbone == "bank":
+                    embedding = bank_embedding(weights)
+                else:
+                    embedding = weights_embedding(weights, backbone, seed=seed)
+                settings = EvaluateSettings(EpisodeShape(3, 3, 3), args.episodes, True, True, seed)
+                result = evaluate_folder(crops, embedding, settings)
+                runs.append({method.name: method.mean for method in result.methods})
+            network = next(iter(runs[0]))  # the first method is the backbone's network
+            results[label] = {
+                "backbone": backbone,
+                "weights": weights,
+                "runs": runs,
+                "network_mean": statistics.mean(run[network] for run in runs),
+                "network_sd": statistics.stdev(run[network] for run in runs) if len(runs) > 1 else 0.0,
+            }
+            print(label, {m: round(statistics.mean(r[m] for r in runs), 3) for m in runs[0]}, flush=True)
     line = {
         **provenance(),
         "crops": len(data.labels),
