@@ -50,3 +50,18 @@ def test_a_right_ventricle_places_the_septum():
 def test_a_map_without_myocardium_is_refused():
     with pytest.raises(SpectfslError, match="fewer than 10 myocardium voxels"):
         lv_axis(FRAME, np.zeros((8, 8, 8), bool), np.zeros((8, 8, 8), bool))
+
+
+def test_the_direction_comes_from_the_closed_end_not_from_the_principal_axis_sign(monkeypatch):
+    """SVD may return the principal axis either way round: the apex must not depend on which."""
+    wall, cavity = cup()
+    found = lv_axis(FRAME, wall, cavity)
+    real_svd = np.linalg.svd
+
+    def flipped_svd(*args, **kwargs):
+        u, s, vt = real_svd(*args, **kwargs)
+        return u, s, -vt
+
+    monkeypatch.setattr(np.linalg, "svd", flipped_svd)
+    again = lv_axis(FRAME, wall, cavity)
+    assert np.allclose(again.long, found.long) and np.allclose(again.apex, found.apex)
