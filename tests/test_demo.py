@@ -65,9 +65,11 @@ def test_phantom_demo_reports_its_own_results_and_every_figure(phantom_demo):
     phantom_maps = results.segmentation_phantom
     assert {s.path.split("/")[-2] for s in phantom_maps} == {"P002", "P003"}  # never the support, P001
     assert {s.method for s in phantom_maps} == {"finetune", "threshold"}
+    threshold_classes = {name for s in phantom_maps if s.method == "threshold" for name in s.dice}
+    assert threshold_classes == {"myocardium", "ventricles"}  # never scored on the liver it cannot label
     myocardium = [s.dice["myocardium"] for s in phantom_maps if s.method == "finetune"]
     assert f"| finetune | myocardium | 2 | {number(sum(myocardium) / 2, 3)}" in text
-    assert "segment_phantom_overlay" in demo.figures and "segment phantom liver: Dice" in text
+    assert "segment_phantom_overlay" in demo.figures and "segment phantom liver: Dice (finetune) |" in text
 
 
 def test_the_report_explains_itself(phantom_demo):

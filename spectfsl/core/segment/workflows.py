@@ -223,8 +223,9 @@ def score(
     return ScanScore(method, path, dices, distances)
 
 
-def threshold_labels(segmenter: Segmenter, image: SpectImage) -> np.ndarray | None:
-    """The tuned intensity-threshold baseline's label map (class ids), or None without a myocardium class."""
+def threshold_labels(segmenter: Segmenter, image: SpectImage) -> tuple[np.ndarray, tuple[int, ...]] | None:
+    """The tuned intensity-threshold baseline: its label map (class ids) and the class ids it can label
+    (the wall, and the cavity where the voxel size is known), or None without a myocardium class."""
     classes = segmenter.info.classes
     wall_index = _class_index(classes, WALL_NAMES)
     if wall_index is None or not math.isfinite(segmenter.info.threshold_fraction):
@@ -232,11 +233,13 @@ def threshold_labels(segmenter: Segmenter, image: SpectImage) -> np.ndarray | No
     wall = baselines.threshold_wall(normalise_intensity(image.pixels), segmenter.info.threshold_fraction)
     labels = np.zeros(image.pixels.shape, dtype=np.uint8)
     labels[wall] = classes.ids[wall_index]
+    labelled = (classes.ids[wall_index],)
     cavity_index = _class_index(classes, CAVITY_NAMES)
     spacing = voxel_spacing(image)
     if cavity_index is not None and spacing is not None:
         labels[baselines.threshold_cavity(wall, spacing[-2:])] = classes.ids[cavity_index]
-    return labels
+        labelled += (classes.ids[cavity_index],)
+    return labels, labelled
 
 
 #: The method name of the single-atlas registration baseline in evaluation tables.
@@ -294,8 +297,10 @@ def evaluate_scans(
             yield score(label, image.source, segment_image(other, image, drop_stray), reference, names, spacing)
         if baselines_too:
             threshold = threshold_labels(segmenter, image)
-            if threshold is not None:
-                yield score("threshold", image.source, threshold, reference, names, spacing)
+            if threshold is not None:  # scored only on the classes it can label (a liver Dice of 0 says nothing)
+                labels, labelled = threshold
+                own = {i: name for i, name in names.items() if i in labelled}
+                yield score("threshold", image.source, labels, reference, own, spacing)
         if atlas is not None:
             carried = classes.ids_of(atlas_labels(atlas, image))
             yield score(ATLAS_REGISTRATION, image.source, carried, reference, names, spacing)
