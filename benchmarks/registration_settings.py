@@ -3,7 +3,8 @@ faster setting is only taken where it loses nothing.
 
 Two measurements, each for every setting given:
   landmarks: every ordered pair of the images in POINTS.csv (target registered onto reference, one
-    registration carrying every landmark of the pair), radial error per landmark;
+    registration carrying every landmark of the pair; with --both-ways one registration per pair of
+    images, its inverse serving the reverse order), radial error per landmark;
   atlas: the first labelled scan registered onto each other scan carries its labels (single-atlas
     segmentation), Dice per class.
 
@@ -20,7 +21,6 @@ Appends one line per input and setting to `benchmarks/results/registration-setti
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from dataclasses import asdict, fields
 from itertools import permutations
@@ -30,7 +30,7 @@ import numpy as np
 from provenance import append_result, provenance
 
 from spectfsl.core.files.points import read_points
-from spectfsl.core.prnet.evaluate import load_landmarks, radial_error, register_pair, registered_point
+from spectfsl.core.prnet.evaluate import PairRegistrations, load_landmarks, radial_error
 from spectfsl.core.processing.registration import RegistrationSettings
 from spectfsl.core.segment.metrics import dice
 from spectfsl.core.segment.support import choose_classes, load_labelled
@@ -52,7 +52,7 @@ def parse_settings(text: str) -> RegistrationSettings:
         elif kind == "tuple[int, ...]":
             values[name] = tuple(int(v) for v in value.split("/"))
         else:
-            values[name] = {"float": float, "int": int}[kind](value)
+            values[name] = {"float": float, "int": int, "str": str}[kind](value)
     return RegistrationSettings(**values)
 
 
@@ -65,27 +65,28 @@ def summary(values: list[float]) -> dict[str, float | int]:
     }
 
 
-def landmark_line(points: str, data_dir: str | None, settings: RegistrationSettings) -> dict:
+def landmark_line(points: str, data_dir: str | None, settings: RegistrationSettings, both_ways: bool) -> dict:
     landmarks = load_landmarks(read_points(points, data_dir), GRID_MM, 3)
     by_image: dict[int, list] = {}
     for landmark in landmarks:
         by_image.setdefault(id(landmark.grid), []).append(landmark)
+    registrations = PairRegistrations(settings, both_ways)
     errors: dict[str, list[float]] = {}
-    seconds = []
+    seconds = 0.0
     for reference_marks, target_marks in permutations(by_image.values(), 2):
         reference, target = reference_marks[0].grid, target_marks[0].grid
-        start = time.perf_counter()
-        found = register_pair(reference, target, settings)
-        seconds.append(time.perf_counter() - start)
         truths = {mark.name: mark.xy for mark in target_marks}
         for mark in reference_marks:
             if mark.name in truths:
-                moved = registered_point(reference, mark.xy, target, settings, found)
+                start = time.perf_counter()
+                moved = registrations.point(reference, mark.xy, target)
+                seconds += time.perf_counter() - start
                 errors.setdefault(mark.name, []).append(radial_error(target, moved, truths[mark.name])[0])
     return {
         "input": Path(points).name,
-        "registrations": len(seconds),
-        "seconds_median": statistics.median(seconds),
+        "both_ways": both_ways,
+        "registrations": len(registrations.found),
+        "seconds_total": seconds,
         "error_mm": {name: summary(values) for name, values in errors.items()},
     }
 
@@ -103,9 +104,9 @@ def atlas_line(scans: list[str], labels: list[str], classes_text: str, settings:
         for index, (_, name) in enumerate(classes.foreground, start=1):
             scores[name].append(dice(carried == index, indices == index))
     return {
-        "input": f"{Path(scans[0]).parent.parent.name}: atlas {Path(scans[0]).parent.name}, {len(evaluated)} scans",
+        "input": f"atlas {'/'.join(Path(scans[0]).parts[-2:])} onto {len(evaluated)} scans",
         "registrations": len(seconds),
-        "seconds_median": statistics.median(seconds),
+        "seconds_total": sum(seconds),
         "dice": {name: summary(values) for name, values in scores.items()},
     }
 
@@ -118,11 +119,14 @@ def main() -> None:
     parser.add_argument("--atlas-labels", nargs="*", default=[])
     parser.add_argument("--classes", default="1=myocardium,2=ventricles,3=liver")
     parser.add_argument("--settings", nargs="+", default=[""], help="RegistrationSettings fields, name=value,...")
+    parser.add_argument(
+        "--both-ways", action="store_true", help="one registration per pair of images, inverted for the reverse order"
+    )
     parser.add_argument("--results", default="registration-settings")
     args = parser.parse_args()
     for text in args.settings:
         settings = parse_settings(text)
-        lines = [landmark_line(points, args.data_dir, settings) for points in args.points]
+        lines = [landmark_line(points, args.data_dir, settings, args.both_ways) for points in args.points]
         if args.atlas_scans:
             lines.append(atlas_line(args.atlas_scans, args.atlas_labels, args.classes, settings))
         for line in lines:

@@ -276,6 +276,25 @@ def readout_checks(name: str) -> str:
     return table(header, rows)
 
 
+def registration_settings(name: str) -> str:
+    """The registration baseline per setting: mean seconds per registration, mean (median) landmark
+    error in mm or mean atlas Dice per class."""
+    rows = []
+    for line in lines(name):
+        settings = line["label"] or "default"
+        for kind, unit in (("error_mm", "mm"), ("dice", "Dice")):
+            for measure, values in line.get(kind, {}).items():
+                shown = f"{values['mean']:.2f} ({values['median']:.2f})" if unit == "mm" else f"{values['mean']:.3f}"
+                seconds = line.get("seconds_total", line.get("seconds_median", 0.0) * line["registrations"])
+                rows.append(
+                    [*when(line), line["input"], settings, "yes" if line.get("both_ways") else "no"]
+                    + [line["registrations"], seconds / line["registrations"], f"{measure} ({unit})"]
+                    + [values["n"], shown]
+                )
+    header = ["date", "commit", "input", "settings", "both ways", "registrations", "s each", "measure", "n", "mean"]
+    return table(header, rows)
+
+
 RENDERERS: dict[str, Callable[[str], str]] = {
     "localisation-ablation": ablation,
     "localisation-holdout": holdout,
@@ -293,6 +312,7 @@ RENDERERS: dict[str, Callable[[str], str]] = {
     "quantify": quantify,
     "gated-lvef": gated_lvef,
     "readout-checks": readout_checks,
+    "registration-settings": registration_settings,
 }
 
 

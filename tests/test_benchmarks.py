@@ -90,3 +90,29 @@ def test_segment_predict_timing_records_a_median_per_window_size(tmp_path):
     assert done.returncode == 0, done.stderr
     [line] = [json.loads(text) for text in (tmp_path / "segment-predict-time.jsonl").read_text().splitlines()]
     assert line["crop"] == 40 and len(line["seconds"]) == 2 and line["median_s"] > 0 and "commit" in line
+
+
+def test_registration_settings_records_time_and_accuracy_per_setting(phantom_dir, tmp_path):
+    pytest.importorskip("SimpleITK")
+    points = tmp_path / "points.csv"  # two patients' landmarks, paths relative to the phantom folder
+    rows = (phantom_dir / "points3d.csv").read_text().splitlines()
+    points.write_text("\n".join([rows[0], *(r for r in rows[1:] if r.startswith(("P001/", "P002/")))]) + "\n")
+    scans = [str(phantom_dir / p / "spect.dcm") for p in ("P001", "P002")]
+    labels = [str(phantom_dir / p / "labels.npy") for p in ("P001", "P002")]
+    done = subprocess.run(
+        [sys.executable, "benchmarks/registration_settings.py", "--points", str(points), "--data-dir", str(phantom_dir)]
+        + ["--atlas-scans", *scans, "--atlas-labels", *labels, "--settings", "iterations=3", "deformable=0,shrink=4"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_results_elsewhere(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(text) for text in (tmp_path / "registration-settings.jsonl").read_text().splitlines()]
+    assert [(r["label"], "dice" in r) for r in results] == [(s, a) for s in ("iterations=3", "deformable=0,shrink=4")
+                                                            for a in (False, True)]  # fmt: skip
+    landmarks, atlas = results[2:]
+    assert landmarks["settings"]["shrink"] == [4] and landmarks["settings"]["deformable"] is False
+    assert landmarks["registrations"] == 2 and set(landmarks["error_mm"]) >= {"lv_centre", "lv_apex"}
+    assert atlas["registrations"] == 1 and 0 <= atlas["dice"]["myocardium"]["mean"] <= 1

@@ -120,6 +120,40 @@ def registered_point(
     return found.carry_point(np.asarray(point, dtype=np.float64) * reference_spacing[::-1]) / target_spacing[::-1]
 
 
+def registered_back(
+    reference: GridImage, point: np.ndarray, target: GridImage, found: registration.Registration
+) -> np.ndarray | None:
+    """The registration baseline the other way round: `found` registered the reference onto the target
+    (target fixed), and its inverse carries the reference point into the target; None where the
+    inverse does not converge."""
+    reference_spacing, target_spacing = _array_spacing(reference), _array_spacing(target)
+    carried = found.carry_back(np.asarray(point, dtype=np.float64) * reference_spacing[::-1])
+    return None if carried is None else carried / target_spacing[::-1]
+
+
+class PairRegistrations:
+    """One registration per pair of images, serving both orders (`registered_back`), every landmark
+    of the pair carried by it: the baseline costs half the registrations of the ordered pairs
+    (`both_ways=False`: one per ordered pair, the target always registered onto the reference)."""
+
+    def __init__(self, settings: registration.RegistrationSettings, both_ways: bool = True):
+        self.settings = settings
+        self.both_ways = both_ways
+        self.found: dict[tuple[int, int], registration.Registration] = {}
+
+    def point(self, reference: GridImage, point: np.ndarray, target: GridImage) -> np.ndarray:
+        """The reference point carried into the target (source positions)."""
+        back = self.found.get((id(target), id(reference))) if self.both_ways else None
+        if back is not None:
+            carried = registered_back(reference, point, target, back)
+            if carried is not None:
+                return carried
+        pair = (id(reference), id(target))
+        if pair not in self.found:
+            self.found[pair] = register_pair(reference, target, self.settings)
+        return registered_point(reference, point, target, self.settings, self.found[pair])
+
+
 def register_pair(
     reference: GridImage, target: GridImage, settings: registration.RegistrationSettings
 ) -> registration.Registration:
@@ -287,7 +321,8 @@ def evaluate_localisation(
     for landmark in landmarks:
         by_name.setdefault(landmark.name, []).append(landmark)
     alone, _, _, refined_name = methods_of(localiser.method)
-    results, scored, registrations = {}, {}, {}
+    results, scored = {}, {}
+    registrations = PairRegistrations(registration_settings) if registration_settings else None
     for name, cases in by_name.items():
         if len(cases) < 2:
             raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
@@ -306,13 +341,8 @@ def evaluate_localisation(
                     "template matching": match_template(reference.grid, reference.xy, target.grid, template_px),
                     refined_name: refined.xy,
                 }
-                if registration_settings:
-                    pair = (id(reference.grid), id(target.grid))  # one registration carries every landmark
-                    if pair not in registrations:
-                        registrations[pair] = register_pair(reference.grid, target.grid, registration_settings)
-                    predictions[REGISTRATION] = registered_point(
-                        reference.grid, reference.xy, target.grid, registration_settings, registrations[pair]
-                    )
+                if registrations is not None:
+                    predictions[REGISTRATION] = registrations.point(reference.grid, reference.xy, target.grid)
                 for method_name, predicted in predictions.items():
                     mm, px = radial_error(target.grid, predicted, target.xy)
                     summaries[method_name].errors_mm.append(mm)

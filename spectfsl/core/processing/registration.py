@@ -44,7 +44,9 @@ class RegistrationSettings:
     (drawn with `seed`, from 1: SimpleITK takes 0 for the wall clock) the metric reads."""
 
     deformable: bool = True
+    deformation: str = "bspline"
     mesh_mm: float = 80.0
+    demons_sigma: float = 1.5
     iterations: int = 50
     shrink: tuple[int, ...] = (4, 2)
     sampling: float = 0.25
@@ -64,6 +66,30 @@ class Registration:
     def carry_point(self, point_mm: Sequence[float]) -> np.ndarray:
         """A fixed-image point (x, y[, z] in mm) -> the corresponding moving-image point (mm)."""
         return np.array(self.transform.TransformPoint(tuple(float(v) for v in point_mm)))
+
+    def carry_back(self, point_mm: Sequence[float]) -> np.ndarray | None:
+        """A moving-image point (mm) -> the fixed-image point the transform carries onto it, so that one
+        registration serves a pair of images both ways: Newton's method on the transform (its Jacobian
+        by central differences), from the point itself. None where it does not converge to within
+        0.01 mm (a folded deformation): register the other way round then."""
+        goal = np.asarray(point_mm, dtype=np.float64)
+        found = goal.copy()
+        steps = np.eye(len(goal)) * 0.5  # mm: well inside a B-spline's smooth span
+        for _ in range(INVERSE_ITERATIONS):
+            residual = self.carry_point(found) - goal
+            if np.linalg.norm(residual) < INVERSE_TOLERANCE_MM:
+                return found
+            columns = [(self.carry_point(found + h) - self.carry_point(found - h)) / (2 * h.sum()) for h in steps]
+            try:
+                found = found - np.linalg.solve(np.column_stack(columns), residual)
+            except np.linalg.LinAlgError:
+                return None
+        return None
+
+
+#: Newton's iterations and tolerance (mm) of `Registration.carry_back`.
+INVERSE_ITERATIONS = 20
+INVERSE_TOLERANCE_MM = 0.01
 
 
 def _image(pixels: np.ndarray, spacing: Sequence[float], dtype=np.float32):
@@ -117,7 +143,7 @@ def register(
     affine = sitk.AffineTransform(dims)
     affine.SetCenter(rigid.GetCenter())
     stages = [rigid, affine]
-    if settings.deformable:
+    if settings.deformable and settings.deformation == "bspline":
         extent = [n * s for n, s in zip(fixed_image.GetSize(), fixed_image.GetSpacing())]
         mesh = [max(1, round(length / settings.mesh_mm)) for length in extent]
         stages.append(sitk.BSplineTransformInitializer(fixed_image, mesh, order=3))
@@ -129,7 +155,24 @@ def register(
         method.SetInitialTransform(stage, inPlace=True)
         method.Execute(fixed_image, moving_image)
         composite.AddTransform(stage)
+    if settings.deformable and settings.deformation == "demons":
+        composite.AddTransform(_demons(fixed_image, moving_image, composite, settings))
     return Registration(composite)
+
+
+def _demons(fixed_image, moving_image, composite, settings: RegistrationSettings):
+    """A dense displacement field on the fixed grid: the moving image resampled through `composite`,
+    matched to the fixed image's histogram, then symmetric-forces demons (the field smoothed by a
+    Gaussian of `demons_sigma` voxels)."""
+    import SimpleITK as sitk
+
+    moved = sitk.Resample(moving_image, fixed_image, composite, sitk.sitkLinear, 0.0)
+    moved = sitk.HistogramMatching(moved, fixed_image, 64, 7, True)
+    demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
+    demons.SetNumberOfIterations(settings.iterations)
+    demons.SetStandardDeviations(settings.demons_sigma)
+    field = demons.Execute(fixed_image, moved)
+    return sitk.DisplacementFieldTransform(sitk.Cast(field, sitk.sitkVectorFloat64))
 
 
 def warp_labels(

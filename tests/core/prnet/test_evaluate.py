@@ -1,14 +1,19 @@
-"""Leave-one-out evaluation: error summaries, the naive baseline, and the tables drawn from them."""
+"""Leave-one-out evaluation: error summaries, the naive and registration baselines, and the tables
+drawn from them."""
 
 from __future__ import annotations
+
+from itertools import permutations
 
 import numpy as np
 import pytest
 
 from spectfsl.core.image import SpectImage
+from spectfsl.core.prnet import evaluate
 from spectfsl.core.prnet.evaluate import ErrorSummary, LocalisationResult, methods_of, naive_copy
 from spectfsl.core.prnet.grid import to_grid
 from spectfsl.core.processing.preprocess import NORMALISATION
+from spectfsl.core.processing.registration import RegistrationSettings
 
 
 def test_error_summary_gives_mean_sd_median_and_success_rates():
@@ -42,3 +47,22 @@ def test_result_tables_have_one_row_per_method_and_explain_the_methods():
     assert tables[0].rows[0][1:6] == ("7.00", "5.00", "7.00", "50%", "50%")
     assert "MRE: mean radial error" in tables[-1].note and "within 40 mm." in tables[-1].note
     assert result.as_dict()["apex"][0]["mre_mm"] == 7.0
+
+
+def test_one_registration_serves_a_pair_both_ways_and_falls_back_where_the_inverse_fails(monkeypatch):
+    made = []
+    monkeypatch.setattr(evaluate, "register_pair", lambda reference, target, settings: made.append(1) or object())
+    monkeypatch.setattr(evaluate, "registered_point", lambda *args: np.zeros(3))
+    inverse_works = True
+    monkeypatch.setattr(evaluate, "registered_back", lambda *args: np.ones(3) if inverse_works else None)
+    images = ["a", "b", "c"]
+    both = evaluate.PairRegistrations(RegistrationSettings())
+    answers = [both.point(r, np.zeros(3), t) for r, t in permutations(images, 2)]
+    assert len(made) == 3 and sum(a.sum() == 3 for a in answers) == 3  # three carried back
+    made.clear()
+    direct = evaluate.PairRegistrations(RegistrationSettings(), both_ways=False)
+    assert all(direct.point(r, np.zeros(3), t).sum() == 0 for r, t in permutations(images, 2)) and len(made) == 6
+    made.clear()
+    inverse_works = False
+    fallback = evaluate.PairRegistrations(RegistrationSettings())
+    assert all(fallback.point(r, np.zeros(3), t).sum() == 0 for r, t in permutations(images, 2)) and len(made) == 6

@@ -66,3 +66,22 @@ def test_available_says_whether_simpleitk_imports(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_simpleitk)
     assert not registration.available()
+
+
+def test_carry_back_inverts_the_transform_so_one_registration_serves_both_orders():
+    shape = (40, 44, 44)
+    fixed, _ = _blobs(shape, np.array(shape, dtype=float) / 2 - 3)
+    moving, _ = _blobs(shape, np.array(shape, dtype=float) / 2 + np.array([0.0, -4.0, 2.0]), scale=1.15)
+    found = registration.register(fixed, (4.0,) * 3, moving, (4.0,) * 3)
+    for point in ([60.0, 70.0, 75.0], [90.0, 80.0, 60.0]):
+        carried = found.carry_point(point)
+        assert np.linalg.norm(carried - point) > 4.0  # the transform moves points: the inverse has work to do
+        assert np.linalg.norm(found.carry_back(carried) - point) < registration.INVERSE_TOLERANCE_MM * 2
+
+
+def test_carry_back_gives_none_where_newton_cannot_converge():
+    class Folded:  # every point maps to one: no inverse
+        def TransformPoint(self, point):
+            return (1.0, 2.0, 3.0)
+
+    assert registration.Registration(Folded()).carry_back([5.0, 5.0, 5.0]) is None
