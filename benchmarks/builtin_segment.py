@@ -10,7 +10,8 @@ Zero-shot: the model labels every scan. 1-shot: for each of the first N scans as
 is fitted from the built-in one (`segment fit --init`) with the default settings and scored on every
 other scan. Single-atlas registration (`--atlas-supports N`, needs SimpleITK): each of the first N
 scans as the atlas, registered onto every other scan to carry its labels (`segment evaluate
---atlas`), the classical answer to the same 1-shot question. Appends one line per run to
+--atlas`; `--deformation`, demons by default as there), the classical answer to the same 1-shot
+question. Appends one line per run to
 `benchmarks/results/builtin-segment.jsonl` (or `--results`) with provenance, the Dice and HD95 per
 class of each scan, and the fit's time.
 """
@@ -71,6 +72,9 @@ def main() -> None:
     parser.add_argument("--one-shot-supports", type=int, default=0, help="fit 1-shot from the first N scans")
     parser.add_argument("--atlas-supports", type=int, default=0, help="single-atlas registration from the first N")
     parser.add_argument("--registration-seeds", type=int, nargs="+", default=[1], help="the metric's sample seeds")
+    parser.add_argument(
+        "--deformation", default="demons", help="the atlas registration's deformable model (demons, bspline)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--steps", type=int, help="1-shot training steps (default: segment fit's from a model)")
     parser.add_argument("--lr", type=float, help="1-shot learning rate (default: segment fit's from a model)")
@@ -108,14 +112,14 @@ def main() -> None:
 
     for support, seed in itertools.product(range(args.atlas_supports), args.registration_seeds):
         atlas = pairs[support]
-        settings = registration.RegistrationSettings(seed=seed)
+        settings = registration.RegistrationSettings(seed=seed, deformation=args.deformation)
         start = time.perf_counter()
         others = [pair for index, pair in enumerate(pairs) if index != support]
         rows = scores_of(lambda image: BUILTIN_CLASSES.ids_of(atlas_labels(atlas, image, settings)), others)  # noqa: B023
         line = {
             **provenance(),
             "mode": "single-atlas registration",
-            "method": registration.DESCRIPTION,
+            "method": settings.description,
             "settings": asdict(settings),
             "support": Path(atlas[0].source).name,
             "seconds": round(time.perf_counter() - start, 1),

@@ -69,7 +69,10 @@ def test_phantom_demo_reports_its_own_results_and_every_figure(phantom_demo):
     assert threshold_classes == {"myocardium", "ventricles"}  # never scored on the liver it cannot label
     myocardium = [s.dice["myocardium"] for s in phantom_maps if s.method == "finetune"]
     assert f"| finetune | myocardium | 2 | {number(sum(myocardium) / 2, 3)}" in text
-    assert "segment_phantom_overlay" in demo.figures and "segment phantom liver: Dice (finetune) |" in text
+    assert (
+        "segment_phantom_overlay" in demo.figures
+        and "segment phantom liver: Dice, fitted on 1 scan from the built-in model |" in text
+    )
 
 
 def test_the_report_explains_itself(phantom_demo):

@@ -358,8 +358,7 @@ def evaluate(
         typer.Option(
             "--baselines",
             help="Also score the intensity threshold (tuned on the support scans) with a convex-hull cavity, "
-            "and, with --atlas, single-atlas registration (needs SimpleITK: pip install "
-            "'spectfsl[registration]').",
+            "and, with --atlas, single-atlas registration (SimpleITK: rigid, affine, then demons).",
         ),
     ] = False,
     atlas: Annotated[

@@ -84,7 +84,7 @@ class DemoSettings:
     segment_steps: int = FROM_MODEL["steps"]  # fine-tuning from the built-in model, as `segment fit` does
     segment_evaluated: int = 11  # phantom patients evaluated (all but the support)
     gated_patients: int = 4  # gated phantom patients read out (8 gates each)
-    registration: bool = True  # the registration baseline beside localisation (when SimpleITK is installed)
+    registration: bool = True  # the registration baselines beside localisation and tissue maps
     seed: int = 0
 
     @classmethod
@@ -448,17 +448,30 @@ def locate_real_lv(demo: Demo) -> None:
     demo.results.localisation_real = _localisation(demo, path, rows, "localisation_real")
 
 
-def baseline_registration(demo: Demo) -> RegistrationSettings | None:
-    """The registration baseline's settings where SimpleITK is installed (and the settings ask for
-    it), else None: template matching is then the strongest classical baseline the demo has."""
-    return RegistrationSettings() if demo.settings.registration and registration.available() else None
+def baseline_registration(demo: Demo, deformations: tuple[str, ...] | None = None) -> tuple[RegistrationSettings, ...]:
+    """The registration baselines (B-spline and demons, or those of `deformations`) where SimpleITK is
+    installed and the settings ask for them, else none: template matching is then the strongest
+    classical baseline the demo has."""
+    if not (demo.settings.registration and registration.available()):
+        return ()
+    return tuple(s for s in registration.BASELINES if deformations is None or s.deformation in deformations)
 
 
-def _builtin_localisation(demo: Demo, rows, dims: int, key: str) -> LocalisationResult:
-    """The built-in localiser of `dims`-D inputs, leave-one-out on `rows`, beside every classical baseline."""
+#: The phantom volumes' registration baseline: demons alone. On unseen phantom volumes the B-spline
+#: measured weaker on every heart landmark (`benchmarks/results/registration-settings.jsonl`), at four
+#: times demons' time (7 s a pair of 64^3 volumes on 2 cores).
+PHANTOM_VOLUME_REGISTRATION = ("demons",)
+
+
+def _builtin_localisation(
+    demo: Demo, rows, dims: int, key: str, deformations: tuple[str, ...] | None = None
+) -> LocalisationResult:
+    """The built-in localiser of `dims`-D inputs, leave-one-out on `rows`, beside every classical
+    baseline (registration with `deformations`, default both)."""
     localiser = open_localiser(BUILTIN, device=demo.device, dims=dims)
     landmarks = load_landmarks(rows, localiser.pixel_mm, dims)
-    result = evaluate_localisation(localiser, landmarks, registration_settings=baseline_registration(demo))
+    settings = baseline_registration(demo, deformations)
+    result = evaluate_localisation(localiser, landmarks, registration_settings=settings)
     demo.save_json(f"{key}.json", result.as_dict())
     return result
 
@@ -477,7 +490,9 @@ def locate_phantom_builtin(demo: Demo) -> None:
         demo, _phantom_test_rows(demo, "points.csv"), 2, "builtin2d_phantom"
     )
     rows = _phantom_test_rows(demo, "points3d.csv")
-    demo.results.localisation3d_phantom = _builtin_localisation(demo, rows, 3, "localisation3d_phantom")
+    demo.results.localisation3d_phantom = _builtin_localisation(
+        demo, rows, 3, "localisation3d_phantom", PHANTOM_VOLUME_REGISTRATION
+    )
     _locate_qc(demo, [row for row in rows if row[1] == "lv_centre"][:2], "locate_phantom3d_qc")
 
 

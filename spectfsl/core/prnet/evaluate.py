@@ -178,7 +178,7 @@ def methods_of(method: str = "prnet") -> tuple[str, ...]:
     return (method, "naive", "template matching", f"{method} + local template matching")
 
 
-#: The baseline `--baselines` adds (when SimpleITK is installed).
+#: The registration baseline with the B-spline (`--baselines` adds it and the demons one, with SimpleITK).
 REGISTRATION = "registration"
 
 #: What each localiser's answers are, alone and refined, for a reader of the tables.
@@ -196,7 +196,11 @@ METHOD_TERMS = {
 }
 
 
-def method_note(match_radius_mm: float, with_registration: bool = False, method: str = "prnet") -> str:
+def method_note(
+    match_radius_mm: float,
+    registrations: Sequence[registration.RegistrationSettings] = (),
+    method: str = "prnet",
+) -> str:
     """What each method means, for a reader of the tables."""
     alone, refined = METHOD_TERMS[method]
     note = (
@@ -204,8 +208,8 @@ def method_note(match_radius_mm: float, with_registration: bool = False, method:
         "template matching: normalised cross-correlation of the reference patch over the whole target. "
         f"{alone}. {refined.format(radius=match_radius_mm)}."
     )
-    if with_registration:
-        note += f" registration: {registration.DESCRIPTION}, target onto reference, carrying the point."
+    for settings in registrations:
+        note += f" {settings.name}: {settings.description}, one image onto the other, carrying the point."
     return note
 
 
@@ -217,7 +221,8 @@ class LocalisationResult:
     landmarks: dict[str, list[ErrorSummary]]
     template_px: int
     match_radius_mm: float
-    with_registration: bool = False
+    #: The registration baselines run beside it.
+    registrations: tuple[registration.RegistrationSettings, ...] = ()
     #: Per landmark, (error mm, `score`) of each pair's answer as `prnet locate` gives it.
     scored: dict[str, list[tuple[float, float]]] | None = None
     #: The localiser evaluated (`Localiser.method`).
@@ -255,7 +260,7 @@ class LocalisationResult:
             header = ("method", "MRE mm", "sd mm", "median mm", "<= 5 mm", "<= 10 mm", "MRE px")
             last = index == len(landmarks) - 1
             # the terms, once, under the last table
-            note = method_note(self.match_radius_mm, self.with_registration, self.method) if last else ""
+            note = method_note(self.match_radius_mm, self.registrations, self.method) if last else ""
             tables.append(Table(title, header, rows, note))
         return tables
 
@@ -306,11 +311,14 @@ def evaluate_localisation(
     landmarks: list[Landmark],
     template_px: int | None = None,
     match_radius_mm: float | None = None,
-    registration_settings: registration.RegistrationSettings | None = None,
+    registration_settings: registration.RegistrationSettings
+    | Sequence[registration.RegistrationSettings]
+    | None = None,
 ) -> LocalisationResult:
     """Leave-one-out one-shot localisation per landmark name: each image as reference for all others,
-    next to the naive and template-matching baselines on the same pairs (and registration, given
-    `registration_settings`; it needs SimpleITK). `method` is a `Localiser` or a PRNet cascade; it is
+    next to the naive and template-matching baselines on the same pairs (and each registration of
+    `registration_settings`, one or several, named by `RegistrationSettings.name`; it needs
+    SimpleITK). `method` is a `Localiser` or a PRNet cascade; it is
     reported alone (no match radius) and refined (`match_radius_mm`, default LOCAL_MATCH_MM for its
     dimensionality). The template of the baseline defaults to the method's patch."""
     localiser = as_localiser(method)
@@ -322,11 +330,14 @@ def evaluate_localisation(
         by_name.setdefault(landmark.name, []).append(landmark)
     alone, _, _, refined_name = methods_of(localiser.method)
     results, scored = {}, {}
-    registrations = PairRegistrations(registration_settings) if registration_settings else None
+    if isinstance(registration_settings, registration.RegistrationSettings):
+        registration_settings = (registration_settings,)
+    baselines = tuple(registration_settings or ())
+    registrations = {settings.name: PairRegistrations(settings) for settings in baselines}
     for name, cases in by_name.items():
         if len(cases) < 2:
             raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
-        methods = methods_of(localiser.method) + ((REGISTRATION,) if registration_settings else ())
+        methods = methods_of(localiser.method) + tuple(registrations)
         summaries = {m: ErrorSummary(m, [], []) for m in methods}
         scored[name] = []
         for reference in cases:
@@ -341,8 +352,8 @@ def evaluate_localisation(
                     "template matching": match_template(reference.grid, reference.xy, target.grid, template_px),
                     refined_name: refined.xy,
                 }
-                if registrations is not None:
-                    predictions[REGISTRATION] = registrations.point(reference.grid, reference.xy, target.grid)
+                for baseline, pairs in registrations.items():
+                    predictions[baseline] = pairs.point(reference.grid, reference.xy, target.grid)
                 for method_name, predicted in predictions.items():
                     mm, px = radial_error(target.grid, predicted, target.xy)
                     summaries[method_name].errors_mm.append(mm)
@@ -355,7 +366,7 @@ def evaluate_localisation(
         results,
         template_side(template_px),
         match_radius_mm,
-        registration_settings is not None,
+        baselines,
         scored,
         localiser.method,
     )

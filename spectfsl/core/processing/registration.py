@@ -6,15 +6,15 @@ affine, then a coarse B-spline deformation. The result maps a point of the fixed
 moving image, so it carries a reference point into a target (`Registration.carry_point`, with the
 reference fixed) and an atlas label map onto a scan (`warp_labels`, with the scan fixed).
 
-SimpleITK does the work: it is an optional dependency (`pip install 'spectfsl[registration]'`);
-`available()` says whether it is installed, and callers skip the baseline with `MISSING` otherwise.
+SimpleITK does the work: a dependency of the package; `available()` says whether it imports (an
+environment may lack it, where no wheel exists), and callers skip the baseline with `MISSING` otherwise.
 Arrays are numpy order ([slice,] row, col) with spacing in the same order; points are (x, y[, z]).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -22,10 +22,16 @@ import numpy as np
 from spectfsl.errors import SpectfslError
 
 #: The line a command prints when the baseline is asked for but SimpleITK is absent.
-MISSING = "registration baseline skipped: SimpleITK is not installed (pip install 'spectfsl[registration]')"
+MISSING = "registration baseline skipped: SimpleITK is not installed (pip install SimpleITK)"
 
-#: What the baseline does, for the notes under result tables.
-DESCRIPTION = "SimpleITK rigid + affine + B-spline registration (correlation)"
+#: What each deformable model does after the rigid and affine stages, for the notes under result tables.
+DESCRIPTIONS = {
+    "bspline": "SimpleITK rigid + affine (correlation) + B-spline (control points every {mesh_mm:g} mm)",
+    "demons": "SimpleITK rigid + affine (correlation) + symmetric-forces demons (field smoothed by "
+    "{demons_sigma:g} voxels)",
+}
+#: The deformable models `RegistrationSettings.deformation` takes.
+DEFORMATIONS = tuple(DESCRIPTIONS)
 
 
 def available() -> bool:
@@ -39,9 +45,12 @@ def available() -> bool:
 
 @dataclass(frozen=True)
 class RegistrationSettings:
-    """`deformable`: add the B-spline stage, with control points every `mesh_mm`; `iterations` per
-    pyramid level; `shrink`: the pyramid's downsampling factors; `sampling`: the share of voxels
-    (drawn with `seed`, from 1: SimpleITK takes 0 for the wall clock) the metric reads."""
+    """`deformable`: add a deformable stage after the affine one, `deformation` "bspline" (control
+    points every `mesh_mm`) or "demons" (a dense field smoothed by a Gaussian of `demons_sigma`
+    voxels); `iterations` per pyramid level (and of demons); `shrink`: the pyramid's downsampling
+    factors; `sampling`: the share of voxels (drawn with `seed`, from 1: SimpleITK takes 0 for the wall
+    clock) the metric reads. Neither deformable model wins everywhere (`benchmarks/registration_settings.py`):
+    an evaluation runs both and names each (`name`)."""
 
     deformable: bool = True
     deformation: str = "bspline"
@@ -55,6 +64,27 @@ class RegistrationSettings:
     def __post_init__(self) -> None:
         if self.seed < 1:
             raise SpectfslError(f"registration seed {self.seed}: give 1 or more (SimpleITK reads 0 as the wall clock)")
+        if self.deformation not in DEFORMATIONS:
+            raise SpectfslError(f"deformation '{self.deformation}': give one of {', '.join(DEFORMATIONS)}")
+
+    @property
+    def name(self) -> str:
+        """The method's name in result tables: "registration" with the B-spline (the first baseline
+        reported, so older results keep their name), "registration (demons)", "registration (affine)"."""
+        if not self.deformable:
+            return "registration (affine)"
+        return "registration" if self.deformation == "bspline" else f"registration ({self.deformation})"
+
+    @property
+    def description(self) -> str:
+        """What it does, for the notes under result tables."""
+        if not self.deformable:
+            return "SimpleITK rigid + affine registration (correlation)"
+        return DESCRIPTIONS[self.deformation].format(**asdict(self))
+
+
+#: The registration baselines an evaluation runs: each deformable model, both from the same affine stages.
+BASELINES = (RegistrationSettings(), RegistrationSettings(deformation="demons"))
 
 
 @dataclass

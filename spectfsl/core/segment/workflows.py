@@ -244,6 +244,9 @@ def threshold_labels(segmenter: Segmenter, image: SpectImage) -> tuple[np.ndarra
 
 #: The method name of the single-atlas registration baseline in evaluation tables.
 ATLAS_REGISTRATION = "registration (atlas)"
+#: Its registration: demons after the affine stages, the stronger and faster deformable model for
+#: carrying labels (Dice, phantom and lvseg-mtu: `benchmarks/results/registration-settings.jsonl`).
+ATLAS_SETTINGS = registration.RegistrationSettings(deformation="demons")
 
 
 def atlas_labels(
@@ -252,7 +255,8 @@ def atlas_labels(
     settings: registration.RegistrationSettings | None = None,
 ) -> np.ndarray:
     """Single-atlas baseline: the atlas scan registered onto `image` (normalised intensities, each
-    scan's own voxel size) carries its class-index map onto `image`'s grid (nearest neighbour)."""
+    scan's own voxel size; `settings` default ATLAS_SETTINGS) carries its class-index map onto
+    `image`'s grid (nearest neighbour)."""
     atlas_image, atlas_indices = atlas
     ones = (1.0,) * image.pixels.ndim
     image_spacing = voxel_spacing(image) or ones
@@ -262,7 +266,7 @@ def atlas_labels(
         image_spacing,
         normalise_intensity(atlas_image.pixels),
         atlas_spacing,
-        settings,
+        settings or ATLAS_SETTINGS,
     )
     return registration.warp_labels(found, atlas_indices, atlas_spacing, image.pixels.shape, image_spacing)
 
