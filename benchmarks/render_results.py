@@ -148,6 +148,8 @@ def segmentation(name: str) -> str:
         support = ", ".join(support) if isinstance(support, list) else support
         seconds = line.get("fit_seconds", line.get("seconds", line.get("fit_s")))
         what = line.get("mode") or line.get("method")
+        if what == "single-atlas registration":  # the deformable model (lines before demons: the B-spline)
+            what += f" ({settings.get('deformation', 'bspline')})"
         classes = "; ".join(f"{name} {value:.3f}" for name, value in dice.items())
         rows.append([*when(line), what, Path(str(line.get("model", line.get("init", "")))).name, support, steps,
                      classes, seconds])  # fmt: skip
