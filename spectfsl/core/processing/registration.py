@@ -164,6 +164,51 @@ def register(
     settings = settings or RegistrationSettings()
     fixed_image, moving_image = _image(fixed, fixed_spacing), _image(moving, moving_spacing)
     dims = fixed.ndim
+    composite = sitk.CompositeTransform(dims)
+    for stage in _affine_stages(fixed, fixed_spacing, moving, moving_spacing, settings, fixed_image, moving_image):
+        composite.AddTransform(stage)
+    if settings.deformable and settings.deformation == "bspline":
+        extent = [n * s for n, s in zip(fixed_image.GetSize(), fixed_image.GetSpacing())]
+        mesh = [max(1, round(length / settings.mesh_mm)) for length in extent]
+        bspline = sitk.BSplineTransformInitializer(fixed_image, mesh, order=3)
+        # a B-spline's parameters are all displacements (mm): unit scales, and no costly per-parameter estimate
+        _optimise(bspline, composite, fixed_image, moving_image, _method(settings, scales_from_shift=False))
+        composite.AddTransform(bspline)
+    if settings.deformable and settings.deformation == "demons":
+        composite.AddTransform(_demons(fixed_image, moving_image, composite, settings))
+    return Registration(composite)
+
+
+def _optimise(stage, before, fixed_image, moving_image, method) -> None:
+    """Optimise `stage` in place, on top of the transform `before` (moving initial transform)."""
+    method.SetMovingInitialTransform(before)
+    method.SetInitialTransform(stage, inPlace=True)
+    method.Execute(fixed_image, moving_image)
+
+
+#: The last pair's rigid and affine stages, with the arrays and settings they came from: the
+#: deformable models registered one after the other on a pair (B-spline, then demons) share them.
+_last_affine: list[tuple[tuple, np.ndarray, np.ndarray, list]] = []
+
+
+def _affine_stages(fixed, fixed_spacing, moving, moving_spacing, settings, fixed_image, moving_image) -> list:
+    """Rigid (from the centres of mass), then affine, each optimised on the pyramid; reused when the
+    same two arrays, spacings and pyramid settings come again (the arrays are held, so their ids stay theirs)."""
+    import SimpleITK as sitk
+
+    key = (
+        id(fixed),
+        id(moving),
+        tuple(map(float, fixed_spacing)),
+        tuple(map(float, moving_spacing)),
+        settings.shrink,
+        settings.iterations,
+        settings.sampling,
+        settings.seed,
+    )
+    if _last_affine and _last_affine[0][0] == key:
+        return _last_affine[0][3]
+    dims = fixed.ndim
     rigid = sitk.CenteredTransformInitializer(
         fixed_image,
         moving_image,
@@ -172,22 +217,12 @@ def register(
     )
     affine = sitk.AffineTransform(dims)
     affine.SetCenter(rigid.GetCenter())
-    stages = [rigid, affine]
-    if settings.deformable and settings.deformation == "bspline":
-        extent = [n * s for n, s in zip(fixed_image.GetSize(), fixed_image.GetSpacing())]
-        mesh = [max(1, round(length / settings.mesh_mm)) for length in extent]
-        stages.append(sitk.BSplineTransformInitializer(fixed_image, mesh, order=3))
     composite = sitk.CompositeTransform(dims)
-    for stage in stages:
-        # a B-spline's parameters are all displacements (mm): unit scales, and no costly per-parameter estimate
-        method = _method(settings, scales_from_shift=not isinstance(stage, sitk.BSplineTransform))
-        method.SetMovingInitialTransform(composite)
-        method.SetInitialTransform(stage, inPlace=True)
-        method.Execute(fixed_image, moving_image)
+    for stage in (rigid, affine):  # rotation, scaling and translation differ in units: scales from shifts
+        _optimise(stage, composite, fixed_image, moving_image, _method(settings))
         composite.AddTransform(stage)
-    if settings.deformable and settings.deformation == "demons":
-        composite.AddTransform(_demons(fixed_image, moving_image, composite, settings))
-    return Registration(composite)
+    _last_affine[:] = [(key, fixed, moving, [rigid, affine])]
+    return [rigid, affine]
 
 
 def _demons(fixed_image, moving_image, composite, settings: RegistrationSettings):

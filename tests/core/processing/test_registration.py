@@ -102,3 +102,17 @@ def test_each_baseline_has_its_own_name_and_says_what_it_does():
     assert registration.RegistrationSettings(deformable=False).name == "registration (affine)"
     with pytest.raises(SpectfslError, match="deformation 'fem'"):
         registration.RegistrationSettings(deformation="fem")
+
+
+def test_the_deformable_models_of_one_pair_share_its_affine_stages_and_answer_as_if_alone():
+    fixed, _ = _blobs((32, 32, 32), np.array([15.0, 16.0, 17.0]))
+    moving, _ = _blobs((32, 32, 32), np.array([17.0, 14.0, 16.0]), scale=1.1)
+    demons, point = registration.BASELINES[1], np.array([40.0, 50.0, 45.0])
+    registration._last_affine.clear()
+    alone = registration.register(fixed, (3.0,) * 3, moving, (3.0,) * 3, demons).carry_point(point)
+    registration.register(fixed, (3.0,) * 3, moving, (3.0,) * 3)  # the B-spline: its affine stages are kept
+    kept = registration._last_affine[0][3]
+    shared = registration.register(fixed, (3.0,) * 3, moving, (3.0,) * 3, demons).carry_point(point)
+    assert np.array_equal(alone, shared) and registration._last_affine[0][3] is kept
+    registration.register(fixed, (3.0,) * 3, moving.copy(), (3.0,) * 3, demons)  # another array: computed anew
+    assert registration._last_affine[0][3] is not kept
