@@ -83,7 +83,7 @@ def landmark_line(points: str, data_dir: str | None, settings: RegistrationSetti
                 seconds += time.perf_counter() - start
                 errors.setdefault(mark.name, []).append(radial_error(target, moved, truths[mark.name])[0])
     return {
-        "input": Path(points).name,
+        "input": "/".join(Path(points).parts[-2:]),
         "both_ways": both_ways,
         "registrations": len(registrations.found),
         "seconds_total": seconds,

@@ -278,6 +278,15 @@ def readout_checks(name: str) -> str:
     return table(header, rows)
 
 
+def _points_input(line: dict[str, Any]) -> str:
+    """A points file with its folder (`ph1/points3d.csv`), taken from the command where the line names
+    the file alone, so that phantoms of different seeds are told apart."""
+    if "/" in line["input"] or not line["input"].endswith(".csv"):
+        return line["input"]
+    paths = [word for word in line["command"].split() if word.endswith("/" + line["input"])]
+    return "/".join(Path(paths[0]).parts[-2:]) if paths else line["input"]
+
+
 def registration_settings(name: str) -> str:
     """The registration baseline per setting: mean seconds per registration, mean (median) landmark
     error in mm or mean atlas Dice per class."""
@@ -289,7 +298,7 @@ def registration_settings(name: str) -> str:
                 shown = f"{values['mean']:.2f} ({values['median']:.2f})" if unit == "mm" else f"{values['mean']:.3f}"
                 seconds = line.get("seconds_total", line.get("seconds_median", 0.0) * line["registrations"])
                 rows.append(
-                    [*when(line), line["input"], settings, "yes" if line.get("both_ways") else "no"]
+                    [*when(line), _points_input(line), settings, "yes" if line.get("both_ways") else "no"]
                     + [line["registrations"], seconds / line["registrations"], f"{measure} ({unit})"]
                     + [values["n"], shown]
                 )
