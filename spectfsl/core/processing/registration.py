@@ -1,10 +1,12 @@
 """Classical intensity registration, the baseline a learned method must beat.
 
-One image (`moving`) is registered onto another (`fixed`) in three stages, each on a coarse-to-fine
-pyramid with normalised cross-correlation: rigid (started from the images' centres of mass),
-affine, then a coarse B-spline deformation. The result maps a point of the fixed image (mm) to the
-moving image, so it carries a reference point into a target (`Registration.carry_point`, with the
-reference fixed) and an atlas label map onto a scan (`warp_labels`, with the scan fixed).
+One image (`moving`) is registered onto another (`fixed`) in three stages: rigid (started from the
+images' centres of mass) and affine, each on a coarse-to-fine pyramid with normalised
+cross-correlation, then a deformation, a coarse B-spline or demons (`RegistrationSettings.deformation`;
+`BASELINES` holds both, as neither measured better everywhere). The result maps a point of the fixed
+image (mm) to the moving image, so it carries a reference point into a target
+(`Registration.carry_point`, with the reference fixed; `carry_back` the other way) and an atlas label
+map onto a scan (`warp_labels`, with the scan fixed).
 
 SimpleITK does the work: a dependency of the package; `available()` says whether it imports (an
 environment may lack it, where no wheel exists), and callers skip the baseline with `MISSING` otherwise.
