@@ -60,11 +60,10 @@ def _results_elsewhere(tmp_path) -> dict[str, str]:
     return {**os.environ, "SPECTFSL_RESULTS_DIR": str(tmp_path)}
 
 
-def test_segmentation_benchmark_names_each_phantom_scan_and_the_batch_it_used(phantom_dir, tmp_path):
-    scans = [str(phantom_dir / p / "spect.dcm") for p in ("P001", "P002")]
+def _run_benchmark(script: str, arguments: list[str], tmp_path) -> list[dict]:
+    """Run benchmarks/SCRIPT with its results in `tmp_path`; the lines of the results file it wrote."""
     done = subprocess.run(
-        [sys.executable, "benchmarks/segmentation.py", "--images", *scans, "--labels-name", "labels.npy"]
-        + ["--supports", "1", "--steps", "2", "--crop", "48", "--channels", "4"],
+        [sys.executable, f"benchmarks/{script}", *arguments],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -72,7 +71,14 @@ def test_segmentation_benchmark_names_each_phantom_scan_and_the_batch_it_used(ph
         env=_results_elsewhere(tmp_path),
     )
     assert done.returncode == 0, done.stderr
-    run, summary = [json.loads(line) for line in (tmp_path / "segmentation.jsonl").read_text().splitlines()]
+    [written] = tmp_path.glob("*.jsonl")
+    return [json.loads(line) for line in written.read_text().splitlines()]
+
+
+def test_segmentation_benchmark_names_each_phantom_scan_and_the_batch_it_used(phantom_dir, tmp_path):
+    scans = [str(phantom_dir / p / "spect.dcm") for p in ("P001", "P002")]
+    arguments = ["--images", *scans, "--labels-name", "labels.npy", "--supports", "1", "--steps", "2"]
+    run, summary = _run_benchmark("segmentation.py", arguments + ["--crop", "48", "--channels", "4"], tmp_path)
     assert {"commit", "date", "versions", "machine"} <= set(run)
     assert run["support"] == ["P001/spect.dcm"] and run["batch_size"] == 1  # 4 x 32^3 / 48^3 voxels, rounded
     assert {s["path"] for s in run["scores"]} == {"P002/spect.dcm"} and "finetune/2" in summary["summary"]
@@ -99,19 +105,11 @@ def test_registration_settings_records_time_and_accuracy_per_setting(phantom_dir
     points.write_text("\n".join([rows[0], *(r for r in rows[1:] if r.startswith(("P001/", "P002/")))]) + "\n")
     scans = [str(phantom_dir / p / "spect.dcm") for p in ("P001", "P002")]
     labels = [str(phantom_dir / p / "labels.npy") for p in ("P001", "P002")]
-    done = subprocess.run(
-        [sys.executable, "benchmarks/registration_settings.py", "--points", str(points), "--data-dir", str(phantom_dir)]
-        + ["--atlas-scans", *scans, "--atlas-labels", *labels, "--settings", "iterations=3", "deformable=0,shrink=4"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_results_elsewhere(tmp_path),
-    )
-    assert done.returncode == 0, done.stderr
-    results = [json.loads(text) for text in (tmp_path / "registration-settings.jsonl").read_text().splitlines()]
-    assert [(r["label"], "dice" in r) for r in results] == [(s, a) for s in ("iterations=3", "deformable=0,shrink=4")
-                                                            for a in (False, True)]  # fmt: skip
+    arguments = ["--points", str(points), "--data-dir", str(phantom_dir), "--atlas-scans", *scans]
+    settings = ["deformation=demons,iterations=3", "deformable=0,shrink=4"]  # seconds, not tens
+    arguments += ["--atlas-labels", *labels, "--settings", *settings]
+    results = _run_benchmark("registration_settings.py", arguments, tmp_path)
+    assert [(r["label"], "dice" in r) for r in results] == [(s, a) for s in settings for a in (False, True)]
     landmarks, atlas = results[2:]
     assert landmarks["settings"]["shrink"] == [4] and landmarks["settings"]["deformable"] is False
     assert landmarks["registrations"] == 2 and set(landmarks["error_mm"]) >= {"lv_centre", "lv_apex"}

@@ -57,16 +57,16 @@ def test_train_starts_from_the_builtin_model_records_it_and_refuses_another_grid
     assert not (tmp_path / "o.safetensors").exists()
 
 
-def _phantom_points(phantom_dir, tmp_path, patients):
-    points = tmp_path / "points.csv"  # the phantom's 3D points, read relative to the phantom with --data-dir
-    lines = (phantom_dir / "points3d.csv").read_text().splitlines()
+def _phantom_points(phantom_dir, tmp_path, patients, name="points3d.csv"):
+    points = tmp_path / "points.csv"  # the phantom's points (3D by default), read relative to it with --data-dir
+    lines = (phantom_dir / name).read_text().splitlines()
     points.write_text("\n".join([lines[0]] + [line for line in lines[1:] if line.startswith(patients)]))
     return points
 
 
 def test_evaluate_baselines_add_registration_beside_naive(cli_json, phantom_dir, tmp_path):
     pytest.importorskip("SimpleITK")
-    points = _phantom_points(phantom_dir, tmp_path, ("P001", "P003"))
+    points = _phantom_points(phantom_dir, tmp_path, ("P001", "P003"), "points.csv")  # slices: seconds, not tens
     args = ["prnet", "evaluate", "--model", "builtin", "--points", points, "--data-dir", phantom_dir, "--baselines"]
     report = cli_json(*args)
     centre = {row["method"]: row for row in report["landmarks"]["lv_centre"]}
