@@ -70,7 +70,7 @@ def landmark_line(points: str, data_dir: str | None, settings: RegistrationSetti
     by_image: dict[int, list] = {}
     for landmark in landmarks:
         by_image.setdefault(id(landmark.grid), []).append(landmark)
-    registrations = PairRegistrations(settings, both_ways)
+    registrations = PairRegistrations([settings], both_ways)
     errors: dict[str, list[float]] = {}
     seconds = 0.0
     for reference_marks, target_marks in permutations(by_image.values(), 2):
@@ -79,7 +79,7 @@ def landmark_line(points: str, data_dir: str | None, settings: RegistrationSetti
         for mark in reference_marks:
             if mark.name in truths:
                 start = time.perf_counter()
-                moved = registrations.point(reference, mark.xy, target)
+                moved = registrations.points(reference, mark.xy, target)[settings.name]
                 seconds += time.perf_counter() - start
                 errors.setdefault(mark.name, []).append(radial_error(target, moved, truths[mark.name])[0])
     return {

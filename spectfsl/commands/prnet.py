@@ -534,9 +534,9 @@ def evaluate(
         bool,
         typer.Option(
             "--baselines",
-            help="Also register each target onto the reference (rigid, affine, then B-spline) to carry the "
-            "point: the classical answer (SimpleITK; a few seconds "
-            "per pair of volumes, one registration serving both orders).",
+            help="Also register the images (rigid, affine, then a B-spline, and then demons instead: two "
+            "baselines, as neither wins everywhere) to carry the point: the classical answer (SimpleITK; a "
+            "few seconds per pair of volumes, one registration serving both orders).",
         ),
     ] = False,
     fmt: DocumentFormat = "table",

@@ -459,8 +459,7 @@ def baseline_registration(demo: Demo, deformations: tuple[str, ...] | None = Non
 
 
 #: The phantom volumes' registration baseline: demons alone. On unseen phantom volumes the B-spline
-#: measured weaker on every heart landmark (`benchmarks/results/registration-settings.jsonl`), at four
-#: times demons' time (7 s a pair of 64^3 volumes on 2 cores).
+#: measured weaker on every heart landmark, and slower (`benchmarks/results/registration-settings.jsonl`).
 PHANTOM_VOLUME_REGISTRATION = ("demons",)
 
 

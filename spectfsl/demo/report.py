@@ -336,8 +336,7 @@ def build(demo: Demo, elapsed_s: float) -> list[Block]:
                 "phantom patients and the PhysioNet volumes; no training here), refined by the reference patch; "
                 "one-shot localisation in the slices and the volumes of P009-P012, beside naive, template "
                 "matching and registration (B-spline and demons, each image pair registered once; demons alone in "
-                "the volumes, where the B-spline measured weaker on unseen phantoms at four times the time) on the "
-                "same pairs.",
+                "the volumes, where the B-spline measured weaker and slower on unseen phantoms) on the same pairs.",
             ),
             *_tables(r.builtin_phantom.tables() if r.builtin_phantom else []),
             *_tables(r.localisation3d_phantom.tables()),

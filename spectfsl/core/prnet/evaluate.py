@@ -116,7 +116,7 @@ def registered_point(
     registration, done before (it does not depend on the point)."""
     reference_spacing, target_spacing = _array_spacing(reference), _array_spacing(target)
     if found is None:
-        found = register_pair(reference, target, settings)
+        [found] = register_pair(reference, target, [settings])
     return found.carry_point(np.asarray(point, dtype=np.float64) * reference_spacing[::-1]) / target_spacing[::-1]
 
 
@@ -132,34 +132,44 @@ def registered_back(
 
 
 class PairRegistrations:
-    """One registration per pair of images, serving both orders (`registered_back`), every landmark
-    of the pair carried by it: the baseline costs half the registrations of the ordered pairs
-    (`both_ways=False`: one per ordered pair, the target always registered onto the reference)."""
+    """The registration baselines of pairs of images: one registration of a pair per baseline (the
+    baselines sharing its rigid and affine stages, `registration.register_each`) serves both orders
+    (`registered_back`) and every landmark of the pair: half the registrations of the ordered pairs.
+    `both_ways=False`: one per ordered pair, the target always registered onto the reference."""
 
-    def __init__(self, settings: registration.RegistrationSettings, both_ways: bool = True):
-        self.settings = settings
+    def __init__(self, baselines: Sequence[registration.RegistrationSettings], both_ways: bool = True):
+        self.baselines = tuple(baselines)
         self.both_ways = both_ways
-        self.found: dict[tuple[int, int], registration.Registration] = {}
+        self.found: dict[tuple[int, int], dict[str, registration.Registration]] = {}
 
-    def point(self, reference: GridImage, point: np.ndarray, target: GridImage) -> np.ndarray:
-        """The reference point carried into the target (source positions)."""
+    def points(self, reference: GridImage, point: np.ndarray, target: GridImage) -> dict[str, np.ndarray]:
+        """The reference point carried into the target (source positions) by each baseline, by name."""
+        answers = {}
         back = self.found.get((id(target), id(reference))) if self.both_ways else None
-        if back is not None:
-            carried = registered_back(reference, point, target, back)
+        for name, found in (back or {}).items():
+            carried = registered_back(reference, point, target, found)
             if carried is not None:
-                return carried
+                answers[name] = carried
+        for settings in self.baselines:
+            if settings.name not in answers:  # not registered the other way, or its inverse failed
+                found = self._forward(reference, target)[settings.name]
+                answers[settings.name] = registered_point(reference, point, target, settings, found)
+        return {settings.name: answers[settings.name] for settings in self.baselines}
+
+    def _forward(self, reference: GridImage, target: GridImage) -> dict[str, registration.Registration]:
         pair = (id(reference), id(target))
         if pair not in self.found:
-            self.found[pair] = register_pair(reference, target, self.settings)
-        return registered_point(reference, point, target, self.settings, self.found[pair])
+            found = register_pair(reference, target, self.baselines)
+            self.found[pair] = {settings.name: one for settings, one in zip(self.baselines, found)}
+        return self.found[pair]
 
 
 def register_pair(
-    reference: GridImage, target: GridImage, settings: registration.RegistrationSettings
-) -> registration.Registration:
-    """The target's source image registered onto the reference's (their own spacing)."""
-    return registration.register(
-        reference.source.pixels, _array_spacing(reference), target.source.pixels, _array_spacing(target), settings
+    reference: GridImage, target: GridImage, baselines: Sequence[registration.RegistrationSettings]
+) -> list[registration.Registration]:
+    """The target's source image registered onto the reference's (their own spacing), once per baseline."""
+    return registration.register_each(
+        reference.source.pixels, _array_spacing(reference), target.source.pixels, _array_spacing(target), baselines
     )
 
 
@@ -177,9 +187,6 @@ def methods_of(method: str = "prnet") -> tuple[str, ...]:
     localiser alone, the two baselines, the localiser refined."""
     return (method, "naive", "template matching", f"{method} + local template matching")
 
-
-#: The registration baseline with the B-spline (`--baselines` adds it and the demons one, with SimpleITK).
-REGISTRATION = "registration"
 
 #: What each localiser's answers are, alone and refined, for a reader of the tables.
 METHOD_TERMS = {
@@ -333,11 +340,12 @@ def evaluate_localisation(
     if isinstance(registration_settings, registration.RegistrationSettings):
         registration_settings = (registration_settings,)
     baselines = tuple(registration_settings or ())
-    registrations = {settings.name: PairRegistrations(settings) for settings in baselines}
+    registrations = PairRegistrations(baselines)
+    baseline_names = tuple(settings.name for settings in baselines)
     for name, cases in by_name.items():
         if len(cases) < 2:
             raise SpectfslError(f"landmark '{name}' is listed in fewer than 2 images: leave-one-out needs 2 or more")
-        methods = methods_of(localiser.method) + tuple(registrations)
+        methods = methods_of(localiser.method) + baseline_names
         summaries = {m: ErrorSummary(m, [], []) for m in methods}
         scored[name] = []
         for reference in cases:
@@ -352,8 +360,8 @@ def evaluate_localisation(
                     "template matching": match_template(reference.grid, reference.xy, target.grid, template_px),
                     refined_name: refined.xy,
                 }
-                for baseline, pairs in registrations.items():
-                    predictions[baseline] = pairs.point(reference.grid, reference.xy, target.grid)
+                if baselines:
+                    predictions.update(registrations.points(reference.grid, reference.xy, target.grid))
                 for method_name, predicted in predictions.items():
                     mm, px = radial_error(target.grid, predicted, target.xy)
                     summaries[method_name].errors_mm.append(mm)

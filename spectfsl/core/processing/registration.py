@@ -106,22 +106,25 @@ class Registration:
         0.01 mm (a folded deformation): register the other way round then."""
         goal = np.asarray(point_mm, dtype=np.float64)
         found = goal.copy()
-        steps = np.eye(len(goal)) * 0.5  # mm: well inside a B-spline's smooth span
+        steps = np.eye(len(goal)) * INVERSE_STEP_MM
         for _ in range(INVERSE_ITERATIONS):
             residual = self.carry_point(found) - goal
             if np.linalg.norm(residual) < INVERSE_TOLERANCE_MM:
                 return found
-            columns = [(self.carry_point(found + h) - self.carry_point(found - h)) / (2 * h.sum()) for h in steps]
+            columns = [self.carry_point(found + h) - self.carry_point(found - h) for h in steps]
+            jacobian = np.column_stack(columns) / (2 * INVERSE_STEP_MM)
             try:
-                found = found - np.linalg.solve(np.column_stack(columns), residual)
+                found = found - np.linalg.solve(jacobian, residual)
             except np.linalg.LinAlgError:
                 return None
         return None
 
 
-#: Newton's iterations and tolerance (mm) of `Registration.carry_back`.
+#: Newton's iterations, tolerance (mm) and difference step (mm: well inside a B-spline's smooth span)
+#: of `Registration.carry_back`.
 INVERSE_ITERATIONS = 20
 INVERSE_TOLERANCE_MM = 0.01
+INVERSE_STEP_MM = 0.5
 
 
 def _image(pixels: np.ndarray, spacing: Sequence[float], dtype=np.float32):
@@ -160,25 +163,43 @@ def register(
     settings: RegistrationSettings | None = None,
 ) -> Registration:
     """Register `moving` onto `fixed` (normalised intensities, both 2D or both 3D)."""
+    [found] = register_each(fixed, fixed_spacing, moving, moving_spacing, [settings or RegistrationSettings()])
+    return found
+
+
+def register_each(
+    fixed: np.ndarray,
+    fixed_spacing: Sequence[float],
+    moving: np.ndarray,
+    moving_spacing: Sequence[float],
+    each: Sequence[RegistrationSettings],
+) -> list[Registration]:
+    """`moving` registered onto `fixed` once per settings in `each`; settings that differ only in their
+    deformation (as `BASELINES` do) share one optimisation of the rigid and affine stages."""
     import SimpleITK as sitk
 
     sitk.ProcessObject.SetGlobalWarningDisplay(False)  # ITK's console warnings are not the user's business
-    settings = settings or RegistrationSettings()
     fixed_image, moving_image = _image(fixed, fixed_spacing), _image(moving, moving_spacing)
-    dims = fixed.ndim
-    composite = sitk.CompositeTransform(dims)
-    for stage in _affine_stages(fixed, fixed_spacing, moving, moving_spacing, settings, fixed_image, moving_image):
-        composite.AddTransform(stage)
-    if settings.deformable and settings.deformation == "bspline":
-        extent = [n * s for n, s in zip(fixed_image.GetSize(), fixed_image.GetSpacing())]
-        mesh = [max(1, round(length / settings.mesh_mm)) for length in extent]
-        bspline = sitk.BSplineTransformInitializer(fixed_image, mesh, order=3)
-        # a B-spline's parameters are all displacements (mm): unit scales, and no costly per-parameter estimate
-        _optimise(bspline, composite, fixed_image, moving_image, _method(settings, scales_from_shift=False))
-        composite.AddTransform(bspline)
-    if settings.deformable and settings.deformation == "demons":
-        composite.AddTransform(_demons(fixed_image, moving_image, composite, settings))
-    return Registration(composite)
+    affine_of: dict[tuple, list] = {}
+    found = []
+    for settings in each:
+        key = (settings.shrink, settings.iterations, settings.sampling, settings.seed)
+        if key not in affine_of:
+            affine_of[key] = _affine_stages(fixed_image, moving_image, settings)
+        composite = sitk.CompositeTransform(fixed.ndim)
+        for stage in affine_of[key]:
+            composite.AddTransform(stage)
+        if settings.deformable and settings.deformation == "bspline":
+            extent = [n * s for n, s in zip(fixed_image.GetSize(), fixed_image.GetSpacing())]
+            mesh = [max(1, round(length / settings.mesh_mm)) for length in extent]
+            bspline = sitk.BSplineTransformInitializer(fixed_image, mesh, order=3)
+            # a B-spline's parameters are all displacements (mm): unit scales, and no costly per-parameter estimate
+            _optimise(bspline, composite, fixed_image, moving_image, _method(settings, scales_from_shift=False))
+            composite.AddTransform(bspline)
+        if settings.deformable and settings.deformation == "demons":
+            composite.AddTransform(_demons(fixed_image, moving_image, composite, settings))
+        found.append(Registration(composite))
+    return found
 
 
 def _optimise(stage, before, fixed_image, moving_image, method) -> None:
@@ -188,29 +209,11 @@ def _optimise(stage, before, fixed_image, moving_image, method) -> None:
     method.Execute(fixed_image, moving_image)
 
 
-#: The last pair's rigid and affine stages, with the arrays and settings they came from: the
-#: deformable models registered one after the other on a pair (B-spline, then demons) share them.
-_last_affine: list[tuple[tuple, np.ndarray, np.ndarray, list]] = []
-
-
-def _affine_stages(fixed, fixed_spacing, moving, moving_spacing, settings, fixed_image, moving_image) -> list:
-    """Rigid (from the centres of mass), then affine, each optimised on the pyramid; reused when the
-    same two arrays, spacings and pyramid settings come again (the arrays are held, so their ids stay theirs)."""
+def _affine_stages(fixed_image, moving_image, settings: RegistrationSettings) -> list:
+    """Rigid (from the centres of mass), then affine, each optimised on the pyramid."""
     import SimpleITK as sitk
 
-    key = (
-        id(fixed),
-        id(moving),
-        tuple(map(float, fixed_spacing)),
-        tuple(map(float, moving_spacing)),
-        settings.shrink,
-        settings.iterations,
-        settings.sampling,
-        settings.seed,
-    )
-    if _last_affine and _last_affine[0][0] == key:
-        return _last_affine[0][3]
-    dims = fixed.ndim
+    dims = fixed_image.GetDimension()
     rigid = sitk.CenteredTransformInitializer(
         fixed_image,
         moving_image,
@@ -223,7 +226,6 @@ def _affine_stages(fixed, fixed_spacing, moving, moving_spacing, settings, fixed
     for stage in (rigid, affine):  # rotation, scaling and translation differ in units: scales from shifts
         _optimise(stage, composite, fixed_image, moving_image, _method(settings))
         composite.AddTransform(stage)
-    _last_affine[:] = [(key, fixed, moving, [rigid, affine])]
     return [rigid, affine]
 
 

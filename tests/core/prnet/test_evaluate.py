@@ -12,6 +12,7 @@ from spectfsl.core.image import SpectImage
 from spectfsl.core.prnet import evaluate
 from spectfsl.core.prnet.evaluate import ErrorSummary, LocalisationResult, methods_of, naive_copy
 from spectfsl.core.prnet.grid import to_grid
+from spectfsl.core.processing import registration
 from spectfsl.core.processing.preprocess import NORMALISATION
 from spectfsl.core.processing.registration import RegistrationSettings
 
@@ -51,18 +52,30 @@ def test_result_tables_have_one_row_per_method_and_explain_the_methods():
 
 def test_one_registration_serves_a_pair_both_ways_and_falls_back_where_the_inverse_fails(monkeypatch):
     made = []
-    monkeypatch.setattr(evaluate, "register_pair", lambda reference, target, settings: made.append(1) or object())
+
+    def register_pair(reference, target, baselines):
+        made.append(1)
+        return [object() for _ in baselines]
+
+    monkeypatch.setattr(evaluate, "register_pair", register_pair)
     monkeypatch.setattr(evaluate, "registered_point", lambda *args: np.zeros(3))
     inverse_works = True
     monkeypatch.setattr(evaluate, "registered_back", lambda *args: np.ones(3) if inverse_works else None)
-    images = ["a", "b", "c"]
-    both = evaluate.PairRegistrations(RegistrationSettings())
-    answers = [both.point(r, np.zeros(3), t) for r, t in permutations(images, 2)]
+    images, name = ["a", "b", "c"], RegistrationSettings().name
+    both = evaluate.PairRegistrations([RegistrationSettings()])
+    answers = [both.points(r, np.zeros(3), t)[name] for r, t in permutations(images, 2)]
     assert len(made) == 3 and sum(a.sum() == 3 for a in answers) == 3  # three carried back
     made.clear()
-    direct = evaluate.PairRegistrations(RegistrationSettings(), both_ways=False)
-    assert all(direct.point(r, np.zeros(3), t).sum() == 0 for r, t in permutations(images, 2)) and len(made) == 6
+    direct = evaluate.PairRegistrations([RegistrationSettings()], both_ways=False)
+    assert all(direct.points(r, np.zeros(3), t)[name].sum() == 0 for r, t in permutations(images, 2))
+    assert len(made) == 6
     made.clear()
     inverse_works = False
-    fallback = evaluate.PairRegistrations(RegistrationSettings())
-    assert all(fallback.point(r, np.zeros(3), t).sum() == 0 for r, t in permutations(images, 2)) and len(made) == 6
+    fallback = evaluate.PairRegistrations([RegistrationSettings()])
+    assert all(fallback.points(r, np.zeros(3), t)[name].sum() == 0 for r, t in permutations(images, 2))
+    assert len(made) == 6
+    made.clear()
+    inverse_works = True
+    several = evaluate.PairRegistrations(registration.BASELINES)  # every baseline of a pair: one call
+    answers = [several.points(r, np.zeros(3), t) for r, t in permutations(images, 2)]
+    assert len(made) == 3 and all(list(a) == [s.name for s in registration.BASELINES] for a in answers)

@@ -104,15 +104,19 @@ def test_each_baseline_has_its_own_name_and_says_what_it_does():
         registration.RegistrationSettings(deformation="fem")
 
 
-def test_the_deformable_models_of_one_pair_share_its_affine_stages_and_answer_as_if_alone():
+def test_the_deformable_models_of_one_pair_share_its_affine_stages_and_answer_as_if_alone(monkeypatch):
     fixed, _ = _blobs((32, 32, 32), np.array([15.0, 16.0, 17.0]))
     moving, _ = _blobs((32, 32, 32), np.array([17.0, 14.0, 16.0]), scale=1.1)
-    demons, point = registration.BASELINES[1], np.array([40.0, 50.0, 45.0])
-    registration._last_affine.clear()
-    alone = registration.register(fixed, (3.0,) * 3, moving, (3.0,) * 3, demons).carry_point(point)
-    registration.register(fixed, (3.0,) * 3, moving, (3.0,) * 3)  # the B-spline: its affine stages are kept
-    kept = registration._last_affine[0][3]
-    shared = registration.register(fixed, (3.0,) * 3, moving, (3.0,) * 3, demons).carry_point(point)
-    assert np.array_equal(alone, shared) and registration._last_affine[0][3] is kept
-    registration.register(fixed, (3.0,) * 3, moving.copy(), (3.0,) * 3, demons)  # another array: computed anew
-    assert registration._last_affine[0][3] is not kept
+    point, spacing = np.array([40.0, 50.0, 45.0]), (3.0,) * 3
+    alone = [
+        registration.register(fixed, spacing, moving, spacing, s).carry_point(point) for s in registration.BASELINES
+    ]
+    optimised = []
+    stages = registration._affine_stages
+    monkeypatch.setattr(registration, "_affine_stages", lambda *args: optimised.append(1) or stages(*args))
+    both = registration.register_each(fixed, spacing, moving, spacing, registration.BASELINES)
+    assert len(optimised) == 1  # one rigid and affine optimisation for both deformable models
+    assert all(np.array_equal(one.carry_point(point), answer) for one, answer in zip(both, alone))
+    other = registration.RegistrationSettings(seed=2)  # another metric sample: its own affine stages
+    registration.register_each(fixed, spacing, moving, spacing, [registration.BASELINES[0], other])
+    assert len(optimised) == 3
