@@ -120,3 +120,23 @@ def test_the_deformable_models_of_one_pair_share_its_affine_stages_and_answer_as
     other = registration.RegistrationSettings(seed=2)  # another metric sample: its own affine stages
     registration.register_each(fixed, spacing, moving, spacing, [registration.BASELINES[0], other])
     assert len(optimised) == 3
+
+
+def test_demons_follows_organs_that_moved_apart_where_the_affine_stages_alone_cannot():
+    def scene(shell_centre, organ_centre) -> tuple[np.ndarray, np.ndarray]:
+        grid = np.stack(np.meshgrid(*[np.arange(n, dtype=float) for n in (40, 44, 44)], indexing="ij"), axis=-1)
+        r = np.linalg.norm((grid - shell_centre) / 6.0, axis=-1)
+        organ = np.linalg.norm((grid - organ_centre) / 8.0, axis=-1) <= 1.0
+        labels = np.where(r <= 0.55, 2, np.where(r <= 1.0, 1, 0)).astype(np.uint8)
+        pixels = np.where(labels == 1, 1.0, np.where(labels == 2, 0.3, 0.0)) + 0.6 * organ
+        return pixels.astype(np.float32), labels
+
+    centre, spacing = np.array([18.0, 20.0, 20.0]), (4.0,) * 3
+    fixed, fixed_labels = scene(centre, centre + [0, 10, 10])
+    moving, moving_labels = scene(centre + [3, -4, 2], centre + [-2, 13, 9])  # the organ moved another way
+    shells = {}
+    for settings in (registration.RegistrationSettings(deformable=False), registration.BASELINES[1]):
+        found = registration.register(fixed, spacing, moving, spacing, settings)
+        warped = registration.warp_labels(found, moving_labels, spacing, fixed.shape, spacing)
+        shells[settings.name] = dice(warped == 1, fixed_labels == 1)
+    assert shells["registration (demons)"] > shells["registration (affine)"] + 0.03
